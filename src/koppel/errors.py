@@ -1,0 +1,147 @@
+"""One root error, and families named by what the caller should do next.
+
+::
+
+    KoppelError
+     ├── ConfigError ............ fix the configuration (every problem listed at once)
+     ├── SourceError ............ the run stops for this tenant before planning
+     │    ├── SourceUnavailable .... try again later (LAS down, timeout, "TijdelijkNietBeschikbaar")
+     │    ├── SourceAuthError ...... fix credentials or authorisation for the named school
+     │    └── SourceDataError ...... the export itself is unusable (empty, truncated, not a table)
+     ├── ValidationFailed ....... too many data errors; the report says which rows
+     ├── PlanError
+     │    ├── StalePlanError ....... the state moved since the plan was made: plan again
+     │    ├── PlanHeldError ........ a guard held the plan: approve it or discard it
+     │    └── PlanNotFound
+     ├── TargetError
+     │    ├── TransientTargetError . retry the request with backoff (5xx, timeout, busy)
+     │    ├── TargetAuthError ...... credentials refused: stop, do not retry
+     │    └── TargetProtocolError .. the answer was not what the protocol promises
+     ├── StateError
+     │    └── LockHeld ............. another run for this tenant and target is busy
+     └── SandboxError
+
+Bad rows in roster data are *diagnostics* (with file and line), not exceptions. Per-object failures
+during apply are *results*, not exceptions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class KoppelError(Exception):
+    """Root of every error koppel raises on purpose. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in the configuration: where (file, line, setting) and what."""
+
+    message: str
+    setting: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file:
+            where = f"{self.file}:{self.line}" if self.line else self.file
+        if self.setting:
+            where = f"{where} [{self.setting}]" if where else f"[{self.setting}]"
+        return f"{where}: {self.message}" if where else self.message
+
+
+class ConfigError(KoppelError):
+    """The configuration is wrong. Carries every problem found, not just the first."""
+
+    def __init__(self, problems: Sequence[ConfigProblem] | str):
+        if isinstance(problems, str):
+            problems = [ConfigProblem(problems)]
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        head = "1 problem" if count == 1 else f"{count} problems"
+        super().__init__(f"configuration has {head}:\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+
+class SourceError(KoppelError):
+    """Reading a source failed; nothing is planned for this tenant."""
+
+    def __init__(self, message: str, *, source: str | None = None):
+        self.source = source
+        super().__init__(f"source {source}: {message}" if source else message)
+
+
+class SourceUnavailable(SourceError):
+    """The source cannot be reached or said it is temporarily unavailable: retry later."""
+
+
+class SourceAuthError(SourceError):
+    """The source refused our credentials or authorisation: fix the configuration."""
+
+
+class SourceDataError(SourceError):
+    """The data the source delivered cannot be used as a complete snapshot."""
+
+
+class ValidationFailed(KoppelError):
+    """More data-quality errors than the configured limit: the run stops before planning."""
+
+    def __init__(self, errors: int, limit: int):
+        self.errors = errors
+        self.limit = limit
+        super().__init__(
+            f"{errors} data errors exceed the limit of {limit} (validation.max_errors); "
+            "nothing was planned. Run `koppel validate` for the report."
+        )
+
+
+class PlanError(KoppelError):
+    pass
+
+
+class StalePlanError(PlanError):
+    """The state moved since the plan was made."""
+
+
+class PlanHeldError(PlanError):
+    """The plan is held by a guard and needs approval."""
+
+    exit_code = 3
+
+
+class PlanNotFound(PlanError):
+    pass
+
+
+class TargetError(KoppelError):
+    """A target failed as a whole (not a per-object failure)."""
+
+
+class TransientTargetError(TargetError):
+    """Retry later: HTTP 5xx, a SOAP fault, a timeout, ``targetisbusy``."""
+
+
+class TargetAuthError(TargetError):
+    """The target refused the credentials. Retrying would only lock the account."""
+
+
+class TargetProtocolError(TargetError):
+    """The target answered something the protocol does not allow (not XML, wrong count …)."""
+
+
+class StateError(KoppelError):
+    pass
+
+
+class LockHeld(StateError):
+    """Another run for this tenant and target holds the lock."""
+
+    exit_code = 4
+
+
+class SandboxError(KoppelError):
+    pass

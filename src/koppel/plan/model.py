@@ -1,0 +1,256 @@
+"""The Plan is a value: a closed set of actions, each with before/after and a human reason.
+
+A plan serialises to JSON byte-for-byte deterministically (sorted keys, no clock: the only date in it
+is ``today``, which the caller passes in), so the same inputs give the same plan id on every machine,
+and a saved plan can be applied later — unless the state moved meanwhile (lineage and serial).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from koppel.model.desired import ObjectKind
+
+__all__ = ["ACTION_ORDER", "Action", "Change", "Hold", "Plan", "PLAN_FORMAT_VERSION"]
+
+PLAN_FORMAT_VERSION = 1
+
+
+class Action(StrEnum):
+    """The closed set of things a plan can ask a target to do."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    SUSPEND = "suspend"
+    RESTORE = "restore"
+    ARCHIVE = "archive"
+    DELETE = "delete"
+
+
+ACTION_ORDER = (Action.CREATE, Action.UPDATE, Action.SUSPEND, Action.RESTORE, Action.ARCHIVE, Action.DELETE)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One object, one action. ``before`` is what the state says the target holds; ``after`` is
+    what will be sent (for an update only the fields koppel owns). ``fields`` names the changed
+    fields of an update; ``kept`` the differing fields koppel does not own and leaves alone.
+
+    ``phase`` orders the plan: parents before children on create, persons before memberships,
+    deletes in reverse. Changes in one phase do not depend on each other.
+    """
+
+    action: Action
+    kind: ObjectKind
+    key: str
+    reason: str
+    phase: int
+    school: str | None = None
+    label: str = ""
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    fields: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    fingerprint: str | None = None
+    meta: Mapping[str, Any] | None = None
+    dates: Mapping[str, str] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "action": self.action.value,
+            "kind": self.kind.value,
+            "key": self.key,
+            "reason": self.reason,
+            "phase": self.phase,
+        }
+        if self.school is not None:
+            out["school"] = self.school
+        if self.label:
+            out["label"] = self.label
+        if self.before is not None:
+            out["before"] = dict(self.before)
+        if self.after is not None:
+            out["after"] = dict(self.after)
+        if self.fields:
+            out["fields"] = list(self.fields)
+        if self.kept:
+            out["kept"] = list(self.kept)
+        if self.fingerprint is not None:
+            out["fingerprint"] = self.fingerprint
+        if self.meta:
+            out["meta"] = dict(self.meta)
+        if self.dates:
+            out["dates"] = dict(self.dates)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Change:
+        return cls(
+            action=Action(data["action"]),
+            kind=ObjectKind(data["kind"]),
+            key=data["key"],
+            reason=data["reason"],
+            phase=int(data["phase"]),
+            school=data.get("school"),
+            label=data.get("label", ""),
+            before=data.get("before"),
+            after=_tuples(data.get("after")),
+            fields=tuple(data.get("fields", ())),
+            kept=tuple(data.get("kept", ())),
+            fingerprint=data.get("fingerprint"),
+            meta=data.get("meta"),
+            dates=data.get("dates"),
+        )
+
+
+def _tuples(attrs: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """JSON has no tuples; attributes that were tuples come back as lists. Restore them."""
+    if attrs is None:
+        return None
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in attrs.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    """A guard that held the plan: which kind, which school (None = whole tenant), how many."""
+
+    guard: str
+    kind: str
+    school: str | None
+    count: int
+    total: int
+    limit: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "guard": self.guard,
+            "kind": self.kind,
+            "school": self.school,
+            "count": self.count,
+            "total": self.total,
+            "limit": self.limit,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Hold:
+        return cls(**{k: data.get(k) for k in ("guard", "kind", "school", "count", "total", "limit", "message")})
+
+
+@dataclass(frozen=True)
+class Plan:
+    tenant: str
+    target: str
+    lineage: str
+    serial: int
+    today: str
+    school_year: str
+    changes: tuple[Change, ...]
+    holds: tuple[Hold, ...] = ()
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+    diagnostics: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def held(self) -> bool:
+        return bool(self.holds)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def summary(self) -> dict[str, int]:
+        counts = Counter(c.action.value for c in self.changes)
+        return {a.value: counts.get(a.value, 0) for a in ACTION_ORDER}
+
+    def breakdown(self) -> dict[str, dict[str, dict[str, int]]]:
+        """Counts per object kind and per school: ``{"kind": {"group": {"create": 3}}, "school": …}``."""
+        by_kind: dict[str, Counter] = {}
+        by_school: dict[str, Counter] = {}
+        for c in self.changes:
+            by_kind.setdefault(c.kind.value, Counter())[c.action.value] += 1
+            by_school.setdefault(c.school or "-", Counter())[c.action.value] += 1
+        return {
+            "kind": {k: dict(sorted(v.items())) for k, v in sorted(by_kind.items())},
+            "school": {k: dict(sorted(v.items())) for k, v in sorted(by_school.items())},
+        }
+
+    def _body(self) -> dict[str, Any]:
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "tenant": self.tenant,
+            "target": self.target,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "today": self.today,
+            "school_year": self.school_year,
+            "held": self.held,
+            "holds": [h.to_json() for h in self.holds],
+            "policy": dict(self.policy),
+            "notes": list(self.notes),
+            "diagnostics": dict(self.diagnostics),
+            "summary": self.summary(),
+            "breakdown": self.breakdown(),
+            "changes": [c.to_json() for c in self.changes],
+        }
+
+    @property
+    def id(self) -> str:
+        """Content address of the plan: the same plan has the same id everywhere."""
+        cached = self.__dict__.get("_id")
+        if cached is None:
+            digest = hashlib.sha256(orjson.dumps(self._body(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+            cached = digest[:12]
+            object.__setattr__(self, "_id", cached)
+        return cached
+
+    def to_json_bytes(self, *, indent: bool = False) -> bytes:
+        body = {"id": self.id, **self._body()}
+        option = orjson.OPT_SORT_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
+        return orjson.dumps(body, option=option) + b"\n"
+
+    @classmethod
+    def from_json_bytes(cls, raw: bytes) -> Plan:
+        data = orjson.loads(raw)
+        version = data.get("format_version")
+        if version != PLAN_FORMAT_VERSION:
+            raise ValueError(f"plan format version {version!r} is not supported (expected {PLAN_FORMAT_VERSION})")
+        plan = cls(
+            tenant=data["tenant"],
+            target=data["target"],
+            lineage=data["lineage"],
+            serial=int(data["serial"]),
+            today=data["today"],
+            school_year=data["school_year"],
+            changes=tuple(Change.from_json(c) for c in data["changes"]),
+            holds=tuple(Hold.from_json(h) for h in data.get("holds", ())),
+            policy=data.get("policy", {}),
+            notes=tuple(data.get("notes", ())),
+            diagnostics=data.get("diagnostics", {}),
+        )
+        if "id" in data and data["id"] != plan.id:
+            raise ValueError(f"plan file was altered: its id {data['id']} does not match its content ({plan.id})")
+        return plan
+
+    def with_changes(self, changes: Iterable[Change]) -> Plan:
+        return Plan(
+            tenant=self.tenant,
+            target=self.target,
+            lineage=self.lineage,
+            serial=self.serial,
+            today=self.today,
+            school_year=self.school_year,
+            changes=tuple(changes),
+            holds=self.holds,
+            policy=self.policy,
+            notes=self.notes,
+            diagnostics=self.diagnostics,
+        )

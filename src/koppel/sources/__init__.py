@@ -1,0 +1,1 @@
+"""Source connectors: each turns an outside format into a Roster (DESIGN §8)."""

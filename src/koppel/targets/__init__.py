@@ -1,0 +1,1 @@
+"""Target connectors: each applies plan changes to one learning platform (DESIGN §8)."""

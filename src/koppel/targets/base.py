@@ -1,0 +1,103 @@
+"""The target contract: small on purpose.
+
+A target declares its capabilities and implements ``apply(batch) -> results``; where the platform
+allows it also ``read()`` for reconciliation. Batching, the in-flight window, retries with backoff,
+the journal and the state live in the applier (``koppel.apply``), not in a base class.
+
+Contract for ``apply``:
+
+* every change in one batch has the same ``kind`` and ``action``;
+* it returns exactly one ``ItemResult`` per change, in the same order;
+* a per-object data error is a ``FAILED`` result (reported, not retried), a per-object transient
+  error is ``RETRY``; a failure of the whole request raises ``TransientTargetError`` (the applier
+  retries the batch) or ``TargetAuthError`` (the run stops);
+* operations are idempotent: create is an upsert, deleting what is already gone is ``DONE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from koppel.model.desired import ObjectKind
+from koppel.plan.model import Action, Change
+
+__all__ = [
+    "Capabilities",
+    "ItemOutcome",
+    "ItemResult",
+    "ReadObject",
+    "Target",
+    "TargetSnapshot",
+]
+
+
+class ItemOutcome(StrEnum):
+    DONE = "done"
+    WARNING = "warning"  # done, with a warning from the target worth showing
+    FAILED = "failed"  # permanent for this object: data error; do not retry blindly
+    RETRY = "retry"  # transient for this object: the applier may retry it
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    key: str
+    outcome: ItemOutcome
+    message: str | None = None
+    code: str | None = None
+    target_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (ItemOutcome.DONE, ItemOutcome.WARNING)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a target can take.
+
+    ``max_batch``: objects per request (itslearning: 50, every member of a membership counts).
+    ``max_in_flight``: requests at the same time (itslearning: 10 unprocessed operations).
+    ``actions``: (kind, action) pairs the target supports; others are refused at plan time.
+    ``can_read``: whether ``read()`` exists for reconciliation.
+    """
+
+    max_batch: int = 50
+    max_in_flight: int = 10
+    actions: frozenset[tuple[ObjectKind, Action]] = field(
+        default_factory=lambda: frozenset((k, a) for k in ObjectKind for a in Action)
+    )
+    can_read: bool = False
+
+    def supports(self, kind: ObjectKind, action: Action) -> bool:
+        return (kind, action) in self.actions
+
+
+@dataclass(frozen=True, slots=True)
+class ReadObject:
+    """An object as the target holds it, in koppel's target-neutral attribute vocabulary."""
+
+    kind: ObjectKind
+    key: str | None  # sync key; None for objects made by hand without one
+    attrs: Mapping[str, Any]
+    target_id: str | None = None
+    manual: bool = False
+
+
+@dataclass(frozen=True)
+class TargetSnapshot:
+    objects: tuple[ReadObject, ...]
+    complete: bool = True
+    notes: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Target(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    def apply(self, batch: Sequence[Change]) -> Sequence[ItemResult]: ...
+
+    def close(self) -> None: ...
