@@ -13,8 +13,8 @@ Attribute vocabulary (targets map these to their wire format):
   (voorvoegsel), ``family`` (achternaam), ``username``, ``email``, ``children`` (sync keys of a
   guardian's children).
 * membership: ``person`` and ``group`` (sync keys), ``role`` (``student`` | ``teacher`` |
-  ``mentor`` | ``guardian`` | ``member``), ``home`` (True on exactly one school membership per
-  person: itslearning's HomeOrganisation).
+  ``mentor`` | ``guardian``), ``home`` (True on exactly one school membership per person:
+  itslearning's HomeOrganisation; False elsewhere).
 
 ``meta`` holds what koppel keeps for people, not for the target (leerlingnummer, docentcode, ECK iD,
 display name, provenance) — stored in the state for search and history, never sent, never diffed.

@@ -61,6 +61,9 @@ class Change:
     fingerprint: str | None = None
     meta: Mapping[str, Any] | None = None
     dates: Mapping[str, str] | None = None
+    # The id the target knows the object by, when it differs from what the target derives from
+    # ``key`` (an adopted manual account, a hashed over-long key recorded at create).
+    target_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -88,6 +91,8 @@ class Change:
             out["meta"] = dict(self.meta)
         if self.dates:
             out["dates"] = dict(self.dates)
+        if self.target_id is not None:
+            out["target_id"] = self.target_id
         return out
 
     @classmethod
@@ -107,6 +112,7 @@ class Change:
             fingerprint=data.get("fingerprint"),
             meta=data.get("meta"),
             dates=data.get("dates"),
+            target_id=data.get("target_id"),
         )
 
 
