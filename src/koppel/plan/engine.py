@@ -1,0 +1,369 @@
+"""``make_plan(desired, state, policy, today)``: the pure diff at the heart of koppel.
+
+Everything the plan needs comes in as arguments — no clock, no I/O — so the same inputs give the
+same plan, byte for byte, and the whole lifecycle policy is tested with plain values.
+
+The lifecycle (DESIGN §7):
+
+* in the LAS, not in the state (or deleted there) → **create**;
+* in both, attributes differ → **update** of the fields koppel owns; fields it does not own are
+  *kept* and named in the plan;
+* in the LAS again after being suspended or archived → **restore** (the same account, not a new one);
+* gone from the LAS: a membership is **deleted**; a person is **suspended**, and **deleted** only when
+  the grace period for their kind has passed; a group is **archived** (or deleted, by policy) and the
+  memberships of an archived group are kept or removed by policy (the jaarovergang);
+* objects of schools outside this run's scope are left alone: a filter or a missing school never
+  reads as "everyone left".
+
+Then the guards count suspensions and deletions per kind and per school and hold the plan when a
+limit is passed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from koppel.model.desired import Desired, DesiredObject, ObjectKind
+from koppel.plan.model import Action, Change, Hold, Plan
+from koppel.plan.policy import AbsentGroupAction, ArchivedMemberships, PlanPolicy
+from koppel.plan.state_view import ObjectStatus, StateRecord, StateView
+
+__all__ = ["make_plan", "PHASES"]
+
+# Phases: parents before children on create; persons before memberships; removals in reverse.
+PHASE_GROUP_UPSERT = 10  # + depth of the group (school = 1)
+PHASE_PERSON = 30
+PHASE_GUARDIAN = 31  # guardians after the children they point at
+PHASE_MEMBERSHIP = 40
+PHASE_MEMBERSHIP_REMOVE = 50
+PHASE_PERSON_REMOVE = 60
+PHASE_GROUP_REMOVE = 70  # + (MAX_DEPTH - depth): children before parents
+MAX_DEPTH = 19
+PHASES = {
+    "groups (parents first)": (PHASE_GROUP_UPSERT, PHASE_GROUP_UPSERT + MAX_DEPTH),
+    "persons": (PHASE_PERSON, PHASE_GUARDIAN),
+    "memberships": (PHASE_MEMBERSHIP, PHASE_MEMBERSHIP),
+    "membership removals": (PHASE_MEMBERSHIP_REMOVE, PHASE_MEMBERSHIP_REMOVE),
+    "person removals": (PHASE_PERSON_REMOVE, PHASE_PERSON_REMOVE),
+    "group removals (children first)": (PHASE_GROUP_REMOVE, PHASE_GROUP_REMOVE + MAX_DEPTH),
+}
+
+R_NEW = "new in the LAS"
+R_GONE = "no longer in the LAS"
+_KIND_ORDER = {ObjectKind.GROUP: 0, ObjectKind.PERSON: 1, ObjectKind.MEMBERSHIP: 2}
+
+
+def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant: str, today: dt.date) -> Plan:
+    records = state.records
+    scope = desired.schools
+    changes: list[Change] = []
+    notes: list[str] = []
+    depth = _depths(desired)
+
+    # 1. Everything the LAS wants.
+    for key, obj in desired.objects.items():
+        rec = records.get(key)
+        change = _upsert_change(obj, rec, state, policy, depth)
+        if change is not None:
+            changes.append(change)
+
+    # 2. Everything the state holds that the LAS no longer wants.
+    removed_groups = _removal_groups(desired, records)
+    pending_deletes: list[str] = []
+    out_of_scope = 0
+    state_depth = _state_depths(records)
+    for key, rec in records.items():
+        if key in desired.objects or rec.status is ObjectStatus.DELETED:
+            continue
+        if scope and rec.school is not None and rec.school not in scope:
+            out_of_scope += 1
+            continue
+        change = _removal_change(rec, state, policy, today, removed_groups, state_depth, desired.school_year)
+        if change is None:
+            if rec.kind is ObjectKind.PERSON and rec.status is ObjectStatus.SUSPENDED and rec.delete_after:
+                pending_deletes.append(rec.delete_after)
+            continue
+        changes.append(change)
+
+    changes = [c for c in changes if _supported(c, policy, notes)]
+    _annotate_moves(changes, desired, records)
+    changes.sort(key=lambda c: (c.phase, _KIND_ORDER[c.kind], c.key))
+
+    if pending_deletes:
+        notes.append(
+            f"{len(pending_deletes)} suspended person(s) wait for their grace period; "
+            f"the first deletion is due on {min(pending_deletes)}"
+        )
+    if out_of_scope:
+        notes.append(f"{out_of_scope} object(s) of schools outside this run's scope are left alone")
+    holds = _guards(changes, records, policy, scope)
+    return Plan(
+        tenant=tenant,
+        target=state.target,
+        lineage=state.lineage,
+        serial=state.serial,
+        today=today.isoformat(),
+        school_year=desired.school_year,
+        changes=tuple(changes),
+        holds=tuple(holds),
+        policy=policy.to_json(),
+        notes=tuple(_dedupe(notes)),
+        diagnostics=_diagnostic_counts(desired),
+    )
+
+
+# -- creates, updates, restores ---------------------------------------------------------------
+
+
+def _upsert_change(obj: DesiredObject, rec: StateRecord | None, state: StateView, policy: PlanPolicy,
+                   depth: Mapping[str, int]) -> Change | None:
+    phase = _upsert_phase(obj, depth)
+    if rec is None or rec.status is ObjectStatus.DELETED:
+        reason = R_NEW
+        if rec is not None:
+            reason = f"back in the LAS (deleted after absence since {rec.absent_since or 'earlier'})"
+        return Change(Action.CREATE, obj.kind, obj.key, reason, phase, obj.school, obj.label, None, obj.attrs,
+                      fingerprint=obj.fingerprint, meta=obj.meta or None)
+    if rec.status is not ObjectStatus.ACTIVE:
+        before = state.attrs(obj.key)
+        since = f" (absent since {rec.absent_since})" if rec.absent_since else ""
+        what = "suspended" if rec.status is ObjectStatus.SUSPENDED else "archived"
+        return Change(Action.RESTORE, obj.kind, obj.key, f"back in the LAS{since}; was {what}", phase, obj.school,
+                      obj.label, before, obj.attrs, fingerprint=obj.fingerprint, meta=obj.meta or None,
+                      target_id=rec.target_id)
+    if rec.fingerprint == obj.fingerprint:
+        return None
+    before = state.attrs(obj.key) or {}
+    protected = policy.protected.get(obj.kind, frozenset())
+    changed = tuple(sorted(f for f in set(obj.attrs) | set(before) if obj.attrs.get(f) != before.get(f)))
+    owned_changes = tuple(f for f in changed if f not in protected)
+    kept = tuple(f for f in changed if f in protected and f in before)
+    if not owned_changes:
+        return None
+    after = {k: v for k, v in obj.attrs.items() if k not in protected}
+    reason = "changed in the LAS: " + ", ".join(_describe(f, before.get(f), obj.attrs.get(f)) for f in owned_changes)
+    if kept:
+        reason += "; kept (not owned by koppel): " + ", ".join(kept)
+    return Change(Action.UPDATE, obj.kind, obj.key, reason, phase, obj.school, obj.label,
+                  {k: before.get(k) for k in changed}, after, fields=owned_changes, kept=kept,
+                  fingerprint=obj.fingerprint, meta=obj.meta or None, target_id=rec.target_id)
+
+
+def _describe(field: str, old: Any, new: Any) -> str:
+    if field in ("parent",):
+        return f"{field} {old} → {new}"
+    if isinstance(old, (list, tuple)) or isinstance(new, (list, tuple)):
+        return field
+    return f"{field} {_short(old)} → {_short(new)}"
+
+
+def _short(value: Any) -> str:
+    if value is None or value == "":
+        return "(empty)"
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:37] + "…")
+
+
+def _upsert_phase(obj: DesiredObject, depth: Mapping[str, int]) -> int:
+    if obj.kind is ObjectKind.GROUP:
+        return PHASE_GROUP_UPSERT + min(depth.get(obj.key, 1), MAX_DEPTH)
+    if obj.kind is ObjectKind.PERSON:
+        return PHASE_GUARDIAN if obj.attrs.get("role") == "guardian" else PHASE_PERSON
+    return PHASE_MEMBERSHIP
+
+
+def _depths(desired: Desired) -> dict[str, int]:
+    parents = {o.key: o.attrs.get("parent") for o in desired.objects.values() if o.kind is ObjectKind.GROUP}
+    return _depth_table(parents)
+
+
+def _state_depths(records: Mapping[str, StateRecord]) -> dict[str, int]:
+    parents = {k: r.parent for k, r in records.items() if r.kind is ObjectKind.GROUP}
+    return _depth_table(parents)
+
+
+def _depth_table(parents: Mapping[str, str | None]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for key in parents:
+        chain = []
+        node: str | None = key
+        while node is not None and node not in out and node in parents and len(chain) <= MAX_DEPTH:
+            chain.append(node)
+            node = parents[node]
+        base = out.get(node, 0) if node is not None else 0
+        for i, k in enumerate(reversed(chain), start=1):
+            out[k] = base + i
+    return out
+
+
+# -- suspensions, archives, deletions ------------------------------------------------------------
+
+
+def _removal_groups(desired: Desired, records: Mapping[str, StateRecord]) -> set[str]:
+    """Groups that are archived already or leave the LAS now (their memberships follow policy)."""
+    return {
+        key for key, rec in records.items()
+        if rec.kind is ObjectKind.GROUP and key not in desired.objects
+        and rec.status in (ObjectStatus.ACTIVE, ObjectStatus.ARCHIVED)
+    }
+
+
+def _removal_change(rec: StateRecord, state: StateView, policy: PlanPolicy, today: dt.date, removed_groups: set[str],
+                    state_depth: Mapping[str, int], school_year: str) -> Change | None:
+    kind = rec.kind
+    if kind is ObjectKind.MEMBERSHIP:
+        if rec.status is not ObjectStatus.ACTIVE:
+            return None
+        before = state.attrs(rec.key) or {}
+        if before.get("group") in removed_groups and not _remove_with_archive(policy, before.get("role")):
+            return None
+        return Change(Action.DELETE, kind, rec.key, R_GONE, PHASE_MEMBERSHIP_REMOVE, rec.school, rec.label or "",
+                      before, None, target_id=rec.target_id)
+    if kind is ObjectKind.PERSON:
+        before = state.attrs(rec.key) or {}
+        if rec.status is ObjectStatus.ACTIVE:
+            grace = policy.grace(before.get("role"))
+            delete_after = (today + dt.timedelta(days=grace)).isoformat()
+            dates = {"absent_since": today.isoformat(), "delete_after": delete_after}
+            reason = f"absent from the LAS since {today.isoformat()}; delete after {delete_after} ({grace} days' grace)"
+            return Change(Action.SUSPEND, kind, rec.key, reason, PHASE_PERSON_REMOVE, rec.school, rec.label or "",
+                          before, None, dates=dates, target_id=rec.target_id)
+        if rec.status is ObjectStatus.SUSPENDED and rec.delete_after and today.isoformat() >= rec.delete_after:
+            dates = {"absent_since": rec.absent_since or "", "delete_after": rec.delete_after}
+            reason = f"absent from the LAS since {rec.absent_since}; grace period ended on {rec.delete_after}"
+            return Change(Action.DELETE, kind, rec.key, reason, PHASE_PERSON_REMOVE, rec.school, rec.label or "",
+                          before, None, dates=dates, target_id=rec.target_id)
+        return None
+    # groups
+    if rec.status is not ObjectStatus.ACTIVE:
+        return None
+    before = state.attrs(rec.key) or {}
+    phase = PHASE_GROUP_REMOVE + (MAX_DEPTH - min(state_depth.get(rec.key, 1), MAX_DEPTH))
+    group_year = before.get("school_year")
+    if group_year and group_year < school_year:
+        reason = f"school year {group_year} ended (jaarovergang)"
+    else:
+        reason = R_GONE
+    action = Action.ARCHIVE if policy.absent_groups is AbsentGroupAction.ARCHIVE else Action.DELETE
+    dates = {"absent_since": today.isoformat()}
+    return Change(action, kind, rec.key, reason, phase, rec.school, rec.label or "", before, None, dates=dates,
+                  target_id=rec.target_id)
+
+
+def _remove_with_archive(policy: PlanPolicy, role: str | None) -> bool:
+    rule = policy.archived_memberships
+    if rule is ArchivedMemberships.REMOVE:
+        return True
+    if rule is ArchivedMemberships.KEEP_TEACHERS:
+        return role not in ("teacher", "mentor")
+    return False
+
+
+def _supported(change: Change, policy: PlanPolicy, notes: list[str]) -> bool:
+    if policy.supported is None or (change.kind, change.action) in policy.supported:
+        return True
+    notes.append(f"the target cannot {change.action.value} a {change.kind.value}; such changes are left out")
+    return False
+
+
+# -- explanations ------------------------------------------------------------------------------
+
+
+def _annotate_moves(changes: list[Change], desired: Desired, records: Mapping[str, StateRecord]) -> None:
+    """A pupil who leaves one klas and joins another in the same plan has *moved*: say so on both."""
+    added: dict[str, list[int]] = defaultdict(list)
+    removed: dict[str, list[int]] = defaultdict(list)
+    for i, c in enumerate(changes):
+        if c.kind is not ObjectKind.MEMBERSHIP:
+            continue
+        attrs = c.after if c.action is Action.CREATE else c.before
+        if not attrs or attrs.get("role") != "student":
+            continue
+        group = attrs.get("group")
+        if c.action is Action.CREATE:
+            g = desired.objects.get(group)
+            if g is not None and g.attrs.get("type") == "klas":
+                added[attrs["person"]].append(i)
+        elif c.action is Action.DELETE:
+            rec = records.get(group)
+            if rec is not None and rec.group_type == "klas":
+                removed[attrs["person"]].append(i)
+    for person, adds in added.items():
+        rems = removed.get(person)
+        if not rems or len(adds) != 1 or len(rems) != 1:
+            continue
+        a, r = adds[0], rems[0]
+        old = records[changes[r].before["group"]].label or changes[r].before["group"]
+        new = desired.objects[changes[a].after["group"]].label or changes[a].after["group"]
+        text = f"moved from {old} to {new}"
+        changes[a] = _with_reason(changes[a], text)
+        changes[r] = _with_reason(changes[r], text)
+
+
+def _with_reason(change: Change, reason: str) -> Change:
+    return replace(change, reason=reason)
+
+
+# -- guards --------------------------------------------------------------------------------------
+
+
+def _guards(changes: list[Change], records: Mapping[str, StateRecord], policy: PlanPolicy,
+            scope: frozenset[str]) -> list[Hold]:
+    guard = policy.guards
+    removing = Counter()
+    for c in changes:
+        if c.action in (Action.SUSPEND, Action.DELETE) and c.kind in guard.kinds:
+            if c.kind is ObjectKind.PERSON and c.action is Action.DELETE:
+                continue  # a deletion after the grace period was weighed when the person was suspended
+            removing[(c.kind, None)] += 1
+            removing[(c.kind, c.school)] += 1
+    if not removing:
+        return []
+    totals = Counter()
+    for rec in records.values():
+        if rec.kind in guard.kinds and rec.status in (ObjectStatus.ACTIVE, ObjectStatus.SUSPENDED):
+            if scope and rec.school is not None and rec.school not in scope:
+                continue
+            totals[(rec.kind, None)] += 1
+            totals[(rec.kind, rec.school)] += 1
+    holds = []
+    for (kind, school), count in sorted(removing.items(), key=lambda kv: (kv[0][0].value, kv[0][1] or "")):
+        if school is None and kind is not None and _single_school(removing, kind):
+            continue  # the per-school hold says it already
+        total = totals.get((kind, school), 0)
+        pct = 100.0 * count / total if total else 100.0
+        over_count = count > guard.max_count
+        over_pct = count >= guard.min_count and pct > guard.max_percent
+        if not (over_count or over_pct):
+            continue
+        where = f"school {school}" if school else "the whole tenant"
+        limit = f"{guard.max_percent:g}% or {guard.max_count} objects"
+        holds.append(Hold(
+            guard="removals",
+            kind=kind.value,
+            school=school,
+            count=count,
+            total=total,
+            limit=limit,
+            message=f"{count} of {total} {kind.value}s ({pct:.1f}%) in {where} would be suspended or deleted; "
+                    f"the limit is {limit}",
+        ))
+    return holds
+
+
+def _single_school(removing: Counter, kind: ObjectKind) -> bool:
+    schools = [s for (k, s) in removing if k is kind and s is not None]
+    return len(schools) == 1
+
+
+def _diagnostic_counts(desired: Desired) -> dict[str, int]:
+    counts = Counter(getattr(d, "severity", "warning") for d in desired.diagnostics)
+    return {str(getattr(k, "value", k)): v for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))}
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,452 @@
+"""Roster → Desired for one target profile.
+
+This is where a school's choices live: which courses exist (one per lesgroep, per klas × vak or per
+vak × jaarlaag), how the hierarchy is laid out, what things are called, what user names and e-mail
+addresses look like, and who is in scope. The output is target-neutral (see
+``koppel.model.desired``); the target's mapping turns it into wire objects.
+
+Identity is sticky: a person koppel already manages keeps their sync key and user name, even when
+the LAS later adds an ECK iD or the person's name changes (a changed key would be a new account to
+itslearning; a renamed account would lock a pupil out). That is why the rules take an
+``IdentityIndex`` read from the state.
+"""
+
+from __future__ import annotations
+
+import base64
+import fnmatch
+import hashlib
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from koppel.model.desired import Desired, DesiredObject, ObjectKind
+from koppel.model.roster import Diagnostic, Group, GroupKind, Person, PersonKind, Role, Roster, School, Severity
+from koppel.rules.settings import CourseStrategy, RulesSettings
+
+__all__ = ["IdentityIndex", "build_desired", "person_sync_key", "school_key", "year_key"]
+
+_ROLE_OF_KIND = {PersonKind.STUDENT: "student", PersonKind.STAFF: "staff", PersonKind.GUARDIAN: "guardian"}
+_SCHOOL_ROLE = {PersonKind.STUDENT: "student", PersonKind.STAFF: "teacher", PersonKind.GUARDIAN: "guardian"}
+
+
+@dataclass(frozen=True)
+class IdentityIndex:
+    """What the state already knows about persons: their sync keys and user names."""
+
+    by_eckid: Mapping[str, str] = field(default_factory=dict)
+    by_las: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    usernames: Mapping[str, str] = field(default_factory=dict)  # sync key -> user name in use
+
+    def resolve(self, person: Person) -> str:
+        if person.eckid and person.eckid in self.by_eckid:
+            return self.by_eckid[person.eckid]
+        known = self.by_las.get((person.source, person.las_key))
+        if known is not None:
+            return known
+        return person_sync_key(person)
+
+
+def person_sync_key(person: Person) -> str:
+    """``eck-<16 base32>`` for a person with an ECK iD (the iD itself is long and a pseudonym we do not
+    spread further), otherwise ``<source>:<LAS key>``."""
+    if person.eckid:
+        digest = hashlib.blake2b(person.eckid.encode(), digest_size=10).digest()
+        return "eck-" + base64.b32encode(digest).decode().lower().rstrip("=")
+    return f"{person.source}:{person.las_key}"
+
+
+def school_key(brin6: str) -> str:
+    return f"school:{brin6}"
+
+
+def year_key(brin6: str, school_year: str) -> str:
+    return f"year:{brin6}:{school_year}"
+
+
+def leerjaar_key(brin6: str, school_year: str, leerjaar: int) -> str:
+    return f"leerjaar:{brin6}:{school_year}:{leerjaar}"
+
+
+def build_desired(
+    roster: Roster,
+    settings: RulesSettings,
+    *,
+    target: str,
+    identities: IdentityIndex | None = None,
+    provision: Roster | None = None,
+    provision_members: str = "teachers",
+) -> Desired:
+    """Build what ``target`` should contain.
+
+    ``provision`` is the LAS's data for the *next* school year (read before the switch date): its
+    groups are created ahead of the jaarovergang with only their teachers (``provision_members =
+    "teachers"``) or with nobody (``"none"``), so pupils do not see next year's courses early.
+    """
+    identities = identities or IdentityIndex()
+    builder = _Builder(settings, identities, target)
+    builder.add_roster(roster, members="all")
+    if provision is not None:
+        builder.add_roster(provision, members=provision_members)
+    builder.finish_accounts()
+    return Desired.build(
+        target,
+        str(roster.school_year),
+        builder.objects.values(),
+        diagnostics=list(roster.diagnostics) + builder.diagnostics,
+        schools=builder.scope,
+    )
+
+
+class _Builder:
+    def __init__(self, settings: RulesSettings, identities: IdentityIndex, target: str):
+        self.s = settings
+        self.ids = identities
+        self.target = target
+        self.objects: dict[str, DesiredObject] = {}
+        self.diagnostics: list[Diagnostic] = []
+        self.scope: set[str] = set()
+        self.person_keys: dict[str, str] = {}  # roster person key -> sync key
+        self.persons: dict[str, Person] = {}  # sync key -> person
+        self.home: dict[str, str] = {}  # sync key -> home school BRIN6
+        self.person_schools: dict[str, list[str]] = defaultdict(list)
+        self.person_labels: dict[str, str] = {}
+        self.school_names: dict[str, str] = {}
+
+    # -- scope ----------------------------------------------------------------------------
+
+    def _school_in_scope(self, brin6: str) -> bool:
+        f = self.s.filters
+        if f.schools and not any(fnmatch.fnmatchcase(brin6, p) for p in f.schools):
+            return False
+        return not any(fnmatch.fnmatchcase(brin6, p) for p in f.exclude_schools)
+
+    def _klas_in_scope(self, group: Group) -> bool:
+        f = self.s.filters
+        if f.leerjaren and group.leerjaar not in f.leerjaren:
+            return False
+        return not f.klassen or any(fnmatch.fnmatchcase(group.name, p) for p in f.klassen)
+
+    # -- the roster ----------------------------------------------------------------------
+
+    def add_roster(self, roster: Roster, *, members: str) -> None:
+        year = str(roster.school_year)
+        schools = {b: s for b, s in roster.schools.items() if self._school_in_scope(b)}
+        if members == "all":
+            self.scope.update(schools)
+        for school in schools.values():
+            self._school_nodes(school, roster)
+        groups = roster.groups
+        kinds = set(self.s.filters.person_kinds)
+
+        # Which pupils are in scope: by school, and by klas/leerjaar filters through their stamgroep.
+        klas_of: dict[str, Group] = {}
+        for m in roster.memberships:
+            if m.role is Role.STUDENT:
+                g = groups.get(m.group)
+                if g is not None and g.kind is GroupKind.STAMGROEP:
+                    klas_of[m.person] = g
+        filtering_klassen = bool(self.s.filters.leerjaren or self.s.filters.klassen)
+
+        persons_in: dict[str, Person] = {}
+        for key, person in roster.persons.items():
+            if person.kind.value not in kinds:
+                continue
+            if not any(b in schools for b in person.schools):
+                continue
+            if person.kind is PersonKind.STUDENT and filtering_klassen:
+                klas = klas_of.get(key)
+                if klas is None or not self._klas_in_scope(klas):
+                    continue
+            persons_in[key] = person
+
+        groups_in: dict[str, Group] = {}
+        for key, g in groups.items():
+            if g.school not in schools:
+                continue
+            if g.kind is GroupKind.STAMGROEP and filtering_klassen and not self._klas_in_scope(g):
+                continue
+            if g.kind is not GroupKind.STAMGROEP and self.s.filters.leerjaren and g.leerjaar is not None \
+                    and g.leerjaar not in self.s.filters.leerjaren:
+                continue
+            groups_in[key] = g
+
+        if members == "all":
+            for person in persons_in.values():
+                self._person(person)
+        self._groups_and_memberships(roster, schools, groups_in, persons_in, year, members)
+
+    def _school_nodes(self, school: School, roster: Roster) -> None:
+        s, n = self.s, self.s.names
+        year = roster.school_year
+        self.school_names[school.brin6] = school.name
+        skey = school_key(school.brin6)
+        name = n.school.format(school_name=school.name, brin6=school.brin6, brin4=school.brin4)
+        self._add_group(skey, {"type": "school", "name": name, "code": school.brin6, "parent": None,
+                               "school": school.brin6, "school_year": None}, school.brin6, name)
+        if s.hierarchy.year:
+            ykey = year_key(school.brin6, str(year))
+            yname = n.year.format(school_year=str(year), school_year_short=year.short, school_name=school.name,
+                                  brin6=school.brin6)
+            self._add_group(ykey, {"type": "folder", "name": yname, "code": None, "parent": skey,
+                                   "school": school.brin6, "school_year": str(year)}, school.brin6, yname)
+
+    def _year_parent(self, brin6: str, year: str) -> str:
+        return year_key(brin6, year) if self.s.hierarchy.year else school_key(brin6)
+
+    def _leerjaar_parent(self, brin6: str, year: str, leerjaar: int | None, short: str) -> str:
+        parent = self._year_parent(brin6, year)
+        if not self.s.hierarchy.leerjaar or leerjaar is None:
+            return parent
+        key = leerjaar_key(brin6, year, leerjaar)
+        if key not in self.objects:
+            name = self.s.names.leerjaar.format(leerjaar=leerjaar, school_year=year, school_year_short=short)
+            self._add_group(key, {"type": "folder", "name": name, "code": None, "parent": parent, "school": brin6,
+                                  "school_year": year, "leerjaar": leerjaar}, brin6, name)
+        return key
+
+    # -- groups and memberships -------------------------------------------------------------
+
+    def _groups_and_memberships(self, roster: Roster, schools: Mapping[str, School], groups_in: Mapping[str, Group],
+                                persons_in: Mapping[str, Person], year: str, members: str) -> None:
+        s = self.s
+        short = roster.school_year.short
+        strategy = s.course_strategy
+        course_of: dict[str, list[str]] = {}  # roster group key -> course sync keys it feeds
+        klas_node: dict[str, str] = {}
+        for key, g in groups_in.items():
+            if g.kind is GroupKind.STAMGROEP:
+                if s.hierarchy.klassen:
+                    parent = self._leerjaar_parent(g.school, year, g.leerjaar, short)
+                    name = s.names.klas.format(klas=g.name, leerjaar=g.leerjaar or "", onderwijssoort=g.onderwijssoort or "",
+                                               school_year=year, school_year_short=short, brin6=g.school)
+                    self._add_group(key, {"type": "klas", "name": name, "code": g.name, "parent": parent,
+                                          "school": g.school, "school_year": year, "leerjaar": g.leerjaar},
+                                    g.school, name)
+                    klas_node[key] = key
+            elif strategy is CourseStrategy.LESGROEP or not g.subject:
+                course_of[key] = [self._course(key, g, g.name, year, short, schools)]
+
+        # Memberships in roster order; derived courses are created on first use.
+        klas_of_person: dict[str, Group] = {}
+        if strategy is not CourseStrategy.LESGROEP:
+            for m in roster.memberships:
+                if m.role is Role.STUDENT:
+                    g = groups_in.get(m.group)
+                    if g is not None and g.kind is GroupKind.STAMGROEP:
+                        klas_of_person[m.person] = g
+        pupils_of: dict[str, list[str]] = defaultdict(list)  # derived-course lesgroep -> roster pupil keys
+        teachers_of: dict[str, list[str]] = defaultdict(list)  # derived-course lesgroep -> teacher sync keys
+        person_keys = self.person_keys
+        add_membership = self._add_membership
+        with_pupils = members == "all"
+        with_teachers = members in ("all", "teachers")
+        for m in roster.memberships:
+            g = groups_in.get(m.group)
+            if g is None or m.person not in persons_in:
+                continue
+            person = person_keys.get(m.person)
+            if person is None:
+                continue  # next year's newcomer: provisioned after the switch
+            is_pupil = m.role is Role.STUDENT
+            wanted = with_pupils if is_pupil else with_teachers
+            if g.kind is GroupKind.STAMGROEP:
+                node = klas_node.get(m.group)
+                if wanted and node is not None and m.role in (Role.STUDENT, Role.MENTOR):
+                    add_membership(person, node, m.role.value, g.school)
+                continue
+            courses = course_of.get(m.group)
+            if courses is not None:
+                if wanted:
+                    for course in courses:
+                        add_membership(person, course, m.role.value, g.school)
+            elif is_pupil:
+                course = self._derived_course(g, klas_of_person.get(m.person), year, short, schools)
+                pupils_of[m.group].append(m.person)
+                if wanted:
+                    add_membership(person, course, m.role.value, g.school)
+            elif wanted:
+                teachers_of[m.group].append(person)
+        # A teacher of a lesgroep that feeds derived courses teaches each course its pupils are in.
+        for group_key, teacher_keys in teachers_of.items():
+            g = groups_in[group_key]
+            courses = {self._derived_course(g, klas_of_person.get(p), year, short, schools)
+                       for p in pupils_of.get(group_key, ())}
+            for course in sorted(courses):
+                for teacher in teacher_keys:
+                    add_membership(teacher, course, "teacher", g.school)
+
+    def _course(self, key: str, g: Group, groep: str, year: str, short: str, schools: Mapping[str, School],
+                klas: str = "") -> str:
+        if key in self.objects:
+            return key
+        s = self.s
+        values = {
+            "groep": groep, "vak": g.subject or "", "vak_naam": g.subject_name or g.subject or "",
+            "klas": klas, "leerjaar": g.leerjaar if g.leerjaar is not None else "", "school_year": year,
+            "school_year_short": short, "school_name": schools[g.school].name, "brin6": g.school,
+        }
+        name = " ".join(s.names.course.format(**values).split()) or groep
+        code = " ".join(s.names.course_code.format(**values).split())
+        if s.hierarchy.course_parent == "school":
+            parent = school_key(g.school)
+        elif s.hierarchy.course_parent == "leerjaar":
+            parent = self._leerjaar_parent(g.school, year, g.leerjaar, short)
+        else:
+            parent = self._year_parent(g.school, year)
+        self._add_group(key, {"type": "course", "name": name, "code": code, "parent": parent, "school": g.school,
+                              "school_year": year, "subject": g.subject, "leerjaar": g.leerjaar}, g.school, name)
+        return key
+
+    def _derived_course(self, g: Group, klas: Group | None, year: str, short: str, schools: Mapping[str, School]) -> str:
+        vak = g.subject or g.name
+        if self.s.course_strategy is CourseStrategy.KLAS_VAK and klas is not None:
+            key = f"{klas.key}:{vak}"
+            return self._course(key, g, f"{klas.name} {vak}", year, short, schools, klas=klas.name)
+        leerjaar = g.leerjaar if g.leerjaar is not None else (klas.leerjaar if klas else None)
+        key = f"vj:{g.school}:{year}:{leerjaar if leerjaar is not None else '-'}:{vak}"
+        groep = f"{vak} leerjaar {leerjaar}" if leerjaar is not None else vak
+        return self._course(key, g, groep, year, short, schools)
+
+    def _add_group(self, key: str, attrs: dict[str, Any], school: str, label: str) -> None:
+        if key not in self.objects:
+            self.objects[key] = DesiredObject.make(ObjectKind.GROUP, key, attrs, school=school, label=label)
+
+    def _add_membership(self, person: str, group: str, role: str, school: str) -> None:
+        key = f"{person}|{group}|{role}"
+        if key in self.objects:
+            return
+        attrs = {"person": person, "group": group, "role": role, "home": False}
+        label = f"{self.person_labels.get(person, person)} → {self.objects[group].label}"
+        # Person, group and role are in the key; only ``home`` can change for the same key.
+        self.objects[key] = DesiredObject(ObjectKind.MEMBERSHIP, key, attrs, school, label, {}, "m1:0")
+
+    # -- persons and accounts ---------------------------------------------------------------
+
+    def _person(self, person: Person) -> None:
+        sync = self.ids.resolve(person)
+        self.person_keys[person.key] = sync
+        if sync in self.persons:
+            return
+        self.persons[sync] = person
+        self.person_labels[sync] = person.display_name
+        in_scope = [b for b in person.schools if b in self.scope]
+        self.home[sync] = in_scope[0]
+        self.person_schools[sync] = in_scope
+
+    def finish_accounts(self) -> None:
+        """User names (never renaming an existing account), e-mail, person objects, school memberships."""
+        taken: set[str] = set(self.ids.usernames.values())
+        usernames: dict[str, str] = {}
+        fresh: list[str] = []
+        for sync in sorted(self.persons):
+            existing = self.ids.usernames.get(sync)
+            if existing:
+                usernames[sync] = existing
+            else:
+                fresh.append(sync)
+        for sync in fresh:
+            base = self._username_base(self.persons[sync])
+            candidate, n = base, 1
+            while candidate in taken:
+                n += 1
+                candidate = f"{base}{n}"
+            taken.add(candidate)
+            usernames[sync] = candidate
+        for sync in sorted(self.persons):
+            self._person_object(sync, self.persons[sync], usernames[sync])
+            for brin6 in self.person_schools[sync]:
+                role = _SCHOOL_ROLE[self.persons[sync].kind]
+                key = f"{sync}|{school_key(brin6)}|{role}"
+                home = brin6 == self.home[sync]
+                attrs = {"person": sync, "group": school_key(brin6), "role": role, "home": home}
+                label = f"{self.person_labels[sync]} → {self.objects[school_key(brin6)].label}"
+                self.objects[key] = DesiredObject(ObjectKind.MEMBERSHIP, key, attrs, brin6, label, {},
+                                                  "m1:1" if home else "m1:0")
+
+    def _template_values(self, person: Person) -> dict[str, str]:
+        home = self.home.get(self.person_keys.get(person.key, ""), person.schools[0] if person.schools else "")
+        return {
+            "roepnaam": person.roepnaam, "voorvoegsel": person.voorvoegsel, "achternaam": person.achternaam,
+            "initial": person.roepnaam[:1], "leerlingnummer": person.leerlingnummer or person.las_key,
+            "docentcode": person.docentcode or person.las_key, "las_key": person.las_key, "brin6": home,
+            "school_name": self.school_names.get(home, ""),
+        }
+
+    def _username_base(self, person: Person) -> str:
+        a = self.s.accounts
+        template = {PersonKind.STUDENT: a.username_student, PersonKind.STAFF: a.username_staff,
+                    PersonKind.GUARDIAN: a.username_guardian}[person.kind]
+        raw = template.format(**self._template_values(person))
+        name = normalise_username(raw, lowercase=a.lowercase, ascii_only=a.ascii_only)
+        if not name:
+            name = normalise_username(f"{person.source}{person.las_key}", lowercase=True, ascii_only=True) or "user"
+            self.diagnostics.append(Diagnostic(
+                Severity.WARNING, "empty-username", f"user name template gave nothing for {person.display_name}; "
+                f"using {name!r}", source=person.source, object=person.key,
+                file=person.provenance.file if person.provenance else None,
+                line=person.provenance.line if person.provenance else None,
+            ))
+        return name
+
+    def _email(self, person: Person, username: str) -> str | None:
+        a = self.s.accounts
+        if a.email == "none":
+            return None
+        if a.email in ("las", "las-or-template") and person.email:
+            return person.email
+        if a.email == "las" or (a.domain is None and "{domain}" in a.email_template):
+            return None
+        return a.email_template.format(username=username, domain=a.domain or "", **self._template_values(person))
+
+    def _person_object(self, sync: str, person: Person, username: str) -> None:
+        attrs: dict[str, Any] = {
+            "role": _ROLE_OF_KIND[person.kind],
+            "given": person.roepnaam,
+            "prefix": person.voorvoegsel,
+            "family": person.achternaam,
+            "username": username,
+            "email": self._email(person, username),
+        }
+        if person.kind is PersonKind.GUARDIAN:
+            attrs["children"] = tuple(sorted(self.person_keys[c] for c in person.children if c in self.person_keys))
+        meta = {
+            "source": person.source, "las_key": person.las_key, "eckid": person.eckid,
+            "leerlingnummer": person.leerlingnummer, "docentcode": person.docentcode,
+            "schools": list(self.person_schools[sync]),
+        }
+        meta = {k: v for k, v in meta.items() if v}
+        self.objects[sync] = DesiredObject.make(ObjectKind.PERSON, sync, attrs, school=self.home[sync],
+                                                label=person.display_name, meta=meta)
+
+
+_NOT_USERNAME = re.compile(r"[^a-z0-9._-]+", re.IGNORECASE)
+
+
+def normalise_username(raw: str, *, lowercase: bool = True, ascii_only: bool = True) -> str:
+    """``'Zoë van der Berg'`` → ``'zoevanderberg'``: diacritics stripped, spaces and odd characters out."""
+    text = raw.strip()
+    if ascii_only:
+        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+        text = _NOT_USERNAME.sub("", text)
+    else:
+        text = re.sub(r"\s+", "", text)
+    return text.lower() if lowercase else text
+
+
+def identity_index_from_rows(rows: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any], str]]) -> IdentityIndex:
+    """Build the index from state rows of persons: (sync key, attrs, meta, status)."""
+    by_eckid: dict[str, str] = {}
+    by_las: dict[tuple[str, str], str] = {}
+    usernames: dict[str, str] = {}
+    for key, attrs, meta, status in rows:
+        if meta.get("eckid"):
+            by_eckid[meta["eckid"]] = key
+        if meta.get("source") and meta.get("las_key"):
+            by_las[(meta["source"], meta["las_key"])] = key
+        if attrs.get("username") and status != "deleted":
+            usernames[key] = attrs["username"]
+    return IdentityIndex(by_eckid, by_las, usernames)

@@ -1,0 +1,171 @@
+"""The state store's tables (SQLAlchemy Core). Alembic migrations in ``migrations/`` create them.
+
+One row in ``targets_state`` per (tenant, target) carries the lineage (a uuid, fixed at creation)
+and the serial (bumped on every committed write), which is how a stale plan is recognised.
+``objects`` is what koppel believes the target holds; ``journal`` is the append-only record of
+every operation the applier sent, with its outcome, reason and before/after — the history of an
+object is its journal. Dates are ISO strings (``YYYY-MM-DD``) and timestamps ISO-8601 UTC strings,
+so SQLite and PostgreSQL store and compare them the same way.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BigInteger ids autoincrement on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the rowid.
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+targets_state = Table(
+    "targets_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant", String(100), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("lineage", String(36), nullable=False),
+    Column("serial", BigInteger, nullable=False, default=0),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    UniqueConstraint("tenant", "target"),
+)
+
+objects = Table(
+    "objects",
+    metadata,
+    Column("state_id", Integer, ForeignKey("targets_state.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(512), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),  # active | suspended | archived | deleted
+    Column("school", String(16)),
+    Column("label", String(300)),
+    Column("fingerprint", String(32), nullable=False),
+    Column("attrs", Text, nullable=False),  # JSON: what koppel last sent (and the target confirmed)
+    Column("meta", Text),  # JSON: identifiers and names kept for search, never sent
+    Column("target_id", String(300)),
+    Column("person_key", String(512)),  # persons: own key; memberships: the member
+    Column("search", Text),  # lower-case name, leerlingnummer, docentcode: person search
+    Column("absent_since", String(10)),
+    Column("delete_after", String(10)),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+)
+Index("ix_objects_person", objects.c.state_id, objects.c.person_key)
+Index("ix_objects_kind_status", objects.c.state_id, objects.c.kind, objects.c.status)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("tenant", String(100), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),  # plan | apply | sync | reconcile
+    Column("trigger", String(16), nullable=False),  # cli | schedule | manual | demo
+    Column("status", String(16), nullable=False),  # running | succeeded | partial | failed | held | stopped
+    Column("started_at", String(32), nullable=False),
+    Column("finished_at", String(32)),
+    Column("plan_id", String(32)),
+    Column("summary", Text),  # JSON counts per action and outcome
+    Column("message", Text),
+    Column("approved_by", String(200)),
+    Column("host", String(200)),
+    Column("pid", Integer),
+)
+Index("ix_runs_tenant_target", runs.c.tenant, runs.c.target, runs.c.started_at)
+
+plans = Table(
+    "plans",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant", String(100), nullable=False),
+    Column("target", String(100), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # saved | held | applied | discarded | stale
+    Column("lineage", String(36), nullable=False),
+    Column("serial", BigInteger, nullable=False),
+    Column("held", Boolean, nullable=False, default=False),
+    Column("holds", Text),  # JSON
+    Column("summary", Text),  # JSON
+    Column("body", LargeBinary, nullable=False),  # gzip of the plan's JSON
+    Column("approved_by", String(200)),
+    Column("approved_at", String(32)),
+    Column("decided_by", String(200)),
+    Column("decided_at", String(32)),
+    Column("run_id", BigInteger),
+)
+Index("ix_plans_tenant_target", plans.c.tenant, plans.c.target, plans.c.status)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("state_id", Integer, ForeignKey("targets_state.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", BigInteger, nullable=False),
+    Column("plan_id", String(32)),
+    Column("at", String(32), nullable=False),
+    Column("key", String(512), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),  # done | warning | failed | skipped
+    Column("school", String(16)),
+    Column("label", String(300)),
+    Column("person_key", String(512)),
+    Column("reason", Text),
+    Column("before", Text),
+    Column("after", Text),
+    Column("code", String(100)),
+    Column("message", Text),
+)
+Index("ix_journal_person", journal.c.state_id, journal.c.person_key)
+Index("ix_journal_key", journal.c.state_id, journal.c.key)
+Index("ix_journal_run", journal.c.run_id)
+
+locks = Table(
+    "locks",
+    metadata,
+    Column("tenant", String(100), primary_key=True),
+    Column("target", String(100), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("host", String(200), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("purpose", String(100)),
+    Column("acquired_at", String(32), nullable=False),
+    Column("heartbeat_at", String(32), nullable=False),
+)
+
+source_reads = Table(
+    "source_reads",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("tenant", String(100), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("school_year", String(9)),
+    Column("status", String(16), nullable=False),  # ok | failed | invalid
+    Column("counts", Text),  # JSON
+    Column("sources", Text),  # JSON list of SourceInfo
+    Column("report", LargeBinary),  # gzip JSON of the diagnostics
+    Column("errors", Integer, nullable=False, default=0),
+    Column("warnings", Integer, nullable=False, default=0),
+    Column("message", Text),
+)
+Index("ix_source_reads_tenant", source_reads.c.tenant, source_reads.c.at)

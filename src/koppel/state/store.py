@@ -1,0 +1,841 @@
+"""The state store: what each target holds, the runs, the plans, the journal — on SQLite or PostgreSQL.
+
+Invariant (DESIGN §6): an object's state moves **only** in ``record``, which writes the journal rows
+and the object rows of one acknowledged batch in one transaction and bumps the serial. A crash at
+any moment therefore leaves the state consistent with what the target confirmed, and the next plan
+recomputes what is left.
+
+SQLite is the default (one file, no set-up; WAL mode so the dashboard can read while a run writes);
+PostgreSQL is chosen with a ``postgresql://`` URL. Both run the same Alembic migrations when the store
+is opened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import orjson
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, and_, bindparam, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from koppel.errors import LockHeld, PlanNotFound
+from koppel.model.desired import ObjectKind
+from koppel.plan.model import Action, Change, Plan
+from koppel.plan.state_view import ObjectStatus, StateRecord, StateView
+from koppel.state import schema as t
+from koppel.targets.base import ItemOutcome, ItemResult
+
+__all__ = ["JournalEntry", "LockInfo", "RunInfo", "StateStore", "normalise_url", "utcnow"]
+
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _ts(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def normalise_url(url: str, *, base_dir: Path | None = None) -> str:
+    """``postgresql://`` → psycopg 3 driver; relative SQLite paths → relative to the config file."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:////") and base_dir is not None:
+        rel = url[len("sqlite:///"):]
+        if rel and rel != ":memory:":
+            return "sqlite:///" + str((base_dir / rel).resolve())
+    return url
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+_KIND = {k.value: k for k in ObjectKind}
+_STATUS = {s.value: s for s in ObjectStatus}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    tenant: str
+    target: str
+    kind: str
+    trigger: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    plan_id: str | None
+    summary: dict[str, Any]
+    message: str | None
+    approved_by: str | None
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    id: int
+    run_id: int
+    plan_id: str | None
+    at: str
+    key: str
+    kind: str
+    action: str
+    outcome: str
+    school: str | None
+    label: str | None
+    reason: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    code: str | None
+    message: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    tenant: str
+    target: str
+    holder: str
+    host: str
+    pid: int
+    purpose: str | None
+    acquired_at: str
+    heartbeat_at: str
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    id: str
+    tenant: str
+    target: str
+    created_at: str
+    status: str
+    lineage: str
+    serial: int
+    held: bool
+    holds: list[dict[str, Any]]
+    summary: dict[str, int]
+    approved_by: str | None
+    approved_at: str | None
+    decided_by: str | None
+    decided_at: str | None
+    run_id: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class StateStore:
+    """Open with :meth:`open`; one instance per process is enough (it holds a connection pool)."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = utcnow):
+        self.engine = engine
+        self.clock = clock
+
+    # -- opening and migrations ------------------------------------------------------------
+
+    @classmethod
+    def open(cls, url: str, *, base_dir: Path | None = None, clock: Clock = utcnow, migrate: bool = True) -> StateStore:
+        url = normalise_url(url, base_dir=base_dir)
+        if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, future=True, pool_pre_ping=True)
+        if engine.dialect.name == "sqlite":
+            _tune_sqlite(engine)
+        store = cls(engine, clock=clock)
+        if migrate:
+            store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(resources.files("koppel.state") / "migrations"))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def now(self) -> str:
+        return _ts(self.clock())
+
+    # -- state identity (lineage, serial) --------------------------------------------------
+
+    def ensure_state(self, tenant: str, target: str) -> tuple[int, str, int]:
+        """Return (state id, lineage, serial), creating the state on first use."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(t.targets_state.c.id, t.targets_state.c.lineage, t.targets_state.c.serial).where(
+                    t.targets_state.c.tenant == tenant, t.targets_state.c.target == target
+                )
+            ).first()
+            if row is not None:
+                return row.id, row.lineage, row.serial
+            now = self.now()
+            try:
+                result = conn.execute(
+                    insert(t.targets_state).values(
+                        tenant=tenant, target=target, lineage=str(uuid.uuid4()), serial=0,
+                        created_at=now, updated_at=now,
+                    )
+                )
+            except IntegrityError:  # created concurrently: read it back
+                conn.rollback()
+                return self.ensure_state(tenant, target)
+            state_id = result.inserted_primary_key[0]
+            row = conn.execute(
+                select(t.targets_state.c.lineage, t.targets_state.c.serial).where(t.targets_state.c.id == state_id)
+            ).one()
+            return state_id, row.lineage, row.serial
+
+    def state_id(self, tenant: str, target: str) -> int | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(t.targets_state.c.id).where(
+                    t.targets_state.c.tenant == tenant, t.targets_state.c.target == target
+                )
+            ).scalar()
+
+    def serial(self, tenant: str, target: str) -> tuple[str, int] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.targets_state.c.lineage, t.targets_state.c.serial).where(
+                    t.targets_state.c.tenant == tenant, t.targets_state.c.target == target
+                )
+            ).first()
+            return (row.lineage, row.serial) if row else None
+
+    # -- reading the state for a plan ------------------------------------------------------
+
+    def load_view(self, tenant: str, target: str) -> StateView:
+        """The index of every object (no attributes yet): see :meth:`load_attrs`."""
+        state_id, lineage, serial = self.ensure_state(tenant, target)
+        o = t.objects.c
+        query = select(
+            o.key, o.kind, o.status, o.fingerprint, o.school, o.label, o.target_id,
+            o.absent_since, o.delete_after, o.person_key, o.meta,
+        ).where(o.state_id == state_id)
+        records: dict[str, StateRecord] = {}
+        kinds, statuses = _KIND, _STATUS
+        group = ObjectKind.GROUP
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=20000).execute(query)
+            for key, kind, status, fp, school, label, target_id, absent, delete_after, person_key, meta in result:
+                k = kinds[kind]
+                parent = group_type = None
+                if k is group and meta:
+                    group_meta = orjson.loads(meta)
+                    parent, group_type = group_meta.get("parent"), group_meta.get("type")
+                records[key] = StateRecord(
+                    k, key, statuses[status], fp, school, label, target_id, absent, delete_after, parent,
+                    person_key, group_type,
+                )
+        return StateView(tenant, target, lineage, serial, records)
+
+    def load_attrs(self, tenant: str, target: str, keys: Iterable[str]) -> dict[str, str]:
+        state_id = self.state_id(tenant, target)
+        if state_id is None:
+            return {}
+        out: dict[str, str] = {}
+        o = t.objects.c
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(keys), 900):
+                rows = conn.execute(select(o.key, o.attrs).where(o.state_id == state_id, o.key.in_(chunk)))
+                out.update({k: a for k, a in rows})
+        return out
+
+    def object(self, tenant: str, target: str, key: str) -> dict[str, Any] | None:
+        state_id = self.state_id(tenant, target)
+        if state_id is None:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(t.objects).where(t.objects.c.state_id == state_id, t.objects.c.key == key)
+            ).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        out["attrs"] = orjson.loads(out["attrs"])
+        out["meta"] = orjson.loads(out["meta"]) if out["meta"] else {}
+        return out
+
+    def counts(self, tenant: str, target: str) -> dict[str, dict[str, int]]:
+        """Objects per kind and status."""
+        state_id = self.state_id(tenant, target)
+        out: dict[str, dict[str, int]] = {}
+        if state_id is None:
+            return out
+        o = t.objects.c
+        with self.engine.connect() as conn:
+            for kind, status, n in conn.execute(
+                select(o.kind, o.status, func.count()).where(o.state_id == state_id).group_by(o.kind, o.status)
+            ):
+                out.setdefault(kind, {})[status] = n
+        return out
+
+    # -- recording what the target acknowledged -------------------------------------------
+
+    def record(
+        self,
+        *,
+        tenant: str,
+        target: str,
+        run_id: int,
+        plan_id: str | None,
+        outcomes: Sequence[tuple[Change, ItemResult]],
+    ) -> int:
+        """Journal every outcome and move the state of every acknowledged change, in one transaction.
+
+        Returns the new serial. Failed and skipped outcomes are journaled but move no state.
+        """
+        state_id, _, _ = self.ensure_state(tenant, target)
+        now = self.now()
+        journal_rows: list[dict[str, Any]] = []
+        upserts: list[dict[str, Any]] = []
+        status_updates: list[dict[str, Any]] = []
+        removals: list[str] = []
+        for change, result in outcomes:
+            journal_rows.append(_journal_row(state_id, run_id, plan_id, now, change, result))
+            if not result.ok:
+                continue
+            action = change.action
+            if action in (Action.CREATE, Action.UPDATE, Action.RESTORE):
+                upserts.append(_object_row(state_id, now, change, result))
+            elif action is Action.SUSPEND:
+                dates = change.dates or {}
+                status_updates.append({
+                    "b_key": change.key, "status": ObjectStatus.SUSPENDED.value,
+                    "absent_since": dates.get("absent_since"), "delete_after": dates.get("delete_after"),
+                })
+            elif action is Action.ARCHIVE:
+                status_updates.append({
+                    "b_key": change.key, "status": ObjectStatus.ARCHIVED.value,
+                    "absent_since": (change.dates or {}).get("absent_since"), "delete_after": None,
+                })
+            elif action is Action.DELETE:
+                if change.kind is ObjectKind.PERSON:
+                    # Kept (without attributes that identify more than needed) until the retention
+                    # period ends and `koppel purge` removes it with its history.
+                    status_updates.append({
+                        "b_key": change.key, "status": ObjectStatus.DELETED.value,
+                        "absent_since": (change.dates or {}).get("absent_since"), "delete_after": None,
+                    })
+                else:
+                    removals.append(change.key)
+        with self.engine.begin() as conn:
+            if journal_rows:
+                conn.execute(insert(t.journal), journal_rows)
+            if upserts:
+                self._upsert_objects(conn, upserts)
+            if status_updates:
+                o = t.objects.c
+                conn.execute(
+                    update(t.objects)
+                    .where(o.state_id == state_id, o.key == bindparam("b_key"))
+                    .values(status=bindparam("status"), absent_since=bindparam("absent_since"),
+                            delete_after=bindparam("delete_after"), updated_at=now),
+                    status_updates,
+                )
+            for chunk in _chunks(removals, 900):
+                conn.execute(delete(t.objects).where(t.objects.c.state_id == state_id, t.objects.c.key.in_(chunk)))
+            conn.execute(
+                update(t.targets_state)
+                .where(t.targets_state.c.id == state_id)
+                .values(serial=t.targets_state.c.serial + 1, updated_at=now)
+            )
+            serial = conn.execute(select(t.targets_state.c.serial).where(t.targets_state.c.id == state_id)).scalar_one()
+        return serial
+
+    def _upsert_objects(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        stmt = dialect_insert(t.objects)
+        keep = ("state_id", "key", "created_at")
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[t.objects.c.state_id, t.objects.c.key],
+            set_={c.name: stmt.excluded[c.name] for c in t.objects.columns if c.name not in keep}
+            | {"target_id": func.coalesce(stmt.excluded.target_id, t.objects.c.target_id)},
+        )
+        conn.execute(stmt, rows)
+
+    def adopt(self, tenant: str, target: str, key: str, target_id: str, *, approved_by: str) -> None:
+        """Record that koppel's object ``key`` is the target's existing (manual) object ``target_id``."""
+        state_id, _, _ = self.ensure_state(tenant, target)
+        now = self.now()
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(t.objects.c.key).where(t.objects.c.state_id == state_id, t.objects.c.key == key)
+            ).first()
+            if row is not None:
+                conn.execute(
+                    update(t.objects).where(t.objects.c.state_id == state_id, t.objects.c.key == key)
+                    .values(target_id=target_id, updated_at=now)
+                )
+            else:
+                conn.execute(insert(t.objects).values(
+                    state_id=state_id, key=key, kind=ObjectKind.PERSON.value, status=ObjectStatus.ACTIVE.value,
+                    fingerprint="adopted", attrs="{}", meta="{}", target_id=target_id, person_key=key,
+                    created_at=now, updated_at=now,
+                ))
+            conn.execute(insert(t.journal).values(
+                state_id=state_id, run_id=0, at=now, key=key, kind=ObjectKind.PERSON.value, action="adopt",
+                outcome="done", person_key=key, reason=f"manual account {target_id} adopted, approved by {approved_by}",
+            ))
+            conn.execute(update(t.targets_state).where(t.targets_state.c.id == state_id)
+                         .values(serial=t.targets_state.c.serial + 1, updated_at=now))
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def begin_run(self, tenant: str, target: str, *, kind: str, trigger: str = "cli",
+                  plan_id: str | None = None, approved_by: str | None = None) -> int:
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(t.runs).values(
+                tenant=tenant, target=target, kind=kind, trigger=trigger, status="running",
+                started_at=self.now(), plan_id=plan_id, approved_by=approved_by,
+                host=socket.gethostname(), pid=os.getpid(),
+            ))
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, *, status: str, summary: Mapping[str, Any] | None = None,
+                   message: str | None = None, plan_id: str | None = None) -> None:
+        values: dict[str, Any] = {"status": status, "finished_at": self.now(), "message": message}
+        if summary is not None:
+            values["summary"] = _dumps(summary)
+        if plan_id is not None:
+            values["plan_id"] = plan_id
+        with self.engine.begin() as conn:
+            conn.execute(update(t.runs).where(t.runs.c.id == run_id).values(**values))
+
+    def runs(self, tenant: str | None = None, target: str | None = None, *, limit: int = 50,
+             since: str | None = None) -> list[RunInfo]:
+        r = t.runs.c
+        query = select(t.runs).order_by(r.id.desc()).limit(limit)
+        if tenant:
+            query = query.where(r.tenant == tenant)
+        if target:
+            query = query.where(r.target == target)
+        if since:
+            query = query.where(r.started_at >= since)
+        with self.engine.connect() as conn:
+            return [_run_info(row) for row in conn.execute(query).mappings()]
+
+    def run(self, run_id: int) -> RunInfo | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.runs).where(t.runs.c.id == run_id)).mappings().first()
+        return _run_info(row) if row else None
+
+    def run_journal(self, run_id: int, *, outcomes: Sequence[str] | None = None, limit: int = 1000) -> list[JournalEntry]:
+        j = t.journal.c
+        query = select(t.journal).where(j.run_id == run_id).order_by(j.id).limit(limit)
+        if outcomes:
+            query = query.where(j.outcome.in_(list(outcomes)))
+        with self.engine.connect() as conn:
+            return [_journal_entry(row) for row in conn.execute(query).mappings()]
+
+    def fail_stale_runs(self, tenant: str, target: str) -> int:
+        """Mark runs left 'running' by a killed process as failed (called under the run lock)."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t.runs)
+                .where(t.runs.c.tenant == tenant, t.runs.c.target == target, t.runs.c.status == "running")
+                .values(status="failed", finished_at=self.now(), message="the process running this stopped")
+            )
+            return result.rowcount or 0
+
+    # -- plans -----------------------------------------------------------------------------
+
+    def save_plan(self, plan: Plan, *, status: str) -> None:
+        body = gzip.compress(plan.to_json_bytes(), compresslevel=3)
+        values = {
+            "tenant": plan.tenant, "target": plan.target, "created_at": self.now(), "status": status,
+            "lineage": plan.lineage, "serial": plan.serial, "held": plan.held,
+            "holds": _dumps([h.to_json() for h in plan.holds]), "summary": _dumps(plan.summary()), "body": body,
+        }
+        with self.engine.begin() as conn:
+            exists = conn.execute(select(t.plans.c.id).where(t.plans.c.id == plan.id)).first()
+            if exists:
+                conn.execute(update(t.plans).where(t.plans.c.id == plan.id).values(
+                    status=status, created_at=values["created_at"], decided_by=None, decided_at=None,
+                ))
+            else:
+                conn.execute(insert(t.plans).values(id=plan.id, **values))
+
+    def plan_record(self, plan_id: str) -> PlanRecord:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.plans).where(t.plans.c.id == plan_id)).mappings().first()
+            if row is None:
+                candidates = conn.execute(
+                    select(t.plans.c.id).where(t.plans.c.id.like(f"{plan_id}%")).limit(2)
+                ).scalars().all()
+                if len(candidates) == 1:
+                    row = conn.execute(select(t.plans).where(t.plans.c.id == candidates[0])).mappings().first()
+        if row is None:
+            raise PlanNotFound(f"no plan with id {plan_id!r}; `koppel status` lists held plans")
+        return _plan_record(row)
+
+    def load_plan(self, plan_id: str) -> Plan:
+        record = self.plan_record(plan_id)
+        with self.engine.connect() as conn:
+            body = conn.execute(select(t.plans.c.body).where(t.plans.c.id == record.id)).scalar_one()
+        return Plan.from_json_bytes(gzip.decompress(body))
+
+    def plans(self, tenant: str | None = None, target: str | None = None, *, status: Sequence[str] | None = None,
+              limit: int = 50) -> list[PlanRecord]:
+        p = t.plans.c
+        query = select(*[c for c in t.plans.columns if c.name != "body"]).order_by(p.created_at.desc()).limit(limit)
+        if tenant:
+            query = query.where(p.tenant == tenant)
+        if target:
+            query = query.where(p.target == target)
+        if status:
+            query = query.where(p.status.in_(list(status)))
+        with self.engine.connect() as conn:
+            return [_plan_record(row) for row in conn.execute(query).mappings()]
+
+    def set_plan_status(self, plan_id: str, status: str, *, by: str | None = None, run_id: int | None = None,
+                        approved: bool = False) -> None:
+        values: dict[str, Any] = {"status": status, "decided_by": by, "decided_at": self.now()}
+        if approved:
+            values["approved_by"] = by
+            values["approved_at"] = values["decided_at"]
+        if run_id is not None:
+            values["run_id"] = run_id
+        with self.engine.begin() as conn:
+            conn.execute(update(t.plans).where(t.plans.c.id == plan_id).values(**values))
+
+    def mark_stale_plans(self, tenant: str, target: str, serial: int) -> int:
+        """Held or saved plans made on an older serial can never apply: say so."""
+        p = t.plans.c
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t.plans)
+                .where(p.tenant == tenant, p.target == target, p.status.in_(["held", "saved"]), p.serial != serial)
+                .values(status="stale", decided_at=self.now())
+            )
+            return result.rowcount or 0
+
+    # -- locks -----------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self, tenant: str, target: str, *, purpose: str, stale_after_s: int = 6 * 3600) -> Iterator[str]:
+        """One run per (tenant, target). A lock left by a dead process on this host is taken over;
+        one from another host is taken over only after ``stale_after_s`` without a heartbeat."""
+        holder = uuid.uuid4().hex
+        self._acquire(tenant, target, holder, purpose, stale_after_s)
+        try:
+            yield holder
+        finally:
+            with self.engine.begin() as conn:
+                conn.execute(delete(t.locks).where(
+                    t.locks.c.tenant == tenant, t.locks.c.target == target, t.locks.c.holder == holder
+                ))
+
+    def heartbeat(self, tenant: str, target: str, holder: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(t.locks).where(
+                t.locks.c.tenant == tenant, t.locks.c.target == target, t.locks.c.holder == holder
+            ).values(heartbeat_at=self.now()))
+
+    def current_lock(self, tenant: str, target: str) -> LockInfo | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.locks).where(t.locks.c.tenant == tenant, t.locks.c.target == target)).mappings().first()
+        return LockInfo(**row) if row else None
+
+    def _acquire(self, tenant: str, target: str, holder: str, purpose: str, stale_after_s: int) -> None:
+        host, pid, now = socket.gethostname(), os.getpid(), self.now()
+        row = {"tenant": tenant, "target": target, "holder": holder, "host": host, "pid": pid,
+               "purpose": purpose, "acquired_at": now, "heartbeat_at": now}
+        for _ in range(2):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(t.locks).values(**row))
+                return
+            except IntegrityError:
+                existing = self.current_lock(tenant, target)
+                if existing is None:
+                    continue
+                if not self._lock_is_dead(existing, host, stale_after_s):
+                    raise LockHeld(
+                        f"another run for tenant {tenant!r}, target {target!r} is busy "
+                        f"({existing.purpose or 'run'} by pid {existing.pid} on {existing.host} since {existing.acquired_at})"
+                    ) from None
+                with self.engine.begin() as conn:
+                    conn.execute(delete(t.locks).where(
+                        t.locks.c.tenant == tenant, t.locks.c.target == target, t.locks.c.holder == existing.holder
+                    ))
+        raise LockHeld(f"could not take the run lock for tenant {tenant!r}, target {target!r}")
+
+    def _lock_is_dead(self, lock: LockInfo, host: str, stale_after_s: int) -> bool:
+        if lock.host == host:
+            return not _pid_alive(lock.pid)
+        beat = dt.datetime.fromisoformat(lock.heartbeat_at.replace("Z", "+00:00"))
+        return (self.clock() - beat).total_seconds() > stale_after_s
+
+    # -- history ---------------------------------------------------------------------------
+
+    def find_persons(self, tenant: str, target: str | None, query: str, *, limit: int = 20) -> list[dict[str, Any]]:
+        """Persons whose name, leerlingnummer, docentcode or key matches ``query`` (case-insensitive)."""
+        needle = f"%{query.strip().lower()}%"
+        o, s = t.objects.c, t.targets_state.c
+        q = (
+            select(s.target, o.key, o.label, o.status, o.school, o.meta)
+            .select_from(t.objects.join(t.targets_state, o.state_id == s.id))
+            .where(s.tenant == tenant, o.kind == ObjectKind.PERSON.value,
+                   or_(o.search.like(needle), o.key == query.strip()))
+            .order_by(o.label, o.key)
+            .limit(limit)
+        )
+        if target:
+            q = q.where(s.target == target)
+        with self.engine.connect() as conn:
+            return [
+                {"target": r.target, "key": r.key, "label": r.label, "status": r.status, "school": r.school,
+                 "meta": orjson.loads(r.meta) if r.meta else {}}
+                for r in conn.execute(q)
+            ]
+
+    def history(self, tenant: str, target: str | None, key: str, *, limit: int = 500) -> list[JournalEntry]:
+        """Every journaled change to this person and to their memberships, oldest first."""
+        j, s = t.journal.c, t.targets_state.c
+        q = (
+            select(t.journal)
+            .select_from(t.journal.join(t.targets_state, j.state_id == s.id))
+            .where(s.tenant == tenant, or_(j.person_key == key, j.key == key))
+            .order_by(j.id)
+            .limit(limit)
+        )
+        if target:
+            q = q.where(s.target == target)
+        with self.engine.connect() as conn:
+            return [_journal_entry(row) for row in conn.execute(q).mappings()]
+
+    def object_history(self, tenant: str, target: str, key: str) -> list[JournalEntry]:
+        return self.history(tenant, target, key)
+
+    def identity_rows(self, tenant: str, target: str) -> Iterator[tuple[str, dict[str, Any], dict[str, Any], str]]:
+        """(sync key, attrs, meta, status) of every person: the rules' identity index is built from these."""
+        state_id = self.state_id(tenant, target)
+        if state_id is None:
+            return
+        o = t.objects.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(o.key, o.attrs, o.meta, o.status).where(
+                o.state_id == state_id, o.kind == ObjectKind.PERSON.value))
+            for key, attrs, meta, status in rows:
+                yield key, orjson.loads(attrs), (orjson.loads(meta) if meta else {}), status
+
+    # -- source reads (data-quality reports) ------------------------------------------------
+
+    def record_source_read(self, tenant: str, *, status: str, school_year: str | None, counts: Mapping[str, int],
+                           sources: Sequence[Mapping[str, Any]], diagnostics: Sequence[Mapping[str, Any]],
+                           message: str | None = None) -> int:
+        errors = sum(1 for d in diagnostics if d.get("severity") == "error")
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(t.source_reads).values(
+                tenant=tenant, at=self.now(), school_year=school_year, status=status, counts=_dumps(dict(counts)),
+                sources=_dumps(list(sources)), report=gzip.compress(orjson.dumps(list(diagnostics)), compresslevel=3),
+                errors=errors, warnings=len(diagnostics) - errors, message=message,
+            ))
+            return int(result.inserted_primary_key[0])
+
+    def latest_source_read(self, tenant: str, *, status: str | None = None) -> dict[str, Any] | None:
+        q = select(t.source_reads).where(t.source_reads.c.tenant == tenant).order_by(t.source_reads.c.id.desc()).limit(1)
+        if status:
+            q = q.where(t.source_reads.c.status == status)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        if row is None:
+            return None
+        out = dict(row)
+        out["counts"] = orjson.loads(out["counts"]) if out["counts"] else {}
+        out["sources"] = orjson.loads(out["sources"]) if out["sources"] else []
+        out["diagnostics"] = orjson.loads(gzip.decompress(out.pop("report"))) if row["report"] else []
+        return out
+
+    # -- retention (AVG) -------------------------------------------------------------------
+
+    def purgeable_persons(self, tenant: str, target: str, *, before: str) -> list[dict[str, Any]]:
+        """Persons deleted (left) whose absence started before ``before`` (ISO date)."""
+        state_id = self.state_id(tenant, target)
+        if state_id is None:
+            return []
+        o = t.objects.c
+        q = select(o.key, o.label, o.school, o.absent_since).where(
+            o.state_id == state_id, o.kind == ObjectKind.PERSON.value, o.status == ObjectStatus.DELETED.value,
+            or_(o.absent_since.is_(None), o.absent_since < before),
+        ).order_by(o.key)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def purge_persons(self, tenant: str, target: str, keys: Sequence[str]) -> dict[str, int]:
+        """Remove the state rows and the journal (history) of these persons and their memberships."""
+        state_id = self.state_id(tenant, target)
+        if state_id is None or not keys:
+            return {"persons": 0, "journal": 0}
+        persons = journal_rows = 0
+        with self.engine.begin() as conn:
+            for chunk in _chunks(list(keys), 500):
+                journal_rows += conn.execute(delete(t.journal).where(
+                    t.journal.c.state_id == state_id,
+                    or_(t.journal.c.person_key.in_(chunk), t.journal.c.key.in_(chunk)),
+                )).rowcount or 0
+                persons += conn.execute(delete(t.objects).where(
+                    t.objects.c.state_id == state_id,
+                    or_(t.objects.c.key.in_(chunk), and_(t.objects.c.person_key.in_(chunk),
+                                                         t.objects.c.kind == ObjectKind.MEMBERSHIP.value)),
+                )).rowcount or 0
+        return {"persons": len(keys), "rows": persons, "journal": journal_rows}
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # pragma: no cover - trivial
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _object_row(state_id: int, now: str, change: Change, result: ItemResult) -> dict[str, Any]:
+    attrs = dict(change.before or {}) if change.action is Action.UPDATE else {}
+    attrs.update(change.after or {})
+    meta = dict(change.meta or {})
+    if change.kind is ObjectKind.GROUP:
+        meta["parent"] = attrs.get("parent")
+        meta["type"] = attrs.get("type")
+    person_key = None
+    if change.kind is ObjectKind.PERSON:
+        person_key = change.key
+    elif change.kind is ObjectKind.MEMBERSHIP:
+        person_key = attrs.get("person")
+    search = None
+    if change.kind is ObjectKind.PERSON:
+        parts = [change.label, meta.get("leerlingnummer"), meta.get("docentcode"), attrs.get("username"),
+                 attrs.get("email")]
+        search = " ".join(str(p) for p in parts if p).lower()
+    return {
+        "state_id": state_id,
+        "key": change.key,
+        "kind": change.kind.value,
+        "status": ObjectStatus.ACTIVE.value,
+        "school": change.school,
+        "label": change.label or None,
+        "fingerprint": change.fingerprint or "",
+        "attrs": _dumps(attrs),
+        "meta": _dumps(meta),
+        "target_id": result.target_id or change.target_id,
+        "person_key": person_key,
+        "search": search,
+        "absent_since": None,
+        "delete_after": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _journal_row(state_id: int, run_id: int, plan_id: str | None, now: str, change: Change,
+                 result: ItemResult) -> dict[str, Any]:
+    person_key = None
+    if change.kind is ObjectKind.PERSON:
+        person_key = change.key
+    elif change.kind is ObjectKind.MEMBERSHIP:
+        person_key = (change.after or change.before or {}).get("person")
+    outcome = {
+        ItemOutcome.DONE: "done", ItemOutcome.WARNING: "warning",
+        ItemOutcome.FAILED: "failed", ItemOutcome.RETRY: "failed",
+    }[result.outcome]
+    if result.code == "skipped":
+        outcome = "skipped"
+    return {
+        "state_id": state_id,
+        "run_id": run_id,
+        "plan_id": plan_id,
+        "at": now,
+        "key": change.key,
+        "kind": change.kind.value,
+        "action": change.action.value,
+        "outcome": outcome,
+        "school": change.school,
+        "label": change.label or None,
+        "person_key": person_key,
+        "reason": change.reason,
+        "before": _dumps(dict(change.before)) if change.before is not None else None,
+        "after": _dumps(dict(change.after)) if change.after is not None else None,
+        "code": result.code,
+        "message": result.message,
+    }
+
+
+def _run_info(row: Mapping[str, Any]) -> RunInfo:
+    return RunInfo(
+        id=row["id"], tenant=row["tenant"], target=row["target"], kind=row["kind"], trigger=row["trigger"],
+        status=row["status"], started_at=row["started_at"], finished_at=row["finished_at"], plan_id=row["plan_id"],
+        summary=orjson.loads(row["summary"]) if row["summary"] else {}, message=row["message"],
+        approved_by=row["approved_by"],
+    )
+
+
+def _journal_entry(row: Mapping[str, Any]) -> JournalEntry:
+    return JournalEntry(
+        id=row["id"], run_id=row["run_id"], plan_id=row["plan_id"], at=row["at"], key=row["key"], kind=row["kind"],
+        action=row["action"], outcome=row["outcome"], school=row["school"], label=row["label"], reason=row["reason"],
+        before=orjson.loads(row["before"]) if row["before"] else None,
+        after=orjson.loads(row["after"]) if row["after"] else None,
+        code=row["code"], message=row["message"],
+    )
+
+
+def _plan_record(row: Mapping[str, Any]) -> PlanRecord:
+    return PlanRecord(
+        id=row["id"], tenant=row["tenant"], target=row["target"], created_at=row["created_at"], status=row["status"],
+        lineage=row["lineage"], serial=row["serial"], held=bool(row["held"]),
+        holds=orjson.loads(row["holds"]) if row["holds"] else [],
+        summary=orjson.loads(row["summary"]) if row["summary"] else {},
+        approved_by=row["approved_by"], approved_at=row["approved_at"], decided_by=row["decided_by"],
+        decided_at=row["decided_at"], run_id=row["run_id"],
+    )
+
