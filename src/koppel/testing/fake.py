@@ -1,0 +1,227 @@
+"""FakeTarget: an in-memory target with fault injection, for tests, benchmarks and trying koppel out.
+
+It keeps the rules a real platform would (a parent must exist before its child; a membership needs
+its person and group; deleting what is gone is fine; create is an upsert) so the applier's ordering
+and error handling are exercised for real. Faults:
+
+* ``transient_rate``: that fraction of *requests* fails as a whole with ``TransientTargetError``
+  (before anything is written, or — with ``fail_after_write`` — after, with the answer lost);
+* ``permanent_rate``: that fraction of *objects*, chosen by hashing the key with the seed, is refused
+  with a FAILED result every time (a data error is not fixed by retrying);
+* ``latency_s``: time per request.
+
+With ``path`` it persists its contents to a JSON file when it is closed, so separate `koppel` runs see
+the same target.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from koppel.connectors import ConnectorContext, TargetKind
+from koppel.errors import TransientTargetError
+from koppel.model.desired import ObjectKind
+from koppel.plan.model import Action, Change
+from koppel.targets.base import Capabilities, ItemOutcome, ItemResult, ReadObject, TargetSnapshot
+
+__all__ = ["FakeTarget", "FakeTargetSettings", "KIND"]
+
+
+class FakeTargetSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str | None = Field(None, description="JSON file to keep the fake target's contents between runs.")
+    batch_size: int = Field(500, ge=1, description="Objects per request.")
+    in_flight: int = Field(4, ge=1, description="Requests at the same time.")
+    latency_ms: float = Field(0.0, ge=0, description="Latency added to every request.")
+    transient_rate: float = Field(0.0, ge=0, le=1, description="Fraction of requests that fail transiently.")
+    permanent_rate: float = Field(0.0, ge=0, le=1, description="Fraction of objects refused permanently.")
+    seed: int = Field(0, description="Seed for the fault injection.")
+
+
+class FakeTarget:
+    name: str
+    capabilities: Capabilities
+
+    def __init__(
+        self,
+        name: str = "fake",
+        *,
+        batch_size: int = 500,
+        in_flight: int = 4,
+        latency_s: float = 0.0,
+        transient_rate: float = 0.0,
+        permanent_rate: float = 0.0,
+        fail_after_write: bool = False,
+        seed: int = 0,
+        path: Path | None = None,
+    ):
+        self.name = name
+        self.capabilities = Capabilities(max_batch=batch_size, max_in_flight=in_flight, can_read=True)
+        self.latency_s = latency_s
+        self.transient_rate = transient_rate
+        self.permanent_rate = permanent_rate
+        self.fail_after_write = fail_after_write
+        self.seed = seed
+        self.path = path
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.objects: dict[str, dict[str, Any]] = {}  # key -> {"kind", "attrs", "status"}
+        self.requests: Counter[str] = Counter()
+        self.writes = 0
+        self.in_flight_seen = 0
+        self._in_flight = 0
+        if path is not None and path.exists():
+            data = orjson.loads(path.read_bytes())
+            self.objects = data.get("objects", {})
+            self.requests = Counter(data.get("requests", {}))
+            self.writes = data.get("writes", 0)
+
+    # -- the Target protocol ---------------------------------------------------------------
+
+    def apply(self, batch: Sequence[Change]) -> Sequence[ItemResult]:
+        if not batch:
+            return []
+        kinds = {(c.kind, c.action) for c in batch}
+        if len(kinds) != 1:
+            raise ValueError(f"a batch must hold one kind and action, got {sorted(kinds)}")
+        kind, action = next(iter(kinds))
+        with self._lock:
+            self._in_flight += 1
+            self.in_flight_seen = max(self.in_flight_seen, self._in_flight)
+            self.requests[f"{action.value}:{kind.value}"] += 1
+            self.writes += 1
+            fail = self.transient_rate and self._rng.random() < self.transient_rate
+        try:
+            if self.latency_s:
+                time.sleep(self.latency_s)
+            if fail and not self.fail_after_write:
+                raise TransientTargetError("fake target: injected transient failure (HTTP 503)")
+            with self._lock:
+                results = [self._apply_one(c) for c in batch]
+            if fail:
+                raise TransientTargetError("fake target: injected failure after the write (answer lost)")
+            return results
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._save()
+
+    def read(self, known_group_keys: Collection[str] = ()) -> TargetSnapshot:
+        with self._lock:
+            objs = tuple(
+                ReadObject(ObjectKind(o["kind"]), key, dict(o["attrs"]), target_id=key)
+                for key, o in sorted(self.objects.items())
+                if o["status"] == "active"
+            )
+        return TargetSnapshot(objs)
+
+    # -- inspection for tests ----------------------------------------------------------------
+
+    def active(self, kind: ObjectKind | None = None) -> dict[str, Mapping[str, Any]]:
+        with self._lock:
+            return {k: o["attrs"] for k, o in self.objects.items()
+                    if o["status"] == "active" and (kind is None or o["kind"] == kind.value)}
+
+    def status_of(self, key: str) -> str | None:
+        with self._lock:
+            obj = self.objects.get(key)
+            return obj["status"] if obj else None
+
+    # -- rules of the fake platform -------------------------------------------------------------
+
+    def _refused(self, key: str) -> bool:
+        if not self.permanent_rate:
+            return False
+        digest = hashlib.blake2b(f"{self.seed}:{key}".encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") / 2**64 < self.permanent_rate
+
+    def _exists(self, key: str | None, kind: ObjectKind) -> bool:
+        obj = self.objects.get(key) if key else None
+        return obj is not None and obj["kind"] == kind.value and obj["status"] in ("active", "archived")
+
+    def _apply_one(self, change: Change) -> ItemResult:
+        key = change.key
+        if self._refused(key):
+            return ItemResult(key, ItemOutcome.FAILED, "fake target: invalid data (injected)", code="invaliddata")
+        action = change.action
+        obj = self.objects.get(key)
+        if action in (Action.CREATE, Action.UPDATE, Action.RESTORE):
+            attrs = dict(obj["attrs"]) if (obj and action is Action.UPDATE) else {}
+            attrs.update(_jsonable(change.after or {}))
+            problem = self._check_refs(change.kind, attrs)
+            if problem:
+                return ItemResult(key, ItemOutcome.FAILED, problem, code="invaliddata")
+            self.objects[key] = {"kind": change.kind.value, "attrs": attrs, "status": "active"}
+            return ItemResult(key, ItemOutcome.DONE, target_id=key)
+        if obj is None:
+            return ItemResult(key, ItemOutcome.DONE, "already gone", target_id=key)
+        if action is Action.SUSPEND:
+            obj["status"] = "suspended"
+        elif action is Action.ARCHIVE:
+            obj["status"] = "archived"
+        elif action is Action.DELETE:
+            del self.objects[key]
+        return ItemResult(key, ItemOutcome.DONE, target_id=key)
+
+    def _check_refs(self, kind: ObjectKind, attrs: Mapping[str, Any]) -> str | None:
+        if kind is ObjectKind.GROUP:
+            parent = attrs.get("parent")
+            if parent and not self._exists(parent, ObjectKind.GROUP):
+                return f"parent group {parent} does not exist"
+        elif kind is ObjectKind.MEMBERSHIP:
+            if not self._exists(attrs.get("person"), ObjectKind.PERSON):
+                return f"person {attrs.get('person')} does not exist"
+            if not self._exists(attrs.get("group"), ObjectKind.GROUP):
+                return f"group {attrs.get('group')} does not exist"
+        return None
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        data = orjson.dumps({"objects": self.objects, "requests": dict(self.requests), "writes": self.writes})
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".fake-", suffix=".json")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, self.path)
+
+
+def _jsonable(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in attrs.items()}
+
+
+def _factory(name: str, settings: FakeTargetSettings, ctx: ConnectorContext) -> FakeTarget:
+    return FakeTarget(
+        name,
+        batch_size=settings.batch_size,
+        in_flight=settings.in_flight,
+        latency_s=settings.latency_ms / 1000.0,
+        transient_rate=settings.transient_rate,
+        permanent_rate=settings.permanent_rate,
+        seed=settings.seed,
+        path=ctx.path(settings.path) if settings.path else None,
+    )
+
+
+KIND = TargetKind(
+    kind="fake",
+    summary="In-memory target with fault injection (tests, benchmarks, trying koppel out).",
+    settings=FakeTargetSettings,
+    factory=_factory,
+    mandatory_fields={},
+)
