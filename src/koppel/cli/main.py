@@ -1,0 +1,445 @@
+"""The command line: thin — it parses options, calls the pipeline and renders. No business rule here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from koppel import __version__
+from koppel.cli.common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    TargetOpt,
+    TenantOpt,
+    YearOpt,
+    configure_logging,
+    emit_json,
+    err,
+    fail,
+    handle_errors,
+    out,
+    progress_bar,
+)
+
+app = typer.Typer(
+    name="koppel",
+    help="koppel keeps a school's learning platform (itslearning) in step with its LAS (Magister, Somtoday, …).\n\n"
+         "The LAS is leading: koppel reads it completely, plans what must change, and applies only what the "
+         "platform confirms.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+connectors_app = typer.Typer(help="List the source and target kinds and describe their settings.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"koppel {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug).")] = 0,
+    log_format: Annotated[str, typer.Option("--log-format", help="Log format on stderr: text or json.")] = "text",
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """koppel: the open-source koppeling between the LAS and the learning platform."""
+    level = {0: "warning", 1: "info"}.get(verbose, "debug")
+    configure_logging(level, log_format)
+
+
+def _app(config_path: Path):
+    from koppel.config import load_config
+    from koppel.pipeline import Koppel
+
+    return Koppel.open(load_config(config_path))
+
+
+def _who() -> str:
+    try:
+        return os.environ.get("KOPPEL_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+# -- validate ------------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def validate(
+    config: ConfigOpt = Path("koppel.toml"),
+    tenant: TenantOpt = None,
+    year: YearOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+    limit: Annotated[int, typer.Option(help="Findings listed per check in text output (0 = all).")] = 20,
+) -> None:
+    """Read every source and print the data-quality report (errors and warnings with file and line).
+
+    Exit code 0 when the data may be planned, 1 when errors exceed validation.max_errors.
+    """
+    from koppel.validation import ValidationSettings, render_text
+    from koppel.validation import validate as run_validation
+
+    app_ = _app(config)
+    tenant_cfg = app_.config.tenant(tenant)
+    school_year = tenant_cfg.resolve_year(app_.today(), year)
+    roster = app_.read_roster(tenant_cfg, school_year)
+    report = run_validation(roster, ValidationSettings(max_errors=tenant_cfg.validation.max_errors))
+    app_.store.record_source_read(
+        tenant_cfg.id, status="invalid" if report.exceeds_limit else "ok", school_year=str(school_year),
+        counts=roster.counts(), sources=[], diagnostics=[d.to_json() for d in report.diagnostics],
+    )
+    if fmt is Format.JSON:
+        emit_json({"tenant": tenant_cfg.id, "school_year": str(school_year), "counts": roster.counts(),
+                   **report.to_json()})
+    else:
+        out.print(render_text(report, limit=limit or None), markup=False, end="")
+    raise typer.Exit(1 if report.exceeds_limit else 0)
+
+
+# -- plan ------------------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def plan(
+    config: ConfigOpt = Path("koppel.toml"),
+    tenant: TenantOpt = None,
+    target: TargetOpt = None,
+    year: YearOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Save the plan as JSON to apply it later.")] = None,
+    detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 0 = no changes, 1 = error, "
+                                                    "2 = changes (for cron and scripts).")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="List every change in text output.")] = False,
+) -> None:
+    """Show what would change in the target: create, update, suspend, restore, archive, delete — with reasons."""
+    from koppel.plan.render import render_text
+
+    app_ = _app(config)
+    outcome = app_.plan(tenant, target, year=year)
+    p = outcome.plan
+    if out_file is not None:
+        out_file.write_bytes(p.to_json_bytes(indent=True))
+    if fmt is Format.JSON:
+        sys.stdout.buffer.write(p.to_json_bytes(indent=True))
+        sys.stdout.flush()
+    else:
+        names = {b: s.name for b, s in outcome.roster.schools.items()}
+        out.print(render_text(p, limit=None if show_all else 50, school_names=names), markup=False, end="")
+        if out_file is not None:
+            out.print(f"\nSaved to {out_file}. Apply it with `koppel apply {out_file}`.", markup=False)
+        elif p.held:
+            pass
+        elif p.changes:
+            out.print("\nApply with `koppel apply` (plans again) or save it with --out and apply the file.", markup=False)
+    if detailed_exitcode:
+        raise typer.Exit(2 if p.changes else 0)
+
+
+# -- apply / sync -----------------------------------------------------------------------------------
+
+
+def _print_apply(result, fmt: Format) -> None:
+    if fmt is Format.JSON:
+        emit_json(result.to_json())
+        return
+    o = result.outcomes
+    out.print(
+        f"Applied: {o.get('done', 0) + o.get('warning', 0):,} done ({o.get('warning', 0):,} with a warning), "
+        f"{o.get('failed', 0):,} failed, {o.get('skipped', 0):,} skipped — {result.requests:,} requests, "
+        f"{result.retries:,} retries, {result.seconds:.1f}s. Run {result.run_id}: {result.status}.",
+        markup=False,
+    )
+    if result.message:
+        out.print(result.message, markup=False)
+    for f in result.failures[:20]:
+        out.print(f"  ! {f['action']} {f['kind']} {f['key']} {f.get('label') or ''}: {f.get('message')}", markup=False)
+    if len(result.failures) > 20:
+        out.print(f"  … and {len(result.failures) - 20} more (`koppel status --run {result.run_id}`)", markup=False)
+
+
+@app.command()
+@handle_errors
+def apply(
+    plan_file: Annotated[Path | None, typer.Argument(help="A plan saved with `koppel plan --out`. Without it, "
+                                                    "koppel plans and applies in one go.")] = None,
+    config: ConfigOpt = Path("koppel.toml"),
+    tenant: TenantOpt = None,
+    target: TargetOpt = None,
+    approve: Annotated[str | None, typer.Option("--approve", help="Apply the held plan with this id, recording "
+                                                "who approved it (see `koppel status`).")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who approves (default: the login name, or KOPPEL_USER).")] = None,
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """Apply a plan. A stale plan (the state moved since) is refused; a held plan needs --approve."""
+    from koppel.plan.model import Plan
+
+    app_ = _app(config)
+    if approve:
+        record = app_.store.plan_record(approve)
+        total = sum(record.summary.values())
+        with progress_bar(total, "applying", enabled=fmt is Format.TEXT) as progress:
+            result = app_.approve(approve, approved_by=by or _who(), progress=progress)
+        _print_apply(result, fmt)
+        raise typer.Exit(0 if result.status == "succeeded" else 1)
+    if plan_file is not None:
+        try:
+            p = Plan.from_json_bytes(plan_file.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise fail(f"{plan_file}: not a koppel plan ({exc})") from None
+    else:
+        p = app_.plan(tenant, target).plan
+        if p.held:
+            from koppel.plan.render import render_text
+
+            out.print(render_text(p, limit=20), markup=False, end="")
+            raise fail(f"plan {p.id} is held; review it and run `koppel apply --approve {p.id}`", code=3)
+    with progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT) as progress:
+        result = app_.apply(p, progress=progress)
+    _print_apply(result, fmt)
+    raise typer.Exit(0 if result.status == "succeeded" else 1)
+
+
+@app.command()
+@handle_errors
+def sync(
+    config: ConfigOpt = Path("koppel.toml"),
+    tenant: TenantOpt = None,
+    target: TargetOpt = None,
+    year: YearOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """Plan and apply in one go — unless a guard holds the plan (exit code 3; approve it with `koppel apply --approve`)."""
+    from koppel.plan.render import render_summary_line, render_text
+
+    app_ = _app(config)
+    outcome = app_.plan(tenant, target, year=year)
+    p = outcome.plan
+    if p.held:
+        run_id = app_.store.begin_run(p.tenant, p.target, kind="sync", plan_id=p.id)
+        app_.store.finish_run(run_id, status="held", summary={"plan": p.summary()},
+                              message="; ".join(h.message for h in p.holds))
+        if fmt is Format.JSON:
+            emit_json({"plan_id": p.id, "held": True, "holds": [h.to_json() for h in p.holds], "summary": p.summary()})
+        else:
+            out.print(render_text(p, limit=20), markup=False, end="")
+        raise typer.Exit(3)
+    if fmt is Format.TEXT:
+        out.print(render_summary_line(p), markup=False)
+    with progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT) as progress:
+        result = app_.apply(p, progress=progress)
+    _print_apply(result, fmt)
+    raise typer.Exit(0 if result.status == "succeeded" else 1)
+
+
+# -- status / history ------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def status(
+    config: ConfigOpt = Path("koppel.toml"),
+    tenant: TenantOpt = None,
+    run: Annotated[int | None, typer.Option("--run", help="Show one run with its per-object errors.")] = None,
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """Per target: the last runs, held plans waiting for approval, objects managed, the run lock."""
+    from koppel.cli.status import render_run, render_status, status_data
+
+    app_ = _app(config)
+    if run is not None:
+        info = app_.store.run(run)
+        if info is None:
+            raise fail(f"no run {run}")
+        entries = app_.store.run_journal(run, outcomes=["failed", "skipped", "warning"])
+        if fmt is Format.JSON:
+            emit_json({"run": info.__dict__, "problems": [e.to_json() for e in entries]})
+        else:
+            out.print(render_run(info, entries), markup=False, end="")
+        return
+    data = status_data(app_, tenant)
+    if fmt is Format.JSON:
+        emit_json(data)
+    else:
+        out.print(render_status(data), markup=False, end="")
+
+
+@app.command()
+@handle_errors
+def history(
+    person: Annotated[str, typer.Argument(help="Sync key, leerlingnummer, docentcode, user name or (part of) a name.")],
+    config: ConfigOpt = Path("koppel.toml"),
+    tenant: TenantOpt = None,
+    target: TargetOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """Every change koppel made to this person and their memberships: when, what and why."""
+    from koppel.cli.status import render_history
+
+    app_ = _app(config)
+    tenant_cfg = app_.config.tenant(tenant)
+    matches = app_.store.find_persons(tenant_cfg.id, target, person)
+    exact = [m for m in matches if m["key"] == person or person in (m["meta"].get("leerlingnummer"),
+                                                                      m["meta"].get("docentcode"))]
+    if exact:
+        matches = exact
+    keys = sorted({m["key"] for m in matches})
+    if not keys:
+        raise fail(f"no person matching {person!r} in tenant {tenant_cfg.id}")
+    if len(keys) > 1:
+        if fmt is Format.JSON:
+            emit_json({"matches": matches})
+        else:
+            out.print(f"{len(keys)} persons match {person!r}; be more precise:", markup=False)
+            for m in matches:
+                out.print(f"  {m['key']}  {m['label']}  [{m['school']}] ({m['status']})", markup=False)
+        raise typer.Exit(1)
+    entries = app_.store.history(tenant_cfg.id, target, keys[0])
+    if fmt is Format.JSON:
+        emit_json({"person": matches[0], "history": [e.to_json() for e in entries]})
+    else:
+        out.print(render_history(matches[0], entries), markup=False, end="")
+
+
+# -- set-up: init, generate, connectors, demo ------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def init(
+    source: Annotated[Path, typer.Option("--source", help="Folder (or file) with the LAS export.")] = Path("export"),
+    layout: Annotated[str, typer.Option("--layout", help="Export layout: magister, somtoday or koppel.")] = "magister",
+    target_kind: Annotated[str, typer.Option("--target", help="Target kind: itslearning or fake.")] = "itslearning",
+    url: Annotated[str | None, typer.Option("--url", help="The target's URL (itslearning: as its admin page gives it).")] = None,
+    username: Annotated[str | None, typer.Option("--username", help="The integration's user name.")] = None,
+    password_env: Annotated[str | None, typer.Option("--password-env", help="Environment variable that holds the "
+                                                     "password (never the password itself).")] = None,
+    tenant: Annotated[str, typer.Option("--tenant", help="Tenant id.")] = "school",
+    name: Annotated[str | None, typer.Option("--name", help="Tenant name (the bestuur or school).")] = None,
+    school: Annotated[str | None, typer.Option("--school", help="BRIN6 of a single-school export.")] = None,
+    state: Annotated[str, typer.Option("--state", help="State store URL.")] = "sqlite:///koppel-state.db",
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="Where to write the configuration.")] = Path("koppel.toml"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a working, commented koppel.toml."""
+    from koppel.cli.init_config import render_config
+    from koppel.config import load_config
+
+    if out_file.exists() and not force:
+        raise fail(f"{out_file} exists; use --force to overwrite it")
+    text = render_config(source=str(source), layout=layout, target_kind=target_kind, url=url, username=username,
+                         password_env=password_env, tenant=tenant, name=name, school=school, state=state,
+                         today=dt.date.today())
+    out_file.write_text(text, encoding="utf-8")
+    load_config(out_file)  # what we write must load
+    out.print(f"Wrote {out_file}. Next: `koppel validate -c {out_file}`, then `koppel plan -c {out_file}`.", markup=False)
+
+
+@app.command()
+@handle_errors
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the export to.")],
+    students: Annotated[int, typer.Option("--students", "-n", min=1, help="Number of pupils in the bestuur.")] = 1200,
+    schools: Annotated[int, typer.Option("--schools", "-k", min=1, help="Number of schools.")] = 1,
+    year: Annotated[str, typer.Option("--year", help="School year, e.g. 2025-2026; the next year gives the same "
+                                      "bestuur one year on.")] = "2025-2026",
+    seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed gives the same files.")] = 1,
+    layout: Annotated[str, typer.Option("--layout", help="magister, somtoday or koppel.")] = "magister",
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """Generate realistic, deterministic Dutch secondary schools as a LAS export (for trying and testing)."""
+    from koppel.generator import generate as gen
+    from koppel.generator import write_layout
+    from koppel.model.roster import SchoolYear
+
+    try:
+        school_year = SchoolYear.parse(year)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if layout not in ("magister", "somtoday", "koppel"):
+        raise fail(f"unknown layout {layout!r}: use magister, somtoday or koppel")
+    bestuur = gen(students=students, schools=schools, year=school_year, seed=seed)
+    files = write_layout(bestuur, out_dir, layout)  # type: ignore[arg-type]
+    summary = {"out": str(out_dir), "layout": layout, "school_year": str(school_year), "schools": len(bestuur.schools),
+               "pupils": len(bestuur.pupils), "teachers": len(bestuur.teachers), "files": [str(f) for f in files]}
+    if fmt is Format.JSON:
+        emit_json(summary)
+    else:
+        out.print(f"Wrote {len(files)} file(s) to {out_dir}: {summary['schools']} school(s), {summary['pupils']:,} "
+                  f"pupils, {summary['teachers']:,} teachers, school year {school_year}, layout {layout}.", markup=False)
+
+
+@connectors_app.command("list")
+@handle_errors
+def connectors_list(fmt: FormatOpt = Format.TEXT) -> None:
+    """The source and target kinds koppel knows."""
+    from koppel.connectors import SOURCE_KINDS, TARGET_KINDS, load_source_kind, load_target_kind
+
+    rows = [{"role": "source", "kind": k, "summary": load_source_kind(k).summary} for k in sorted(SOURCE_KINDS)]
+    rows += [{"role": "target", "kind": k, "summary": load_target_kind(k).summary} for k in sorted(TARGET_KINDS)]
+    if fmt is Format.JSON:
+        emit_json(rows)
+        return
+    for r in rows:
+        out.print(f"{r['role']:<7} {r['kind']:<12} {r['summary']}", markup=False)
+
+
+@connectors_app.command("describe")
+@handle_errors
+def connectors_describe(
+    name: Annotated[str, typer.Argument(help="Kind to describe, e.g. csv or itslearning.")],
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """Every setting of a source or target kind, with its type, default and description."""
+    from koppel.cli.describe import describe_kind
+
+    data = describe_kind(name)
+    if fmt is Format.JSON:
+        emit_json(data)
+        return
+    out.print(f"{data['role']} kind {data['kind']}: {data['summary']}\n", markup=False)
+    for section in data["sections"]:
+        out.print(f"[{section['table']}]", markup=False)
+        for f in section["fields"]:
+            default = "" if f["required"] else f" (default: {f['default']})"
+            out.print(f"  {f['name']} : {f['type']}{default}", markup=False)
+            if f["description"]:
+                out.print(f"      {f['description']}", markup=False)
+        out.print("", markup=False)
+
+
+@app.command()
+@handle_errors
+def demo(
+    directory: Annotated[Path | None, typer.Option("--dir", help="Folder for the demo's files (default: a new "
+                                                   "temporary folder).")] = None,
+    students: Annotated[int, typer.Option("--students", help="Pupils in the generated school.")] = 240,
+    keep_running: Annotated[bool, typer.Option("--keep-running", help="Keep the itslearning sandbox running "
+                                               "afterwards so you can browse what landed.")] = False,
+) -> None:
+    """Run koppel end to end on embedded defaults: a generated school, a first plan and apply, then an LAS change
+    (a pupil moves klas, a pupil stops a subject, a new teacher joins a lesgroep) and the incremental plan."""
+    from koppel.cli.demo import run_demo
+
+    run_demo(directory, students=students, keep_running=keep_running)
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

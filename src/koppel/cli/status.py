@@ -1,0 +1,113 @@
+"""Status, run and history renderings (pure functions of what the store returns)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from koppel.state.store import JournalEntry, RunInfo
+
+SYMBOL = {"create": "+", "update": "~", "suspend": "-", "restore": "^", "archive": ">", "delete": "x", "adopt": "="}
+
+
+def status_data(app: Any, tenant_id: str | None) -> dict[str, Any]:
+    """Everything `koppel status` shows, as data (the dashboard's overview reads the same)."""
+    tenants = [app.config.tenant(tenant_id)] if tenant_id else list(app.config.tenants.values())
+    store = app.store
+    out: dict[str, Any] = {"tenants": []}
+    for tenant in tenants:
+        targets = []
+        for name, target in tenant.targets.items():
+            runs = store.runs(tenant.id, name, limit=5)
+            held = store.plans(tenant.id, name, status=["held"])
+            lock = store.current_lock(tenant.id, name)
+            targets.append({
+                "target": name,
+                "kind": target.kind,
+                "enabled": target.enabled,
+                "objects": store.counts(tenant.id, name),
+                "last_runs": [_run_json(r) for r in runs],
+                "held_plans": [p.to_json() for p in held],
+                "lock": lock.__dict__ if lock else None,
+            })
+        latest = store.latest_source_read(tenant.id)
+        out["tenants"].append({
+            "tenant": tenant.id,
+            "name": tenant.name,
+            "targets": targets,
+            "last_source_read": None if latest is None else {
+                k: latest[k] for k in ("at", "status", "school_year", "counts", "errors", "warnings", "message")
+            },
+        })
+    return out
+
+
+def _run_json(run: RunInfo) -> dict[str, Any]:
+    return {k: v for k, v in run.__dict__.items()}
+
+
+def render_status(data: dict[str, Any]) -> str:
+    lines: list[str] = []
+    for t in data["tenants"]:
+        lines.append(f"Tenant {t['tenant']} ({t['name']})")
+        read = t.get("last_source_read")
+        if read:
+            lines.append(f"  last source read {read['at']}: {read['status']}, school year {read['school_year']}, "
+                         f"{read['errors']} error(s), {read['warnings']} warning(s)"
+                         + (f" — {read['message']}" if read.get("message") else ""))
+        for g in t["targets"]:
+            objects = g["objects"]
+            managed = ", ".join(
+                f"{sum(v.values()):,} {k}s" + (f" ({', '.join(f'{n:,} {s}' for s, n in sorted(v.items()) if s != 'active')})"
+                                               if any(s != 'active' for s in v) else "")
+                for k, v in sorted(objects.items())
+            ) or "nothing yet"
+            lines.append(f"  target {g['target']} ({g['kind']}{'' if g['enabled'] else ', disabled'}): {managed}")
+            if g["lock"]:
+                lk = g["lock"]
+                lines.append(f"    busy: {lk['purpose']} by pid {lk['pid']} on {lk['host']} since {lk['acquired_at']}")
+            for p in g["held_plans"]:
+                summary = ", ".join(f"{v} {k}" for k, v in p["summary"].items() if v)
+                lines.append(f"    HELD plan {p['id']} ({p['created_at']}): {summary}")
+                for h in p["holds"]:
+                    lines.append(f"      ! {h['message']}")
+                lines.append(f"      approve: koppel apply --approve {p['id']}")
+            if not g["last_runs"]:
+                lines.append("    no runs yet")
+            for r in g["last_runs"]:
+                counts = r["summary"].get("outcomes") or r["summary"].get("plan") or {}
+                text = ", ".join(f"{v:,} {k}" for k, v in counts.items() if v) or "no changes"
+                lines.append(f"    run {r['id']} {r['kind']} {r['started_at']} {r['status']}: {text}"
+                             + (f" (approved by {r['approved_by']})" if r.get("approved_by") else ""))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_run(run: RunInfo, problems: list[JournalEntry]) -> str:
+    lines = [f"Run {run.id} — {run.kind} for {run.tenant} → {run.target}, {run.started_at} … {run.finished_at or ''}: "
+             f"{run.status}"]
+    if run.message:
+        lines.append(f"  {run.message}")
+    for k, v in (run.summary.get("outcomes") or {}).items():
+        lines.append(f"  {k}: {v:,}")
+    if problems:
+        lines.append("Per-object problems:")
+        for e in problems:
+            lines.append(f"  {e.outcome:<8} {e.action} {e.kind} {e.key} {e.label or ''}")
+            lines.append(f"           {e.message or ''}" + (f" [{e.code}]" if e.code else ""))
+    return "\n".join(lines) + "\n"
+
+
+def render_history(person: dict[str, Any], entries: list[JournalEntry]) -> str:
+    meta = person.get("meta", {})
+    ids = ", ".join(f"{k} {v}" for k, v in meta.items() if k in ("leerlingnummer", "docentcode", "las_key"))
+    lines = [f"{person['label']} — {person['key']} ({ids}) [{person['school']}], now {person['status']}"]
+    if not entries:
+        lines.append("  no changes recorded")
+    for e in entries:
+        what = "" if e.kind == "person" else f" {e.label or e.key}"
+        lines.append(f"  {e.at}  {SYMBOL.get(e.action, '?')} {e.action} {e.kind}{what}  [{e.outcome}, run {e.run_id}]")
+        if e.reason:
+            lines.append(f"      why: {e.reason}")
+        if e.message and e.outcome != "done":
+            lines.append(f"      {e.message}")
+    return "\n".join(lines) + "\n"
