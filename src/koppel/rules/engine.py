@@ -424,13 +424,16 @@ class _Builder:
 
 
 _NOT_USERNAME = re.compile(r"[^a-z0-9._-]+", re.IGNORECASE)
+# Letters that Unicode decomposition leaves alone (NFKD has no base letter for them).
+_TRANSLITERATE = str.maketrans({"ı": "i", "İ": "I", "ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "đ": "d",
+                                "Đ": "D", "ł": "l", "Ł": "L", "œ": "oe", "Œ": "OE", "þ": "th", "ð": "d"})
 
 
 def normalise_username(raw: str, *, lowercase: bool = True, ascii_only: bool = True) -> str:
     """``'Zoë van der Berg'`` → ``'zoevanderberg'``: diacritics stripped, spaces and odd characters out."""
     text = raw.strip()
     if ascii_only:
-        text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+        text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE)).encode("ascii", "ignore").decode()
         text = _NOT_USERNAME.sub("", text)
     else:
         text = re.sub(r"\s+", "", text)
