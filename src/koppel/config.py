@@ -404,16 +404,19 @@ def _target(name: str, graw: Any, loc: tuple, problem) -> TargetConfig | None:
     if not _ID.match(name):
         problem("target names use letters, digits, '-', '_' and '.'", loc)
     kind = graw.get("kind")
+    kind_info = None
     if not kind:
         problem("missing 'kind' (e.g. kind = \"itslearning\")", loc + ("kind",))
-        return None
-    try:
-        kind_info = load_target_kind(kind)
-    except ConfigError as exc:
-        problem(exc.problems[0].message, loc + ("kind",))
-        return None
-    specific = {k: v for k, v in graw.items() if k not in _TARGET_GENERIC}
-    settings = _model(kind_info.settings, specific, loc, problem)
+    else:
+        try:
+            kind_info = load_target_kind(kind)
+        except ConfigError as exc:
+            problem(exc.problems[0].message, loc + ("kind",))
+    # The generic sections are checked even when the kind is wrong: every problem at once.
+    settings = None
+    if kind_info is not None:
+        specific = {k: v for k, v in graw.items() if k not in _TARGET_GENERIC}
+        settings = _model(kind_info.settings, specific, loc, problem)
     rules = _model(RulesSettings, graw.get("rules", {}), loc + ("rules",), problem)
     policy = _model(PolicySettings, graw.get("policy", {}), loc + ("policy",), problem)
     retry = _model(RetrySettings, graw.get("retry", {}), loc + ("retry",), problem)
@@ -421,7 +424,7 @@ def _target(name: str, graw: Any, loc: tuple, problem) -> TargetConfig | None:
     enabled = graw.get("enabled", True)
     if not isinstance(enabled, bool):
         problem("must be true or false", loc + ("enabled",))
-    if policy is not None:
+    if policy is not None and kind_info is not None:
         for kind_name, fields in policy.protected.items():
             mandatory = kind_info.mandatory_fields.get(kind_name, frozenset())
             for f in sorted(set(fields) & set(mandatory)):

@@ -12,7 +12,7 @@ def _q(value: str) -> str:
 def render_config(*, source: str, layout: str, target_kind: str, url: str | None, username: str | None,
                   password_env: str | None, tenant: str = "school", name: str | None = None, school: str | None = None,
                   state: str = "sqlite:///koppel-state.db", today: dt.date | None = None,
-                  target_name: str | None = None, extra_target: str = "") -> str:
+                  target_name: str | None = None, site_root: str = "koppel-root") -> str:
     target_name = target_name or target_kind
     when = f" on {today.isoformat()}" if today else ""
     lines = [
@@ -51,15 +51,13 @@ def render_config(*, source: str, layout: str, target_kind: str, url: str | None
             f"username = {_q(username or 'CHANGE-ME')}",
             f"password_env = {_q(password_env or 'KOPPEL_ITSLEARNING_PASSWORD')}",
             "# Sync id of the site root hierarchy; schools hang under it.",
-            "site_root = \"koppel-root\"",
+            f"site_root = {_q(site_root)}",
             "batch_size = 50   # objects per request (itslearning: at most 50)",
             "in_flight = 10    # requests at the same time (itslearning: fewer than 10 unprocessed)",
         ]
     elif target_kind == "fake":
         lines += ["# An in-memory target kept in a JSON file: for trying koppel out without a platform.",
                   "path = \"fake-target.json\""]
-    if extra_target:
-        lines.append(extra_target.rstrip())
     lines += [
         "",
         f"[tenants.{tenant}.targets.{target_name}.rules]",
