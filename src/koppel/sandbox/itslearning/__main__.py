@@ -1,0 +1,7 @@
+"""``python -m koppel.sandbox.itslearning --help``"""
+
+import sys
+
+from .server import main
+
+sys.exit(main())

@@ -1,0 +1,220 @@
+"""One SOAP request, from HTTP bytes to HTTP answer, in the order a WCF service would handle it.
+
+1. HTTP: ``Content-Type`` must be ``text/xml`` (basicHttpBinding is SOAP 1.1; anything else gets 415,
+   as WCF answers), the body at most ``MAX_MESSAGE_BYTES``.
+2. Envelope and WS-Security: missing or wrong credentials → ``a:InvalidSecurity`` fault.
+3. Routing: the SOAPAction must name an operation this endpoint serves → else ``a:ActionNotSupported``;
+   an unknown ``mustUnderstand`` header → ``s:MustUnderstand``; the body element must be that
+   operation's request → else ``a:DeserializationFailed``.
+4. The in-flight gate (busy → ``targetisbusy`` statuses), the injected latency, the injected transient
+   fault (``before``: nothing written; ``after``: written, answer lost), then the site executes the
+   request in a worker thread so the event loop keeps serving.
+5. Every request is logged with its operation, item count, failed items, HTTP status and duration.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+
+from .config import SandboxConfig
+from .decode import Request as ImsRequest
+from .decode import decode_request, item_count
+from .encode import encode_response
+from .faults import FaultInjector, InFlightGate, InjectedFault
+from .model import CodeMinor, Outcome, Status
+from .namespaces import PASSWORD_TEXT
+from .operations import Endpoint, Operation, operation_for_action
+from .site import Site, now_iso, uniform_outcome
+from .soap import SoapFault, UsernameToken, fault_envelope, read_envelope
+from .store import Counter, LogEntry, RequestResult, Store
+
+__all__ = ["MAX_MESSAGE_BYTES", "Sandbox", "SoapEndpoint"]
+
+XML_MEDIA_TYPE = "text/xml; charset=utf-8"
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+BUSY = Status.failure(
+    CodeMinor.TARGETISBUSY,
+    "The server is busy: too many requests are in progress for this integration. Retry later.",
+)
+
+
+@dataclass
+class Sandbox:
+    """Everything one running sandbox holds; shared by all its routes."""
+
+    config: SandboxConfig
+    store: Store
+    site: Site
+    faults: FaultInjector
+    gate: InFlightGate
+
+    @classmethod
+    def open(cls, config: SandboxConfig) -> Sandbox:
+        store = Store(config.db_path)
+        faults = FaultInjector(config)
+        return cls(
+            config, store, Site(store, config, faults.doomed), faults, InFlightGate(config.max_in_flight)
+        )
+
+    def reset(self) -> None:
+        """Empty the site and the log, and restart the fault sequence from the seed."""
+        with self.store.transaction():
+            self.store.reset()
+        self.faults.reset()
+        self.gate.peak = self.gate.current
+
+    def close(self) -> None:
+        self.store.close()
+
+
+@dataclass
+class Exchange:
+    """What the request log records about one request, filled in as the request goes along."""
+
+    endpoint: Endpoint
+    started: float = field(default_factory=time.perf_counter)
+    operation: Operation | None = None
+    message_id: str | None = None
+    items: int = 0
+    failures: int = 0
+    result: RequestResult = RequestResult.ANSWERED
+
+    def entry(self, http_status: int) -> LogEntry:
+        return LogEntry(
+            at=now_iso(),
+            endpoint=self.endpoint.short_name,
+            operation=None if self.operation is None else self.operation.name,
+            access=None if self.operation is None else self.operation.access.value,
+            items=self.items,
+            failures=self.failures,
+            http_status=http_status,
+            result=self.result,
+            duration_ms=round((time.perf_counter() - self.started) * 1000, 3),
+            message_id=self.message_id,
+        )
+
+
+@dataclass(frozen=True)
+class Call:
+    operation: Operation
+    request: ImsRequest
+    message_id: str | None
+
+
+class SoapEndpoint:
+    """The ASGI endpoint behind one ``.svc`` path."""
+
+    def __init__(self, sandbox: Sandbox, endpoint: Endpoint):
+        self.sandbox = sandbox
+        self.endpoint = endpoint
+
+    async def handle(self, request: Request) -> Response:
+        if request.method != "POST":
+            return self._service_page()
+        exchange = Exchange(self.endpoint)
+        response = await self._respond(request, exchange)
+        await run_in_threadpool(self._log, exchange.entry(response.status_code))
+        return response
+
+    async def _respond(self, request: Request, exchange: Exchange) -> Response:
+        content_type = request.headers.get("content-type", "")
+        if not content_type.lower().startswith("text/xml"):
+            exchange.result = RequestResult.HTTP_ERROR
+            return PlainTextResponse(
+                f"Cannot process the message because the content type '{content_type}' was not the "
+                f"expected type '{XML_MEDIA_TYPE}'.",
+                status_code=415,
+            )
+        raw = await request.body()
+        if len(raw) > MAX_MESSAGE_BYTES:
+            exchange.result = RequestResult.HTTP_ERROR
+            return PlainTextResponse(f"The message exceeds {MAX_MESSAGE_BYTES} bytes.", status_code=413)
+        try:
+            call = self._accept(raw, request.headers.get("soapaction"), exchange)
+        except SoapFault as fault:
+            exchange.result = RequestResult.FAULT
+            return _fault_response(fault)
+        return await self._process(call, exchange)
+
+    def _accept(self, raw: bytes, soap_action: str | None, exchange: Exchange) -> Call:
+        """Steps 2 and 3: a request that is authenticated, routed and decoded, or a SoapFault."""
+        envelope = read_envelope(raw)
+        exchange.message_id = envelope.message_id
+        self._authenticate(envelope.token)
+        operation = operation_for_action(soap_action)
+        if operation is None or not self.endpoint.serves(operation):
+            raise SoapFault.action_not_supported((soap_action or "").strip().strip('"'))
+        exchange.operation = operation
+        if envelope.unknown_required_headers:
+            raise SoapFault.not_understood(envelope.unknown_required_headers[0])
+        request = decode_request(operation, envelope.body)
+        exchange.items = item_count(request)
+        return Call(operation, request, envelope.message_id)
+
+    def _authenticate(self, token: UsernameToken | None) -> None:
+        config = self.sandbox.config
+        if (
+            token is None
+            or token.password_type not in (None, PASSWORD_TEXT)
+            or not _equal(token.username, config.username)
+            or not _equal(token.password, config.password)
+        ):
+            raise SoapFault.invalid_security()
+
+    async def _process(self, call: Call, exchange: Exchange) -> Response:
+        """Step 4."""
+        with self.sandbox.gate.enter() as admitted:
+            if not admitted:
+                exchange.result = RequestResult.BUSY
+                return self._answer(call, uniform_outcome(call.request, BUSY), exchange)
+            await asyncio.sleep(self.sandbox.config.latency_ms / 1000)
+            fault = self.sandbox.faults.draw()
+            if fault is InjectedFault.BEFORE:
+                exchange.result = RequestResult.INJECTED_BEFORE
+                return _fault_response(SoapFault.internal_error())
+            outcome = await run_in_threadpool(self.sandbox.site.execute, call.operation, call.request)
+            if fault is InjectedFault.AFTER:
+                exchange.result = RequestResult.INJECTED_AFTER
+                return _fault_response(SoapFault.internal_error())
+            return self._answer(call, outcome, exchange)
+
+    def _answer(self, call: Call, outcome: Outcome, exchange: Exchange) -> Response:
+        exchange.failures = sum(1 for status in outcome.statuses if not status.ok)
+        body = encode_response(call.operation, outcome, call.message_id, datetime.now(UTC))
+        return Response(body, status_code=200, media_type=XML_MEDIA_TYPE)
+
+    def _log(self, entry: LogEntry) -> None:
+        store = self.sandbox.store
+        with store.transaction():
+            store.log_request(entry)
+            store.raise_counter(Counter.MAX_IN_FLIGHT_SEEN, self.sandbox.gate.peak)
+            if entry.result in (RequestResult.INJECTED_BEFORE, RequestResult.INJECTED_AFTER):
+                store.add_to_counter(Counter.FAULTS_INJECTED, 1)
+            elif entry.result is RequestResult.BUSY:
+                store.add_to_counter(Counter.BUSY_REJECTIONS, 1)
+
+    def _service_page(self) -> Response:
+        """What a browser sees at the ``.svc`` URL (WCF shows a service help page there)."""
+        return HTMLResponse(
+            "<!doctype html><title>itslearning sandbox</title>"
+            f"<h1>{self.endpoint.value[1]}</h1>"
+            "<p>koppel's itslearning sandbox: an emulator of itslearning's IMS Enterprise Services v1.0 "
+            "(SOAP 1.1). POST SOAP requests here. There is no WSDL: the IMS ES v1p0 schemas are not "
+            "public. See <a href='/sandbox/'>/sandbox/</a>.</p>"
+        )
+
+
+def _equal(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _fault_response(fault: SoapFault) -> Response:
+    return Response(fault_envelope(fault), status_code=fault.http_status, media_type=XML_MEDIA_TYPE)

@@ -1,0 +1,257 @@
+"""Run the sandbox on a real socket: in a background thread for tests and the demo, or in the
+foreground from the command line (``python -m koppel.sandbox.itslearning``).
+
+The listening socket is bound here, before uvicorn starts, so that port 0 ("any free port") works and
+the URL is known the moment ``start()`` returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType, TracebackType
+from typing import Any, Self
+
+import httpx
+import uvicorn
+
+from koppel.errors import ConfigError, SandboxError
+
+from .app import create_app
+from .config import DEFAULT_PASSWORD, DEFAULT_USERNAME, FailMode, SandboxConfig
+from .operations import Endpoint
+
+__all__ = ["DEFAULT_PORT", "SandboxServer", "main"]
+
+DEFAULT_PORT = 8470
+STARTUP_TIMEOUT_S = 10.0
+SHUTDOWN_TIMEOUT_S = 15.0
+
+
+class SandboxServer:
+    """The sandbox served by uvicorn in a background thread. Restartable on the same database."""
+
+    def __init__(self, config: SandboxConfig, host: str = "127.0.0.1", port: int = 0):
+        self.config = config
+        self.host = host
+        self.requested_port = port
+        self.url = ""
+        """``http://host:port`` while running (a restart with port 0 may pick a new port)."""
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> Self:
+        if self.running:
+            raise SandboxError(f"the itslearning sandbox already runs at {self.url}")
+        try:
+            listener = bind(self.host, self.requested_port)
+        except OSError as error:
+            raise SandboxError(f"cannot listen on {self.host}:{self.requested_port}: {error}") from error
+        server = uvicorn.Server(_uvicorn_config(self.config, log_level="warning"))
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [listener]}, name="itslearning-sandbox", daemon=True
+        )
+        thread.start()
+        _wait_until_started(server, thread, listener)
+        self._server, self._thread = server, thread
+        self.url = base_url(self.host, listener.getsockname()[1])
+        return self
+
+    def stop(self) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(SHUTDOWN_TIMEOUT_S)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(SHUTDOWN_TIMEOUT_S)
+        self._server = self._thread = None
+
+    def endpoint(self, name: str) -> str:
+        """The URL of an endpoint: ``pms``, ``epms``, ``gms``, ``mms`` or ``combined``."""
+        return self.url + Endpoint.named(name).path
+
+    def stats(self) -> dict[str, Any]:
+        return self._get("/sandbox/api/stats")
+
+    def objects(self) -> dict[str, Any]:
+        return self._get("/sandbox/api/objects")
+
+    def reset(self) -> None:
+        """Empty the sandbox (sandbox-only route ``POST /sandbox/api/reset``)."""
+        httpx.post(self.url + "/sandbox/api/reset", timeout=10).raise_for_status()
+
+    def _get(self, path: str) -> dict[str, Any]:
+        response = httpx.get(self.url + path, timeout=10)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Inherited by accepted connections. Without it, uvicorn's separate writes of response head and body
+    # meet the client's delayed ACK on keep-alive connections: ~40 ms per request instead of ~1 ms.
+    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        listener.bind((host, port))
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def base_url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _uvicorn_config(config: SandboxConfig, log_level: str) -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(config), log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5
+    )
+
+
+def _wait_until_started(server: uvicorn.Server, thread: threading.Thread, listener: socket.socket) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            listener.close()
+            raise SandboxError("the itslearning sandbox did not start (see the log above)")
+        time.sleep(0.005)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m koppel.sandbox.itslearning",
+        description="Run koppel's local emulator of itslearning's IMS Enterprise Services v1.0 (SOAP 1.1).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
+    )
+    parser.add_argument("--db", default="itslearning-sandbox.db", help="SQLite file (kept across restarts)")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every SOAP request")
+    parser.add_argument(
+        "--fail-rate", type=float, default=0.0, help="fraction of requests failing with HTTP 500"
+    )
+    parser.add_argument(
+        "--fail-mode",
+        choices=[mode.value for mode in FailMode],
+        default=FailMode.MIXED.value,
+        help="before: nothing written; after: written, answer lost; mixed: either (default)",
+    )
+    parser.add_argument(
+        "--permanent-fail-rate",
+        type=float,
+        default=0.0,
+        help="fraction of objects always refused (invaliddata)",
+    )
+    parser.add_argument(
+        "--max-batch", type=int, default=50, help="operations allowed per request (default 50)"
+    )
+    parser.add_argument(
+        "--max-in-flight", type=int, default=10, help="concurrent requests allowed (default 10)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for fault injection (default 0)")
+    parser.add_argument(
+        "--username", default=DEFAULT_USERNAME, help=f"accepted username (default {DEFAULT_USERNAME})"
+    )
+    parser.add_argument(
+        "--password-env",
+        metavar="VAR",
+        help=f"environment variable holding the accepted password (default password: {DEFAULT_PASSWORD})",
+    )
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    password, password_source = DEFAULT_PASSWORD, f"the default password '{DEFAULT_PASSWORD}'"
+    if args.password_env:
+        password = os.environ.get(args.password_env, "")
+        password_source = f"the password in ${args.password_env}"
+        if not password:
+            print(f"error: environment variable {args.password_env} is not set or empty", file=sys.stderr)
+            return 2
+    try:
+        config = SandboxConfig(
+            db_path=args.db,
+            username=args.username,
+            password=password,
+            latency_ms=args.latency_ms,
+            fail_rate=args.fail_rate,
+            fail_mode=args.fail_mode,
+            permanent_fail_rate=args.permanent_fail_rate,
+            max_batch=args.max_batch,
+            max_in_flight=args.max_in_flight,
+            seed=args.seed,
+        )
+        listener = bind(args.host, args.port)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 1
+    url = base_url(args.host, listener.getsockname()[1])
+    _print_banner(url, config, password_source)
+    server = uvicorn.Server(_uvicorn_config(config, log_level=args.log_level))
+    with _signals_end_cleanly():
+        server.run(sockets=[listener])
+    print("itslearning sandbox stopped.", flush=True)
+    return 0
+
+
+def _print_banner(url: str, config: SandboxConfig, password_source: str) -> None:
+    lines = [
+        f"itslearning sandbox (IMS ES v1.0 emulator, not itslearning) on {url}",
+        *(f"  {endpoint.short_name:<9} {url}{endpoint.path}" for endpoint in Endpoint),
+        f"  pages     {url}/sandbox/",
+        f"  database  {config.db_path}",
+        f"  login     username '{config.username}', {password_source}",
+        "Ctrl-C stops it.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+@contextmanager
+def _signals_end_cleanly() -> Iterator[None]:
+    """uvicorn handles SIGINT/SIGTERM while it runs, then re-raises the signal it caught; these no-op
+    handlers take that re-raise, so Ctrl-C and SIGTERM end the process with exit code 0."""
+
+    def ignore(signum: int, frame: FrameType | None) -> None:
+        return None
+
+    previous = {signum: signal.signal(signum, ignore) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
