@@ -32,6 +32,10 @@ __all__ = [
 # kind -> "module:attribute" of its SourceKind / TargetKind
 SOURCE_KINDS: dict[str, str] = {
     "csv": "koppel.sources.csv:KIND",
+    "uwlr": "koppel.sources.uwlr:KIND",
+    "edexml": "koppel.sources.edexml:KIND",
+    "somtoday": "koppel.sources.somtoday:KIND",
+    "oneroster": "koppel.sources.oneroster:KIND",
 }
 TARGET_KINDS: dict[str, str] = {
     "fake": "koppel.testing.fake:KIND",
