@@ -441,5 +441,9 @@ def run() -> None:
     app()
 
 
+# Commands that live in their own modules register themselves on `app` when imported.
+from koppel.cli import sandbox_cmds  # noqa: E402,F401
+
+
 if __name__ == "__main__":  # pragma: no cover
     run()

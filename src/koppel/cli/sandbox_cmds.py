@@ -1,0 +1,44 @@
+"""`koppel sandbox …`: run the local emulators of the outside systems (for the demo, tests and trying out)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from koppel.cli.main import app
+
+sandbox_app = typer.Typer(help="Run a local emulator of an outside system (itslearning, UWLR, Somtoday).",
+                          no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
+
+
+@sandbox_app.command("itslearning")
+def sandbox_itslearning(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0 = any free port).")] = 8470,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    db: Annotated[str, typer.Option("--db", help="SQLite file that keeps the sandbox's contents.")] = "itslearning-sandbox.db",
+    latency_ms: Annotated[float, typer.Option("--latency-ms", help="Latency added to every request.")] = 0.0,
+    fail_rate: Annotated[float, typer.Option("--fail-rate", help="Fraction of requests answered with HTTP 500.")] = 0.0,
+    fail_mode: Annotated[str, typer.Option("--fail-mode", help="before | after | mixed: whether a failed request "
+                                           "was written before its answer was lost.")] = "mixed",
+    permanent_fail_rate: Annotated[float, typer.Option("--permanent-fail-rate", help="Fraction of objects always "
+                                                       "refused with invaliddata.")] = 0.0,
+    max_batch: Annotated[int, typer.Option("--max-batch", help="Operations allowed per request.")] = 50,
+    max_in_flight: Annotated[int, typer.Option("--max-in-flight", help="Requests allowed at the same time.")] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the fault injection.")] = 0,
+    username: Annotated[str | None, typer.Option("--username", help="WS-Security user name (default koppel).")] = None,
+    password_env: Annotated[str | None, typer.Option("--password-env", help="Environment variable with the "
+                                                     "password (default: the password 'sandbox').")] = None,
+) -> None:
+    """An itslearning IMS Enterprise Services emulator: same endpoints, SOAPActions, upserts, trash can, limits."""
+    from koppel.sandbox.itslearning import main
+
+    argv = ["--port", str(port), "--host", host, "--db", db, "--latency-ms", str(latency_ms),
+            "--fail-rate", str(fail_rate), "--fail-mode", fail_mode, "--permanent-fail-rate", str(permanent_fail_rate),
+            "--max-batch", str(max_batch), "--max-in-flight", str(max_in_flight), "--seed", str(seed)]
+    if username:
+        argv += ["--username", username]
+    if password_env:
+        argv += ["--password-env", password_env]
+    raise typer.Exit(main(argv))
