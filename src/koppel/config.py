@@ -102,6 +102,8 @@ class GuardSettings(_Strict):
                                "per school and for the whole tenant.")
     max_count: int = Field(500, ge=0, description="Hold above this number of removals of one kind.")
     min_count: int = Field(10, ge=0, description="The percentage applies from this many removals on.")
+    hold_jaarovergang: bool = Field(True, description="Hold the plan that archives last year's groups (the "
+                                    "jaarovergang) until someone approves it.")
 
 
 class PolicySettings(_Strict):
@@ -122,7 +124,7 @@ class PolicySettings(_Strict):
             archived_memberships=lc.archived_memberships,
             protected={ObjectKind(k): frozenset(v) for k, v in self.protected.items()},
             guards=GuardPolicy(max_percent=self.guards.max_percent, max_count=self.guards.max_count,
-                               min_count=self.guards.min_count),
+                               min_count=self.guards.min_count, hold_jaarovergang=self.guards.hold_jaarovergang),
             supported=supported,
         )
 

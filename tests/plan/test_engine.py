@@ -169,6 +169,8 @@ def test_jaarovergang_archives_last_year_and_keeps_memberships_by_default():
     assert not [c for c in p.changes if c.action is Action.DELETE], "keep: last year's memberships stay"
     assert all("school year 2025-2026 ended (jaarovergang)" == c.reason for c in p.changes
                if c.action is Action.ARCHIVE)
+    assert [h.guard for h in p.holds] == ["jaarovergang"], "the transition is one held plan"
+    assert "jaarovergang 2025-2026 → 2026-2027: 4 group(s)" in p.holds[0].message
     order = [c.key for c in p.changes if c.action is Action.ARCHIVE]
     assert order.index("c-ne") < order.index("y") and order.index("k3a") < order.index("y"), "children first"
     removing = plan(new, state_from(old), PlanPolicy(archived_memberships=ArchivedMemberships.REMOVE,
@@ -281,3 +283,10 @@ def test_plan_is_a_function_of_its_inputs(ops, rnd):
     expect = {"create": ops.count("create"), "update": ops.count("change"), "suspend": ops.count("drop")}
     got = a.summary()
     assert {k: got[k] for k in expect} == expect
+
+
+def test_jaarovergang_hold_can_be_switched_off():
+    old = bestuur(year="2025-2026")
+    new = [group("school:12AB00", "Het Baken", type_="school", year=None)] + [o for o in old if o.kind is P]
+    policy = PlanPolicy(guards=GuardPolicy(max_percent=100, max_count=10**6, hold_jaarovergang=False))
+    assert not plan(new, state_from(old), policy, year="2026-2027").held

@@ -100,7 +100,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
         )
     if out_of_scope:
         notes.append(f"{out_of_scope} object(s) of schools outside this run's scope are left alone")
-    holds = _guards(changes, records, policy, scope)
+    holds = _guards(changes, records, policy, scope) + _jaarovergang_hold(changes, policy, desired.school_year)
     return Plan(
         tenant=tenant,
         target=state.target,
@@ -353,6 +353,25 @@ def _guards(changes: list[Change], records: Mapping[str, StateRecord], policy: P
                     f"the limit is {limit}",
         ))
     return holds
+
+
+def _jaarovergang_hold(changes: list[Change], policy: PlanPolicy, school_year: str) -> list[Hold]:
+    """Last year's groups leaving is the jaarovergang: one step that a person approves."""
+    if not policy.guards.hold_jaarovergang:
+        return []
+    ended = Counter()
+    for c in changes:
+        if c.kind is ObjectKind.GROUP and c.action in (Action.ARCHIVE, Action.DELETE) and c.before:
+            year = c.before.get("school_year")
+            if year and year < school_year:
+                ended[year] += 1
+    return [
+        Hold(guard="jaarovergang", kind="group", school=None, count=n, total=n, limit="approval",
+             message=f"jaarovergang {year} → {school_year}: {n} group(s) of {year} are "
+                     f"{'archived' if policy.absent_groups is AbsentGroupAction.ARCHIVE else 'deleted'}; "
+                     "the transition applies after approval")
+        for year, n in sorted(ended.items())
+    ]
 
 
 def _single_school(removing: Counter, kind: ObjectKind) -> bool:

@@ -42,6 +42,8 @@ class GuardPolicy:
     max_count: int = 500
     min_count: int = 10
     kinds: frozenset[ObjectKind] = frozenset({ObjectKind.PERSON, ObjectKind.MEMBERSHIP, ObjectKind.GROUP})
+    # The jaarovergang (last year's groups leave) is one reviewable step: always held for approval.
+    hold_jaarovergang: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class GuardPolicy:
             "max_count": self.max_count,
             "min_count": self.min_count,
             "kinds": sorted(k.value for k in self.kinds),
+            "hold_jaarovergang": self.hold_jaarovergang,
         }
 
 
