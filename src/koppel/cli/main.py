@@ -437,6 +437,50 @@ def demo(
     run_demo(directory, students=students, keep_running=keep_running)
 
 
+# -- AVG: retention ---------------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def purge(
+    config: ConfigOpt = Path("koppel.toml"),
+    tenant: TenantOpt = None,
+    target: TargetOpt = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would be purged.")] = False,
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """AVG: remove the state and history of persons deleted longer ago than the retention period
+    (policy.lifecycle.retention_days per target)."""
+    app_ = _app(config)
+    tenant_cfg = app_.config.tenant(tenant)
+    targets = [tenant_cfg.targets[target]] if target else list(tenant_cfg.targets.values())
+    report = []
+    for tgt in targets:
+        days = tgt.policy.lifecycle.retention_days
+        cutoff = (app_.store.clock() - dt.timedelta(days=days)).isoformat(timespec="seconds").replace("+00:00", "Z")
+        persons = app_.store.purgeable_persons(tenant_cfg.id, tgt.name, before=cutoff)
+        entry = {"target": tgt.name, "retention_days": days, "deleted_before": cutoff, "persons": persons}
+        if not dry_run and persons:
+            with app_.store.lock(tenant_cfg.id, tgt.name, purpose="purge"):
+                entry["purged"] = app_.store.purge_persons(tenant_cfg.id, tgt.name, [p["key"] for p in persons])
+            run_id = app_.store.begin_run(tenant_cfg.id, tgt.name, kind="purge")
+            app_.store.finish_run(run_id, status="succeeded", summary={"purged": entry["purged"]},
+                                  message=f"retention of {days} days: {len(persons)} person(s) purged")
+        report.append(entry)
+    if fmt is Format.JSON:
+        emit_json({"dry_run": dry_run, "targets": report})
+        return
+    for entry in report:
+        verb = "would be purged" if dry_run else "purged"
+        out.print(f"{entry['target']}: {len(entry['persons'])} person(s) deleted before {entry['deleted_before']} "
+                  f"(retention {entry['retention_days']} days) {verb}.", markup=False)
+        for p in entry["persons"]:
+            out.print(f"  {p['key']}  {p['label'] or ''}  [{p['school'] or '-'}] deleted {p['deleted_at']}", markup=False)
+        if entry.get("purged"):
+            out.print(f"  removed {entry['purged']['rows']} state row(s) and {entry['purged']['journal']} history "
+                      "entr(y/ies).", markup=False)
+
+
 def run() -> None:
     app()
 

@@ -679,14 +679,14 @@ class StateStore:
     # -- retention (AVG) -------------------------------------------------------------------
 
     def purgeable_persons(self, tenant: str, target: str, *, before: str) -> list[dict[str, Any]]:
-        """Persons deleted (left) whose absence started before ``before`` (ISO date)."""
+        """Persons deleted before ``before`` (ISO timestamp or date): their retention period is over."""
         state_id = self.state_id(tenant, target)
         if state_id is None:
             return []
         o = t.objects.c
-        q = select(o.key, o.label, o.school, o.absent_since).where(
+        q = select(o.key, o.label, o.school, o.absent_since, o.updated_at.label("deleted_at")).where(
             o.state_id == state_id, o.kind == ObjectKind.PERSON.value, o.status == ObjectStatus.DELETED.value,
-            or_(o.absent_since.is_(None), o.absent_since < before),
+            o.updated_at < before,
         ).order_by(o.key)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
