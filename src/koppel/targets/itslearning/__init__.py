@@ -1,0 +1,48 @@
+"""itslearning target: IMS Enterprise Services v1.0 over SOAP 1.1 (docs/targets/itslearning.md).
+
+Layout (sans-I/O, STYLE §3): :mod:`.envelopes` builds and parses the SOAP messages,
+:mod:`.mapping` turns koppel changes into IMS objects and statuses into item results — both pure —
+:mod:`.client` is the one module that talks HTTP, :mod:`.target` puts them together, and
+:mod:`.settings` is the documented settings model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from koppel.connectors import ConnectorContext, TargetKind
+from koppel.targets.itslearning.client import ImsClient
+from koppel.targets.itslearning.envelopes import Credentials
+from koppel.targets.itslearning.mapping import MANDATORY_FIELDS
+from koppel.targets.itslearning.settings import ItslearningSettings, resolve_endpoints
+from koppel.targets.itslearning.target import ItslearningTarget
+
+__all__ = ["KIND", "ItslearningSettings", "ItslearningTarget", "factory"]
+
+
+def factory(
+    name: str, settings: ItslearningSettings | Mapping[str, Any], ctx: ConnectorContext
+) -> ItslearningTarget:
+    """Build the target ``name`` from its settings; the password is resolved here, once."""
+    if not isinstance(settings, ItslearningSettings):
+        settings = ItslearningSettings.model_validate(dict(settings))
+    password = ctx.secret(settings.password_ref(), setting=f"targets.{name}.password")
+    client = ImsClient(
+        resolve_endpoints(settings),
+        timeout_s=settings.timeout_s,
+        verify_tls=settings.verify_tls,
+        max_connections=settings.in_flight,
+    )
+    return ItslearningTarget(
+        name, settings, client=client, credentials=Credentials(settings.username, password)
+    )
+
+
+KIND = TargetKind(
+    kind="itslearning",
+    summary="itslearning over IMS Enterprise Services v1.0 (SOAP): persons, hierarchies, courses, members",
+    settings=ItslearningSettings,
+    factory=factory,
+    mandatory_fields=MANDATORY_FIELDS,
+)

@@ -1,0 +1,1 @@
+"""Tests of the itslearning IMS ES target (koppel.targets.itslearning)."""
