@@ -185,7 +185,7 @@ def test_command_line_runs_until_sigterm(tmp_path: Path) -> None:
     )
     assert process.stdout is not None
     try:
-        banner = [process.stdout.readline() for _ in range(9)]
+        banner = [process.stdout.readline() for _ in range(10)]
         assert "not itslearning" in banner[0]
         url = banner[0].rsplit(" on ", 1)[1].strip()
         assert any("the password in $SANDBOX_SECRET" in line for line in banner)
@@ -229,3 +229,13 @@ def test_command_line_refuses_a_missing_password_variable(tmp_path: Path) -> Non
         env={k: v for k, v in os.environ.items() if k != "KOPPEL_TEST_SURELY_UNSET"},
     )
     assert result.returncode == 2 and "KOPPEL_TEST_SURELY_UNSET" in result.stderr
+
+
+def test_site_root_exists_from_the_start_when_configured(tmp_path):
+    from koppel.sandbox.itslearning import SandboxConfig, SandboxServer
+
+    with SandboxServer(SandboxConfig(db_path=tmp_path / "s.db", site_root="root-1")) as sb:
+        groups = sb.objects()["groups"]
+        assert [(g["sync_id"], g["type"]) for g in groups] == [("root-1", "Site")]
+        sb.reset()
+        assert [g["sync_id"] for g in sb.objects()["groups"]] == ["root-1"]

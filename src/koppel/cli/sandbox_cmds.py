@@ -27,6 +27,8 @@ def sandbox_itslearning(
     max_batch: Annotated[int, typer.Option("--max-batch", help="Operations allowed per request.")] = 50,
     max_in_flight: Annotated[int, typer.Option("--max-in-flight", help="Requests allowed at the same time.")] = 10,
     seed: Annotated[int, typer.Option("--seed", help="Seed for the fault injection.")] = 0,
+    site_root: Annotated[str, typer.Option("--site-root", help="Sync id the site root starts with (as an "
+                                           "itslearning admin sets it); matches the target's site_root.")] = "koppel-root",
     username: Annotated[str | None, typer.Option("--username", help="WS-Security user name (default koppel).")] = None,
     password_env: Annotated[str | None, typer.Option("--password-env", help="Environment variable with the "
                                                      "password (default: the password 'sandbox').")] = None,
@@ -36,7 +38,8 @@ def sandbox_itslearning(
 
     argv = ["--port", str(port), "--host", host, "--db", db, "--latency-ms", str(latency_ms),
             "--fail-rate", str(fail_rate), "--fail-mode", fail_mode, "--permanent-fail-rate", str(permanent_fail_rate),
-            "--max-batch", str(max_batch), "--max-in-flight", str(max_in_flight), "--seed", str(seed)]
+            "--max-batch", str(max_batch), "--max-in-flight", str(max_in_flight), "--seed", str(seed),
+            "--site-root", site_root]
     if username:
         argv += ["--username", username]
     if password_env:

@@ -52,6 +52,10 @@ class SandboxConfig:
     """Concurrent SOAP requests; one more → every item ``targetisbusy``."""
     seed: int = 0
     """Seeds the fault RNG and the permanent-failure hash, for reproducible runs."""
+    site_root: str | None = None
+    """Sync id of the site's root hierarchy. On a real site the root exists from the start and an
+    administrator gives it a sync id in the UI (Hierarchies.html) before any integration can hang
+    groups under it; with this set, the sandbox starts that way. Without it a client creates the Site."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "db_path", Path(self.db_path))

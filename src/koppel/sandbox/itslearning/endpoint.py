@@ -29,7 +29,7 @@ from .decode import Request as ImsRequest
 from .decode import decode_request, item_count
 from .encode import encode_response
 from .faults import FaultInjector, InFlightGate, InjectedFault
-from .model import CodeMinor, Outcome, Status
+from .model import CodeMinor, GroupType, Outcome, Status
 from .namespaces import PASSWORD_TEXT
 from .operations import Endpoint, Operation, operation_for_action
 from .site import Site, now_iso, uniform_outcome
@@ -60,14 +60,28 @@ class Sandbox:
     def open(cls, config: SandboxConfig) -> Sandbox:
         store = Store(config.db_path)
         faults = FaultInjector(config)
-        return cls(
+        sandbox = cls(
             config, store, Site(store, config, faults.doomed), faults, InFlightGate(config.max_in_flight)
         )
+        sandbox.ensure_site_root()
+        return sandbox
+
+    def ensure_site_root(self) -> None:
+        """Give the site its root with the configured sync id, as an administrator would in the UI."""
+        key = self.config.site_root
+        if not key:
+            return
+        with self.store.transaction():
+            if self.store.site_group() is None:
+                now = now_iso()
+                self.store.insert_group({"sync_id": key, "name": "Site", "type": GroupType.SITE.value,
+                                         "parent_id": None, "extension": (), "created_at": now, "updated_at": now})
 
     def reset(self) -> None:
         """Empty the site and the log, and restart the fault sequence from the seed."""
         with self.store.transaction():
             self.store.reset()
+        self.ensure_site_root()
         self.faults.reset()
         self.gate.peak = self.gate.current
 

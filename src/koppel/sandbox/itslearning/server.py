@@ -180,6 +180,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for fault injection (default 0)")
     parser.add_argument(
+        "--site-root",
+        default="koppel-root",
+        help="sync id the site's root hierarchy starts with, as an admin would set it (default koppel-root; "
+        "'' = none: a client creates the Site)",
+    )
+    parser.add_argument(
         "--username", default=DEFAULT_USERNAME, help=f"accepted username (default {DEFAULT_USERNAME})"
     )
     parser.add_argument(
@@ -212,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             max_batch=args.max_batch,
             max_in_flight=args.max_in_flight,
             seed=args.seed,
+            site_root=args.site_root or None,
         )
         listener = bind(args.host, args.port)
     except ConfigError as error:
@@ -236,6 +243,7 @@ def _print_banner(url: str, config: SandboxConfig, password_source: str) -> None
         f"  pages     {url}/sandbox/",
         f"  database  {config.db_path}",
         f"  login     username '{config.username}', {password_source}",
+        f"  site root {config.site_root or '(none: create the Site first)'}",
         "Ctrl-C stops it.",
     ]
     print("\n".join(lines), flush=True)
