@@ -290,3 +290,16 @@ def test_jaarovergang_hold_can_be_switched_off():
     new = [group("school:12AB00", "Het Baken", type_="school", year=None)] + [o for o in old if o.kind is P]
     policy = PlanPolicy(guards=GuardPolicy(max_percent=100, max_count=10**6, hold_jaarovergang=False))
     assert not plan(new, state_from(old), policy, year="2026-2027").held
+
+
+def test_archive_names_the_school_group_and_adopted_ids_travel_with_references():
+    objs = bestuur()
+    state = state_from(objs)
+    state.records["p1"] = StateRecord(P, "p1", ObjectStatus.ACTIVE, "stale", "12AB00", "Pupil1 Jansen",
+                                      target_id="itsla-0001")
+    gone = [o for o in objs if o.key != "c-ne" and "|c-ne|" not in o.key]
+    p = plan(gone + [member("p1", "k3a")], state, PlanPolicy(guards=GuardPolicy(max_percent=100, max_count=10**6)))
+    archive = next(c for c in p.changes if c.action is Action.ARCHIVE)
+    assert archive.meta["school_group"] == "school:12AB00"
+    added = next(c for c in p.changes if c.key == "p1|k3a|student")
+    assert added.meta == {"target_ids": {"p1": "itsla-0001"}}

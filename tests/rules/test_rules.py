@@ -169,3 +169,13 @@ def test_next_years_groups_are_provisioned_with_teachers_only():
     assert "las:VRA|las:12AB00:2026-2027:4A.ne|teacher" in d.objects
     assert "las:1|las:12AB00:2026-2027:4A.ne|student" not in d.objects, "pupils see next year's course at the switch"
     assert d.school_year == "2025-2026"
+
+
+def test_one_role_per_person_per_group():
+    base = roster()
+    k = {g.name: g.key for g in base.groups.values()}
+    extra = [Membership("las:VRA", k["3A.ne"], Role.STUDENT)]
+    d = build_desired(roster(extra_members=extra), RulesSettings(), target="x")
+    course = k["3A.ne"]
+    assert f"las:VRA|{course}|teacher" in d.objects and f"las:VRA|{course}|student" not in d.objects
+    assert any(diag.code == "two-roles" for diag in d.diagnostics)

@@ -91,6 +91,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
 
     changes = [c for c in changes if _supported(c, policy, notes)]
     _annotate_moves(changes, desired, records)
+    _attach_target_refs(changes, records)
     changes.sort(key=lambda c: (c.phase, _KIND_ORDER[c.kind], c.key))
 
     if pending_deletes:
@@ -302,6 +303,42 @@ def _annotate_moves(changes: list[Change], desired: Desired, records: Mapping[st
         text = f"moved from {old} to {new}"
         changes[a] = _with_reason(changes[a], text)
         changes[r] = _with_reason(changes[r], text)
+
+
+def _attach_target_refs(changes: list[Change], records: Mapping[str, StateRecord]) -> None:
+    """Tell the target what it needs beyond the change itself: the recorded target id of every object a
+    change refers to, where that id is not the key (an adopted manual account), and for a group that is
+    archived, the school group it belongs to (where the target keeps its archive)."""
+    for i, c in enumerate(changes):
+        meta = None
+        attrs = c.after if c.after is not None else c.before
+        if attrs:
+            refs = {}
+            for name in ("person", "group", "parent"):
+                ref = attrs.get(name)
+                rec = records.get(ref) if isinstance(ref, str) else None
+                if rec is not None and rec.target_id and rec.target_id != ref:
+                    refs[ref] = rec.target_id
+            if refs:
+                meta = {**(c.meta or {}), "target_ids": refs}
+        if c.kind is ObjectKind.GROUP and c.action in (Action.ARCHIVE, Action.DELETE):
+            school = _school_group(c.key, records)
+            if school is not None:
+                meta = {**(meta or c.meta or {}), "school_group": school}
+        if meta is not None:
+            changes[i] = replace(c, meta=meta)
+
+
+def _school_group(key: str, records: Mapping[str, StateRecord]) -> str | None:
+    node: str | None = key
+    for _ in range(MAX_DEPTH + 1):
+        rec = records.get(node) if node else None
+        if rec is None:
+            return None
+        if rec.group_type == "school":
+            return node
+        node = rec.parent
+    return None
 
 
 def _with_reason(change: Change, reason: str) -> Change:

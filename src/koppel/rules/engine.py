@@ -31,6 +31,7 @@ __all__ = ["IdentityIndex", "build_desired", "person_sync_key", "school_key", "y
 
 _ROLE_OF_KIND = {PersonKind.STUDENT: "student", PersonKind.STAFF: "staff", PersonKind.GUARDIAN: "guardian"}
 _SCHOOL_ROLE = {PersonKind.STUDENT: "student", PersonKind.STAFF: "teacher", PersonKind.GUARDIAN: "guardian"}
+_ROLE_RANK = {"teacher": 0, "mentor": 1, "student": 2, "guardian": 3}
 
 
 @dataclass(frozen=True)
@@ -319,10 +320,33 @@ class _Builder:
         key = f"{person}|{group}|{role}"
         if key in self.objects:
             return
+        if (role != "student" or self.persons[person].kind is not PersonKind.STUDENT) \
+                and not self._one_role(person, group, role):
+            return
         attrs = {"person": person, "group": group, "role": role, "home": False}
         label = f"{self.person_labels.get(person, person)} → {self.objects[group].label}"
         # Person, group and role are in the key; only ``home`` can change for the same key.
         self.objects[key] = DesiredObject(ObjectKind.MEMBERSHIP, key, attrs, school, label, {}, "m1:0")
+
+    def _one_role(self, person: str, group: str, role: str) -> bool:
+        """A platform holds one role per person per group: keep the strongest (teacher > mentor > student).
+
+        Only staff and non-pupil roles are checked (a few per group), which keeps the million pupil
+        memberships of a bestuur free of extra lookups."""
+        for other in _ROLE_RANK:
+            other_key = f"{person}|{group}|{other}"
+            if other == role or other_key not in self.objects:
+                continue
+            keep, drop = (role, other) if _ROLE_RANK[role] < _ROLE_RANK[other] else (other, role)
+            self.diagnostics.append(Diagnostic(
+                Severity.WARNING, "two-roles", f"{self.person_labels.get(person, person)} is both {role} and "
+                f"{other} in {self.objects[group].label}; keeping {keep}", object=f"{person}|{group}",
+            ))
+            if keep == role:
+                del self.objects[other_key]
+                return True
+            return False
+        return True
 
     # -- persons and accounts ---------------------------------------------------------------
 
