@@ -127,6 +127,9 @@ class TargetKind:
     # Fields of the target-neutral attribute vocabulary that the platform requires on every
     # update and that therefore may not be marked as protected (not owned).
     mandatory_fields: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # The (kind, action) pairs the target supports, known without connecting: planning needs no
+    # credentials. None = ask a constructed target's capabilities.
+    actions: frozenset | None = None
 
 
 def _load(table: Mapping[str, str], kind: str, what: str) -> Any:

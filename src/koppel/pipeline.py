@@ -13,18 +13,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
 import structlog
 
 from koppel.apply.applier import Applier, ApplyResult, RetryPolicy
 from koppel.config import Config, TargetConfig, TenantConfig
 from koppel.connectors import load_source_kind, load_target_kind
-from koppel.errors import SourceDataError, SourceError, ValidationFailed
-from koppel.model.desired import Desired
+from koppel.errors import ConfigError, KoppelError, PlanError, SourceDataError, SourceError, ValidationFailed
+from koppel.model.desired import Desired, ObjectKind
 from koppel.model.merge import merge_rosters
 from koppel.model.roster import PersonKind, Roster, SchoolYear, Severity
 from koppel.plan.engine import make_plan
 from koppel.plan.model import Plan
-from koppel.plan.state_view import keys_needing_attrs
+from koppel.plan.state_view import ObjectStatus, keys_needing_attrs
+from koppel.reconcile import DriftReport, compare
 from koppel.rules.engine import IdentityIndex, build_desired, identity_index_from_rows
 from koppel.state.store import StateStore, utcnow
 from koppel.targets.base import Target
@@ -145,12 +147,7 @@ class Koppel:
             roster, target_cfg.rules, target=target_cfg.name, identities=self.identities(tenant.id, target_cfg.name),
             provision=provision, provision_members=lifecycle.provision_members,
         )
-        target_obj = target or self.make_target(tenant, target_cfg)
-        try:
-            supported = target_obj.capabilities.actions
-        finally:
-            if target is None:
-                target_obj.close()
+        supported = target.capabilities.actions if target is not None else self._supported(tenant, target_cfg)
         view = self.store.load_view(tenant.id, target_cfg.name)
         view = replace(view, attrs_json=self.store.load_attrs(tenant.id, target_cfg.name,
                                                               keys_needing_attrs(desired, view.records)))
@@ -158,6 +155,17 @@ class Koppel:
         if plan.held:
             self.store.save_plan(plan, status="held")
         return PlanOutcome(plan, roster, desired, school_year, school_year.next() if provision else None)
+
+    def _supported(self, tenant: TenantConfig, target_cfg: TargetConfig) -> frozenset:
+        """What the target can do — from its kind when it says so, so planning needs no credentials."""
+        kind = load_target_kind(target_cfg.kind)
+        if kind.actions is not None:
+            return kind.actions
+        target_obj = self.make_target(tenant, target_cfg)
+        try:
+            return target_obj.capabilities.actions
+        finally:
+            target_obj.close()
 
     # -- apply --------------------------------------------------------------------------------
 
@@ -213,10 +221,84 @@ class Koppel:
         record = self.store.plan_record(plan_id)
         plan = self.store.load_plan(record.id)
         if record.status not in ("held", "saved"):
-            from koppel.errors import PlanError
-
-            raise PlanError(f"plan {record.id} is {record.status}; only a held plan can be approved")
+                raise PlanError(f"plan {record.id} is {record.status}; only a held plan can be approved")
         return self.apply(plan, approved_by=approved_by, progress=progress, stop=stop, target=target)
+
+    # -- reconciliation --------------------------------------------------------------------------
+
+    def reconcile(self, tenant_id: str | None, target_name: str | None, *, year: str | None = None,
+                  target: Target | None = None) -> DriftReport:
+        """Read back what the target holds and report drift. Changes nothing in the target."""
+        tenant = self.config.tenant(tenant_id)
+        target_cfg = _target(tenant, target_name)
+        target_obj = target or self.make_target(tenant, target_cfg)
+        try:
+            if not target_obj.capabilities.can_read or not hasattr(target_obj, "read"):
+                raise ConfigError(f"target {target_cfg.name} ({target_cfg.kind}) cannot be read back")
+            view = self.store.load_view(tenant.id, target_cfg.name)
+            records = view.records
+            live = [k for k, r in records.items() if r.status is not ObjectStatus.DELETED]
+            snapshot = target_obj.read(
+                [k for k in live if records[k].kind is ObjectKind.GROUP],
+                known_person_keys=[k for k in live if records[k].kind is ObjectKind.PERSON],
+                known_target_ids={k: r.target_id for k, r in records.items() if r.target_id and r.target_id != k},
+            )
+            attrs = self.store.load_attrs(tenant.id, target_cfg.name,
+                                          [k for k, r in records.items() if r.status is ObjectStatus.ACTIVE])
+            notes: list[str] = []
+            to_create: list = []
+            try:
+                today = self.today()
+                roster = self.read_validated(tenant, tenant.resolve_year(today, year), record=False)
+                desired = build_desired(roster, target_cfg.rules, target=target_cfg.name,
+                                        identities=self.identities(tenant.id, target_cfg.name))
+                to_create = [o for o in desired.of_kind(ObjectKind.PERSON) if o.key not in records]
+            except KoppelError as exc:
+                notes.append(f"the LAS could not be read ({exc}); manual accounts were not matched to LAS persons")
+            held = getattr(target_obj, "held_attrs", lambda kind, a: dict(a))
+            report = compare(records, lambda k: orjson.loads(attrs[k]) if k in attrs else None, snapshot,
+                             held=held, to_create=to_create)
+            report.notes.extend(notes)
+        finally:
+            if target is None:
+                target_obj.close()
+        run_id = self.store.begin_run(tenant.id, target_cfg.name, kind="reconcile")
+        self.store.finish_run(run_id, status="succeeded" if report.complete else "partial", summary={
+            "changed": len(report.changed), "missing": len(report.missing), "unknown": len(report.unknown),
+            "manual_accounts": report.manual, "adoption_candidates": len(report.candidates)})
+        return report
+
+    def adopt(self, tenant_id: str | None, target_name: str | None, *, account: str, person_key: str,
+              approved_by: str, target: Target | None = None) -> str:
+        """After explicit approval: make koppel manage an existing (manual) account for a LAS person.
+
+        ``account`` is the account's user name or target id. Returns the target id recorded."""
+        tenant = self.config.tenant(tenant_id)
+        target_cfg = _target(tenant, target_name)
+        target_obj = target or self.make_target(tenant, target_cfg)
+        try:
+            snapshot = target_obj.read([])
+            match = [o for o in snapshot.objects if o.kind is ObjectKind.PERSON
+                     and account in (o.target_id, o.attrs.get("username"))]
+            if not match:
+                raise PlanError(f"no account {account!r} in {target_cfg.name}")
+            found = match[0]
+            target_id = found.target_id
+            if not target_id:
+                convert = getattr(target_obj, "convert_manual_accounts", None)
+                if convert is None:
+                    raise PlanError(f"account {account!r} has no id that {target_cfg.kind} can manage")
+                converted = [o for o in convert() if o.attrs.get("username") == found.attrs.get("username")]
+                if not converted or not converted[0].target_id:
+                    raise PlanError(f"account {account!r} could not be given a sync key")
+                target_id = converted[0].target_id
+        finally:
+            if target is None:
+                target_obj.close()
+        with self.store.lock(tenant.id, target_cfg.name, purpose="adopt"):
+            self.store.adopt(tenant.id, target_cfg.name, person_key, target_id, approved_by=approved_by,
+                             username=found.attrs.get("username"))
+        return target_id
 
     def discard(self, plan_id: str, *, by: str) -> None:
         record = self.store.plan_record(plan_id)
@@ -224,8 +306,6 @@ class Koppel:
 
 
 def _target(tenant: TenantConfig, name: str | None) -> TargetConfig:
-    from koppel.errors import ConfigError
-
     if name is None:
         enabled = [t for t in tenant.targets.values() if t.enabled]
         if len(enabled) == 1:

@@ -47,7 +47,7 @@ def render_config(*, source: str, layout: str, target_kind: str, url: str | None
         lines += [
             "# The URL, user name and password that itslearning's admin page (Manage IMS Enterprise › Web services)",
             "# generated for this integration. The password is read from the environment, never from this file.",
-            f"url = {_q(url or 'https://enterprise.itslearning.com')}",
+            f"url = {_q(url or 'https://enterprise.itslearning.com/WCFServiceLibrary/ImsEnterpriseServicesPort.svc')}",
             f"username = {_q(username or 'CHANGE-ME')}",
             f"password_env = {_q(password_env or 'KOPPEL_ITSLEARNING_PASSWORD')}",
             "# Sync id of the site root hierarchy; schools hang under it.",

@@ -437,6 +437,49 @@ def demo(
     run_demo(directory, students=students, keep_running=keep_running)
 
 
+# -- reconciliation ---------------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def reconcile(
+    config: ConfigOpt = Path("koppel.toml"),
+    tenant: TenantOpt = None,
+    target: TargetOpt = None,
+    adopt: Annotated[list[str] | None, typer.Option("--adopt", help="ACCOUNT=PERSON: after review, let koppel "
+                                                    "manage this existing account (user name or target id) for "
+                                                    "this LAS person (sync key). Repeatable.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who approves the adoption (default: the login name).")] = None,
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """Read back what the target holds and report drift: objects changed or removed by hand, objects koppel does
+    not know, and manual accounts that match a LAS person. Changes nothing, unless you --adopt."""
+    from koppel.cli.status import render_drift
+
+    app_ = _app(config)
+    if adopt:
+        done = []
+        for pair in adopt:
+            account, sep, person_key = pair.partition("=")
+            if not sep or not account or not person_key:
+                raise fail(f"--adopt {pair!r}: write ACCOUNT=PERSON (e.g. --adopt jdevries=las:12345)")
+            target_id = app_.adopt(tenant, target, account=account, person_key=person_key, approved_by=by or _who())
+            done.append({"account": account, "person": person_key, "target_id": target_id})
+        if fmt is Format.JSON:
+            emit_json({"adopted": done})
+        else:
+            for d in done:
+                out.print(f"Adopted {d['account']} ({d['target_id']}) for {d['person']}; the next plan updates "
+                          "the fields koppel owns.", markup=False)
+        return
+    report = app_.reconcile(tenant, target)
+    if fmt is Format.JSON:
+        emit_json(report.to_json())
+    else:
+        out.print(render_drift(report), markup=False, end="")
+    raise typer.Exit(0 if report.clean else 2)
+
+
 # -- AVG: retention ---------------------------------------------------------------------------------------
 
 

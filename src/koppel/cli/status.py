@@ -111,3 +111,35 @@ def render_history(person: dict[str, Any], entries: list[JournalEntry]) -> str:
         if e.message and e.outcome != "done":
             lines.append(f"      {e.message}")
     return "\n".join(lines) + "\n"
+
+
+def render_drift(report: Any) -> str:
+    lines = ["Reconciliation: " + ("complete" if report.complete else "INCOMPLETE (see notes)")]
+    checked = ", ".join(f"{n:,} {k}s" for k, n in report.checked.items())
+    lines.append(f"  checked {checked}")
+    if report.clean:
+        lines.append("  no drift: the platform holds what koppel sent.")
+    if report.changed:
+        lines.append(f"Changed by hand ({len(report.changed)}):")
+        for d in report.changed:
+            lines.append(f"  ~ {d.kind} {d.key} {d.label}")
+            for name, (ours, theirs) in d.fields.items():
+                lines.append(f"      {name}: koppel sent {ours!r}, the platform has {theirs!r}")
+    if report.missing:
+        lines.append(f"Removed by hand ({len(report.missing)}):")
+        lines += [f"  - {m['kind']} {m['key']} {m['label']}" for m in report.missing]
+    if report.unknown:
+        lines.append(f"In the platform with a sync key koppel does not manage ({len(report.unknown)}):")
+        lines += [f"  ? {u['kind']} {u['key']}" for u in report.unknown]
+    if report.manual:
+        lines.append(f"Accounts made by hand: {report.manual}")
+    if report.candidates:
+        lines.append("Manual accounts that match a LAS person (adopt after review with "
+                     "`koppel reconcile --adopt ACCOUNT=PERSON`):")
+        for c in report.candidates:
+            lines.append(f"  = {c.username or c.target_id} ({c.platform_name}) ↔ {c.person_key} {c.person_label} "
+                         f"[matched on {', '.join(c.matched_on)}]")
+    if report.notes:
+        lines.append("Notes:")
+        lines += [f"  • {n}" for n in report.notes]
+    return "\n".join(lines) + "\n"

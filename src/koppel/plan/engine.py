@@ -293,6 +293,7 @@ def _annotate_moves(changes: list[Change], desired: Desired, records: Mapping[st
             rec = records.get(group)
             if rec is not None and rec.group_type == "klas":
                 removed[attrs["person"]].append(i)
+    moved: dict[str, str] = {}
     for person, adds in added.items():
         rems = removed.get(person)
         if not rems or len(adds) != 1 or len(rems) != 1:
@@ -300,9 +301,19 @@ def _annotate_moves(changes: list[Change], desired: Desired, records: Mapping[st
         a, r = adds[0], rems[0]
         old = records[changes[r].before["group"]].label or changes[r].before["group"]
         new = desired.objects[changes[a].after["group"]].label or changes[a].after["group"]
-        text = f"moved from {old} to {new}"
-        changes[a] = _with_reason(changes[a], text)
-        changes[r] = _with_reason(changes[r], text)
+        changes[a] = _with_reason(changes[a], f"moved from {old} to {new}")
+        changes[r] = _with_reason(changes[r], f"moved from {old} to {new}")
+        moved[person] = f"from {old} to {new}"
+    if not moved:
+        return
+    # The pupil's other memberships that change in the same plan (whole-klas lesgroepen) go with the move.
+    for i, c in enumerate(changes):
+        if c.kind is ObjectKind.MEMBERSHIP and c.action in (Action.CREATE, Action.DELETE) \
+                and c.reason in (R_NEW, R_GONE):
+            attrs = c.after if c.action is Action.CREATE else c.before
+            move = moved.get(attrs.get("person")) if attrs else None
+            if move:
+                changes[i] = _with_reason(c, f"{c.reason} (with the move {move})")
 
 
 def _attach_target_refs(changes: list[Change], records: Mapping[str, StateRecord]) -> None:

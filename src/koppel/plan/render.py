@@ -106,9 +106,12 @@ def _change_lines(changes: Iterable[Change], limit: int | None) -> Iterable[str]
         if limit is not None and shown >= limit:
             continue
         shown += 1
-        label = f" {change.label!r}" if change.label else ""
         school = f" [{change.school}]" if change.school else ""
-        yield f"  {SYMBOL[change.action]} {change.action.value:<7} {change.kind.value:<10} {change.key}{label}{school}"
+        if change.kind is ObjectKind.MEMBERSHIP and change.label:
+            what = change.label  # "Jan Jansen → Nederlands 3A"; the key is in the JSON
+        else:
+            what = f"{change.label} ({change.key})" if change.label else change.key
+        yield f"  {SYMBOL[change.action]} {change.action.value:<7} {change.kind.value:<10} {what}{school}"
         yield f"      {change.reason}"
         if change.action is Action.UPDATE and change.before is not None and change.after is not None:
             for field in change.fields:

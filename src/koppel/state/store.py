@@ -382,8 +382,12 @@ class StateStore:
         )
         conn.execute(stmt, rows)
 
-    def adopt(self, tenant: str, target: str, key: str, target_id: str, *, approved_by: str) -> None:
-        """Record that koppel's object ``key`` is the target's existing (manual) object ``target_id``."""
+    def adopt(self, tenant: str, target: str, key: str, target_id: str, *, approved_by: str,
+              username: str | None = None) -> None:
+        """Record that koppel's person ``key`` is the target's existing (manual) account ``target_id``.
+
+        The account keeps its user name (the rules never rename an account koppel manages); the next
+        plan updates the fields koppel owns."""
         state_id, _, _ = self.ensure_state(tenant, target)
         now = self.now()
         with self.engine.begin() as conn:
@@ -398,8 +402,8 @@ class StateStore:
             else:
                 conn.execute(insert(t.objects).values(
                     state_id=state_id, key=key, kind=ObjectKind.PERSON.value, status=ObjectStatus.ACTIVE.value,
-                    fingerprint="adopted", attrs="{}", meta="{}", target_id=target_id, person_key=key,
-                    created_at=now, updated_at=now,
+                    fingerprint="adopted", attrs=_dumps({"username": username} if username else {}), meta="{}",
+                    target_id=target_id, person_key=key, created_at=now, updated_at=now,
                 ))
             conn.execute(insert(t.journal).values(
                 state_id=state_id, run_id=0, at=now, key=key, kind=ObjectKind.PERSON.value, action="adopt",

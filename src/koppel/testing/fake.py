@@ -122,7 +122,8 @@ class FakeTarget:
         with self._lock:
             self._save()
 
-    def read(self, known_group_keys: Collection[str] = ()) -> TargetSnapshot:
+    def read(self, known_group_keys: Collection[str] = (), *, known_person_keys: Collection[str] = (),
+             known_target_ids: Mapping[str, str] | None = None) -> TargetSnapshot:
         with self._lock:
             objs = tuple(
                 ReadObject(ObjectKind(o["kind"]), key, dict(o["attrs"]), target_id=key)
@@ -130,6 +131,10 @@ class FakeTarget:
                 if o["status"] == "active"
             )
         return TargetSnapshot(objs)
+
+    def held_attrs(self, kind: ObjectKind, attrs: Mapping[str, Any]) -> dict[str, Any]:
+        """The fake platform keeps exactly what it was sent (tuples become lists, as in JSON)."""
+        return _jsonable(attrs)
 
     # -- inspection for tests ----------------------------------------------------------------
 
@@ -224,4 +229,5 @@ KIND = TargetKind(
     settings=FakeTargetSettings,
     factory=_factory,
     mandatory_fields={},
+    actions=frozenset((k, a) for k in ObjectKind for a in Action),
 )

@@ -16,7 +16,7 @@ from koppel.targets.itslearning.client import ImsClient
 from koppel.targets.itslearning.envelopes import Credentials
 from koppel.targets.itslearning.mapping import MANDATORY_FIELDS
 from koppel.targets.itslearning.settings import ItslearningSettings, resolve_endpoints
-from koppel.targets.itslearning.target import ItslearningTarget
+from koppel.targets.itslearning.target import OPERATIONS, ItslearningTarget
 
 __all__ = ["KIND", "ItslearningSettings", "ItslearningTarget", "factory"]
 
@@ -45,4 +45,5 @@ KIND = TargetKind(
     settings=ItslearningSettings,
     factory=factory,
     mandatory_fields=MANDATORY_FIELDS,
+    actions=frozenset(OPERATIONS),
 )

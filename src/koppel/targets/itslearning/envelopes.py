@@ -341,13 +341,15 @@ class ImsMembership:
 class PageRequest:
     """readAllPersons paging: ``PageIndex`` starts at 1; ``PageSize`` "≤ 100 recommended".
 
-    koppel never sets ``ConvertFromManual``: reading must not give manual accounts sync keys.
+    ``ConvertFromManual`` gives the manual accounts on the page a sync key (``itsla-<GUID>``). Reading
+    for reconciliation never sets it; only an approved adoption does.
     """
 
     index: int
     size: int = 100
     created_from: str | None = None  # UTC, xs:dateTime
     only_manually_created: bool = False
+    convert_from_manual: bool = False
 
 
 @dataclass(frozen=True)
@@ -666,7 +668,7 @@ def read_all_persons(page: PageRequest, *, header: RequestHeader) -> SoapRequest
     if page.created_from is not None:
         _sub(request, mess, "CreatedFrom", page.created_from)
     _sub(request, mess, "OnlyManuallyCreatedUsers", _bool(page.only_manually_created))
-    _sub(request, mess, "ConvertFromManual", "false")
+    _sub(request, mess, "ConvertFromManual", _bool(page.convert_from_manual))
     return _finish(operation, header, envelope, 1)
 
 

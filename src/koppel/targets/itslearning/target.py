@@ -43,6 +43,7 @@ from typing import Any
 
 import structlog
 
+from koppel.errors import TargetProtocolError
 from koppel.model.desired import ObjectKind
 from koppel.plan.model import Action, Change
 from koppel.targets.base import Capabilities, ItemOutcome, ItemResult, ReadObject, TargetSnapshot
@@ -388,6 +389,26 @@ class ItslearningTarget:
             for membership_id, membership in read_memberships_result(response)
         ]
         return objects, None
+
+    def convert_manual_accounts(self) -> list[ReadObject]:
+        """Give every account made by hand a sync key (``readAllPersons`` with ``ConvertFromManual``),
+        so that an adopted account can be managed over IMS ES. This writes to itslearning: call it only
+        for an approved adoption. Returns the manual accounts with the keys they have now."""
+        resolve = KeyResolver.build([], None)
+        out: list[ReadObject] = []
+        index = 1
+        while True:
+            request = PageRequest(index=index, size=PAGE_SIZE, only_manually_created=True, convert_from_manual=True)
+            response = self._client.send(read_all_persons(request, header=self._header()))
+            status = _overall(response, Operation.READ_ALL_PERSONS)
+            if status.code_major is not CodeMajor.SUCCESS:
+                raise TargetProtocolError(f"readAllPersons with ConvertFromManual failed: {_why(status)}")
+            page = read_all_persons_result(response)
+            out += [ReadObject(ObjectKind.PERSON, None, mapping.person_attrs(person, resolve, self._config),
+                               target_id=key, manual=True) for key, person in page.persons]
+            if len(out) >= page.virtual_count or not page.persons:
+                return out
+            index += 1
 
     # -- other ---------------------------------------------------------------------------------
 

@@ -1,0 +1,165 @@
+"""`koppel demo`: koppel end to end on embedded defaults, needing no input and no network.
+
+A generated school is exported the way Magister exports it; the itslearning sandbox (a faithful
+local emulator of itslearning's IMS Enterprise Services) runs on a free local port; koppel plans and
+applies the first load. Then the LAS changes — a pupil moves to another klas, a pupil stops a subject,
+a new teacher joins a lesgroep — and the incremental plan shows exactly those changes, and applies
+them. A last plan shows that nothing is left to do.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from koppel.cli.common import err, out, progress_bar
+from koppel.cli.init_config import render_config
+from koppel.errors import SandboxError
+from koppel.model.roster import SchoolYear
+
+DEMO_YEAR = SchoolYear(2025)
+PASSWORD_ENV = "KOPPEL_DEMO_ITSLEARNING_PASSWORD"
+
+
+def _say(text: str = "") -> None:
+    out.print(text, markup=False)
+
+
+def _heading(text: str) -> None:
+    _say()
+    _say(f"== {text} " + "=" * max(0, 72 - len(text)))
+
+
+def run_demo(directory: Path | None, *, students: int = 240, keep_running: bool = False) -> None:
+    from koppel.config import load_config
+    from koppel.generator import add_teacher, drop_subject, generate, move_pupil, write_layout
+    from koppel.pipeline import Koppel
+    from koppel.plan.render import render_summary_line, render_text
+    from koppel.sandbox.itslearning import SandboxConfig, SandboxServer
+
+    workdir = directory or Path(tempfile.mkdtemp(prefix="koppel-demo-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    for leftover in ("koppel-state.db", "itslearning-sandbox.db"):
+        for suffix in ("", "-wal", "-shm"):
+            (workdir / f"{leftover}{suffix}").unlink(missing_ok=True)
+    export = workdir / "export"
+
+    _heading("1. A school's LAS export")
+    bestuur = generate(students=students, schools=1, year=DEMO_YEAR, seed=2025)
+    write_layout(bestuur, export, "magister")
+    school = bestuur.schools[0]
+    _say(f"Generated {school.name} ({school.brin6}), school year {DEMO_YEAR}: {len(bestuur.pupils)} pupils, "
+         f"{len(bestuur.teachers)} teachers, {len(bestuur.klassen)} klassen, {len(bestuur.lesgroepen)} lesgroepen.")
+    _say(f"Written as a Magister export (leerlingen.csv, docenten.csv) to {export}")
+
+    password = secrets.token_urlsafe(16)
+    sandbox = SandboxServer(SandboxConfig(db_path=workdir / "itslearning-sandbox.db", username="koppel",
+                                          password=password, site_root="koppel-demo-root"))
+    sandbox.start()
+    try:
+        _say(f"itslearning sandbox (IMS Enterprise Services emulator) at {sandbox.url}")
+        config_path = workdir / "koppel.toml"
+        config_path.write_text(render_config(
+            source="export", layout="magister", target_kind="itslearning", url=sandbox.endpoint("combined"),
+            username="koppel",
+            password_env=PASSWORD_ENV, tenant="demo", name=school.name, school=school.brin6,
+            state="sqlite:///koppel-state.db", site_root="koppel-demo-root",
+        ), encoding="utf-8")
+        _say(f"Configuration: {config_path}")
+        env = {**os.environ, PASSWORD_ENV: password}
+        app = Koppel.open(load_config(config_path), env=env)
+
+        _heading("2. The first plan: everything is new")
+        first = app.plan("demo", None).plan
+        _say(render_text(first, limit=12, school_names={school.brin6: school.name}).rstrip())
+        _apply(app, first)
+        stats = sandbox.stats()
+        _say(f"itslearning now holds {stats['groups']} hierarchy nodes and courses, {stats['persons']} users and "
+             f"{stats['memberships']} memberships.")
+
+        _heading("3. The LAS changes")
+        changed, story = _change_the_las(bestuur, move_pupil, drop_subject, add_teacher)
+        write_layout(changed, export, "magister")
+        for line in story:
+            _say(f"  • {line}")
+        writes_before = sandbox.stats()["writes"]
+
+        _heading("4. The incremental plan: exactly those changes")
+        second = app.plan("demo", None).plan
+        _say(render_text(second, limit=None, school_names={school.brin6: school.name}).rstrip())
+        _apply(app, second)
+        _say(f"Write requests sent to itslearning for this change: {sandbox.stats()['writes'] - writes_before}.")
+
+        _heading("5. Nothing left to do")
+        third = app.plan("demo", None).plan
+        _say(render_summary_line(third))
+
+        _heading("Try it yourself")
+        _say(f"  cd {workdir}")
+        _say(f"  export {PASSWORD_ENV}=…   # the sandbox password is generated per demo run")
+        _say("  koppel status; koppel history <leerlingnummer>; koppel plan")
+        if keep_running:
+            _say(f"\nThe sandbox keeps running at {sandbox.url}/sandbox/ (password in ${PASSWORD_ENV} = {password}). "
+                 "Press Ctrl-C to stop.")
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                _say("stopped")
+        app.store.close()
+    finally:
+        sandbox.stop()
+
+
+def _apply(app, plan) -> None:
+    from koppel.plan.render import render_summary_line
+
+    if plan.empty:
+        return
+    with progress_bar(len(plan.changes), "applying", enabled=True) as progress:
+        result = app.apply(plan, progress=progress, trigger="demo")
+    o = result.outcomes
+    _say(f"Applied {render_summary_line(plan)[6:-1]}: {o.get('done', 0) + o.get('warning', 0)} confirmed by "
+         f"itslearning, {o.get('failed', 0) + o.get('skipped', 0)} not, in {result.requests} requests "
+         f"({result.seconds:.1f}s).")
+    if result.status != "succeeded":
+        for failure in result.failures[:5]:
+            err.print(f"  ! {failure['action']} {failure['kind']} {failure['key']}: {failure['message']}", markup=False)
+        raise SandboxError(f"the demo's apply did not succeed ({result.status}); see `koppel status --run "
+                           f"{result.run_id}` in the demo folder")
+
+
+def _change_the_las(bestuur, move_pupil, drop_subject, add_teacher):
+    """Pick a pupil to move, a pupil who stops a subject and a lesgroep for a new teacher — deterministically."""
+    by_klas = Counter((p.brin6, p.leerjaar, p.onderwijssoort, p.klas) for p in bestuur.pupils)
+    mover = None
+    for pupil in sorted(bestuur.pupils, key=lambda p: (-p.leerjaar, p.stamnr)):
+        options = sorted(k.name for k in bestuur.klassen
+                         if k.brin6 == pupil.brin6 and k.leerjaar == pupil.leerjaar
+                         and k.onderwijssoort == pupil.onderwijssoort and k.name != pupil.klas)
+        if options and by_klas[(pupil.brin6, pupil.leerjaar, pupil.onderwijssoort, pupil.klas)] > 1:
+            mover, new_klas = pupil, options[0]
+            break
+    story = []
+    changed = bestuur
+    if mover is not None:
+        changed = move_pupil(changed, mover.stamnr, new_klas)
+        story.append(f"{_name(mover)} ({mover.stamnr}) moves from klas {mover.klas} to {new_klas}")
+    dropper_group = next(g for g in sorted(changed.lesgroepen, key=lambda g: g.name)
+                         if g.klas is None and len(g.pupils) > 1 and (mover is None or mover.stamnr not in g.pupils))
+    dropper = changed.pupil(dropper_group.pupils[0])
+    changed = drop_subject(changed, dropper.stamnr, dropper_group.name)
+    story.append(f"{_name(dropper)} ({dropper.stamnr}) stops {dropper_group.vak} (leaves lesgroep {dropper_group.name})")
+    target_group = sorted(changed.lesgroepen, key=lambda g: g.name)[len(changed.lesgroepen) // 2]
+    code = next(c for c in ("NWD", "NWDO", "NWDX", "QQQ") if not any(t.docentcode == c for t in changed.teachers))
+    changed = add_teacher(changed, target_group.brin6, code, "Noor", "van 't", "Hof", target_group.name)
+    story.append(f"a new teacher, Noor van 't Hof ({code}), joins lesgroep {target_group.name}")
+    return changed, story
+
+
+def _name(pupil) -> str:
+    return " ".join(p for p in (pupil.roepnaam, pupil.voorvoegsel, pupil.achternaam) if p)
