@@ -33,6 +33,7 @@ from koppel.model.desired import ObjectKind
 from koppel.model.roster import SchoolYear
 from koppel.plan.policy import AbsentGroupAction, ArchivedMemberships, GuardPolicy, PlanPolicy
 from koppel.rules.settings import RulesSettings
+from koppel.validation import ValidationSettings
 
 __all__ = [
     "Config",
@@ -61,11 +62,6 @@ class StateSettings(_Strict):
 class LogSettings(_Strict):
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
     format: Literal["text", "json"] = Field("text", description="Log lines as text or as JSON (for log shippers).")
-
-
-class ValidationConfig(_Strict):
-    max_errors: int = Field(0, ge=0, description="Data errors allowed before a run stops before planning. Bad "
-                            "rows are always left out and reported; above this many the run does not plan at all.")
 
 
 class LifecycleSettings(_Strict):
@@ -173,7 +169,7 @@ class TenantConfig:
     name: str
     school_year: str  # "auto" or "2025-2026"
     year_start: str  # MM-DD
-    validation: ValidationConfig
+    validation: ValidationSettings
     sources: Mapping[str, SourceConfig]
     targets: Mapping[str, TargetConfig]
 
@@ -345,7 +341,7 @@ def _tenant(tid: str, traw: Any, problem) -> TenantConfig | None:
         _parse_mmdd(year_start)
     except ValueError as exc:
         problem(str(exc), loc + ("year_start",))
-    validation = _model(ValidationConfig, traw.get("validation", {}), loc + ("validation",), problem)
+    validation = _model(ValidationSettings, traw.get("validation", {}), loc + ("validation",), problem)
     sources: dict[str, SourceConfig] = {}
     for name, sraw in _table(traw, "sources", loc, problem).items():
         src = _source(name, sraw, loc + ("sources", name), problem)

@@ -67,7 +67,7 @@ def run_demo(directory: Path | None, *, students: int = 240, keep_running: bool 
             source="export", layout="magister", target_kind="itslearning", url=sandbox.endpoint("combined"),
             username="koppel",
             password_env=PASSWORD_ENV, tenant="demo", name=school.name, school=school.brin6,
-            state="sqlite:///koppel-state.db", site_root="koppel-demo-root",
+            state="sqlite:///koppel-state.db", site_root="koppel-demo-root", school_year=str(DEMO_YEAR),
         ), encoding="utf-8")
         _say(f"Configuration: {config_path}")
         env = {**os.environ, PASSWORD_ENV: password}

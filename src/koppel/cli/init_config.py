@@ -12,7 +12,7 @@ def _q(value: str) -> str:
 def render_config(*, source: str, layout: str, target_kind: str, url: str | None, username: str | None,
                   password_env: str | None, tenant: str = "school", name: str | None = None, school: str | None = None,
                   state: str = "sqlite:///koppel-state.db", today: dt.date | None = None,
-                  target_name: str | None = None, site_root: str = "koppel-root") -> str:
+                  target_name: str | None = None, site_root: str = "koppel-root", school_year: str = "auto") -> str:
     target_name = target_name or target_kind
     when = f" on {today.isoformat()}" if today else ""
     lines = [
@@ -27,7 +27,7 @@ def render_config(*, source: str, layout: str, target_kind: str, url: str | None
         f"[tenants.{tenant}]",
         f"name = {_q(name or tenant)}",
         "# The school year to read: \"auto\" follows the calendar and switches on year_start; or pin one (\"2025-2026\").",
-        "school_year = \"auto\"",
+        f"school_year = {_q(school_year)}",
         "year_start = \"08-01\"",
         "",
         f"[tenants.{tenant}.validation]",

@@ -89,14 +89,14 @@ def validate(
 
     Exit code 0 when the data may be planned, 1 when errors exceed validation.max_errors.
     """
-    from koppel.validation import ValidationSettings, render_text
+    from koppel.validation import render_text
     from koppel.validation import validate as run_validation
 
     app_ = _app(config)
     tenant_cfg = app_.config.tenant(tenant)
     school_year = tenant_cfg.resolve_year(app_.today(), year)
     roster = app_.read_roster(tenant_cfg, school_year)
-    report = run_validation(roster, ValidationSettings(max_errors=tenant_cfg.validation.max_errors))
+    report = run_validation(roster, tenant_cfg.validation)
     app_.store.record_source_read(
         tenant_cfg.id, status="invalid" if report.exceeds_limit else "ok", school_year=str(school_year),
         counts=roster.counts(), sources=[], diagnostics=[d.to_json() for d in report.diagnostics],
