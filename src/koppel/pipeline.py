@@ -40,9 +40,12 @@ log = structlog.get_logger("koppel.run")
 
 @dataclass
 class PlanOutcome:
+    """The plan and what a caller shows with it. The roster and the desired state are not kept: at a
+    bestuur's size they are most of the memory, and nothing after planning needs them."""
+
     plan: Plan
-    roster: Roster
-    desired: Desired
+    schools: Mapping[str, str]  # BRIN6 -> name
+    counts: Mapping[str, int]
     year: SchoolYear
     provisioned_year: SchoolYear | None = None
 
@@ -152,6 +155,8 @@ class Koppel:
             roster, target_cfg.rules, target=target_cfg.name, identities=self.identities(tenant.id, target_cfg.name),
             provision=provision, provision_members=lifecycle.provision_members,
         )
+        schools, counts = {b: s.name for b, s in roster.schools.items()}, roster.counts()
+        del roster, provision  # free a million memberships before the plan allocates its changes
         supported = target.capabilities.actions if target is not None else self._supported(tenant, target_cfg)
         view = self.store.load_view(tenant.id, target_cfg.name)
         view = replace(view, attrs_json=self.store.load_attrs(tenant.id, target_cfg.name,
@@ -159,7 +164,9 @@ class Koppel:
         plan = make_plan(desired, view, target_cfg.policy.plan_policy(supported), tenant=tenant.id, today=today)
         if plan.held:
             self.store.save_plan(plan, status="held")
-        return PlanOutcome(plan, roster, desired, school_year, school_year.next() if provision else None)
+        return PlanOutcome(plan, schools, counts, school_year,
+                           school_year.next() if lifecycle.provision_next_year and year is None
+                           and _provisioning(today, school_year, lifecycle.provision_from) else None)
 
     def _supported(self, tenant: TenantConfig, target_cfg: TargetConfig) -> frozenset:
         """What the target can do — from its kind when it says so, so planning needs no credentials."""

@@ -137,8 +137,8 @@ def plan(
         sys.stdout.buffer.write(p.to_json_bytes(indent=True))
         sys.stdout.flush()
     else:
-        names = {b: s.name for b, s in outcome.roster.schools.items()}
-        out.print(render_text(p, limit=None if show_all else 50, school_names=names), markup=False, end="")
+        out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools)), markup=False,
+                  end="")
         if out_file is not None:
             out.print(f"\nSaved to {out_file}. Apply it with `koppel apply {out_file}`.", markup=False)
         elif p.held:
@@ -530,6 +530,7 @@ def run() -> None:
 
 # Commands that live in their own modules register themselves on `app` when imported.
 from koppel.cli import sandbox_cmds  # noqa: E402,F401
+from koppel.cli import service_cmds  # noqa: E402,F401
 
 
 if __name__ == "__main__":  # pragma: no cover

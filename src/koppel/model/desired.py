@@ -45,8 +45,11 @@ def fingerprint(attrs: Mapping[str, Any]) -> str:
     return hashlib.blake2b(orjson.dumps(attrs, option=orjson.OPT_SORT_KEYS), digest_size=12).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DesiredObject:
+    """One object the target should hold. Treated as immutable; not ``frozen`` only because a frozen
+    dataclass costs three times as much to build, and a bestuur builds a million of these."""
+
     kind: ObjectKind
     key: str
     attrs: Mapping[str, Any]
@@ -84,6 +87,12 @@ class Desired:
     # Scope: the schools this desired state speaks for. Objects of other schools in the state are
     # left alone (a filter or a missing source must never read as "everyone left").
     schools: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_table(cls, target: str, school_year: str, table: dict[str, DesiredObject], *,
+                   diagnostics: Iterable = (), schools: Iterable[str] = ()) -> Desired:
+        """From a table the caller built keyed by sync key (and hands over: it is not copied)."""
+        return cls(target, school_year, MappingProxyType(table), tuple(diagnostics), frozenset(schools))
 
     @classmethod
     def build(

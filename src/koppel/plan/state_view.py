@@ -26,8 +26,10 @@ class ObjectStatus(StrEnum):
     DELETED = "deleted"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StateRecord:
+    """One object of the state, as the plan sees it (treated as immutable; see DesiredObject)."""
+
     kind: ObjectKind
     key: str
     status: ObjectStatus

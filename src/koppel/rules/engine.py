@@ -21,6 +21,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from koppel.model.desired import Desired, DesiredObject, ObjectKind
@@ -32,6 +33,10 @@ __all__ = ["IdentityIndex", "build_desired", "person_sync_key", "school_key", "y
 _ROLE_OF_KIND = {PersonKind.STUDENT: "student", PersonKind.STAFF: "staff", PersonKind.GUARDIAN: "guardian"}
 _SCHOOL_ROLE = {PersonKind.STUDENT: "student", PersonKind.STAFF: "teacher", PersonKind.GUARDIAN: "guardian"}
 _ROLE_RANK = {"teacher": 0, "mentor": 1, "student": 2, "guardian": 3}
+_MEMBERSHIP = ObjectKind.MEMBERSHIP
+_ROLE_NAME = {r: r.value for r in Role}  # plain str: Enum.value goes through a slow descriptor
+_ROUTE_KLAS, _ROUTE_COURSE, _ROUTE_DERIVED = 1, 2, 3
+_NO_META: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -93,10 +98,10 @@ def build_desired(
     if provision is not None:
         builder.add_roster(provision, members=provision_members)
     builder.finish_accounts()
-    return Desired.build(
+    return Desired.from_table(
         target,
         str(roster.school_year),
-        builder.objects.values(),
+        builder.objects,
         diagnostics=list(roster.diagnostics) + builder.diagnostics,
         schools=builder.scope,
     )
@@ -115,6 +120,7 @@ class _Builder:
         self.home: dict[str, str] = {}  # sync key -> home school BRIN6
         self.person_schools: dict[str, list[str]] = defaultdict(list)
         self.person_labels: dict[str, str] = {}
+        self.non_pupils: set[str] = set()  # sync keys of staff and guardians
         self.school_names: dict[str, str] = {}
 
     # -- scope ----------------------------------------------------------------------------
@@ -231,7 +237,8 @@ class _Builder:
             elif strategy is CourseStrategy.LESGROEP or not g.subject:
                 course_of[key] = [self._course(key, g, g.name, year, short, schools)]
 
-        # Memberships in roster order; derived courses are created on first use.
+        # Memberships in roster order: the hot loop of a bestuur (a million), so a group's route is
+        # looked up once and the common case (klas node or lesgroep course) is handled inline.
         klas_of_person: dict[str, Group] = {}
         if strategy is not CourseStrategy.LESGROEP:
             for m in roster.memberships:
@@ -239,38 +246,54 @@ class _Builder:
                     g = groups_in.get(m.group)
                     if g is not None and g.kind is GroupKind.STAMGROEP:
                         klas_of_person[m.person] = g
+        routes: dict[str, tuple[int, str | None, str, str]] = {}
+        for key, g in groups_in.items():
+            if g.kind is GroupKind.STAMGROEP:
+                node = klas_node.get(key)
+                if node is not None:
+                    routes[key] = (_ROUTE_KLAS, node, g.school, self.objects[node].label)
+            elif key in course_of:
+                course = course_of[key][0]
+                routes[key] = (_ROUTE_COURSE, course, g.school, self.objects[course].label)
+            else:
+                routes[key] = (_ROUTE_DERIVED, None, g.school, "")
         pupils_of: dict[str, list[str]] = defaultdict(list)  # derived-course lesgroep -> roster pupil keys
         teachers_of: dict[str, list[str]] = defaultdict(list)  # derived-course lesgroep -> teacher sync keys
-        person_keys = self.person_keys
-        add_membership = self._add_membership
+        person_keys, objects, labels, non_pupils = self.person_keys, self.objects, self.person_labels, self.non_pupils
         with_pupils = members == "all"
         with_teachers = members in ("all", "teachers")
+        role_name, membership, no_meta = _ROLE_NAME, _MEMBERSHIP, _NO_META
         for m in roster.memberships:
-            g = groups_in.get(m.group)
-            if g is None or m.person not in persons_in:
+            route = routes.get(m.group)
+            if route is None:
                 continue
             person = person_keys.get(m.person)
             if person is None:
-                continue  # next year's newcomer: provisioned after the switch
-            is_pupil = m.role is Role.STUDENT
-            wanted = with_pupils if is_pupil else with_teachers
-            if g.kind is GroupKind.STAMGROEP:
-                node = klas_node.get(m.group)
-                if wanted and node is not None and m.role in (Role.STUDENT, Role.MENTOR):
-                    add_membership(person, node, m.role.value, g.school)
+                continue  # out of scope, or next year's newcomer (provisioned after the switch)
+            role = role_name[m.role]
+            if not (with_pupils if role == "student" else with_teachers):
                 continue
-            courses = course_of.get(m.group)
-            if courses is not None:
-                if wanted:
-                    for course in courses:
-                        add_membership(person, course, m.role.value, g.school)
-            elif is_pupil:
-                course = self._derived_course(g, klas_of_person.get(m.person), year, short, schools)
-                pupils_of[m.group].append(m.person)
-                if wanted:
-                    add_membership(person, course, m.role.value, g.school)
-            elif wanted:
-                teachers_of[m.group].append(person)
+            mode, target, school, group_label = route
+            if mode is _ROUTE_DERIVED:
+                if role == "student":
+                    pupils_of[m.group].append(m.person)
+                    course = self._derived_course(groups_in[m.group], klas_of_person.get(m.person), year, short,
+                                                  schools)
+                    self._add_membership(person, course, role, school)
+                else:
+                    teachers_of[m.group].append(person)
+                continue
+            if mode is _ROUTE_KLAS and role not in ("student", "mentor"):
+                continue
+            key = f"{person}|{target}|{role}"
+            if key in objects:
+                continue
+            if (role != "student" or person in non_pupils) and not self._one_role(person, target, role):
+                continue
+            # Person, group and role are in the key; only ``home`` can change for the same key.
+            objects[key] = DesiredObject(membership, key, {"person": person, "group": target, "role": role,
+                                                           "home": False}, school,
+                                         f"{labels[person]} → {group_label}", no_meta, "m1:0")
         # A teacher of a lesgroep that feeds derived courses teaches each course its pupils are in.
         for group_key, teacher_keys in teachers_of.items():
             g = groups_in[group_key]
@@ -278,7 +301,7 @@ class _Builder:
                        for p in pupils_of.get(group_key, ())}
             for course in sorted(courses):
                 for teacher in teacher_keys:
-                    add_membership(teacher, course, "teacher", g.school)
+                    self._add_membership(teacher, course, "teacher", g.school)
 
     def _course(self, key: str, g: Group, groep: str, year: str, short: str, schools: Mapping[str, School],
                 klas: str = "") -> str:
@@ -317,16 +340,18 @@ class _Builder:
             self.objects[key] = DesiredObject.make(ObjectKind.GROUP, key, attrs, school=school, label=label)
 
     def _add_membership(self, person: str, group: str, role: str, school: str) -> None:
+        # The hot path of a bestuur: a million calls. Keep it to one key, one dict and one object.
         key = f"{person}|{group}|{role}"
-        if key in self.objects:
+        objects = self.objects
+        if key in objects:
             return
-        if (role != "student" or self.persons[person].kind is not PersonKind.STUDENT) \
-                and not self._one_role(person, group, role):
+        if (role != "student" or person in self.non_pupils) and not self._one_role(person, group, role):
             return
-        attrs = {"person": person, "group": group, "role": role, "home": False}
-        label = f"{self.person_labels.get(person, person)} → {self.objects[group].label}"
         # Person, group and role are in the key; only ``home`` can change for the same key.
-        self.objects[key] = DesiredObject(ObjectKind.MEMBERSHIP, key, attrs, school, label, {}, "m1:0")
+        objects[key] = DesiredObject(
+            _MEMBERSHIP, key, {"person": person, "group": group, "role": role, "home": False}, school,
+            f"{self.person_labels[person]} → {objects[group].label}", _NO_META, "m1:0",
+        )
 
     def _one_role(self, person: str, group: str, role: str) -> bool:
         """A platform holds one role per person per group: keep the strongest (teacher > mentor > student).
@@ -357,6 +382,8 @@ class _Builder:
             return
         self.persons[sync] = person
         self.person_labels[sync] = person.display_name
+        if person.kind is not PersonKind.STUDENT:
+            self.non_pupils.add(sync)
         in_scope = [b for b in person.schools if b in self.scope]
         self.home[sync] = in_scope[0]
         self.person_schools[sync] = in_scope
@@ -388,7 +415,7 @@ class _Builder:
                 home = brin6 == self.home[sync]
                 attrs = {"person": sync, "group": school_key(brin6), "role": role, "home": home}
                 label = f"{self.person_labels[sync]} → {self.objects[school_key(brin6)].label}"
-                self.objects[key] = DesiredObject(ObjectKind.MEMBERSHIP, key, attrs, brin6, label, {},
+                self.objects[key] = DesiredObject(ObjectKind.MEMBERSHIP, key, attrs, brin6, label, _NO_META,
                                                   "m1:1" if home else "m1:0")
 
     def _template_values(self, person: Person) -> dict[str, str]:
