@@ -159,8 +159,8 @@ class Koppel:
         del roster, provision  # free a million memberships before the plan allocates its changes
         supported = target.capabilities.actions if target is not None else self._supported(tenant, target_cfg)
         view = self.store.load_view(tenant.id, target_cfg.name)
-        view = replace(view, attrs_json=self.store.load_attrs(tenant.id, target_cfg.name,
-                                                              keys_needing_attrs(desired, view.records)))
+        attrs, labels = self.store.load_details(tenant.id, target_cfg.name, keys_needing_attrs(desired, view.records))
+        view = replace(view, attrs_json=attrs, labels=labels)
         plan = make_plan(desired, view, target_cfg.policy.plan_policy(supported), tenant=tenant.id, today=today)
         if plan.held:
             self.store.save_plan(plan, status="held")

@@ -243,7 +243,7 @@ def _removal_change(rec: StateRecord, state: StateView, policy: PlanPolicy, toda
         before = state.attrs(rec.key) or {}
         if before.get("group") in removed_groups and not _remove_with_archive(policy, before.get("role")):
             return None
-        return Change(Action.DELETE, kind, rec.key, R_GONE, PHASE_MEMBERSHIP_REMOVE, rec.school, rec.label or "",
+        return Change(Action.DELETE, kind, rec.key, R_GONE, PHASE_MEMBERSHIP_REMOVE, rec.school, state.label(rec.key),
                       before, None, target_id=rec.target_id)
     if kind is ObjectKind.PERSON:
         before = state.attrs(rec.key) or {}

@@ -52,6 +52,11 @@ class StateView:
     serial: int
     records: Mapping[str, StateRecord]
     attrs_json: Mapping[str, str | bytes] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)  # for objects whose record carries none
+
+    def label(self, key: str) -> str:
+        rec = self.records.get(key)
+        return (rec.label if rec is not None and rec.label else None) or self.labels.get(key, "")
 
     def attrs(self, key: str) -> dict[str, Any] | None:
         raw = self.attrs_json.get(key)

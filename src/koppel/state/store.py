@@ -230,41 +230,81 @@ class StateStore:
     # -- reading the state for a plan ------------------------------------------------------
 
     def load_view(self, tenant: str, target: str) -> StateView:
-        """The index of every object (no attributes yet): see :meth:`load_attrs`."""
+        """The index of every object, lean: no attributes, and for memberships no label — the plan asks
+        for those of the few objects it shows a before for (:meth:`load_details`).
+
+        A bestuur's state is a million rows, so this reads through the DB-API cursor (SQLAlchemy's row
+        objects cost more than the rows themselves) and shares the strings that repeat."""
         state_id, lineage, serial = self.ensure_state(tenant, target)
-        o = t.objects.c
-        query = select(
-            o.key, o.kind, o.status, o.fingerprint, o.school, o.label, o.target_id,
-            o.absent_since, o.delete_after, o.person_key, o.meta,
-        ).where(o.state_id == state_id)
+        sql = (
+            "SELECT key, kind, status, fingerprint, school,"
+            " CASE WHEN kind = 'membership' THEN NULL ELSE label END,"
+            " CASE WHEN target_id = key THEN NULL ELSE target_id END,"
+            " absent_since, delete_after,"
+            " CASE WHEN kind = 'group' THEN meta ELSE NULL END"
+            " FROM objects WHERE state_id = {p}"
+        )
         records: dict[str, StateRecord] = {}
         kinds, statuses = _KIND, _STATUS
         group = ObjectKind.GROUP
-        with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=20000).execute(query)
-            for key, kind, status, fp, school, label, target_id, absent, delete_after, person_key, meta in result:
-                k = kinds[kind]
-                parent = group_type = None
-                if k is group and meta:
-                    group_meta = orjson.loads(meta)
-                    parent, group_type = group_meta.get("parent"), group_meta.get("type")
-                records[key] = StateRecord(
-                    k, key, statuses[status], fp, school, label, target_id, absent, delete_after, parent,
-                    person_key, group_type,
-                )
+        shared: dict[str, str] = {}
+        intern = shared.setdefault
+        for key, kind, status, fp, school, label, target_id, absent, delete_after, meta in self._raw(sql, state_id):
+            k = kinds[kind]
+            parent = group_type = None
+            if k is group and meta:
+                group_meta = orjson.loads(meta)
+                parent, group_type = group_meta.get("parent"), group_meta.get("type")
+            records[key] = StateRecord(
+                k, key, statuses[status], intern(fp, fp), intern(school, school) if school else None, label,
+                target_id, absent, delete_after, parent, None, group_type,
+            )
         return StateView(tenant, target, lineage, serial, records)
 
-    def load_attrs(self, tenant: str, target: str, keys: Iterable[str]) -> dict[str, str]:
+    def _raw(self, sql: str, *params: Any) -> Iterator[tuple]:
+        """Rows of a plain SELECT through the DB-API cursor. ``{p}`` marks each parameter."""
+        marker = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
+        with self.engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(sql.replace("{p}", marker), params)
+                while True:
+                    rows = cursor.fetchmany(20000)
+                    if not rows:
+                        break
+                    yield from rows
+            finally:
+                cursor.close()
+
+    def load_details(self, tenant: str, target: str, keys: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
+        """Attribute JSON and labels of these objects (what the plan shows as *before*)."""
         state_id = self.state_id(tenant, target)
-        if state_id is None:
-            return {}
-        out: dict[str, str] = {}
+        wanted = set(keys)
+        attrs: dict[str, str] = {}
+        labels: dict[str, str] = {}
+        if state_id is None or not wanted:
+            return attrs, labels
+        if len(wanted) > 20000:
+            # Many (a jaarovergang): one scan beats thousands of IN lists.
+            rows = self._raw("SELECT key, attrs, label FROM objects WHERE state_id = {p}", state_id)
+            for key, a, label in rows:
+                if key in wanted:
+                    attrs[key] = a
+                    if label:
+                        labels[key] = label
+            return attrs, labels
         o = t.objects.c
         with self.engine.connect() as conn:
-            for chunk in _chunks(list(keys), 900):
-                rows = conn.execute(select(o.key, o.attrs).where(o.state_id == state_id, o.key.in_(chunk)))
-                out.update({k: a for k, a in rows})
-        return out
+            for chunk in _chunks(sorted(wanted), 900):
+                for key, a, label in conn.execute(select(o.key, o.attrs, o.label).where(
+                        o.state_id == state_id, o.key.in_(chunk))):
+                    attrs[key] = a
+                    if label:
+                        labels[key] = label
+        return attrs, labels
+
+    def load_attrs(self, tenant: str, target: str, keys: Iterable[str]) -> dict[str, str]:
+        return self.load_details(tenant, target, keys)[0]
 
     def object(self, tenant: str, target: str, key: str) -> dict[str, Any] | None:
         state_id = self.state_id(tenant, target)
