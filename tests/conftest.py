@@ -105,3 +105,10 @@ def chromium_path() -> str | None:
         if found:
             return found
     return None
+
+
+def pytest_configure(config):
+    """Logs at warning level, as the CLI's default: tests read failures, not chatter."""
+    from koppel.cli.common import configure_logging
+
+    configure_logging("warning")
