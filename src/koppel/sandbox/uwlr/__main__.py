@@ -1,0 +1,7 @@
+"""``python -m koppel.sandbox.uwlr --help``"""
+
+import sys
+
+from .server import main
+
+sys.exit(main())

@@ -1,0 +1,262 @@
+"""Read an EDEXML element tree into :mod:`.model` values: leniently, by local name, in any order.
+
+The same reader serves the ``EDEX`` file (no namespace) and the UWLR answer (every element in
+``http://www.edustandaard.nl/leerresultaten/2/leerlinggegevens``), so elements are matched by their
+local name. It is lenient where real LAS output is known to stray from the schema
+(shared/reference/las-sources.md §1.7): element order is not checked (Magister demo data has
+``roepnaam`` before ``achternaam``), a list with one child is the same as a list, unknown elements
+are skipped, and the ``schooljaar`` is *not* checked against the schema's enumeration — the public
+``EDEXML.types.variabel.xsd`` stops at 2024-2025, and 2025-2026 is real.
+
+What is missing is not invented: an element without its required ``@key`` is left out and
+reported as a :class:`~.model.ReadProblem`; every other judgement (years, BRIN, references) is the
+mapping's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import lru_cache
+from typing import TypeVar
+
+from lxml import etree
+
+from koppel.sources.edexml.model import (
+    EdexDocument,
+    Groep,
+    GroepKoppeling,
+    GroepRef,
+    Leerkracht,
+    Leerling,
+    ReadProblem,
+    SchoolBlok,
+    Vestiging,
+)
+
+__all__ = ["EdexmlStructureError", "local_name", "read_document"]
+
+_T = TypeVar("_T")
+
+
+class EdexmlStructureError(ValueError):
+    """The element is not EDEXML leerlinggegevens at all (no ``school`` block, wrong root)."""
+
+
+@lru_cache(maxsize=512)
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def local_name(element: etree._Element) -> str:
+    """``{ns}leerling`` → ``leerling``; comments and processing instructions → ``""``."""
+    tag = element.tag
+    if not isinstance(tag, str):
+        return ""
+    return _local(tag)  # a document has a few dozen distinct tags, repeated thousands of times
+
+
+def _children(element: etree._Element) -> Iterator[tuple[str, etree._Element]]:
+    for child in element.iterchildren(tag=etree.Element):  # elements only: no comments, no PIs
+        yield _local(child.tag), child
+
+
+def _text(element: etree._Element) -> str | None:
+    text = element.text
+    if text is None:
+        return None
+    text = text.strip()
+    return text or None
+
+
+def _key(element: etree._Element, attribute: str = "key") -> str | None:
+    value = element.get(attribute)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def read_document(root: etree._Element) -> EdexDocument:
+    """The content of ``root``: an ``EDEX`` element or a UWLR ``leerlinggegevens`` element."""
+    problems: list[ReadProblem] = []
+    school: SchoolBlok | None = None
+    vestigingen: list[Vestiging] = []
+    groepen: list[Groep] = []
+    leerlingen: list[Leerling] = []
+    leerkrachten: list[Leerkracht] = []
+    for name, section in _children(root):
+        if name == "school":
+            school = _school(section)
+        elif name == "vestigingen":
+            vestigingen.extend(_keyed(section, "vestiging", _vestiging, problems))
+        elif name == "groepen":
+            groepen.extend(_groepen(section, problems))
+        elif name == "leerlingen":
+            leerlingen.extend(_keyed(section, "leerling", _leerling, problems))
+        elif name == "leerkrachten":
+            leerkrachten.extend(_keyed(section, "leerkracht", _leerkracht, problems))
+    if school is None:
+        raise EdexmlStructureError(
+            f"<{local_name(root)}> has no <school> block, so it is not EDEXML leerlinggegevens"
+        )
+    return EdexDocument(
+        school, tuple(vestigingen), tuple(groepen), tuple(leerlingen), tuple(leerkrachten), tuple(problems)
+    )
+
+
+def _keyed(
+    section: etree._Element,
+    wanted: str,
+    read: Callable[[etree._Element, str, list[ReadProblem]], _T],
+    problems: list[ReadProblem],
+) -> Iterator[_T]:
+    """Each ``wanted`` child of ``section`` read by ``read(element, key, problems)``; one without a key is
+    reported and left out."""
+    for name, element in _children(section):
+        if name != wanted:
+            continue
+        key = _key(element)
+        if key is None:
+            problems.append(
+                ReadProblem(
+                    "missing-value", f"<{wanted}> without its required key; left out", element.sourceline
+                )
+            )
+            continue
+        yield read(element, key, problems)
+
+
+def _school(element: etree._Element) -> SchoolBlok:
+    fields = {name: _text(child) for name, child in _children(element)}
+    return SchoolBlok(
+        schooljaar=fields.get("schooljaar"),
+        peildatum=fields.get("peildatum"),
+        brincode=fields.get("brincode"),
+        dependancecode=fields.get("dependancecode"),
+        schoolkey=fields.get("schoolkey"),
+        instellingsnummer=fields.get("instellingsnummer"),
+        aanmaakdatum=fields.get("aanmaakdatum"),
+        xsdversie=fields.get("xsdversie"),
+        line=element.sourceline,
+    )
+
+
+def _vestiging(element: etree._Element, key: str, problems: list[ReadProblem]) -> Vestiging:
+    naam = next((_text(child) for name, child in _children(element) if name == "naam"), None)
+    return Vestiging(key, naam, element.sourceline)
+
+
+def _groepen(section: etree._Element, problems: list[ReadProblem]) -> Iterator[Groep]:
+    for name, element in _children(section):
+        if name not in ("groep", "samengestelde_groep"):
+            continue
+        key = _key(element)
+        if key is None:
+            problems.append(
+                ReadProblem(
+                    "missing-value", f"<{name}> without its required key; left out", element.sourceline
+                )
+            )
+            continue
+        fields = {child_name: _text(child) for child_name, child in _children(element)}
+        yield Groep(
+            key,
+            fields.get("naam"),
+            fields.get("jaargroep"),
+            name == "samengestelde_groep",
+            element.sourceline,
+        )
+
+
+def _ref(element: etree._Element, problems: list[ReadProblem]) -> GroepRef | None:
+    key = _key(element)
+    if key is None:
+        problems.append(
+            ReadProblem(
+                "missing-value",
+                f"<{local_name(element)}> reference without a key; left out",
+                element.sourceline,
+            )
+        )
+        return None
+    return GroepRef(key, element.sourceline)
+
+
+def _leerling(element: etree._Element, key: str, problems: list[ReadProblem]) -> Leerling:
+    fields: dict[str, str | None] = {}
+    groep: GroepRef | None = None
+    samengesteld: list[GroepRef] = []
+    vestiging: str | None = None
+    for name, child in _children(element):
+        if name == "groep":
+            groep = _ref(child, problems)
+        elif name == "samengestelde_groepen":
+            refs = (
+                _ref(ref, problems) for ref_name, ref in _children(child) if ref_name == "samengestelde_groep"
+            )
+            samengesteld.extend(ref for ref in refs if ref is not None)
+        elif name == "vestiging":
+            vestiging = _key(child)
+        else:
+            fields[name] = _text(child)
+    return Leerling(
+        key=key,
+        eckid=_key(element, "eckid"),
+        achternaam=fields.get("achternaam"),
+        voorvoegsel=fields.get("voorvoegsel"),
+        voornamen=fields.get("voornamen"),
+        voorletters=fields.get("voorletters-1"),
+        roepnaam=fields.get("roepnaam"),
+        jaargroep=fields.get("jaargroep"),
+        groep=groep,
+        samengestelde_groepen=tuple(samengesteld),
+        vestiging=vestiging,
+        gebruikersnaam=fields.get("gebruikersnaam"),
+        emailadres=fields.get("emailadres"),
+        instroomdatum=fields.get("instroomdatum"),
+        uitstroomdatum=fields.get("uitstroomdatum"),
+        line=element.sourceline,
+    )
+
+
+def _leerkracht(element: etree._Element, key: str, problems: list[ReadProblem]) -> Leerkracht:
+    fields: dict[str, str | None] = {}
+    rollen: list[str] = []
+    groepen: list[GroepKoppeling] = []
+    for name, child in _children(element):
+        if name == "rol":
+            rol = _text(child)
+            if rol:
+                rollen.append(rol)
+        elif name == "groepen":
+            groepen.extend(_koppelingen(child, problems))
+        else:
+            fields[name] = _text(child)
+    return Leerkracht(
+        key=key,
+        eckid=_key(element, "eckid"),
+        achternaam=fields.get("achternaam"),
+        voorvoegsel=fields.get("voorvoegsel"),
+        voornamen=fields.get("voornamen"),
+        voorletters=fields.get("voorletters-1"),
+        roepnaam=fields.get("roepnaam"),
+        gebruikersnaam=fields.get("gebruikersnaam"),
+        emailadres=fields.get("emailadres"),
+        rollen=tuple(rollen),
+        groepen=tuple(groepen),
+        line=element.sourceline,
+    )
+
+
+def _koppelingen(section: etree._Element, problems: list[ReadProblem]) -> Iterator[GroepKoppeling]:
+    for name, element in _children(section):
+        if name not in ("groep", "samengestelde_groep"):
+            continue
+        ref = _ref(element, problems)
+        if ref is None:
+            continue
+        key = ref.key
+        rollen = tuple(
+            rol for rol_name, child in _children(element) if rol_name == "rol" and (rol := _text(child))
+        )
+        yield GroepKoppeling(key, name == "samengestelde_groep", rollen, element.sourceline)
