@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -34,7 +35,8 @@ def describe_kind(kind: str) -> dict[str, Any]:
     raise ConfigError(f"unknown connector kind {kind!r} (known: {known})")
 
 
-def _sections(model: type[BaseModel], table: str, extra: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def _sections(model: type[BaseModel], table: str, extra: dict[str, str] | None = None,
+              array: bool = False) -> list[dict[str, Any]]:
     fields: list[dict[str, Any]] = []
     nested: list[dict[str, Any]] = []
     if extra:
@@ -46,6 +48,9 @@ def _sections(model: type[BaseModel], table: str, extra: dict[str, str] | None =
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             nested += _sections(annotation, f"{table}.{name}")
             continue
+        item = _list_item_model(annotation)
+        if item is not None:
+            nested += _sections(item, f"{table}.{name}", array=True)
         default = info.default
         if default is PydanticUndefined and info.default_factory is not None:
             default = info.default_factory()
@@ -57,7 +62,18 @@ def _sections(model: type[BaseModel], table: str, extra: dict[str, str] | None =
             "default": None if required else _plain(default),
             "description": info.description or "",
         })
-    return [{"table": table, "fields": fields}] + nested
+    return [{"table": table, "array": array, "fields": fields}] + nested
+
+
+def _list_item_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a ``list[Model]`` (or ``list[Model] | None``) field, else None."""
+    candidates = [annotation, *get_args(annotation)] if get_origin(annotation) in (Union, UnionType) else [annotation]
+    for candidate in candidates:
+        if get_origin(candidate) in (list, tuple):
+            args = get_args(candidate)
+            if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+                return args[0]
+    return None
 
 
 def _type_name(annotation: Any) -> str:

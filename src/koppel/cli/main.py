@@ -412,7 +412,7 @@ def connectors_describe(
         return
     out.print(f"{data['role']} kind {data['kind']}: {data['summary']}\n", markup=False)
     for section in data["sections"]:
-        out.print(f"[{section['table']}]", markup=False)
+        out.print(f"[[{section['table']}]]" if section.get("array") else f"[{section['table']}]", markup=False)
         for f in section["fields"]:
             default = "" if f["required"] else f" (default: {f['default']})"
             out.print(f"  {f['name']} : {f['type']}{default}", markup=False)

@@ -45,3 +45,28 @@ def sandbox_itslearning(
     if password_env:
         argv += ["--password-env", password_env]
     raise typer.Exit(main(argv))
+
+
+@sandbox_app.command("uwlr", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sandbox_uwlr(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0 = any free port).")] = 8471,
+    students: Annotated[int, typer.Option("--students", help="Pupils in the generated bestuur.")] = 1200,
+    schools: Annotated[int, typer.Option("--schools", help="Schools (one UWLR school each).")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Generator seed.")] = 1,
+    year: Annotated[str, typer.Option("--year", help="School year served, e.g. 2025-2026.")] = "2025-2026",
+    latency_ms: Annotated[float, typer.Option("--latency-ms", help="Latency added to every request.")] = 0.0,
+    fail_rate: Annotated[float, typer.Option("--fail-rate", help="Fraction of requests answered with a fault.")] = 0.0,
+    sleutel_env: Annotated[str | None, typer.Option("--sleutel-env", help="Environment variable with the "
+                                                    "autorisatiesleutel the sandbox accepts.")] = None,
+) -> None:
+    """A UWLR (Edustandaard) LAS emulator serving generated schools over SOAP: HaalLeerlinggegevens, the
+    autorisatie header and its faults. More options (TLS client certificates, fault kinds): see
+    `python -m koppel.sandbox.uwlr --help`; they are passed through."""
+    from koppel.sandbox.uwlr import main
+
+    argv = ["--port", str(port), "--students", str(students), "--schools", str(schools), "--seed", str(seed),
+            "--year", year, "--latency-ms", str(latency_ms), "--fail-rate", str(fail_rate)]
+    if sleutel_env:
+        argv += ["--sleutel-env", sleutel_env]
+    raise typer.Exit(main(argv + list(ctx.args)))

@@ -87,6 +87,15 @@ _SOURCE_CHECKS = (
     Check("ambiguous-group", Severity.ERROR, "group id found in several schools; row left out"),
     Check("bad-date", Severity.ERROR, "date that cannot be read; row left out"),
     Check("name-conflict", Severity.WARNING, "one person with different names in two sources"),
+    # Sources that read LAS interfaces (UWLR, EDEXML, Somtoday Connect, OneRoster)
+    Check("unknown-group-ref", Severity.WARNING, "reference to a group the LAS did not deliver; left out"),
+    Check("unknown-jaargroep", Severity.WARNING, "jaargroep outside the EDEXML code list"),
+    Check("unknown-rol", Severity.WARNING, "leerkracht rol not mapped to teacher or mentor"),
+    Check("unnamed-group", Severity.WARNING, "group without a name; its key is used"),
+    Check("pupil-left", Severity.WARNING, "pupil whose uitstroomdatum has passed; left out"),
+    # Rules
+    Check("two-roles", Severity.WARNING, "one person with two roles in one group; the strongest is kept"),
+    Check("empty-username", Severity.WARNING, "user name template gave nothing; a fallback was used"),
 )
 
 CHECKS: dict[str, Check] = {c.code: c for c in (*_SOURCE_CHECKS, *_ROSTER_CHECKS)}
