@@ -148,6 +148,7 @@ class StateStore:
     def __init__(self, engine: Engine, *, clock: Clock = utcnow):
         self.engine = engine
         self.clock = clock
+        self._state_ids: dict[tuple[str, str], int] = {}
 
     # -- opening and migrations ------------------------------------------------------------
 
@@ -182,6 +183,14 @@ class StateStore:
         return _ts(self.clock())
 
     # -- state identity (lineage, serial) --------------------------------------------------
+
+    def _state_id_for_write(self, tenant: str, target: str) -> int:
+        """The state's id, created on first use; cached, because every recorded batch needs it."""
+        state_id = self._state_ids.get((tenant, target))
+        if state_id is None:
+            state_id = self.ensure_state(tenant, target)[0]
+            self._state_ids[(tenant, target)] = state_id
+        return state_id
 
     def ensure_state(self, tenant: str, target: str) -> tuple[int, str, int]:
         """Return (state id, lineage, serial), creating the state on first use."""
@@ -350,7 +359,7 @@ class StateStore:
 
         Returns the new serial. Failed and skipped outcomes are journaled but move no state.
         """
-        state_id, _, _ = self.ensure_state(tenant, target)
+        state_id = self._state_id_for_write(tenant, target)
         now = self.now()
         journal_rows: list[dict[str, Any]] = []
         upserts: list[dict[str, Any]] = []
