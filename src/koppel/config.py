@@ -60,8 +60,10 @@ class StateSettings(_Strict):
 
 
 class LogSettings(_Strict):
-    level: Literal["debug", "info", "warning", "error"] = Field("info", description="Log level.")
-    format: Literal["text", "json"] = Field("text", description="Log lines as text or as JSON (for log shippers).")
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "warning", description="Log level on stderr (`-v`/`-vv` on the command line wins).")
+    format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text or as JSON for log shippers (`--log-format` wins).")
 
 
 class LifecycleSettings(_Strict):

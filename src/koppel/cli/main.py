@@ -57,13 +57,22 @@ def main(
     """koppel: the open-source koppeling between the LAS and the learning platform."""
     level = {0: "warning", 1: "info"}.get(verbose, "debug")
     configure_logging(level, log_format)
+    _LOGGING.update(explicit_level=verbose > 0, explicit_format=log_format != "text", level=level, format=log_format)
+
+
+_LOGGING: dict = {"explicit_level": False, "explicit_format": False, "level": "warning", "format": "text"}
 
 
 def _app(config_path: Path):
     from koppel.config import load_config
     from koppel.pipeline import Koppel
 
-    return Koppel.open(load_config(config_path))
+    config = load_config(config_path)
+    level = _LOGGING["level"] if _LOGGING["explicit_level"] else config.log.level
+    fmt = _LOGGING["format"] if _LOGGING["explicit_format"] else config.log.format
+    if (level, fmt) != (_LOGGING["level"], _LOGGING["format"]):
+        configure_logging(level, fmt)
+    return Koppel.open(config)
 
 
 def _who() -> str:

@@ -50,7 +50,8 @@ def serve(
     Runs follow each target's [schedule]; "nu synchroniseren" and approvals on the dashboard are queued
     for the same workers. SIGTERM stops cleanly: a running apply finishes the batches in flight first.
     """
-    from koppel.service import Service, serve as run_service
+    from koppel.service import Service
+    from koppel.service import serve as run_service
 
     service = Service.open(config)
     if not service.accounts.users():
