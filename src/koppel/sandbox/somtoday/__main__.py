@@ -1,0 +1,7 @@
+"""``python -m koppel.sandbox.somtoday --help``"""
+
+import sys
+
+from .server import main
+
+sys.exit(main())

@@ -1,0 +1,501 @@
+"""From Somtoday Connect records to the canonical roster: pure, no I/O, one vestiging at a time.
+
+Decisions (docs/sources/somtoday.md has the tables):
+
+* **Keys.** A leerling or medewerker is unique within the instelling, so its Somtoday ``uuid`` is
+  the LAS key and the ECK iD, where delivered, the person key (:func:`person_key`). A person met at
+  two vestigingen is one person with both schools. Groups are keyed by (source, BRIN6, school
+  year, lesgroep/stamgroep ``uuid``) (:func:`group_key`).
+* **One school year.** The roster describes the year asked for. A pupil's plaatsing is the one of
+  that year that runs on the reference day (else the first to start, else the last to end); a
+  lesgroep whose ``schooljaar`` is another year is left out with a warning.
+* **Who is in a group** is the union of what both sides say: ``lesgroep.leerlingen`` and
+  ``leerling.lesgroepen``, ``lesgroep.docenten`` and ``medewerker.lesgroepen``, the plaatsing's
+  stamgroep and ``stamgroep.leerlingen``. Veldpermissies may hide one side; either suffices.
+  Memberships are only made to groups the group endpoints returned for this year (a bare
+  reference carries no school year), except the stamgroep of a plaatsing, which is complete.
+* **Mentors** assigned to the stamgroep (``EersteMentorStamgroep``, ``TweedeMentorStamgroep``)
+  become mentor memberships of that stamgroep. A mentor assigned to one pupil's plaatsing
+  (``toewijzing = Plaatsing``) has no group to be mentor of and is not mapped.
+* **Staff** whose ``datum_uit_dienst`` lies before the reference day, or whose ``datum_in_dienst``
+  lies after the school year, have left or not yet started and are left out (counted, not
+  reported: leaving is not a data error).
+* **Missing fields** stay empty: a person without achternaam is still that person (validation
+  reports the missing name); only a record without ``uuid`` cannot be placed and is left out
+  with an error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from koppel.model.roster import (
+    Diagnostic,
+    Group,
+    GroupKind,
+    Membership,
+    Person,
+    PersonKind,
+    Provenance,
+    Role,
+    Roster,
+    School,
+    SchoolYear,
+    Severity,
+    SourceInfo,
+    group_key,
+    person_key,
+)
+from koppel.sources.somtoday.protocol import Endpoint, record_ref
+from koppel.sources.somtoday.wire import (
+    Leerling,
+    Lesgroep,
+    Medewerker,
+    Mentor,
+    Plaatsing,
+    RecordProblem,
+    Stamgroep,
+)
+
+__all__ = ["RosterAssembler", "VestigingRecords", "choose_plaatsing", "school_year_of"]
+
+_STAMGROEP_MENTORS = frozenset({"EersteMentorStamgroep", "TweedeMentorStamgroep"})
+
+
+@dataclass(frozen=True, slots=True)
+class VestigingRecords:
+    """What one vestiging delivered, parsed, plus the records that could not be parsed."""
+
+    uuid: str
+    brin6: str
+    naam: str
+    leerlingen: list[Leerling]
+    medewerkers: list[Medewerker]
+    lesgroepen: list[Lesgroep]
+    stamgroepen: list[Stamgroep]
+    problems: dict[Endpoint, list[RecordProblem]] = field(default_factory=dict)
+
+
+def school_year_of(text: str | None) -> SchoolYear | None:
+    """Somtoday writes ``2021/2022``; None when absent or unreadable."""
+    if not text:
+        return None
+    try:
+        return SchoolYear.parse(text)
+    except ValueError:
+        return None
+
+
+def _plaatsing_year(plaatsing: Plaatsing) -> SchoolYear | None:
+    year = school_year_of(plaatsing.schooljaar)
+    if year is None and plaatsing.startdatum is not None:
+        year = SchoolYear.containing(plaatsing.startdatum)
+    return year
+
+
+def choose_plaatsing(
+    plaatsingen: Iterable[Plaatsing], year: SchoolYear, reference: dt.date
+) -> Plaatsing | None:
+    """The plaatsing that places a pupil in ``year`` on ``reference``.
+
+    Of the plaatsingen of that year: the one running on the reference day, else the first one to
+    start after it, else the last one to end before it. A plaatsing without schooljaar or dates
+    counts only when it is the pupil's only one (veldpermissies may hide the dates).
+    """
+    all_of_them = list(plaatsingen)
+    of_year = [p for p in all_of_them if _plaatsing_year(p) == year]
+    if not of_year:
+        undated = [p for p in all_of_them if _plaatsing_year(p) is None]
+        return undated[0] if len(all_of_them) == 1 and undated else None
+
+    def runs(p: Plaatsing) -> bool:
+        return (p.startdatum is None or p.startdatum <= reference) and (
+            p.einddatum is None or reference <= p.einddatum
+        )
+
+    running = [p for p in of_year if runs(p)]
+    if running:
+        return max(running, key=lambda p: p.startdatum or dt.date.min)
+    upcoming = [p for p in of_year if p.startdatum is not None and p.startdatum > reference]
+    if upcoming:
+        return min(upcoming, key=lambda p: p.startdatum or dt.date.max)
+    return max(of_year, key=lambda p: p.einddatum or dt.date.min)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A membership stated by a record, to be resolved once every vestiging is read."""
+
+    person_uuid: str
+    person_kind: PersonKind
+    group_uuid: str
+    role: Role
+    provenance: Provenance
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+class RosterAssembler:
+    """Collects the records of every vestiging of one read and builds one Roster from them."""
+
+    def __init__(self, source: str, year: SchoolYear, reference: dt.date) -> None:
+        self.source = source
+        self.year = year
+        self.reference = reference
+        self.schools: dict[str, School] = {}
+        self.persons: dict[str, Person] = {}
+        self.groups: dict[str, Group] = {}  # group key -> group
+        self.group_by_uuid: dict[str, str] = {}  # lesgroep/stamgroep uuid -> group key
+        self.leerling_keys: dict[str, str] = {}  # uuid -> person key
+        self.medewerker_keys: dict[str, str] = {}
+        self.pending: list[_Pending] = []
+        self.diagnostics: list[Diagnostic] = []
+        self.counts: Counter[str] = Counter()
+
+    # -- diagnostics --------------------------------------------------------------------------
+
+    def _report(
+        self, severity: Severity, code: str, message: str, ref: str | None, field: str | None = None
+    ) -> None:
+        self.diagnostics.append(
+            Diagnostic(severity, code, message, source=self.source, object=ref, field=field)
+        )
+
+    def _problems(self, records: VestigingRecords) -> None:
+        for endpoint, problems in records.problems.items():
+            for problem in problems:
+                ref = (
+                    record_ref(records.uuid, endpoint, problem.uuid)
+                    if problem.uuid
+                    else f"/connect/vestiging/{records.uuid}/{endpoint.path}"
+                )
+                self._report(
+                    Severity.ERROR,
+                    "bad-record",
+                    f"{endpoint.entity} record {problem.index + 1} of {records.naam} breaks the spec "
+                    f"({problem.reason}); left out",
+                    ref,
+                )
+
+    # -- one vestiging ------------------------------------------------------------------------
+
+    def add(self, records: VestigingRecords) -> None:
+        """Take in everything one vestiging delivered."""
+        self.schools.setdefault(
+            records.brin6,
+            School(
+                records.brin6, records.naam, Provenance(self.source, ref=f"/connect/vestiging/{records.uuid}")
+            ),
+        )
+        self._problems(records)
+        for medewerker in records.medewerkers:
+            self._medewerker(records, medewerker)
+        for lesgroep in records.lesgroepen:
+            self._lesgroep(records, lesgroep)
+        for stamgroep in records.stamgroepen:
+            self._stamgroep(records, stamgroep)
+        for leerling in records.leerlingen:
+            self._leerling(records, leerling)
+
+    def _person(self, person: Person) -> str:
+        known = self.persons.get(person.key)
+        if known is None:
+            self.persons[person.key] = person
+        elif person.schools[0] not in known.schools:
+            self.persons[person.key] = replace(known, schools=known.schools + person.schools)
+        return person.key
+
+    def _without_uuid(self, records: VestigingRecords, endpoint: Endpoint, name: str | None) -> None:
+        what = f"{endpoint.entity} {name!r}" if name else f"a {endpoint.entity}"
+        self._report(
+            Severity.ERROR,
+            "missing-uuid",
+            f"{what} of {records.naam} has no uuid (hidden by veldpermissies?) and cannot be keyed; left out",
+            f"/connect/vestiging/{records.uuid}/{endpoint.path}",
+            field="uuid",
+        )
+
+    def _medewerker(self, records: VestigingRecords, m: Medewerker) -> None:
+        if not m.uuid:
+            self._without_uuid(records, Endpoint.MEDEWERKER, m.afkorting or m.achternaam)
+            return
+        if m.datum_uit_dienst is not None and m.datum_uit_dienst < self.reference:
+            self.counts["medewerkers.uit_dienst"] += 1
+            return
+        if m.datum_in_dienst is not None and m.datum_in_dienst > self.year.end:
+            self.counts["medewerkers.nog_niet_in_dienst"] += 1
+            return
+        ref = record_ref(records.uuid, Endpoint.MEDEWERKER, m.uuid)
+        provenance = Provenance(self.source, ref=ref)
+        key = self._person(
+            Person(
+                key=person_key(source=self.source, las_key=m.uuid, eckid=m.eckid),
+                kind=PersonKind.STAFF,
+                source=self.source,
+                las_key=m.uuid,
+                roepnaam=m.roepnaam or m.voorletters or "",
+                voorvoegsel=m.voorvoegsel or "",
+                achternaam=m.achternaam or "",
+                email=m.emailadres,
+                eckid=m.eckid,
+                docentcode=m.afkorting,
+                las_username=m.gebruikersnaam,
+                schools=(records.brin6,),
+                provenance=provenance,
+            )
+        )
+        self.medewerker_keys[m.uuid] = key
+        self.pending.extend(
+            _Pending(m.uuid, PersonKind.STAFF, ref_.uuid, Role.TEACHER, provenance)
+            for ref_ in m.lesgroepen
+            if ref_.uuid
+        )
+
+    def _group(
+        self,
+        records: VestigingRecords,
+        kind: GroupKind,
+        uuid: str,
+        endpoint: Endpoint,
+        naam: str | None,
+        *,
+        leerjaar: int | None,
+        onderwijssoort: str | None,
+        subject: str | None = None,
+        subject_name: str | None = None,
+    ) -> str:
+        """The key of the group with this uuid, made on first mention (from its endpoint or a plaatsing)."""
+        key = self.group_by_uuid.get(uuid)
+        if key is not None:
+            return key
+        key = group_key(source=self.source, brin6=records.brin6, school_year=self.year, las_key=uuid)
+        ref = record_ref(records.uuid, endpoint, uuid)
+        if not naam:
+            self._report(
+                Severity.WARNING,
+                "missing-name",
+                f"{endpoint.entity} {uuid} has no naam; its uuid is used",
+                ref,
+                field="naam",
+            )
+        self.groups[key] = Group(
+            key=key,
+            kind=kind,
+            name=naam or uuid,
+            school=records.brin6,
+            school_year=self.year,
+            source=self.source,
+            las_key=uuid,
+            leerjaar=leerjaar,
+            subject=subject,
+            subject_name=subject_name,
+            onderwijssoort=onderwijssoort,
+            provenance=Provenance(self.source, ref=ref),
+        )
+        self.group_by_uuid[uuid] = key
+        return key
+
+    def _lesgroep(self, records: VestigingRecords, g: Lesgroep) -> None:
+        if not g.uuid:
+            self._without_uuid(records, Endpoint.LESGROEP, g.naam)
+            return
+        year = school_year_of(g.schooljaar)
+        if year is not None and year != self.year:
+            self.counts["lesgroepen.ander_schooljaar"] += 1
+            self._report(
+                Severity.WARNING,
+                "other-school-year",
+                f"lesgroep {g.naam or g.uuid} is of {year}, not {self.year}; left out",
+                record_ref(records.uuid, Endpoint.LESGROEP, g.uuid),
+                field="schooljaar",
+            )
+            return
+        self._group(
+            records,
+            GroupKind.LESGROEP,
+            g.uuid,
+            Endpoint.LESGROEP,
+            g.naam,
+            leerjaar=g.leerjaar,
+            subject=g.vak,
+            subject_name=g.vaknaam,
+            onderwijssoort=g.onderwijssoort,
+        )
+        provenance = Provenance(self.source, ref=record_ref(records.uuid, Endpoint.LESGROEP, g.uuid))
+        self.pending.extend(
+            _Pending(ll.uuid, PersonKind.STUDENT, g.uuid, Role.STUDENT, provenance)
+            for ll in g.leerlingen
+            if ll.uuid
+        )
+        self.pending.extend(
+            _Pending(d, PersonKind.STAFF, g.uuid, Role.TEACHER, provenance) for d in g.docenten if d
+        )
+
+    def _stamgroep(self, records: VestigingRecords, s: Stamgroep) -> None:
+        if not s.uuid:
+            self._without_uuid(records, Endpoint.STAMGROEP, s.naam)
+            return
+        self._group(
+            records,
+            GroupKind.STAMGROEP,
+            s.uuid,
+            Endpoint.STAMGROEP,
+            s.naam,
+            leerjaar=s.leerjaar,
+            onderwijssoort=s.onderwijssoort,
+        )
+        provenance = Provenance(self.source, ref=record_ref(records.uuid, Endpoint.STAMGROEP, s.uuid))
+        self.pending.extend(
+            _Pending(ll.uuid, PersonKind.STUDENT, s.uuid, Role.STUDENT, provenance)
+            for ll in s.leerlingen
+            if ll.uuid
+        )
+        self._mentors(s.mentoren, s.uuid, provenance)
+
+    def _mentors(self, mentors: Iterable[Mentor], stamgroep: str, provenance: Provenance) -> None:
+        for mentor in mentors:
+            if not mentor.medewerker_uuid:
+                continue
+            if mentor.toewijzing is None or mentor.toewijzing in _STAMGROEP_MENTORS:
+                self.pending.append(
+                    _Pending(mentor.medewerker_uuid, PersonKind.STAFF, stamgroep, Role.MENTOR, provenance)
+                )
+            else:
+                self.counts["mentoren.per_plaatsing"] += 1
+
+    def _leerling(self, records: VestigingRecords, ll: Leerling) -> None:
+        if not ll.uuid:
+            self._without_uuid(records, Endpoint.LEERLING, ll.achternaam)
+            return
+        ref = record_ref(records.uuid, Endpoint.LEERLING, ll.uuid)
+        provenance = Provenance(self.source, ref=ref)
+        plaatsing = choose_plaatsing(ll.plaatsingen, self.year, self.reference)
+        roepnaam = ll.roepnaam or (ll.voornamen.split()[0] if ll.voornamen else "")
+        key = self._person(
+            Person(
+                key=person_key(source=self.source, las_key=ll.uuid, eckid=ll.eckid),
+                kind=PersonKind.STUDENT,
+                source=self.source,
+                las_key=ll.uuid,
+                roepnaam=roepnaam,
+                voorvoegsel=ll.voorvoegsel or "",
+                achternaam=ll.achternaam or "",
+                email=ll.emailadres,
+                eckid=ll.eckid,
+                leerlingnummer=str(ll.leerlingnummer) if ll.leerlingnummer is not None else None,
+                las_username=ll.gebruikersnaam,
+                schools=(records.brin6,),
+                leerjaar=plaatsing.leerjaar if plaatsing else None,
+                provenance=provenance,
+            )
+        )
+        self.leerling_keys[ll.uuid] = key
+        if plaatsing is not None and plaatsing.stamgroep is not None and plaatsing.stamgroep.uuid:
+            self._plaatsing_stamgroep(records, ll.uuid, plaatsing, plaatsing.stamgroep, provenance)
+        self.pending.extend(
+            _Pending(ll.uuid, PersonKind.STUDENT, ref_.uuid, Role.STUDENT, provenance)
+            for ref_ in ll.lesgroepen
+            if ref_.uuid
+        )
+
+    def _plaatsing_stamgroep(
+        self,
+        records: VestigingRecords,
+        leerling: str,
+        plaatsing: Plaatsing,
+        stamgroep: Stamgroep,
+        provenance: Provenance,
+    ) -> None:
+        assert stamgroep.uuid is not None
+        self._group(
+            records,
+            GroupKind.STAMGROEP,
+            stamgroep.uuid,
+            Endpoint.STAMGROEP,
+            stamgroep.naam,
+            leerjaar=stamgroep.leerjaar or plaatsing.leerjaar,
+            onderwijssoort=stamgroep.onderwijssoort,
+        )
+        self.pending.append(
+            _Pending(
+                leerling,
+                PersonKind.STUDENT,
+                stamgroep.uuid,
+                Role.STUDENT,
+                provenance,
+                plaatsing.startdatum,
+                plaatsing.einddatum,
+            )
+        )
+        self._mentors(plaatsing.mentoren, stamgroep.uuid, provenance)
+
+    # -- the roster ---------------------------------------------------------------------------
+
+    def _memberships(self) -> list[Membership]:
+        """Resolve every stated membership; the same (person, group, role) once, with dates where known."""
+        found: dict[tuple[str, str, Role], Membership] = {}
+        unknown_persons: Counter[tuple[str, PersonKind]] = Counter()
+        unknown_groups: Counter[str] = Counter()
+        for p in self.pending:
+            keys = self.leerling_keys if p.person_kind is PersonKind.STUDENT else self.medewerker_keys
+            person = keys.get(p.person_uuid)
+            group = self.group_by_uuid.get(p.group_uuid)
+            if group is None:
+                unknown_groups[p.group_uuid] += 1
+                continue
+            if person is None:
+                unknown_persons[(group, p.person_kind)] += 1
+                continue
+            membership_key = (person, group, p.role)
+            known = found.get(membership_key)
+            if known is None or (known.start is None and known.end is None and (p.start or p.end)):
+                found[membership_key] = Membership(person, group, p.role, p.start, p.end, p.provenance)
+        self._report_unknown(unknown_persons, unknown_groups)
+        return list(found.values())
+
+    def _report_unknown(self, persons: Counter[tuple[str, PersonKind]], groups: Counter[str]) -> None:
+        for (group, kind), count in sorted(persons.items()):
+            what = "leerlingen" if kind is PersonKind.STUDENT else "medewerkers"
+            endpoint = "leerling" if kind is PersonKind.STUDENT else "medewerker"
+            target = self.groups[group]
+            self._report(
+                Severity.WARNING,
+                f"unknown-{endpoint}",
+                f"{target.name}: {count} of its {what} were not returned by /{endpoint} (breedtepermissies, "
+                "or left the school); their memberships are left out",
+                target.provenance.ref if target.provenance else None,
+            )
+        if groups:
+            listed = ", ".join(sorted(groups)[:5]) + (" …" if len(groups) > 5 else "")
+            self._report(
+                Severity.WARNING,
+                "unknown-group",
+                f"{sum(groups.values())} membership(s) refer to {len(groups)} lesgroep(en) that /lesgroep/ "
+                f"did not return for {self.year} ({listed}); left out",
+                None,
+            )
+
+    def roster(self, *, location: str) -> Roster:
+        memberships = self._memberships()
+        counts = {
+            "schools": len(self.schools),
+            "persons": len(self.persons),
+            "groups": len(self.groups),
+            "memberships": len(memberships),
+            **dict(sorted(self.counts.items())),
+        }
+        info = SourceInfo(
+            name=self.source, kind="somtoday", location=location, school_year=str(self.year), counts=counts
+        )
+        return Roster.build(
+            school_year=self.year,
+            schools=self.schools.values(),
+            persons=self.persons.values(),
+            groups=self.groups.values(),
+            memberships=memberships,
+            diagnostics=self.diagnostics,
+            sources=(info,),
+        )
