@@ -148,12 +148,19 @@ class Koppel:
               year: str | None, target: Target | None) -> PlanOutcome:
         roster = self.read_validated(tenant, school_year)
         provision = None
+        notes: list[str] = []
         lifecycle = target_cfg.policy.lifecycle
         if lifecycle.provision_next_year and year is None and _provisioning(today, school_year, lifecycle.provision_from):
-            provision = self.read_validated(tenant, school_year.next(), record=False)
+            try:
+                provision = self.read_validated(tenant, school_year.next(), record=False)
+            except (SourceError, ValidationFailed) as exc:
+                # Next year's data is optional: without it nothing is provisioned, and next-year groups
+                # made earlier are left alone (the plan engine never archives a later year it did not read).
+                notes.append(f"next year's data ({school_year.next()}) could not be read, so nothing was "
+                             f"provisioned: {exc}")
         desired = build_desired(
             roster, target_cfg.rules, target=target_cfg.name, identities=self.identities(tenant.id, target_cfg.name),
-            provision=provision, provision_members=lifecycle.provision_members,
+            provision=provision, provision_members=lifecycle.provision_members, notes=notes,
         )
         schools, counts = {b: s.name for b, s in roster.schools.items()}, roster.counts()
         del roster, provision  # free a million memberships before the plan allocates its changes
@@ -164,9 +171,8 @@ class Koppel:
         plan = make_plan(desired, view, target_cfg.policy.plan_policy(supported), tenant=tenant.id, today=today)
         if plan.held:
             self.store.save_plan(plan, status="held")
-        return PlanOutcome(plan, schools, counts, school_year,
-                           school_year.next() if lifecycle.provision_next_year and year is None
-                           and _provisioning(today, school_year, lifecycle.provision_from) else None)
+        provisioned = school_year.next() if str(school_year.next()) in desired.years else None
+        return PlanOutcome(plan, schools, counts, school_year, provisioned)
 
     def _supported(self, tenant: TenantConfig, target_cfg: TargetConfig) -> frozenset:
         """What the target can do — from its kind when it says so, so planning needs no credentials."""

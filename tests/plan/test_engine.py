@@ -303,3 +303,19 @@ def test_archive_names_the_school_group_and_adopted_ids_travel_with_references()
     assert archive.meta["school_group"] == "school:12AB00"
     added = next(c for c in p.changes if c.key == "p1|k3a|student")
     assert added.meta == {"target_ids": {"p1": "itsla-0001"}}
+
+
+def test_groups_of_a_later_year_not_read_this_run_are_left_alone():
+    objs = bestuur()
+    provisioned = [group("y27", "2026-2027", "school:12AB00", "folder", year="2026-2027"),
+                   group("c27", "Nederlands 4A", "y27", year="2026-2027"), member("t1", "c27", "teacher")]
+    state = state_from(objs + provisioned)
+    p = plan(objs, state)  # this run read 2025-2026 only: next year's data was not available
+    assert p.empty
+    assert any("later school year" in n for n in p.notes)
+    both = Desired.build("itslearning", "2025-2026", objs, schools=("12AB00",))
+    both = Desired(both.target, both.school_year, both.objects, schools=both.schools,
+                   years=frozenset({"2025-2026", "2026-2027"}))
+    archived = make_plan(both, state, PlanPolicy(), tenant="t", today=TODAY)
+    assert {c.key for c in archived.changes if c.action is Action.ARCHIVE} == {"y27", "c27"}, \
+        "when next year was read and the groups are gone from it, they are archived"

@@ -70,3 +70,34 @@ def sandbox_uwlr(
     if sleutel_env:
         argv += ["--sleutel-env", sleutel_env]
     raise typer.Exit(main(argv + list(ctx.args)))
+
+
+@sandbox_app.command("somtoday", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sandbox_somtoday(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", help="Port to listen on (0 = any free port).")] = 8472,
+    students: Annotated[int, typer.Option("--students", help="Pupils in the generated bestuur.")] = 1200,
+    schools: Annotated[int, typer.Option("--schools", help="Vestigingen.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Generator seed.")] = 1,
+    year: Annotated[str, typer.Option("--year", help="The current school year (HUIDIG), e.g. 2025-2026; "
+                                      "VOLGEND serves the next.")] = "2025-2026",
+    latency_ms: Annotated[float, typer.Option("--latency-ms", help="Latency added to every request.")] = 0.0,
+    fail_rate: Annotated[float, typer.Option("--fail-rate", help="Fraction of requests answered with HTTP 500.")] = 0.0,
+    token_ttl_s: Annotated[float, typer.Option("--token-ttl-s", help="Lifetime of an access token.")] = 3600.0,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="OAuth2 client id (default koppel).")] = None,
+    client_secret_env: Annotated[str | None, typer.Option("--client-secret-env", help="Environment variable with "
+                                                          "the client secret (default: 'sandbox').")] = None,
+) -> None:
+    """A Somtoday Connect emulator serving generated schools: OAuth2 client credentials per instelling, data
+    per vestiging, paging, peilschooljaar HUIDIG/VOLGEND, veldpermissies and faults. More options: `python -m
+    koppel.sandbox.somtoday --help`; they are passed through."""
+    from koppel.sandbox.somtoday import main
+
+    argv = ["--port", str(port), "--students", str(students), "--schools", str(schools), "--seed", str(seed),
+            "--year", year, "--latency-ms", str(latency_ms), "--fail-rate", str(fail_rate),
+            "--token-ttl-s", str(token_ttl_s)]
+    if client_id:
+        argv += ["--client-id", client_id]
+    if client_secret_env:
+        argv += ["--client-secret-env", client_secret_env]
+    raise typer.Exit(main(argv + list(ctx.args)))

@@ -87,13 +87,19 @@ class Desired:
     # Scope: the schools this desired state speaks for. Objects of other schools in the state are
     # left alone (a filter or a missing source must never read as "everyone left").
     schools: frozenset[str] = frozenset()
+    # The school years it speaks for: the current one, and the next when its groups are provisioned.
+    # Groups of a later year that this run did not read are left alone, not archived.
+    years: frozenset[str] = frozenset()
+    notes: tuple[str, ...] = ()
 
     @classmethod
     def from_table(cls, target: str, school_year: str, table: dict[str, DesiredObject], *,
-                   diagnostics: Iterable = (), schools: Iterable[str] = ()) -> Desired:
+                   diagnostics: Iterable = (), schools: Iterable[str] = (), years: Iterable[str] = (),
+                   notes: Iterable[str] = ()) -> Desired:
         """From a table the caller built keyed by sync key and hands over (it is not copied; it is not
         wrapped in a read-only proxy either, because a million lookups through a proxy cost a second)."""
-        return cls(target, school_year, table, tuple(diagnostics), frozenset(schools))
+        return cls(target, school_year, table, tuple(diagnostics), frozenset(schools),
+                   frozenset(years) or frozenset({school_year}), tuple(notes))
 
     @classmethod
     def build(
@@ -110,7 +116,8 @@ class Desired:
             if obj.key in table and table[obj.key] != obj:
                 raise ValueError(f"two different desired objects share sync key {obj.key!r}")
             table[obj.key] = obj
-        return cls(target, school_year, MappingProxyType(table), tuple(diagnostics), frozenset(schools))
+        return cls(target, school_year, MappingProxyType(table), tuple(diagnostics), frozenset(schools),
+                   frozenset({school_year}))
 
     def of_kind(self, kind: ObjectKind) -> Iterator[DesiredObject]:
         return (o for o in self.objects.values() if o.kind is kind)

@@ -89,8 +89,12 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
             if change is not None:
                 append(change)
 
-    # 2. Everything the state holds that the LAS no longer wants.
-    removed_groups = _removal_groups(desired, records)
+    # 2. Everything the state holds that the LAS no longer wants — except groups of a later school year
+    #    this run did not read (provisioned earlier; next year's data unavailable now): left alone.
+    later = _later_groups(desired, records, state)
+    if later:
+        notes.append(f"{len(later)} group(s) of a later school year were not read this run and are left alone")
+    removed_groups = _removal_groups(desired, records) - later
     pending_deletes: list[str] = []
     out_of_scope = 0
     state_depth = _state_depths(records)
@@ -101,6 +105,9 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
             continue
         if scope and rec.school is not None and rec.school not in scope:
             out_of_scope += 1
+            continue
+        if later and (key in later or (rec.kind is ObjectKind.MEMBERSHIP
+                                       and (state.attrs(key) or {}).get("group") in later)):
             continue
         change = _removal_change(rec, state, policy, today, removed_groups, state_depth, desired.school_year)
         if change is None:
@@ -133,7 +140,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
         changes=tuple(changes),
         holds=tuple(holds),
         policy=policy.to_json(),
-        notes=tuple(_dedupe(notes)),
+        notes=tuple(_dedupe([*desired.notes, *notes])),
         diagnostics=_diagnostic_counts(desired),
     )
 
@@ -223,6 +230,17 @@ def _depth_table(parents: Mapping[str, str | None]) -> dict[str, int]:
 
 
 # -- suspensions, archives, deletions ------------------------------------------------------------
+
+
+def _later_groups(desired: Desired, records: Mapping[str, StateRecord], state: StateView) -> set[str]:
+    out = set()
+    for key, rec in records.items():
+        if rec.kind is not ObjectKind.GROUP or key in desired.objects or rec.status is ObjectStatus.DELETED:
+            continue
+        year = (state.attrs(key) or {}).get("school_year")
+        if year and year > desired.school_year and year not in desired.years:
+            out.add(key)
+    return out
 
 
 def _removal_groups(desired: Desired, records: Mapping[str, StateRecord]) -> set[str]:

@@ -85,6 +85,7 @@ def build_desired(
     identities: IdentityIndex | None = None,
     provision: Roster | None = None,
     provision_members: str = "teachers",
+    notes: Iterable[str] = (),
 ) -> Desired:
     """Build what ``target`` should contain.
 
@@ -104,6 +105,8 @@ def build_desired(
         builder.objects,
         diagnostics=list(roster.diagnostics) + builder.diagnostics,
         schools=builder.scope,
+        years={str(roster.school_year)} | ({str(provision.school_year)} if provision is not None else set()),
+        notes=notes,
     )
 
 
