@@ -111,7 +111,7 @@ def validate(
         counts=roster.counts(), sources=[], diagnostics=[d.to_json() for d in report.diagnostics],
     )
     if fmt is Format.JSON:
-        emit_json({"tenant": tenant_cfg.id, "school_year": str(school_year), "counts": roster.counts(),
+        emit_json({"tenant": tenant_cfg.id, "school_year": str(school_year), "roster": roster.counts(),
                    **report.to_json()})
     else:
         out.print(render_text(report, limit=limit or None), markup=False, end="")
