@@ -1,0 +1,346 @@
+"""The read model: what each dashboard page shows, gathered from the state store and the queue.
+
+Every page of the dashboard and its JSON twin call the same method here and get the same model
+(``koppel.service.models``). Nothing here writes, and nothing here is slow on a 60,000-pupil
+bestuur: per-run counts come from ``run_stats``, large plans from the plan cache, object counts
+are cached per state serial (they only change when the state does), and every list is paged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import threading
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from sqlalchemy import select
+
+from koppel.config import public_view
+from koppel.errors import PlanNotFound
+from koppel.pipeline import Koppel
+from koppel.service.clock import Clock
+from koppel.service.models import (
+    ChartPoint,
+    ConfigPage,
+    Diagnostic,
+    JournalItem,
+    Overview,
+    PersonMatch,
+    PersonSearch,
+    PlanChange,
+    PlanGroup,
+    PlanList,
+    PlanPage,
+    PlanRecordModel,
+    QualityPage,
+    RequestModel,
+    RunList,
+    RunModel,
+    RunPage,
+    SchoolTotal,
+    TargetCard,
+    TargetPage,
+    TenantCard,
+    Timeline,
+)
+from koppel.service.notify import Notifier
+from koppel.service.plancache import PlanCache
+from koppel.service.queue import RequestKind, RunQueue
+from koppel.service.schedule import Schedule
+from koppel.service.stats import RunStats, since_days
+from koppel.state import schema as t
+from koppel.state.store import JournalEntry, PlanRecord, RunInfo, _journal_entry
+
+__all__ = ["Dashboard", "NotFound"]
+
+CHART_DAYS = 90
+PLAN_PAGE = 100
+RUN_PAGE = 50
+PROBLEM_PAGE = 200
+QUALITY_PAGE = 200
+TENANT_PAGE = 25
+_PROBLEMS = ("failed", "skipped", "warning")
+
+
+class NotFound(LookupError):
+    """The page's subject does not exist (404)."""
+
+
+def run_model(run: RunInfo) -> RunModel:
+    return RunModel(id=run.id, tenant=run.tenant, target=run.target, kind=run.kind, trigger=run.trigger,
+                    status=run.status, started_at=run.started_at, finished_at=run.finished_at, plan_id=run.plan_id,
+                    approved_by=run.approved_by, message=run.message, summary=run.summary)
+
+
+def plan_model(record: PlanRecord) -> PlanRecordModel:
+    return PlanRecordModel(**{k: v for k, v in record.to_json().items() if k != "lineage"})
+
+
+def journal_item(entry: JournalEntry) -> JournalItem:
+    return JournalItem(id=entry.id, run_id=entry.run_id, at=entry.at, key=entry.key, kind=entry.kind,
+                       action=entry.action, outcome=entry.outcome, school=entry.school, label=entry.label,
+                       reason=entry.reason, code=entry.code, message=entry.message, before=entry.before,
+                       after=entry.after)
+
+
+def _pages(total: int, size: int) -> int:
+    return max(1, math.ceil(total / size))
+
+
+class Dashboard:
+    def __init__(self, koppel: Koppel, queue: RunQueue, plans: PlanCache, *, clock: Clock,
+                 schedules: dict[tuple[str, str], Schedule], next_run: Callable[[str, str], dt.datetime | None],
+                 notifier: Notifier | None = None):
+        self.koppel = koppel
+        self.store = koppel.store
+        self.config = koppel.config
+        self.queue = queue
+        self.plans_cache = plans
+        self.clock = clock
+        self.schedules = schedules
+        self.next_run = next_run
+        self.notifier = notifier
+        self.stats = RunStats(self.store)
+        self._by_serial: dict[tuple[str, str, str], tuple[int, Any]] = {}
+        self._lock = threading.Lock()
+
+    # -- caches keyed by the state serial ------------------------------------------------------
+
+    def _per_serial(self, what: str, tenant: str, target: str, compute: Callable[[], Any]) -> Any:
+        serial = self.store.serial(tenant, target)
+        current = serial[1] if serial else -1
+        key = (what, tenant, target)
+        with self._lock:
+            cached = self._by_serial.get(key)
+        if cached is not None and cached[0] == current:
+            return cached[1]
+        value = compute()
+        with self._lock:
+            self._by_serial[key] = (current, value)
+        return value
+
+    def counts(self, tenant: str, target: str) -> dict[str, dict[str, int]]:
+        return self._per_serial("counts", tenant, target, lambda: self.store.counts(tenant, target))
+
+    def school_names(self, tenant: str, target: str) -> dict[str, str]:
+        """BRIN6 → school name, from the school groups koppel manages."""
+        def compute() -> dict[str, str]:
+            state_id = self.store.state_id(tenant, target)
+            if state_id is None:
+                return {}
+            o = t.objects.c
+            with self.store.engine.connect() as conn:
+                rows = conn.execute(select(o.school, o.label).where(
+                    o.state_id == state_id, o.key >= "school:", o.key < "school;", o.kind == "group"))
+                return {school: label for school, label in rows if school and label}
+        return self._per_serial("schools", tenant, target, compute)
+
+    # -- overview and target ---------------------------------------------------------------------
+
+    def overview(self, tenant: str | None = None, *, page: int = 1) -> Overview:
+        """Every tenant's targets, 25 tenants a page (a service provider runs hundreds)."""
+        tenants = [self._tenant(tenant)] if tenant else list(self.config.tenants.values())
+        pages = _pages(len(tenants), TENANT_PAGE)
+        page = min(max(1, page), pages)
+        shown = tenants[(page - 1) * TENANT_PAGE: page * TENANT_PAGE]
+        return Overview(tenants=[self._tenant_card(ten) for ten in shown], page=page, pages=pages)
+
+    def _tenant(self, tenant_id: str):
+        tenant = self.config.tenants.get(tenant_id)
+        if tenant is None:
+            raise NotFound(f"no tenant {tenant_id!r}")
+        return tenant
+
+    def _tenant_card(self, tenant) -> TenantCard:
+        latest = self.store.latest_source_read(tenant.id)
+        read = None if latest is None else {k: latest[k] for k in ("at", "status", "school_year", "errors",
+                                                                   "warnings", "message")}
+        return TenantCard(tenant=tenant.id, name=tenant.name, last_read=read,
+                          targets=[self.card(tenant.id, name) for name in tenant.targets])
+
+    def card(self, tenant_id: str, target_name: str, *, school: str | None = None) -> TargetCard:
+        tenant = self._tenant(tenant_id)
+        target = tenant.targets.get(target_name)
+        if target is None:
+            raise NotFound(f"no target {target_name!r} in tenant {tenant_id!r}")
+        runs = self.store.runs(tenant.id, target.name, limit=1)
+        lock = self.store.current_lock(tenant.id, target.name)
+        schedule = self.schedules.get((tenant.id, target.name))
+        next_run = self.next_run(tenant.id, target.name)
+        return TargetCard(
+            tenant=tenant.id, target=target.name, kind=target.kind, enabled=target.enabled,
+            schedule=schedule.describe() if schedule else None,
+            next_run=next_run.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if next_run else None,
+            last_run=run_model(runs[0]) if runs else None,
+            held_plans=[plan_model(p) for p in self.store.plans(tenant.id, target.name, status=["held"], limit=20)],
+            objects=self.counts(tenant.id, target.name),
+            pending=[RequestModel(**r.to_json()) for r in self.queue.pending(tenant.id, target.name)],
+            busy=f"{lock.purpose or 'run'} · pid {lock.pid} · {lock.host} · {lock.acquired_at}" if lock else None,
+            chart=self._chart(tenant.id, target.name, school),
+        )
+
+    def _chart(self, tenant: str, target: str, school: str | None) -> list[ChartPoint]:
+        points = self.stats.points(tenant, target, since=since_days(self.clock(), CHART_DAYS))
+        out = []
+        for p in points:
+            changes, errors = (p.schools.get(school, (0, 0)) if school else (p.changes, p.errors))
+            out.append(ChartPoint(run_id=p.run_id, started_at=p.started_at, status=p.status, changes=changes,
+                                  errors=errors))
+        return out
+
+    def target(self, tenant: str, target: str, *, school: str | None = None) -> TargetPage:
+        card = self.card(tenant, target, school=school)
+        totals: dict[str, list[int]] = {}
+        for p in self.stats.points(tenant, target, since=since_days(self.clock(), CHART_DAYS)):
+            for name, (changes, errors) in p.schools.items():
+                slot = totals.setdefault(name, [0, 0])
+                slot[0] += changes
+                slot[1] += errors
+        names = self.school_names(tenant, target)
+        schools = [SchoolTotal(school=s, name=names.get(s), changes=c, errors=e)
+                   for s, (c, e) in sorted(totals.items())]
+        return TargetPage(card=card, school=school, schools=schools,
+                          runs=[run_model(r) for r in self.store.runs(tenant, target, limit=20)],
+                          requests=[RequestModel(**r.to_json()) for r in self.queue.recent(tenant, target, limit=20)])
+
+    # -- plans -------------------------------------------------------------------------------------
+
+    def plans(self, tenant: str | None = None) -> PlanList:
+        return PlanList(held=[plan_model(p) for p in self.store.plans(tenant, status=["held"], limit=100)],
+                        recent=[plan_model(p) for p in self.store.plans(tenant, limit=50)])
+
+    def plan(self, plan_id: str, *, action: str | None = None, school: str | None = None, page: int = 1) -> PlanPage:
+        try:
+            record = self.store.plan_record(plan_id)
+        except PlanNotFound:
+            raise NotFound(f"no plan {plan_id!r}") from None
+        digest = self.plans_cache.get(record.id)
+        total, _ = digest.page(action=action, school=school, offset=0, size=0)
+        pages = _pages(total, PLAN_PAGE)
+        page = min(max(1, page), pages)
+        _, shown = digest.page(action=action, school=school, offset=(page - 1) * PLAN_PAGE, size=PLAN_PAGE)
+        pending = [RequestModel(**r.to_json()) for r in self.queue.pending(record.tenant, record.target)
+                   if r.kind is RequestKind.APPROVE and r.plan_id == record.id]
+        return PlanPage(
+            record=plan_model(record), today=digest.today, school_year=digest.school_year, summary=digest.summary,
+            breakdown=digest.breakdown, school_names=self.school_names(record.tenant, record.target),
+            notes=digest.notes, diagnostics=digest.diagnostics, policy=digest.policy,
+            groups=[PlanGroup(action=a, school=s, count=n) for a, s, n in digest.group_counts()],
+            action=action, school=school, page=page, pages=pages,
+            changes=[PlanChange(**c.to_json()) for c in shown], pending=pending,
+            can_decide=record.status == "held" and not pending,
+        )
+
+    # -- runs ---------------------------------------------------------------------------------------
+
+    def runs(self, tenant: str | None = None, target: str | None = None, *, page: int = 1) -> RunList:
+        r = t.runs.c
+        page = max(1, page)
+        query = select(t.runs).order_by(r.id.desc()).limit(RUN_PAGE + 1).offset((page - 1) * RUN_PAGE)
+        if tenant:
+            query = query.where(r.tenant == tenant)
+        if target:
+            query = query.where(r.target == target)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        runs = [RunModel(**{**dict(row), "summary": orjson.loads(row["summary"]) if row["summary"] else {}})
+                for row in rows[:RUN_PAGE]]
+        return RunList(runs=runs, page=page, has_more=len(rows) > RUN_PAGE)
+
+    def run(self, run_id: int, *, page: int = 1) -> RunPage:
+        run = self.store.run(run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id}")
+        page = max(1, page)
+        outcomes = run.summary.get("outcomes")
+        if isinstance(outcomes, dict) and not any(outcomes.get(o) for o in _PROBLEMS):
+            return RunPage(run=run_model(run), problems=[], page=page, has_more=False)
+        j = t.journal.c
+        # Ordered by outcome first so the (run_id, outcome) index serves the query (migration 0002).
+        query = (select(t.journal).where(j.run_id == run_id, j.outcome.in_(_PROBLEMS)).order_by(j.outcome, j.id)
+                 .limit(PROBLEM_PAGE + 1).offset((page - 1) * PROBLEM_PAGE))
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        items = [journal_item(_journal_entry(row)) for row in rows[:PROBLEM_PAGE]]
+        return RunPage(run=run_model(run), problems=items, page=page, has_more=len(rows) > PROBLEM_PAGE)
+
+    # -- persons -------------------------------------------------------------------------------------
+
+    def persons(self, q: str, *, tenant: str | None = None) -> PersonSearch:
+        q = q.strip()
+        if not q:
+            return PersonSearch(q=q, tenant=tenant, matches=[])
+        tenants = [self._tenant(tenant).id] if tenant else list(self.config.tenants)
+        matches = []
+        for tenant_id in tenants:
+            matches += [_person(tenant_id, m) for m in self.store.find_persons(tenant_id, None, q, limit=50)]
+        return PersonSearch(q=q, tenant=tenant, matches=matches[:100])
+
+    def timeline(self, tenant: str, key: str) -> Timeline:
+        self._tenant(tenant)
+        o, s = t.objects.c, t.targets_state.c
+        query = (select(s.target, o.key, o.label, o.status, o.school, o.meta)
+                 .select_from(t.objects.join(t.targets_state, o.state_id == s.id))
+                 .where(s.tenant == tenant, o.key == key, o.kind == "person").limit(1))
+        with self.store.engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        if row is None:
+            raise NotFound(f"no person {key!r} in tenant {tenant!r}")
+        person = {**dict(row), "meta": orjson.loads(row["meta"]) if row["meta"] else {}}
+        entries = self.store.history(tenant, None, key)
+        return Timeline(person=_person(tenant, person), entries=[journal_item(e) for e in entries])
+
+    # -- data quality and configuration -------------------------------------------------------------
+
+    def quality(self, tenant: str | None = None, *, severity: str | None = None, page: int = 1) -> QualityPage:
+        tenant_cfg = self._tenant(tenant) if tenant else next(iter(self.config.tenants.values()))
+        latest = self.store.latest_source_read(tenant_cfg.id)
+        if latest is None:
+            return QualityPage(tenant=tenant_cfg.id)
+        diagnostics = latest.pop("diagnostics")
+        counts: dict[str, dict[str, int]] = {}
+        for d in diagnostics:
+            bucket = counts.setdefault(d.get("severity", "error"), {})
+            bucket[d.get("code", "?")] = bucket.get(d.get("code", "?"), 0) + 1
+        if severity:
+            diagnostics = [d for d in diagnostics if d.get("severity") == severity]
+        pages = _pages(len(diagnostics), QUALITY_PAGE)
+        page = min(max(1, page), pages)
+        shown = diagnostics[(page - 1) * QUALITY_PAGE: page * QUALITY_PAGE]
+        read = {k: latest[k] for k in ("at", "status", "school_year", "counts", "sources", "errors", "warnings",
+                                       "message")}
+        return QualityPage(tenant=tenant_cfg.id, read=read, counts=counts, severity=severity, page=page, pages=pages,
+                           diagnostics=[Diagnostic(**{k: d.get(k) for k in Diagnostic.model_fields}) for d in shown])
+
+    def configuration(self) -> ConfigPage:
+        view = public_view(self.config)
+        webhook = view.get("service", {}).get("webhook") if isinstance(view.get("service"), dict) else None
+        if isinstance(webhook, dict) and isinstance(webhook.get("url"), str):
+            webhook["url"] = _mask_url_path(webhook["url"])
+        schedules = {
+            f"{ten.id}/{tgt.name}": (self.schedules[(ten.id, tgt.name)].describe()
+                                     if (ten.id, tgt.name) in self.schedules else None)
+            for ten in self.config.tenants.values() for tgt in ten.targets.values()
+        }
+        notices = self.notifier.recent() if self.notifier else []
+        return ConfigPage(file=str(self.config.path) if self.config.path else None, config=view,
+                          schedules=schedules, notifications=notices)
+
+
+def _person(tenant: str, match: dict[str, Any]) -> PersonMatch:
+    meta = match.get("meta") or {}
+    return PersonMatch(tenant=tenant, target=match["target"], key=match["key"], label=match.get("label"),
+                       status=match["status"], school=match.get("school"),
+                       leerlingnummer=meta.get("leerlingnummer"), docentcode=meta.get("docentcode"))
+
+
+def _mask_url_path(url: str) -> str:
+    """A webhook URL often carries its secret in the path (chat services do): show only where it goes."""
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return "********"
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}/********"

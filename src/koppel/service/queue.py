@@ -1,0 +1,167 @@
+"""The run queue: every run the service is asked to make, durable in the state store.
+
+"Nu synchroniseren", an approval and a scheduled moment all become a row in ``run_requests``; the
+scheduler's workers take rows from it. A web request therefore never runs anything itself: it adds
+a row and returns at once. The rows are also the record of who asked for what, and of what became
+of it (done, skipped because another run held the lock, failed), shown on the dashboard.
+
+A (tenant, target) has at most one queued sync: asking again while one waits returns the waiting
+one. Claiming a row is a compare-and-set on its status, so two `koppel serve` processes on one
+database never start the same request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from koppel.service.clock import Clock, iso
+from koppel.state import schema as t
+from koppel.state.store import StateStore
+
+__all__ = ["RequestKind", "RequestStatus", "RunQueue", "RunRequest", "Trigger"]
+
+
+class RequestKind(StrEnum):
+    SYNC = "sync"  # plan and apply unless a guard holds the plan
+    APPROVE = "approve"  # apply a held plan that someone approved
+
+
+class RequestStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    SKIPPED = "skipped"  # another run held the (tenant, target) lock
+    FAILED = "failed"
+
+
+class Trigger(StrEnum):
+    """Who started a run; stored as the run's trigger."""
+
+    SCHEDULE = "schedule"
+    MANUAL = "manual"  # a person on the dashboard
+    API = "api"  # automation with a token
+
+
+PENDING = (RequestStatus.QUEUED.value, RequestStatus.RUNNING.value)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    id: int
+    tenant: str
+    target: str
+    kind: RequestKind
+    plan_id: str | None
+    trigger: Trigger
+    requested_by: str | None
+    requested_at: str
+    status: RequestStatus
+    started_at: str | None
+    finished_at: str | None
+    run_id: int | None
+    message: str | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.tenant, self.target
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+
+
+def _request(row: Any) -> RunRequest:
+    return RunRequest(
+        id=int(row.id), tenant=row.tenant, target=row.target, kind=RequestKind(row.kind), plan_id=row.plan_id,
+        trigger=Trigger(row.trigger), requested_by=row.requested_by, requested_at=row.requested_at,
+        status=RequestStatus(row.status), started_at=row.started_at, finished_at=row.finished_at,
+        run_id=int(row.run_id) if row.run_id is not None else None, message=row.message,
+    )
+
+
+class RunQueue:
+    def __init__(self, store: StateStore, *, clock: Clock):
+        self.store = store
+        self.clock = clock
+
+    def _now(self) -> str:
+        return iso(self.clock())
+
+    def enqueue(self, tenant: str, target: str, *, kind: RequestKind, trigger: Trigger, by: str | None,
+                plan_id: str | None = None) -> RunRequest:
+        """Queue a run, or return the equivalent request that is already waiting."""
+        r = t.run_requests.c
+        with self.store.engine.begin() as conn:
+            waiting = select(t.run_requests).where(r.tenant == tenant, r.target == target,
+                                                   r.status == RequestStatus.QUEUED.value, r.kind == kind.value)
+            if plan_id is not None:
+                waiting = waiting.where(r.plan_id == plan_id)
+            row = conn.execute(waiting.order_by(r.id).limit(1)).first()
+            if row is not None:
+                return _request(row)
+            new_id = conn.execute(insert(t.run_requests).values(
+                tenant=tenant, target=target, kind=kind.value, plan_id=plan_id, trigger=trigger.value,
+                requested_by=by, requested_at=self._now(), status=RequestStatus.QUEUED.value,
+            )).inserted_primary_key[0]
+            return _request(conn.execute(select(t.run_requests).where(r.id == new_id)).one())
+
+    def get(self, request_id: int) -> RunRequest | None:
+        with self.store.engine.connect() as conn:
+            row = conn.execute(select(t.run_requests).where(t.run_requests.c.id == request_id)).first()
+        return _request(row) if row else None
+
+    def queued(self, *, limit: int = 100) -> list[RunRequest]:
+        r = t.run_requests.c
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(select(t.run_requests).where(r.status == RequestStatus.QUEUED.value)
+                                .order_by(r.id).limit(limit)).all()
+        return [_request(row) for row in rows]
+
+    def pending(self, tenant: str | None = None, target: str | None = None) -> list[RunRequest]:
+        """Queued and running requests, oldest first."""
+        r = t.run_requests.c
+        query = select(t.run_requests).where(r.status.in_(PENDING)).order_by(r.id)
+        if tenant:
+            query = query.where(r.tenant == tenant)
+        if target:
+            query = query.where(r.target == target)
+        with self.store.engine.connect() as conn:
+            return [_request(row) for row in conn.execute(query.limit(200))]
+
+    def recent(self, tenant: str | None = None, target: str | None = None, *, limit: int = 20) -> list[RunRequest]:
+        r = t.run_requests.c
+        query = select(t.run_requests).order_by(r.id.desc()).limit(limit)
+        if tenant:
+            query = query.where(r.tenant == tenant)
+        if target:
+            query = query.where(r.target == target)
+        with self.store.engine.connect() as conn:
+            return [_request(row) for row in conn.execute(query)]
+
+    def claim(self, request_id: int) -> bool:
+        """Mark a queued request running; False when another worker was first."""
+        r = t.run_requests.c
+        with self.store.engine.begin() as conn:
+            claimed = conn.execute(update(t.run_requests)
+                                   .where(r.id == request_id, r.status == RequestStatus.QUEUED.value)
+                                   .values(status=RequestStatus.RUNNING.value, started_at=self._now())).rowcount
+        return bool(claimed)
+
+    def finish(self, request_id: int, status: RequestStatus, *, run_id: int | None = None,
+               message: str | None = None) -> None:
+        with self.store.engine.begin() as conn:
+            conn.execute(update(t.run_requests).where(t.run_requests.c.id == request_id).values(
+                status=status.value, finished_at=self._now(), run_id=run_id, message=message,
+            ))
+
+    def recover(self) -> int:
+        """Requests left running by a service that died: failed, so they do not block the target."""
+        r = t.run_requests.c
+        with self.store.engine.begin() as conn:
+            return conn.execute(update(t.run_requests).where(r.status == RequestStatus.RUNNING.value).values(
+                status=RequestStatus.FAILED.value, finished_at=self._now(),
+                message="the service stopped while this ran",
+            )).rowcount or 0

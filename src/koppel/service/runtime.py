@@ -1,0 +1,84 @@
+"""The service, assembled: configuration, state store, accounts, queue, scheduler, notifier, read model.
+
+``Service.open`` validates everything first — the configuration, the ``[service]`` section, every
+schedule, the notification secrets — and reports all problems at once, so `koppel serve` either
+starts completely or tells the systeembeheerder exactly what to fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from koppel.config import Config, load_config
+from koppel.errors import ConfigError
+from koppel.pipeline import Koppel
+from koppel.service.accounts import Accounts
+from koppel.service.clock import Clock, system_clock
+from koppel.service.dashboard import Dashboard
+from koppel.service.notify import Notifier
+from koppel.service.plancache import PlanCache
+from koppel.service.queue import RunQueue
+from koppel.service.scheduler import Scheduler, load_schedules
+from koppel.service.settings import ServiceSettings, load_service_settings
+from koppel.service.worker import Worker
+from koppel.state.store import StateStore
+
+__all__ = ["Service"]
+
+
+@dataclass
+class Service:
+    config: Config
+    settings: ServiceSettings
+    koppel: Koppel
+    accounts: Accounts
+    queue: RunQueue
+    scheduler: Scheduler
+    notifier: Notifier
+    plans: PlanCache
+    dashboard: Dashboard
+    clock: Clock
+
+    @classmethod
+    def open(cls, config: Config | str | Path, *, env: Mapping[str, str] | None = None, clock: Clock = system_clock,
+             store: StateStore | None = None) -> Service:
+        env = dict(env if env is not None else os.environ)
+        if not isinstance(config, Config):
+            config = load_config(config, env=env)
+        settings, schedules = _validated(config)
+        koppel = Koppel.open(config, env=env, store=store, clock=clock)
+        store = koppel.store
+        notifier = Notifier.from_settings(settings, config=config, env=env, store=store, clock=clock)
+        queue = RunQueue(store, clock=clock)
+        plans = PlanCache(store, size=settings.plan_cache)
+        worker = Worker(koppel, queue, settings=settings, notifier=notifier, plans=plans)
+        scheduler = Scheduler(store, queue, worker, schedules=schedules, clock=clock, workers=settings.workers,
+                              poll_s=settings.poll_s, plans=plans)
+        dashboard = Dashboard(koppel, queue, plans, clock=clock, schedules=schedules, next_run=scheduler.next_run,
+                              notifier=notifier)
+        accounts = Accounts(store, clock=clock, login=settings.login)
+        return cls(config, settings, koppel, accounts, queue, scheduler, notifier, plans, dashboard, clock)
+
+    def close(self) -> None:
+        self.scheduler.shutdown(wait=True)
+        self.koppel.store.close()
+
+
+def _validated(config: Config):
+    """The service settings and the schedules, with the problems of both reported together."""
+    problems = []
+    settings = schedules = None
+    try:
+        settings = load_service_settings(config)
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
+        schedules = load_schedules(config)
+    except ConfigError as exc:
+        problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return settings, schedules

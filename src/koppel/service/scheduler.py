@@ -1,0 +1,207 @@
+"""The scheduler: when each (tenant, target) runs, and the workers that run what is queued.
+
+One thread decides and dispatches; a small pool of worker threads runs. Each pass (:meth:`tick`
+then :meth:`dispatch`) it
+
+1. queues a sync for every scheduled target whose moment has come (``Schedule.next_due``, computed
+   from the start of the target's last run — so a restart after downtime yields one catch-up run,
+   not a pile of missed ones);
+2. hands queued requests (scheduled, "nu synchroniseren", approvals) to free workers — at most one
+   per (tenant, target) inside this process, and the state store's lock guards against other
+   processes (a busy lock makes the request *skipped*);
+3. keeps the dashboard quick in the background: counts finished runs for the chart and parses
+   newly held plans before anyone opens them.
+
+Time comes from an injected clock, so tests call ``tick`` at exact moments. :meth:`shutdown` sets
+the stop event every running apply watches: batches in flight finish and are recorded, nothing
+new is sent, and the run ends as ``stopped`` for the next one to continue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import structlog
+
+from koppel.config import Config, _Locator
+from koppel.errors import ConfigError, ConfigProblem
+from koppel.service.clock import Clock, parse_iso
+from koppel.service.plancache import PlanCache
+from koppel.service.queue import RequestKind, RequestStatus, RunQueue, RunRequest, Trigger
+from koppel.service.schedule import Schedule, ScheduleError
+from koppel.service.stats import RunStats, refresh_planner_statistics, since_days
+from koppel.service.worker import Worker
+from koppel.state.store import StateStore
+
+__all__ = ["Job", "Scheduler", "load_schedules"]
+
+log = structlog.get_logger("koppel.scheduler")
+
+CHART_DAYS = 90
+
+
+@dataclass
+class Job:
+    tenant: str
+    target: str
+    schedule: Schedule
+    next_due: dt.datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.tenant, self.target
+
+
+def load_schedules(config: Config) -> dict[tuple[str, str], Schedule]:
+    """Every enabled schedule, parsed; raise a ConfigError listing each unreadable one with its line."""
+    text = config.path.read_text(encoding="utf-8") if config.path and config.path.exists() else ""
+    locate = _Locator(text)
+    problems: list[ConfigProblem] = []
+    schedules: dict[tuple[str, str], Schedule] = {}
+    for tenant in config.tenants.values():
+        for target in tenant.targets.values():
+            if not (target.enabled and target.schedule.enabled):
+                continue
+            try:
+                schedules[(tenant.id, target.name)] = Schedule.from_settings(target.schedule)
+            except ScheduleError as exc:
+                loc = ("tenants", tenant.id, "targets", target.name, "schedule", exc.setting)
+                problems.append(ConfigProblem(str(exc), setting=".".join(loc),
+                                              file=str(config.path) if config.path else None, line=locate(loc)))
+    if problems:
+        raise ConfigError(problems)
+    return schedules
+
+
+class Scheduler:
+    def __init__(self, store: StateStore, queue: RunQueue, worker: Worker | None, *,
+                 schedules: dict[tuple[str, str], Schedule], clock: Clock, workers: int = 1, poll_s: float = 2.0,
+                 plans: PlanCache | None = None):
+        self.store = store
+        self.queue = queue
+        self.worker = worker
+        self.clock = clock
+        self.poll_s = poll_s
+        self.jobs = {key: Job(key[0], key[1], schedule) for key, schedule in schedules.items()}
+        self.stop = threading.Event()  # set on shutdown: running applies finish their batches and stop
+        self._wake = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="koppel-run")
+        self._workers = workers
+        self._running: dict[tuple[str, str], Future] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stats = RunStats(store)
+        self._plans = plans
+
+    # -- planning the next runs ---------------------------------------------------------------
+
+    def start(self) -> None:
+        """Work out every job's next moment from its last run (catch-up included)."""
+        recovered = self.queue.recover()
+        if recovered:
+            log.warning("requests left running by a stopped service marked failed", count=recovered)
+        now = self.clock()
+        for job in self.jobs.values():
+            job.next_due = job.schedule.next_due(last=self._last_start(job), now=now)
+            log.info("scheduled", tenant=job.tenant, target=job.target,
+                     next=job.next_due.isoformat() if job.next_due else None)
+
+    def _last_start(self, job: Job) -> dt.datetime | None:
+        runs = self.store.runs(job.tenant, job.target, limit=1)
+        return parse_iso(runs[0].started_at) if runs else None
+
+    def next_run(self, tenant: str, target: str) -> dt.datetime | None:
+        job = self.jobs.get((tenant, target))
+        return job.next_due if job else None
+
+    def tick(self) -> list[RunRequest]:
+        """Queue a sync for every job whose moment has come; returns what was queued."""
+        now = self.clock()
+        queued = []
+        for job in self.jobs.values():
+            if job.next_due is None or job.next_due > now:
+                continue
+            request = self.queue.enqueue(job.tenant, job.target, kind=RequestKind.SYNC, trigger=Trigger.SCHEDULE,
+                                         by=None)
+            queued.append(request)
+            job.next_due = job.schedule.next_due(last=now, now=now)
+            log.info("run due", tenant=job.tenant, target=job.target, request=request.id,
+                     next=job.next_due.isoformat() if job.next_due else None)
+        return queued
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def dispatch(self) -> list[RunRequest]:
+        """Start queued requests on free workers, one per (tenant, target); returns what started."""
+        if self.worker is None or self.stop.is_set():
+            return []
+        started = []
+        with self._lock:
+            self._running = {k: f for k, f in self._running.items() if not f.done()}
+            for request in self.queue.queued():
+                if len(self._running) >= self._workers:
+                    break
+                if request.key in self._running or not self.queue.claim(request.id):
+                    continue
+                claimed = self.queue.get(request.id) or request
+                future = self._pool.submit(self.worker.execute, claimed, self.stop)
+                future.add_done_callback(lambda f, r=claimed: self._done(f, r))
+                self._running[request.key] = future
+                started.append(claimed)
+        return started
+
+    def _done(self, future: Future, request: RunRequest) -> None:
+        error = future.exception()
+        if error is not None:  # not a KoppelError (the worker records those): a bug or the database gone
+            log.error("run crashed", request=request.id, error=repr(error), exc_info=error)
+            self.queue.finish(request.id, RequestStatus.FAILED, message=f"internal error: {error!r}")
+        self._wake.set()
+
+    def busy(self) -> bool:
+        with self._lock:
+            return any(not f.done() for f in self._running.values())
+
+    def wake(self) -> None:
+        """Look at the queue now (a person pressed "nu synchroniseren")."""
+        self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    def run_forever(self) -> None:
+        self.start()
+        self._maintain(analyze=True)
+        while not self.stop.is_set():
+            self.tick()
+            self.dispatch()
+            self._maintain(analyze=False)
+            self._wake.wait(self._sleep_s())
+            self._wake.clear()
+
+    def _sleep_s(self) -> float:
+        now = self.clock()
+        dues = [j.next_due for j in self.jobs.values() if j.next_due is not None]
+        until = min(((d - now).total_seconds() for d in dues), default=self.poll_s)
+        return max(0.05, min(self.poll_s, until))
+
+    def _maintain(self, *, analyze: bool) -> None:
+        """Background upkeep between runs: chart counts, parsed held plans, planner statistics."""
+        self._stats.backfill(since=since_days(self.clock(), CHART_DAYS), limit=5)
+        if self._plans is not None:
+            self._plans.warm()
+        if analyze:
+            refresh_planner_statistics(self.store)
+
+    def start_thread(self) -> None:
+        self._thread = threading.Thread(target=self.run_forever, name="koppel-scheduler", daemon=True)
+        self._thread.start()
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop: running applies finish the batches in flight and end as ``stopped``; queued runs wait."""
+        self.stop.set()
+        self._wake.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join()
+        self._pool.shutdown(wait=wait)

@@ -1,0 +1,123 @@
+"""Carrying out one queued request: a sync or an approved plan, through the application layer.
+
+The worker calls ``Koppel.sync`` and ``Koppel.approve`` — the same code the command line runs — and
+adds what a service needs around them:
+
+* the ``stop`` event is passed on, so SIGTERM lets the batches in flight finish and be recorded;
+* another run holding the (tenant, target) lock makes the request *skipped*, never queued twice;
+* a sync that fails before anything was applied (the LAS could not be read, too many data errors)
+  is still recorded as a failed run, so the dashboard and the notice can show it;
+* a held plan and a failed run are notified, with a link;
+* the run's per-school counts are taken for the chart.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import structlog
+
+from koppel.errors import KoppelError, LockHeld
+from koppel.pipeline import Koppel
+from koppel.service.notify import EventKind, Notice, Notifier
+from koppel.service.plancache import PlanCache
+from koppel.service.queue import RequestKind, RequestStatus, RunQueue, RunRequest
+from koppel.service.settings import ServiceSettings
+from koppel.service.stats import RunStats, refresh_planner_statistics
+
+__all__ = ["WorkResult", "Worker"]
+
+log = structlog.get_logger("koppel.service")
+
+# After a run that changed this many objects, refresh the database's planner statistics.
+_ANALYZE_AFTER = 5000
+
+
+@dataclass(frozen=True)
+class WorkResult:
+    status: RequestStatus
+    run_id: int | None = None
+    message: str | None = None
+
+
+class Worker:
+    def __init__(self, koppel: Koppel, queue: RunQueue, *, settings: ServiceSettings, notifier: Notifier | None,
+                 plans: PlanCache | None = None):
+        self.koppel = koppel
+        self.queue = queue
+        self.settings = settings
+        self.notifier = notifier
+        self.plans = plans
+        self.stats = RunStats(koppel.store)
+
+    def execute(self, request: RunRequest, stop: threading.Event) -> WorkResult:
+        """Run the request and record its outcome on the queue row; never raises a KoppelError."""
+        log.info("run starting", request=request.id, tenant=request.tenant, target=request.target,
+                 kind=request.kind.value, trigger=request.trigger.value)
+        try:
+            if request.kind is RequestKind.APPROVE:
+                result = self._approve(request, stop)
+            else:
+                result = self._sync(request, stop)
+        except LockHeld as exc:
+            result = WorkResult(RequestStatus.SKIPPED, message=str(exc))
+        except KoppelError as exc:
+            result = self._failed(request, exc)
+        self.queue.finish(request.id, result.status, run_id=result.run_id, message=result.message)
+        log.info("run finished", request=request.id, status=result.status.value, run=result.run_id)
+        return result
+
+    def _sync(self, request: RunRequest, stop: threading.Event) -> WorkResult:
+        outcome = self.koppel.sync(request.tenant, request.target, trigger=request.trigger.value, stop=stop)
+        if outcome.held:
+            if self.plans is not None:
+                self.plans.put(outcome.plan)
+            self._notify(EventKind.PLAN_HELD, request, "; ".join(h.message for h in outcome.plan.holds),
+                         plan_id=outcome.plan.id, run_id=outcome.run_id)
+            return WorkResult(RequestStatus.DONE, outcome.run_id, "held")
+        applied = outcome.applied
+        status = applied.status if applied is not None else "succeeded"
+        return self._after_run(request, outcome.run_id, status, applied.message if applied else None,
+                               changed=len(outcome.plan.changes))
+
+    def _approve(self, request: RunRequest, stop: threading.Event) -> WorkResult:
+        assert request.plan_id is not None
+        result = self.koppel.approve(request.plan_id, approved_by=request.requested_by or "unknown", stop=stop)
+        return self._after_run(request, result.run_id, result.status, result.message,
+                               changed=sum(result.outcomes.values()))
+
+    def _after_run(self, request: RunRequest, run_id: int | None, status: str, message: str | None, *,
+                   changed: int) -> WorkResult:
+        if run_id is not None:
+            self.stats.compute(run_id)
+        if changed >= _ANALYZE_AFTER:
+            refresh_planner_statistics(self.koppel.store)
+        if status == "failed":
+            self._notify(EventKind.RUN_FAILED, request, message or status, run_id=run_id)
+            return WorkResult(RequestStatus.FAILED, run_id, message)
+        return WorkResult(RequestStatus.DONE, run_id, status if status != "succeeded" else None)
+
+    def _failed(self, request: RunRequest, exc: KoppelError) -> WorkResult:
+        """Record a run for a failure that happened before the pipeline recorded one."""
+        store = self.koppel.store
+        latest = store.runs(request.tenant, request.target, limit=1)
+        if latest and latest[0].status == "failed" and request.started_at and latest[0].started_at >= request.started_at:
+            run_id = latest[0].id  # the pipeline recorded this failure itself
+        else:
+            run_id = store.begin_run(request.tenant, request.target, kind=request.kind.value,
+                                     trigger=request.trigger.value, plan_id=request.plan_id,
+                                     approved_by=request.requested_by if request.kind is RequestKind.APPROVE else None)
+            store.finish_run(run_id, status="failed", message=str(exc))
+        self.stats.compute(run_id)
+        self._notify(EventKind.RUN_FAILED, request, str(exc), run_id=run_id)
+        return WorkResult(RequestStatus.FAILED, run_id, str(exc))
+
+    def _notify(self, event: EventKind, request: RunRequest, message: str, *, run_id: int | None = None,
+                plan_id: str | None = None) -> None:
+        if self.notifier is None or not self.notifier.channels:
+            return
+        tenant = self.koppel.config.tenants.get(request.tenant)
+        link = self.settings.link(f"/plans/{plan_id}" if plan_id else f"/runs/{run_id}")
+        self.notifier.notify(Notice(event, request.tenant, tenant.name if tenant else request.tenant,
+                                    request.target, message, link, run_id=run_id, plan_id=plan_id))
