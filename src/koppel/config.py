@@ -40,11 +40,13 @@ __all__ = [
     "PolicySettings",
     "RetrySettings",
     "ScheduleSettings",
+    "SettingLocator",
     "SourceConfig",
     "TargetConfig",
     "TenantConfig",
     "load_config",
     "public_view",
+    "validate_section",
 ]
 
 SECRET_WORDS = ("password", "secret", "token", "apikey", "api_key", "sleutel", "private")
@@ -254,15 +256,15 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
         line = int(m.group(1)) if m else None
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ConfigError([ConfigProblem(f"not valid TOML: {msg}", file=fname, line=line)]) from None
-    locate = _Locator(text)
+    locate = SettingLocator(text)
     problems: list[ConfigProblem] = []
 
     def problem(message: str, loc: tuple) -> None:
         setting = ".".join(str(p) for p in loc)
         problems.append(ConfigProblem(message, setting=setting or None, file=fname, line=locate(loc)))
 
-    state = _model(StateSettings, raw.get("state", {}), ("state",), problem)
-    log = _model(LogSettings, raw.get("log", {}), ("log",), problem)
+    state = validate_section(StateSettings, raw.get("state", {}), ("state",), problem)
+    log = validate_section(LogSettings, raw.get("log", {}), ("log",), problem)
     for key in raw:
         if key not in ("state", "log", "tenants", "service"):
             problem(f"unknown section {key!r} (known: state, log, service, tenants)", (key,))
@@ -280,7 +282,8 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
     return Config(path=path, state=state, log=log, tenants=tenants, raw=raw, service=raw.get("service", {}))
 
 
-def _model(model: type[BaseModel], data: Any, loc: tuple, problem) -> Any:
+def validate_section(model: type[BaseModel], data: Any, loc: tuple, problem) -> Any:
+    """Validate one table of the file with ``model``; report each problem through ``problem(message, loc)``."""
     if not isinstance(data, dict):
         problem(f"must be a table, not {type(data).__name__}", loc)
         return None
@@ -343,7 +346,7 @@ def _tenant(tid: str, traw: Any, problem) -> TenantConfig | None:
         _parse_mmdd(year_start)
     except ValueError as exc:
         problem(str(exc), loc + ("year_start",))
-    validation = _model(ValidationSettings, traw.get("validation", {}), loc + ("validation",), problem)
+    validation = validate_section(ValidationSettings, traw.get("validation", {}), loc + ("validation",), problem)
     sources: dict[str, SourceConfig] = {}
     for name, sraw in _table(traw, "sources", loc, problem).items():
         src = _source(name, sraw, loc + ("sources", name), problem)
@@ -393,7 +396,7 @@ def _source(name: str, sraw: Any, loc: tuple, problem) -> SourceConfig | None:
         problem(exc.problems[0].message, loc + ("kind",))
         return None
     data = {k: v for k, v in sraw.items() if k != "kind"}
-    settings = _model(kind_info.settings, data, loc, problem)
+    settings = validate_section(kind_info.settings, data, loc, problem)
     return SourceConfig(name, kind, settings) if settings is not None else None
 
 
@@ -416,11 +419,11 @@ def _target(name: str, graw: Any, loc: tuple, problem) -> TargetConfig | None:
     settings = None
     if kind_info is not None:
         specific = {k: v for k, v in graw.items() if k not in _TARGET_GENERIC}
-        settings = _model(kind_info.settings, specific, loc, problem)
-    rules = _model(RulesSettings, graw.get("rules", {}), loc + ("rules",), problem)
-    policy = _model(PolicySettings, graw.get("policy", {}), loc + ("policy",), problem)
-    retry = _model(RetrySettings, graw.get("retry", {}), loc + ("retry",), problem)
-    schedule = _model(ScheduleSettings, graw.get("schedule", {}), loc + ("schedule",), problem)
+        settings = validate_section(kind_info.settings, specific, loc, problem)
+    rules = validate_section(RulesSettings, graw.get("rules", {}), loc + ("rules",), problem)
+    policy = validate_section(PolicySettings, graw.get("policy", {}), loc + ("policy",), problem)
+    retry = validate_section(RetrySettings, graw.get("retry", {}), loc + ("retry",), problem)
+    schedule = validate_section(ScheduleSettings, graw.get("schedule", {}), loc + ("schedule",), problem)
     enabled = graw.get("enabled", True)
     if not isinstance(enabled, bool):
         problem("must be true or false", loc + ("enabled",))
@@ -447,7 +450,7 @@ def _parse_mmdd(value: str) -> tuple[int, int]:
     return month, day
 
 
-class _Locator:
+class SettingLocator:
     """Find the line of a setting in the TOML text: the key's line, else its table's header."""
 
     _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")

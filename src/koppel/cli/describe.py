@@ -99,6 +99,7 @@ def reference_markdown() -> str:
     """The generic settings of koppel.toml as Markdown tables, from the models that validate them."""
     from koppel.config import LogSettings, PolicySettings, RetrySettings, ScheduleSettings, StateSettings
     from koppel.rules.settings import RulesSettings
+    from koppel.service.settings import ServiceSettings
     from koppel.validation import ValidationSettings
 
     parts = []
@@ -106,7 +107,7 @@ def reference_markdown() -> str:
         (StateSettings, "state"), (LogSettings, "log"), (ValidationSettings, "tenants.<id>.validation"),
         (RulesSettings, "tenants.<id>.targets.<name>.rules"), (PolicySettings, "tenants.<id>.targets.<name>.policy"),
         (RetrySettings, "tenants.<id>.targets.<name>.retry"),
-        (ScheduleSettings, "tenants.<id>.targets.<name>.schedule"),
+        (ScheduleSettings, "tenants.<id>.targets.<name>.schedule"), (ServiceSettings, "service"),
     ):
         for section in _sections(model, table):
             header = f"[[{section['table']}]]" if section["array"] else f"[{section['table']}]"

@@ -52,7 +52,7 @@ from koppel.service.queue import RequestKind, RunQueue
 from koppel.service.schedule import Schedule
 from koppel.service.stats import RunStats, since_days
 from koppel.state import schema as t
-from koppel.state.store import JournalEntry, PlanRecord, RunInfo, _journal_entry
+from koppel.state.store import JournalEntry, PlanRecord, RunInfo, journal_entry
 
 __all__ = ["Dashboard", "NotFound"]
 
@@ -264,7 +264,7 @@ class Dashboard:
                  .limit(PROBLEM_PAGE + 1).offset((page - 1) * PROBLEM_PAGE))
         with self.store.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        items = [journal_item(_journal_entry(row)) for row in rows[:PROBLEM_PAGE]]
+        items = [journal_item(journal_entry(row)) for row in rows[:PROBLEM_PAGE]]
         return RunPage(run=run_model(run), problems=items, page=page, has_more=len(rows) > PROBLEM_PAGE)
 
     # -- persons -------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from koppel.config import Config, _Locator
+from koppel.config import Config, SettingLocator
 from koppel.errors import ConfigError, ConfigProblem
 from koppel.service.clock import Clock, parse_iso
 from koppel.service.plancache import PlanCache
@@ -58,7 +58,7 @@ class Job:
 def load_schedules(config: Config) -> dict[tuple[str, str], Schedule]:
     """Every enabled schedule, parsed; raise a ConfigError listing each unreadable one with its line."""
     text = config.path.read_text(encoding="utf-8") if config.path and config.path.exists() else ""
-    locate = _Locator(text)
+    locate = SettingLocator(text)
     problems: list[ConfigProblem] = []
     schedules: dict[tuple[str, str], Schedule] = {}
     for tenant in config.tenants.values():

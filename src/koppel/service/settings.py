@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from koppel.config import Config, _Locator, _model
+from koppel.config import Config, SettingLocator, validate_section
 from koppel.connectors import ConnectorContext, SecretRef
 from koppel.errors import ConfigError, ConfigProblem
 
@@ -187,14 +187,14 @@ def load_service_settings(config: Config) -> ServiceSettings:
     """Validate ``config.service``; raise a ConfigError listing every problem with its line."""
     problems: list[ConfigProblem] = []
     text = config.path.read_text(encoding="utf-8") if config.path and config.path.exists() else ""
-    locate = _Locator(text)
+    locate = SettingLocator(text)
     fname = str(config.path) if config.path else "<config>"
 
     def problem(message: str, loc: tuple) -> None:
         setting = ".".join(str(p) for p in loc)
         problems.append(ConfigProblem(message, setting=setting or None, file=fname, line=locate(loc)))
 
-    settings = _model(ServiceSettings, dict(config.service), ("service",), problem)
+    settings = validate_section(ServiceSettings, dict(config.service), ("service",), problem)
     if problems or settings is None:
         raise ConfigError(problems or [ConfigProblem("invalid [service] section", setting="service")])
     return settings

@@ -507,7 +507,7 @@ class StateStore:
         if outcomes:
             query = query.where(j.outcome.in_(list(outcomes)))
         with self.engine.connect() as conn:
-            return [_journal_entry(row) for row in conn.execute(query).mappings()]
+            return [journal_entry(row) for row in conn.execute(query).mappings()]
 
     def fail_stale_runs(self, tenant: str, target: str) -> int:
         """Mark runs left 'running' by a killed process as failed (called under the run lock)."""
@@ -684,7 +684,7 @@ class StateStore:
         if target:
             q = q.where(s.target == target)
         with self.engine.connect() as conn:
-            return [_journal_entry(row) for row in conn.execute(q).mappings()]
+            return [journal_entry(row) for row in conn.execute(q).mappings()]
 
     def object_history(self, tenant: str, target: str, key: str) -> list[JournalEntry]:
         return self.history(tenant, target, key)
@@ -872,7 +872,7 @@ def _run_info(row: Mapping[str, Any]) -> RunInfo:
     )
 
 
-def _journal_entry(row: Mapping[str, Any]) -> JournalEntry:
+def journal_entry(row: Mapping[str, Any]) -> JournalEntry:
     return JournalEntry(
         id=row["id"], run_id=row["run_id"], plan_id=row["plan_id"], at=row["at"], key=row["key"], kind=row["kind"],
         action=row["action"], outcome=row["outcome"], school=row["school"], label=row["label"], reason=row["reason"],
