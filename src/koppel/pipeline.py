@@ -166,8 +166,10 @@ class Koppel:
         del roster, provision  # free a million memberships before the plan allocates its changes
         supported = target.capabilities.actions if target is not None else self._supported(tenant, target_cfg)
         view = self.store.load_view(tenant.id, target_cfg.name)
-        attrs, labels = self.store.load_details(tenant.id, target_cfg.name, keys_needing_attrs(desired, view.records))
-        view = replace(view, attrs_json=attrs, labels=labels)
+        drift = self.store.load_drift(tenant.id, target_cfg.name)
+        needed = set(keys_needing_attrs(desired, view.records)) | drift.keys()
+        attrs, labels = self.store.load_details(tenant.id, target_cfg.name, needed)
+        view = replace(view, attrs_json=attrs, labels=labels, drift=drift)
         plan = make_plan(desired, view, target_cfg.policy.plan_policy(supported), tenant=tenant.id, today=today)
         if plan.held:
             self.store.save_plan(plan, status="held")
@@ -198,6 +200,7 @@ class Koppel:
         try:
             with self.store.lock(tenant.id, target_cfg.name, purpose="apply") as holder:
                 self.store.fail_stale_runs(tenant.id, target_cfg.name)
+                self.store.load_drift(tenant.id, target_cfg.name)  # tells record() whether drift rows exist
                 applier = Applier(
                     self.store, target_obj, tenant=tenant.id, retry=retry, progress=progress, stop=stop,
                     heartbeat=lambda: self.store.heartbeat(tenant.id, target_cfg.name, holder),
@@ -277,6 +280,10 @@ class Koppel:
             report = compare(records, lambda k: orjson.loads(attrs[k]) if k in attrs else None, snapshot,
                              held=held, to_create=to_create)
             report.notes.extend(notes)
+            if report.complete:
+                self.store.replace_drift(tenant.id, target_cfg.name,
+                                         {d.key: {f: theirs for f, (_, theirs) in d.fields.items()}
+                                          for d in report.changed})
         finally:
             if target is None:
                 target_obj.close()

@@ -76,3 +76,31 @@ def test_a_matching_manual_account_is_adopted_after_approval(tmp_path):
         assert app.plan(None, None).plan.empty
     finally:
         ws.close()
+
+
+def test_the_plan_after_reconciliation_sets_owned_fields_back_and_keeps_the_others(tmp_path):
+    ws = make_workspace(tmp_path, students=60)
+    text = ws.config_path.read_text(encoding="utf-8")
+    assert 'person = []\ngroup = []' in text
+    ws.config_path.write_text(text.replace('person = []\ngroup = []', 'person = ["email"]\ngroup = []'), encoding="utf-8")
+    try:
+        app = ws.app()
+        assert app.sync(None, None).applied.status == "succeeded"
+        a = app.store.find_persons("school", None, ws.bestuur.pupils[0].stamnr)[0]["key"]
+        b = app.store.find_persons("school", None, ws.bestuur.pupils[1].stamnr)[0]["key"]
+        sandbox_post(ws, "/sandbox/api/manual/edit", {"kind": "person", "sync_key": a, "field": "first",
+                                                      "value": "Handmatig"})
+        sandbox_post(ws, "/sandbox/api/manual/edit", {"kind": "person", "sync_key": b, "field": "email",
+                                                      "value": "eigen.adres@school.nl"})
+        app.reconcile(None, None)
+        plan = app.plan(None, None).plan
+        (change,) = plan.changes
+        assert change.key == a and change.fields == ("given",) and "set back" in change.reason
+        assert any("kept:" in n and "email changed in the platform" in n for n in plan.notes), plan.notes
+        assert app.apply(plan).status == "succeeded"
+        persons = {p["sync_key"]: p for p in ws.sandbox.objects()["persons"]}
+        assert persons[a]["first"] != "Handmatig", "the LAS is leading for fields koppel owns"
+        assert persons[b]["email"] == "eigen.adres@school.nl", "a field koppel does not own stays as the school set it"
+        assert app.store.load_drift("school", "itslearning").keys() == {b}
+    finally:
+        ws.close()

@@ -319,3 +319,17 @@ def test_groups_of_a_later_year_not_read_this_run_are_left_alone():
     archived = make_plan(both, state, PlanPolicy(), tenant="t", today=TODAY)
     assert {c.key for c in archived.changes if c.action is Action.ARCHIVE} == {"y27", "c27"}, \
         "when next year was read and the groups are gone from it, they are archived"
+
+
+def test_changes_made_by_hand_are_set_back_or_kept_and_said_so():
+    objs = bestuur()
+    state = state_from(objs)
+    from dataclasses import replace as dc_replace
+
+    state = dc_replace(state, drift={"p1": {"given": "Handmatig"}, "p2": {"email": "eigen@school.nl"}})
+    p = plan(objs, state, PlanPolicy(protected={P: frozenset({"email"})}))
+    (c,) = p.changes
+    assert c.key == "p1" and c.action is Action.UPDATE and c.fields == ("given",)
+    assert c.before == {"given": "Handmatig"} and c.after["given"] == "Pupil1"
+    assert "changed by hand in the platform, set back to the LAS's value" in c.reason
+    assert any(n.startswith("kept: Pupil2 Jansen — email changed in the platform") for n in p.notes)

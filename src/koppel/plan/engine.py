@@ -68,6 +68,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
     #    common cases — unchanged, or new — are decided inline; the rest in _upsert_change.
     get = records.get
     append = changes.append
+    drift = state.drift
     create, group_kind, person_kind = Action.CREATE, ObjectKind.GROUP, ObjectKind.PERSON
     active = ObjectStatus.ACTIVE
     for key, obj in desired.objects.items():
@@ -82,7 +83,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
                 phase = PHASE_MEMBERSHIP
             append(Change(create, kind, key, R_NEW, phase, obj.school, obj.label, None, obj.attrs, (), (),
                           obj.fingerprint, obj.meta or None))
-        elif rec.status is active and rec.fingerprint == obj.fingerprint:
+        elif rec.status is active and rec.fingerprint == obj.fingerprint and key not in drift:
             continue
         else:
             change = _upsert_change(obj, rec, state, policy, depth)
@@ -121,6 +122,8 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
     _annotate_moves(changes, desired, records)
     _attach_target_refs(changes, records)
     changes = _in_order(changes)
+    if state.drift:
+        notes.extend(_kept_notes(desired, state, policy, {c.key for c in changes}))
 
     if pending_deletes:
         notes.append(
@@ -164,22 +167,53 @@ def _upsert_change(obj: DesiredObject, rec: StateRecord | None, state: StateView
         return Change(Action.RESTORE, obj.kind, obj.key, f"back in the LAS{since}; was {what}", phase, obj.school,
                       obj.label, before, obj.attrs, fingerprint=obj.fingerprint, meta=obj.meta or None,
                       target_id=rec.target_id)
-    if rec.fingerprint == obj.fingerprint:
+    drifted = state.drift.get(obj.key, {})
+    if rec.fingerprint == obj.fingerprint and not drifted:
         return None
     before = state.attrs(obj.key) or {}
     protected = policy.protected.get(obj.kind, frozenset())
     changed = tuple(sorted(f for f in set(obj.attrs) | set(before) if obj.attrs.get(f) != before.get(f)))
     owned_changes = tuple(f for f in changed if f not in protected)
     kept = tuple(f for f in changed if f in protected and f in before)
-    if not owned_changes:
+    # Changed by hand in the platform (seen by reconciliation): what koppel owns is set back to the LAS's
+    # value (the LAS is leading); what it does not own is kept and said so.
+    by_hand = tuple(sorted(f for f in drifted if f not in protected and f in obj.attrs and f not in owned_changes))
+    kept_by_hand = tuple(sorted(f for f in drifted if f in protected))
+    if not owned_changes and not by_hand:
         return None
     after = {k: v for k, v in obj.attrs.items() if k not in protected}
-    reason = "changed in the LAS: " + ", ".join(_describe(f, before.get(f), obj.attrs.get(f)) for f in owned_changes)
+    parts = []
+    if owned_changes:
+        parts.append("changed in the LAS: " + ", ".join(
+            _describe(f, before.get(f), obj.attrs.get(f)) for f in owned_changes))
+    if by_hand:
+        parts.append("changed by hand in the platform, set back to the LAS's value (the LAS is leading): " + ", ".join(
+            _describe(f, drifted[f], obj.attrs.get(f)) for f in by_hand))
+    kept_all = tuple(dict.fromkeys(kept + kept_by_hand))
     if kept:
-        reason += "; kept (not owned by koppel): " + ", ".join(kept)
-    return Change(Action.UPDATE, obj.kind, obj.key, reason, phase, obj.school, obj.label,
-                  {k: before.get(k) for k in changed}, after, fields=owned_changes, kept=kept,
+        parts.append("kept (not owned by koppel): " + ", ".join(kept))
+    if kept_by_hand:
+        parts.append("kept: changed in the platform (not owned by koppel): " + ", ".join(kept_by_hand))
+    fields = tuple(sorted(owned_changes + by_hand))
+    shown_before = {k: before.get(k) for k in changed} | {f: drifted[f] for f in by_hand}
+    return Change(Action.UPDATE, obj.kind, obj.key, "; ".join(parts), phase, obj.school, obj.label,
+                  shown_before, after, fields=fields, kept=kept_all,
                   fingerprint=obj.fingerprint, meta=obj.meta or None, target_id=rec.target_id)
+
+
+def _kept_notes(desired: Desired, state: StateView, policy: PlanPolicy, planned: set[str]) -> list[str]:
+    """Objects with no change of their own whose fields changed by hand are kept as they are: say so."""
+    notes = []
+    for key, fields in sorted(state.drift.items()):
+        obj = desired.objects.get(key)
+        if obj is None or key in planned:
+            continue
+        kept = sorted(f for f in fields if f in policy.protected.get(obj.kind, frozenset()))
+        if kept:
+            notes.append(f"kept: {obj.label or key} — {', '.join(kept)} changed in the platform (not owned by koppel)")
+    if len(notes) > 20:
+        notes = notes[:20] + [f"… and {len(notes) - 20} more objects whose fields were changed in the platform"]
+    return notes
 
 
 def _describe(field: str, old: Any, new: Any) -> str:

@@ -53,6 +53,8 @@ class StateView:
     records: Mapping[str, StateRecord]
     attrs_json: Mapping[str, str | bytes] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)  # for objects whose record carries none
+    # What reconciliation saw changed by hand in the platform: {key: {field: platform value}}.
+    drift: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def label(self, key: str) -> str:
         rec = self.records.get(key)
@@ -78,3 +80,4 @@ def keys_needing_attrs(desired: Desired, records: Mapping[str, StateRecord]) -> 
         obj = objects.get(key)
         if obj is None or obj.fingerprint != rec.fingerprint or rec.status is not ObjectStatus.ACTIVE:
             yield key
+

@@ -271,3 +271,15 @@ Index("ix_notifications_dedupe", notifications.c.dedupe, notifications.c.channel
 
 # The run page lists a run's failed objects: without this, a run of a million changes is scanned.
 Index("ix_journal_run_outcome", journal.c.run_id, journal.c.outcome)
+
+# What reconciliation last saw changed by hand in the platform, per object: {field: platform value}.
+# The plan reads it to re-assert fields koppel owns and to say which fields it keeps ("kept: changed in
+# itslearning"); an acknowledged change of the object clears its row; each reconciliation replaces all.
+drift = Table(
+    "drift",
+    metadata,
+    Column("state_id", Integer, ForeignKey("targets_state.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(512), primary_key=True),
+    Column("fields", Text, nullable=False),  # JSON
+    Column("seen_at", String(32), nullable=False),
+)

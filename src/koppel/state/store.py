@@ -149,6 +149,7 @@ class StateStore:
         self.engine = engine
         self.clock = clock
         self._state_ids: dict[tuple[str, str], int] = {}
+        self._has_drift: dict[int, bool] = {}  # state id -> any drift rows (saves a delete per batch)
 
     # -- opening and migrations ------------------------------------------------------------
 
@@ -409,6 +410,10 @@ class StateStore:
                 )
             for chunk in _chunks(removals, 900):
                 conn.execute(delete(t.objects).where(t.objects.c.state_id == state_id, t.objects.c.key.in_(chunk)))
+            if self._has_drift.get(state_id, True):
+                done = [c.key for c, r in outcomes if r.ok]
+                for chunk in _chunks(done, 900):
+                    conn.execute(delete(t.drift).where(t.drift.c.state_id == state_id, t.drift.c.key.in_(chunk)))
             conn.execute(
                 update(t.targets_state)
                 .where(t.targets_state.c.id == state_id)
@@ -430,6 +435,31 @@ class StateStore:
             | {"target_id": func.coalesce(stmt.excluded.target_id, t.objects.c.target_id)},
         )
         conn.execute(stmt, rows)
+
+    # -- drift (what reconciliation saw changed by hand) -------------------------------------
+
+    def replace_drift(self, tenant: str, target: str, drift: Mapping[str, Mapping[str, Any]]) -> None:
+        """Store what the latest reconciliation saw changed by hand: {key: {field: platform value}}."""
+        state_id = self._state_id_for_write(tenant, target)
+        now = self.now()
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.drift).where(t.drift.c.state_id == state_id))
+            if drift:
+                conn.execute(insert(t.drift), [
+                    {"state_id": state_id, "key": key, "fields": _dumps(dict(fields)), "seen_at": now}
+                    for key, fields in drift.items()
+                ])
+        self._has_drift[state_id] = bool(drift)
+
+    def load_drift(self, tenant: str, target: str) -> dict[str, dict[str, Any]]:
+        state_id = self.state_id(tenant, target)
+        if state_id is None:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.drift.c.key, t.drift.c.fields).where(t.drift.c.state_id == state_id))
+            out = {key: orjson.loads(fields) for key, fields in rows}
+        self._has_drift[state_id] = bool(out)
+        return out
 
     def adopt(self, tenant: str, target: str, key: str, target_id: str, *, approved_by: str,
               username: str | None = None) -> None:
