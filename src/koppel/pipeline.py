@@ -21,7 +21,15 @@ import structlog
 from koppel.apply.applier import Applier, ApplyResult, RetryPolicy
 from koppel.config import Config, TargetConfig, TenantConfig
 from koppel.connectors import load_source_kind, load_target_kind
-from koppel.errors import ConfigError, KoppelError, PlanError, SourceDataError, SourceError, ValidationFailed
+from koppel.errors import (
+    ConfigError,
+    KoppelError,
+    PlanError,
+    SourceDataError,
+    SourceError,
+    StalePlanError,
+    ValidationFailed,
+)
 from koppel.model.desired import Desired, ObjectKind
 from koppel.model.merge import merge_rosters
 from koppel.model.roster import PersonKind, Roster, SchoolYear
@@ -240,9 +248,16 @@ class Koppel:
 
     def approve(self, plan_id: str, *, approved_by: str, progress=None, stop=None, target=None) -> ApplyResult:
         record = self.store.plan_record(plan_id)
-        plan = self.store.load_plan(record.id)
+        current = self.store.serial(record.tenant, record.target)
+        if record.status in ("held", "saved") and current is not None and current[1] != record.serial:
+            self.store.mark_stale_plans(record.tenant, record.target, current[1])
+            record = self.store.plan_record(record.id)
+        if record.status == "stale":
+            raise StalePlanError(f"plan {record.id} is stale: the state moved since it was made (serial "
+                                 f"{record.serial}, now {current[1] if current else '?'}). Make a new plan.")
         if record.status not in ("held", "saved"):
-                raise PlanError(f"plan {record.id} is {record.status}; only a held plan can be approved")
+            raise PlanError(f"plan {record.id} is {record.status}; only a held plan can be approved")
+        plan = self.store.load_plan(record.id)
         return self.apply(plan, approved_by=approved_by, progress=progress, stop=stop, target=target)
 
     # -- reconciliation --------------------------------------------------------------------------

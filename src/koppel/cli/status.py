@@ -17,6 +17,9 @@ def status_data(app: Any, tenant_id: str | None) -> dict[str, Any]:
     for tenant in tenants:
         targets = []
         for name, target in tenant.targets.items():
+            serial = store.serial(tenant.id, name)
+            if serial is not None:
+                store.mark_stale_plans(tenant.id, name, serial[1])  # a held plan the state moved past
             runs = store.runs(tenant.id, name, limit=5)
             held = store.plans(tenant.id, name, status=["held"])
             lock = store.current_lock(tenant.id, name)

@@ -86,7 +86,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
         elif rec.status is active and rec.fingerprint == obj.fingerprint and key not in drift:
             continue
         else:
-            change = _upsert_change(obj, rec, state, policy, depth)
+            change = _upsert_change(obj, rec, state, policy, depth, notes)
             if change is not None:
                 append(change)
 
@@ -132,7 +132,8 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
         )
     if out_of_scope:
         notes.append(f"{out_of_scope} object(s) of schools outside this run's scope are left alone")
-    holds = _guards(changes, records, policy, scope) + _jaarovergang_hold(changes, policy, desired.school_year)
+    holds = _guards(changes, records, policy, scope, desired.school_year) + \
+        _jaarovergang_hold(changes, policy, desired.school_year)
     return Plan(
         tenant=tenant,
         target=state.target,
@@ -143,7 +144,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
         changes=tuple(changes),
         holds=tuple(holds),
         policy=policy.to_json(),
-        notes=tuple(_dedupe([*desired.notes, *notes])),
+        notes=tuple(_capped(_dedupe([*desired.notes, *notes]))),
         diagnostics=_diagnostic_counts(desired),
     )
 
@@ -152,7 +153,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
 
 
 def _upsert_change(obj: DesiredObject, rec: StateRecord | None, state: StateView, policy: PlanPolicy,
-                   depth: Mapping[str, int]) -> Change | None:
+                   depth: Mapping[str, int], notes: list[str]) -> Change | None:
     phase = _upsert_phase(obj, depth)
     if rec is None or rec.status is ObjectStatus.DELETED:
         reason = R_NEW
@@ -164,8 +165,11 @@ def _upsert_change(obj: DesiredObject, rec: StateRecord | None, state: StateView
         before = state.attrs(obj.key)
         since = f" (absent since {rec.absent_since})" if rec.absent_since else ""
         what = "suspended" if rec.status is ObjectStatus.SUSPENDED else "archived"
+        protected = policy.protected.get(obj.kind, frozenset())
+        # The account comes back as it was: fields koppel does not own are not sent (an upsert keeps them).
+        after = {k: v for k, v in obj.attrs.items() if k not in protected} if protected and before else obj.attrs
         return Change(Action.RESTORE, obj.kind, obj.key, f"back in the LAS{since}; was {what}", phase, obj.school,
-                      obj.label, before, obj.attrs, fingerprint=obj.fingerprint, meta=obj.meta or None,
+                      obj.label, before, after, fingerprint=obj.fingerprint, meta=obj.meta or None,
                       target_id=rec.target_id)
     drifted = state.drift.get(obj.key, {})
     if rec.fingerprint == obj.fingerprint and not drifted:
@@ -180,6 +184,9 @@ def _upsert_change(obj: DesiredObject, rec: StateRecord | None, state: StateView
     by_hand = tuple(sorted(f for f in drifted if f not in protected and f in obj.attrs and f not in owned_changes))
     kept_by_hand = tuple(sorted(f for f in drifted if f in protected))
     if not owned_changes and not by_hand:
+        if kept:
+            notes.append(f"kept: {obj.label or obj.key} — {', '.join(kept)} changed in the LAS, not sent "
+                         "(not owned by koppel)")
         return None
     after = {k: v for k, v in obj.attrs.items() if k not in protected}
     parts = []
@@ -211,8 +218,6 @@ def _kept_notes(desired: Desired, state: StateView, policy: PlanPolicy, planned:
         kept = sorted(f for f in fields if f in policy.protected.get(obj.kind, frozenset()))
         if kept:
             notes.append(f"kept: {obj.label or key} — {', '.join(kept)} changed in the platform (not owned by koppel)")
-    if len(notes) > 20:
-        notes = notes[:20] + [f"… and {len(notes) - 20} more objects whose fields were changed in the platform"]
     return notes
 
 
@@ -454,46 +459,54 @@ def _with_reason(change: Change, reason: str) -> Change:
 
 
 def _guards(changes: list[Change], records: Mapping[str, StateRecord], policy: PlanPolicy,
-            scope: frozenset[str]) -> list[Hold]:
+            scope: frozenset[str], school_year: str) -> list[Hold]:
+    """Hold the plan when too much would go at once: suspensions, deletions and archives (the
+    jaarovergang has its own hold), and updates that empty a field koppel owns (a column that vanished
+    from the export must not wipe every pupil's e-mail)."""
     guard = policy.guards
-    removing = Counter()
+    removing: Counter = Counter()
+    clearing: Counter = Counter()
     for c in changes:
-        if c.action in (Action.SUSPEND, Action.DELETE) and c.kind in guard.kinds:
+        if c.kind not in guard.kinds:
+            continue
+        if c.action in (Action.SUSPEND, Action.DELETE, Action.ARCHIVE):
             if c.kind is ObjectKind.PERSON and c.action is Action.DELETE:
                 continue  # a deletion after the grace period was weighed when the person was suspended
+            if c.action is Action.ARCHIVE and (c.before or {}).get("school_year", school_year) < school_year:
+                continue  # last year's groups: the jaarovergang hold
             removing[(c.kind, None)] += 1
             removing[(c.kind, c.school)] += 1
-    if not removing:
+        elif c.action is Action.UPDATE and c.before and c.after and any(
+                c.before.get(f) not in (None, "", ()) and c.after.get(f) in (None, "", ()) for f in c.fields):
+            clearing[(c.kind, None)] += 1
+            clearing[(c.kind, c.school)] += 1
+    if not removing and not clearing:
         return []
-    totals = Counter()
+    totals: Counter = Counter()
     for rec in records.values():
         if rec.kind in guard.kinds and rec.status in (ObjectStatus.ACTIVE, ObjectStatus.SUSPENDED):
             if scope and rec.school is not None and rec.school not in scope:
                 continue
             totals[(rec.kind, None)] += 1
             totals[(rec.kind, rec.school)] += 1
+    return (_holds("removals", "would be suspended, archived or deleted", removing, totals, guard)
+            + _holds("cleared-fields", "would have a field emptied", clearing, totals, guard))
+
+
+def _holds(name: str, what: str, counts: Counter, totals: Counter, guard) -> list[Hold]:
     holds = []
-    for (kind, school), count in sorted(removing.items(), key=lambda kv: (kv[0][0].value, kv[0][1] or "")):
-        if school is None and kind is not None and _single_school(removing, kind):
+    for (kind, school), count in sorted(counts.items(), key=lambda kv: (kv[0][0].value, kv[0][1] or "")):
+        if school is None and _single_school(counts, kind):
             continue  # the per-school hold says it already
         total = totals.get((kind, school), 0)
         pct = 100.0 * count / total if total else 100.0
-        over_count = count > guard.max_count
-        over_pct = count >= guard.min_count and pct > guard.max_percent
-        if not (over_count or over_pct):
+        if not (count > guard.max_count or (count >= guard.min_count and pct > guard.max_percent)):
             continue
         where = f"school {school}" if school else "the whole tenant"
         limit = f"{guard.max_percent:g}% or {guard.max_count} objects"
-        holds.append(Hold(
-            guard="removals",
-            kind=kind.value,
-            school=school,
-            count=count,
-            total=total,
-            limit=limit,
-            message=f"{count} of {total} {kind.value}s ({pct:.1f}%) in {where} would be suspended or deleted; "
-                    f"the limit is {limit}",
-        ))
+        holds.append(Hold(guard=name, kind=kind.value, school=school, count=count, total=total, limit=limit,
+                          message=f"{count} of {total} {kind.value}s ({pct:.1f}%) in {where} {what}; "
+                                  f"the limit is {limit}"))
     return holds
 
 
@@ -524,6 +537,17 @@ def _single_school(removing: Counter, kind: ObjectKind) -> bool:
 def _diagnostic_counts(desired: Desired) -> dict[str, int]:
     counts = Counter(getattr(d, "severity", "warning") for d in desired.diagnostics)
     return {str(getattr(k, "value", k)): v for k, v in sorted(counts.items(), key=lambda kv: str(kv[0]))}
+
+
+def _capped(notes: list[str], limit: int = 20) -> list[str]:
+    """Per-object "kept:" notes are useful by the dozen, not by the thousand."""
+    kept = [n for n in notes if n.startswith("kept: ")]
+    if len(kept) <= limit:
+        return notes
+    shown = set(kept[:limit])
+    out = [n for n in notes if not n.startswith("kept: ") or n in shown]
+    out.append(f"… and {len(kept) - limit} more objects with fields koppel does not own left as they are")
+    return out
 
 
 def _dedupe(items: list[str]) -> list[str]:

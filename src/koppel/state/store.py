@@ -326,7 +326,7 @@ class StateStore:
             ).mappings().first()
         if row is None:
             return None
-        out = dict(row)
+        out = {str(k): v for k, v in row.items()}
         out["attrs"] = orjson.loads(out["attrs"])
         out["meta"] = orjson.loads(out["meta"]) if out["meta"] else {}
         return out
@@ -772,7 +772,7 @@ class StateStore:
             o.updated_at < before,
         ).order_by(o.key)
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+            return [{str(k): v for k, v in r._mapping.items()} for r in conn.execute(q)]
 
     def purge_persons(self, tenant: str, target: str, keys: Sequence[str]) -> dict[str, int]:
         """Remove the state rows and the journal (history) of these persons and their memberships."""
@@ -824,7 +824,8 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
 
 
 def _object_row(state_id: int, now: str, change: Change, result: ItemResult) -> dict[str, Any]:
-    attrs = dict(change.before or {}) if change.action is Action.UPDATE else {}
+    # An update or restore sends only what koppel owns: what the target keeps of the rest stays recorded.
+    attrs = dict(change.before or {}) if change.action in (Action.UPDATE, Action.RESTORE) else {}
     attrs.update(change.after or {})
     meta = dict(change.meta or {})
     if change.kind is ObjectKind.GROUP:

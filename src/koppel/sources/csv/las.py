@@ -198,7 +198,7 @@ class _Rows:
 
 def _same(eckid: str, number: str, other: Person) -> str:
     """``ECK iD … is also …`` / ``Stamnr 12 is also …``: why two rows are one person."""
-    what = f"ECK iD {eckid}" if eckid else f"Stamnr {number}"
+    what = f"ECK iD …{eckid[-8:]}" if eckid else f"Stamnr {number}"  # a pseudonym, but no need to print it whole
     where = f" ({other.provenance})" if other.provenance else ""
     return f"{what} is also {other.display_name or other.las_key}{where}"
 
@@ -317,6 +317,10 @@ class LasReader:
         key = person_key(source=b.source, las_key=las_key, eckid=eckid)
         known = b.persons.get(key)
         if known is not None:
+            if eckid and known.kind is PersonKind.STUDENT and brin6 not in known.schools:
+                # One pupil at two schools of the bestuur (the ECK iD says so): one person, both schools.
+                b.persons[key] = replace(known, schools=(*known.schools, brin6))
+                return key
             b.error("duplicate-person", f"{_same(eckid, number, known)}; this row is left out",
                     provenance.file, provenance.line, field="EckId" if eckid else "Stamnr")
             return None
