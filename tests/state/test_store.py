@@ -179,3 +179,17 @@ def test_find_persons_and_purge(store: StateStore):
     with store.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(t.objects).where(
             t.objects.c.person_key == "las:77")).scalar() == 0
+
+
+def test_schema_revision_constant_is_the_alembic_head(store: StateStore):
+    from importlib import resources
+
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from koppel.state.store import SCHEMA_REVISION
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("koppel.state") / "migrations"))
+    assert ScriptDirectory.from_config(cfg).get_current_head() == SCHEMA_REVISION
+    assert store.schema_revision() == SCHEMA_REVISION

@@ -60,17 +60,19 @@ R_GONE = "no longer in the LAS"
 def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant: str, today: dt.date) -> Plan:
     records = state.records
     scope = desired.schools
-    changes: list[Change] = []
+    creates: list[Change] = []  # the bulk of a first plan: kept apart so the passes below skip them
+    others: list[Change] = []  # updates, restores and removals: what guards and explanations look at
     notes: list[str] = []
     depth = _depths(desired)
 
     # 1. Everything the LAS wants. The loop is the hot path of a bestuur (a million objects): the
     #    common cases — unchanged, or new — are decided inline; the rest in _upsert_change.
     get = records.get
-    append = changes.append
+    append = creates.append
     drift = state.drift
     create, group_kind, person_kind = Action.CREATE, ObjectKind.GROUP, ObjectKind.PERSON
     active = ObjectStatus.ACTIVE
+    can_create = {k: policy.supported is None or (k, create) in policy.supported for k in ObjectKind}
     for key, obj in desired.objects.items():
         rec = get(key)
         if rec is None:
@@ -88,7 +90,9 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
         else:
             change = _upsert_change(obj, rec, state, policy, depth, notes)
             if change is not None:
-                append(change)
+                (creates if change.action is create else others).append(change)
+    if not all(can_create.values()):
+        creates = [c for c in creates if _supported(c, policy, notes)]
 
     # 2. Everything the state holds that the LAS no longer wants — except groups of a later school year
     #    this run did not read (provisioned earlier; next year's data unavailable now): left alone.
@@ -115,15 +119,17 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
             if rec.kind is ObjectKind.PERSON and rec.status is ObjectStatus.SUSPENDED and rec.delete_after:
                 pending_deletes.append(rec.delete_after)
             continue
-        changes.append(change)
+        others.append(change)
 
     if policy.supported is not None:
-        changes = [c for c in changes if _supported(c, policy, notes)]
-    _annotate_moves(changes, desired, records)
-    _attach_target_refs(changes, records)
+        others = [c for c in others if _supported(c, policy, notes)]
+    changes = creates + others
+    if any(c.kind is ObjectKind.MEMBERSHIP and c.action is Action.DELETE for c in others):
+        _annotate_moves(changes, desired, records)
+    _attach_target_refs(changes, records, others)
     changes = _in_order(changes)
     if state.drift:
-        notes.extend(_kept_notes(desired, state, policy, {c.key for c in changes}))
+        notes.extend(_kept_notes(desired, state, policy, {c.key for c in others}))
 
     if pending_deletes:
         notes.append(
@@ -132,8 +138,8 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
         )
     if out_of_scope:
         notes.append(f"{out_of_scope} object(s) of schools outside this run's scope are left alone")
-    holds = _guards(changes, records, policy, scope, desired.school_year) + \
-        _jaarovergang_hold(changes, policy, desired.school_year)
+    holds = _guards(others, records, policy, scope, desired.school_year) + \
+        _jaarovergang_hold(others, policy, desired.school_year)
     return Plan(
         tenant=tenant,
         target=state.target,
@@ -369,8 +375,6 @@ def _in_order(changes: list[Change]) -> list[Change]:
 
 def _annotate_moves(changes: list[Change], desired: Desired, records: Mapping[str, StateRecord]) -> None:
     """A pupil who leaves one klas and joins another in the same plan has *moved*: say so on both."""
-    if not any(c.kind is ObjectKind.MEMBERSHIP and c.action is Action.DELETE for c in changes):
-        return
     added: dict[str, list[int]] = defaultdict(list)
     removed: dict[str, list[int]] = defaultdict(list)
     for i, c in enumerate(changes):
@@ -411,12 +415,12 @@ def _annotate_moves(changes: list[Change], desired: Desired, records: Mapping[st
                 changes[i] = _with_reason(c, f"{c.reason} (with the move {move})")
 
 
-def _attach_target_refs(changes: list[Change], records: Mapping[str, StateRecord]) -> None:
+def _attach_target_refs(changes: list[Change], records: Mapping[str, StateRecord], others: list[Change]) -> None:
     """Tell the target what it needs beyond the change itself: the recorded target id of every object a
     change refers to, where that id is not the key (an adopted manual account), and for a group that is
     archived, the school group it belongs to (where the target keeps its archive)."""
     foreign = {k for k, r in records.items() if r.target_id and r.target_id != k}
-    removals = any(c.kind is ObjectKind.GROUP and c.action in (Action.ARCHIVE, Action.DELETE) for c in changes)
+    removals = any(c.kind is ObjectKind.GROUP and c.action in (Action.ARCHIVE, Action.DELETE) for c in others)
     if not foreign and not removals:
         return
     for i, c in enumerate(changes):

@@ -94,6 +94,39 @@ class Change:
         )
 
 
+_WORD = {**{a: a.value for a in Action}, **{k: k.value for k in ObjectKind}}  # enum formatting is slow
+
+
+def _id_line(c: Change) -> str:
+    """What the id covers of one change. A membership create is fully determined by its key (person, group,
+    role), its fingerprint (``home``) and its reason: four loads, for the million of a first plan."""
+    if c.action is _CREATE and c.kind is _MEMBERSHIP:
+        return f"{c.key}\x1f{c.fingerprint}\x1f{c.reason}"
+    line = (f"{_WORD[c.action]}\x1f{_WORD[c.kind]}\x1f{c.key}\x1f{c.phase}\x1f{c.school}\x1f{c.label}"
+            f"\x1f{c.reason}\x1f{c.fingerprint}\x1f{c.target_id}")
+    if c.action is not _CREATE or c.meta or c.dates or c.fields or c.kept:
+        line += "\x1f" + orjson.dumps([c.before, None if c.action is _CREATE else c.after, c.fields, c.kept,
+                                       c.dates, c.meta], option=orjson.OPT_SORT_KEYS).decode()
+    return line
+
+
+_CREATE, _MEMBERSHIP = Action.CREATE, ObjectKind.MEMBERSHIP
+
+
+def _check_create(change: Change) -> None:
+    """A create's attributes must match its fingerprint (the plan id covers the fingerprint)."""
+    from koppel.model.desired import fingerprint
+
+    after = change.after or {}
+    if change.kind is ObjectKind.MEMBERSHIP:
+        ok = (change.key == f"{after.get('person')}|{after.get('group')}|{after.get('role')}"
+              and change.fingerprint == f"m1:{int(bool(after.get('home')))}")
+    else:
+        ok = fingerprint(after) == change.fingerprint
+    if not ok:
+        raise ValueError(f"plan file was altered: the attributes of {change.key} do not match its fingerprint")
+
+
 def _tuples(attrs: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     """JSON has no tuples; attributes that were tuples come back as lists. Restore them."""
     if attrs is None:
@@ -200,15 +233,17 @@ class Plan:
     def id(self) -> str:
         """Content address of the plan: the same plan has the same id everywhere.
 
-        SHA-256 over the canonical JSON of the head and of the changes in chunks of 10,000, streamed,
-        so a plan of a million changes is hashed without holding its whole serialisation in memory.
+        SHA-256 over the canonical JSON of the head and one line per change: what it does to which object,
+        why, and the fingerprint of what it sends. A create's attributes are covered by that fingerprint
+        (and checked against it when a plan file is read); every other change adds its before and after
+        in full. So a million creates are hashed without serialising a million attribute sets.
         """
         cached = self.__dict__.get("_id")
         if cached is None:
             digest = hashlib.sha256(orjson.dumps(self._head(), option=orjson.OPT_SORT_KEYS))
             changes = self.changes
             for start in range(0, len(changes), _ID_CHUNK):
-                digest.update(orjson.dumps(changes[start:start + _ID_CHUNK], option=orjson.OPT_SORT_KEYS))
+                digest.update("\x1e".join([_id_line(c) for c in changes[start:start + _ID_CHUNK]]).encode())
             cached = digest.hexdigest()[:12]
             object.__setattr__(self, "_id", cached)
         return cached
@@ -237,6 +272,9 @@ class Plan:
             notes=tuple(data.get("notes", ())),
             diagnostics=data.get("diagnostics", {}),
         )
+        for change in plan.changes:
+            if change.action is Action.CREATE:
+                _check_create(change)
         if "id" in data and data["id"] != plan.id:
             raise ValueError(f"plan file was altered: its id {data['id']} does not match its content ({plan.id})")
         return plan

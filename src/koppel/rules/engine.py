@@ -13,7 +13,6 @@ itslearning; a renamed account would lock a pupil out). That is why the rules ta
 
 from __future__ import annotations
 
-import base64
 import fnmatch
 import hashlib
 import re
@@ -57,11 +56,10 @@ class IdentityIndex:
 
 
 def person_sync_key(person: Person) -> str:
-    """``eck-<16 base32>`` for a person with an ECK iD (the iD itself is long and a pseudonym we do not
+    """``eck-<20 hex>`` for a person with an ECK iD (the iD itself is long and a pseudonym we do not
     spread further), otherwise ``<source>:<LAS key>``."""
     if person.eckid:
-        digest = hashlib.blake2b(person.eckid.encode(), digest_size=10).digest()
-        return "eck-" + base64.b32encode(digest).decode().lower().rstrip("=")
+        return "eck-" + hashlib.blake2b(person.eckid.encode(), digest_size=10).hexdigest()
     return f"{person.source}:{person.las_key}"
 
 
@@ -395,14 +393,15 @@ class _Builder:
         """User names (never renaming an existing account), e-mail, person objects, school memberships."""
         taken: set[str] = set(self.ids.usernames.values())
         usernames: dict[str, str] = {}
-        fresh: list[str] = []
-        for sync in sorted(self.persons):
-            existing = self.ids.usernames.get(sync)
+        order = sorted(self.persons)
+        known = self.ids.usernames
+        for sync in order:
+            existing = known.get(sync)
             if existing:
                 usernames[sync] = existing
-            else:
-                fresh.append(sync)
-        for sync in fresh:
+        for sync in order:
+            if sync in usernames:
+                continue
             base = self._username_base(self.persons[sync])
             candidate, n = base, 1
             while candidate in taken:
@@ -410,16 +409,19 @@ class _Builder:
                 candidate = f"{base}{n}"
             taken.add(candidate)
             usernames[sync] = candidate
-        for sync in sorted(self.persons):
-            self._person_object(sync, self.persons[sync], usernames[sync])
+        objects = self.objects
+        for sync in order:
+            person = self.persons[sync]
+            self._person_object(sync, person, usernames[sync])
+            role = _SCHOOL_ROLE[person.kind]
+            home_school = self.home[sync]
             for brin6 in self.person_schools[sync]:
-                role = _SCHOOL_ROLE[self.persons[sync].kind]
-                key = f"{sync}|{school_key(brin6)}|{role}"
-                home = brin6 == self.home[sync]
-                attrs = {"person": sync, "group": school_key(brin6), "role": role, "home": home}
-                label = f"{self.person_labels[sync]} → {self.objects[school_key(brin6)].label}"
-                self.objects[key] = DesiredObject(ObjectKind.MEMBERSHIP, key, attrs, brin6, label, _NO_META,
-                                                  "m1:1" if home else "m1:0")
+                group = school_key(brin6)
+                key = f"{sync}|{group}|{role}"
+                home = brin6 == home_school
+                attrs = {"person": sync, "group": group, "role": role, "home": home}
+                label = f"{self.person_labels[sync]} → {objects[group].label}"
+                objects[key] = DesiredObject(_MEMBERSHIP, key, attrs, brin6, label, _NO_META, "m1:1" if home else "m1:0")
 
     def _template_values(self, person: Person) -> dict[str, str]:
         home = self.home.get(self.person_keys.get(person.key, ""), person.schools[0] if person.schools else "")
@@ -434,7 +436,12 @@ class _Builder:
         a = self.s.accounts
         template = {PersonKind.STUDENT: a.username_student, PersonKind.STAFF: a.username_staff,
                     PersonKind.GUARDIAN: a.username_guardian}[person.kind]
-        raw = template.format(**self._template_values(person))
+        if template == "{leerlingnummer}":  # the default for pupils: no need to fill in nine fields
+            raw = person.leerlingnummer or person.las_key
+        elif template == "{docentcode}":  # the default for staff
+            raw = person.docentcode or person.las_key
+        else:
+            raw = template.format(**self._template_values(person))
         name = normalise_username(raw, lowercase=a.lowercase, ascii_only=a.ascii_only)
         if not name:
             name = normalise_username(f"{person.source}{person.las_key}", lowercase=True, ascii_only=True) or "user"
@@ -474,7 +481,7 @@ class _Builder:
         }
         meta = {k: v for k, v in meta.items() if v}
         self.objects[sync] = DesiredObject.make(ObjectKind.PERSON, sync, attrs, school=self.home[sync],
-                                                label=person.display_name, meta=meta)
+                                                label=self.person_labels[sync], meta=meta)
 
 
 _NOT_USERNAME = re.compile(r"[^a-z0-9._-]+", re.IGNORECASE)
@@ -486,6 +493,8 @@ _TRANSLITERATE = str.maketrans({"ı": "i", "İ": "I", "ß": "ss", "æ": "ae", "�
 def normalise_username(raw: str, *, lowercase: bool = True, ascii_only: bool = True) -> str:
     """``'Zoë van der Berg'`` → ``'zoevanderberg'``: diacritics stripped, spaces and odd characters out."""
     text = raw.strip()
+    if text.isascii() and text.isalnum():  # leerlingnummers, docentcodes: nothing to strip
+        return text.lower() if lowercase else text
     if ascii_only:
         text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE)).encode("ascii", "ignore").decode()
         text = _NOT_USERNAME.sub("", text)
