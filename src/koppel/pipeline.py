@@ -35,7 +35,7 @@ from koppel.model.merge import merge_rosters
 from koppel.model.roster import PersonKind, Roster, SchoolYear
 from koppel.plan.engine import make_plan
 from koppel.plan.model import Plan
-from koppel.plan.state_view import ObjectStatus, keys_needing_attrs
+from koppel.plan.state_view import ObjectStatus
 from koppel.reconcile import DriftReport, compare
 from koppel.rules.engine import IdentityIndex, build_desired, identity_index_from_rows
 from koppel.state.store import StateStore, utcnow
@@ -157,6 +157,8 @@ class Koppel:
         clock = _Stopwatch()
         roster = self.read_validated(tenant, school_year)
         clock.lap("read and validate")
+        view, drift, identities = self._read_state(tenant.id, target_cfg.name)
+        clock.lap("read the state")
         provision = None
         notes: list[str] = []
         lifecycle = target_cfg.policy.lifecycle
@@ -169,7 +171,7 @@ class Koppel:
                 notes.append(f"next year's data ({school_year.next()}) could not be read, so nothing was "
                              f"provisioned: {exc}")
         desired = build_desired(
-            roster, target_cfg.rules, target=target_cfg.name, identities=self.identities(tenant.id, target_cfg.name),
+            roster, target_cfg.rules, target=target_cfg.name, identities=identities,
             provision=provision, provision_members=lifecycle.provision_members, notes=notes,
         )
         clock.lap("rules")
@@ -177,11 +179,9 @@ class Koppel:
         del roster, provision  # free a million memberships before the plan allocates its changes
         clock.lap("free the roster")
         supported = target.capabilities.actions if target is not None else self._supported(tenant, target_cfg)
-        view = self.store.load_view(tenant.id, target_cfg.name)
-        drift = self.store.load_drift(tenant.id, target_cfg.name)
-        needed = set(keys_needing_attrs(desired, view.records)) | drift.keys()
-        attrs, labels = self.store.load_details(tenant.id, target_cfg.name, needed)
-        view = replace(view, attrs_json=attrs, labels=labels, drift=drift)
+        store, tenant_id, target_name = self.store, tenant.id, target_cfg.name
+        view = replace(view, drift=drift,
+                       details=lambda keys: store.load_details(tenant_id, target_name, keys))
         clock.lap("load the state")
         plan = make_plan(desired, view, target_cfg.policy.plan_policy(supported), tenant=tenant.id, today=today)
         clock.lap("plan")
@@ -190,6 +190,11 @@ class Koppel:
         log.debug("plan timings", tenant=tenant.id, target=target_cfg.name, changes=len(plan.changes), **clock.laps)
         provisioned = school_year.next() if str(school_year.next()) in desired.years else None
         return PlanOutcome(plan, schools, counts, school_year, provisioned)
+
+    def _read_state(self, tenant: str, target: str):
+        """The state index, the drift and the identity index (what a plan needs of the state)."""
+        view = self.store.load_view(tenant, target)
+        return view, self.store.load_drift(tenant, target), self.identities(tenant, target)
 
     def _supported(self, tenant: TenantConfig, target_cfg: TargetConfig) -> frozenset:
         """What the target can do — from its kind when it says so, so planning needs no credentials."""
@@ -278,7 +283,7 @@ class Koppel:
         try:
             if not target_obj.capabilities.can_read or not hasattr(target_obj, "read"):
                 raise ConfigError(f"target {target_cfg.name} ({target_cfg.kind}) cannot be read back")
-            view = self.store.load_view(tenant.id, target_cfg.name)
+            view = self.store.load_view(tenant.id, target_cfg.name, lean=False)
             records = view.records
             live = [k for k, r in records.items() if r.status is not ObjectStatus.DELETED]
             snapshot = target_obj.read(

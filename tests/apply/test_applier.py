@@ -30,9 +30,7 @@ def plan_for(store: StateStore, objs, policy=None):
     view = store.load_view("t", "fake")
     from dataclasses import replace
 
-    from koppel.plan.state_view import keys_needing_attrs
-
-    view = replace(view, attrs_json=store.load_attrs("t", "fake", keys_needing_attrs(desired, view.records)))
+    view = replace(view, details=lambda keys: store.load_details("t", "fake", keys))
     return make_plan(desired, view, policy or PlanPolicy(), tenant="t", today=TODAY)
 
 

@@ -333,3 +333,15 @@ def test_changes_made_by_hand_are_set_back_or_kept_and_said_so():
     assert c.before == {"given": "Handmatig"} and c.after["given"] == "Pupil1"
     assert "changed by hand in the platform, set back to the LAS's value" in c.reason
     assert any(n.startswith("kept: Pupil2 Jansen — email changed in the platform") for n in p.notes)
+
+
+def test_an_altered_create_in_a_plan_file_is_refused():
+    raw = plan(bestuur()).to_json_bytes(indent=True)
+    tampered = raw.replace(b'"family": "Jansen"', b'"family": "Janssen"', 1)
+    assert tampered != raw
+    try:
+        Plan.from_json_bytes(tampered)
+    except ValueError as exc:
+        assert "altered" in str(exc)
+    else:
+        raise AssertionError("a create whose attributes do not match its fingerprint must be refused")

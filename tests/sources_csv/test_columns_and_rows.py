@@ -311,13 +311,10 @@ def test_split_multi() -> None:
     assert split_multi("a|b", "|") == ["a", "b"]
 
 
-def test_fast_memberships_equal_the_constructor() -> None:
+def test_memberships_are_made_like_the_constructor_makes_them() -> None:
     from koppel.model import Membership, Provenance
     from koppel.sources.csv.builder import membership_maker
 
     where = Provenance("las", "leerlingen.csv", 7)
     made = membership_maker()("p", "g", Role.MENTOR, where)
     assert made == Membership("p", "g", Role.MENTOR, None, None, where)
-    assert hash(made) == hash(Membership("p", "g", Role.MENTOR, provenance=where))
-    with pytest.raises(AttributeError):
-        made.person = "q"  # type: ignore[misc]  # still frozen

@@ -47,8 +47,12 @@ def test_record_moves_state_and_journal_together(store: StateStore):
         (failed, ItemResult("las:2", ItemOutcome.FAILED, "invalid e-mail", code="invaliddata")),
     ])
     assert serial == 1
-    view = store.load_view("b", "x")
+    view = store.load_view("b", "x", lean=False)
     assert set(view.records) == {"conf-school", "las:1", "las:1|conf-school|student"}
+    lean = store.load_view("b", "x")
+    assert set(lean.records) == {"conf-school", "las:1"}, "active memberships are not records in a lean view"
+    assert lean.memberships == {"las:1|conf-school|student": m.fingerprint}
+    assert lean.membership_totals == {"99XX00": 1}
     assert view.records["conf-school"].target_id == "S1"
     assert view.records["conf-school"].group_type == "school"
     assert view.records["las:1"].fingerprint == p.fingerprint
@@ -72,7 +76,7 @@ def test_suspend_archive_delete_change_status(store: StateStore):
                   before=membership("las:1", "conf-school").after)),
         ok(change(Action.ARCHIVE, ObjectKind.GROUP, "conf-school", before={})),
     ])
-    view = store.load_view("b", "x")
+    view = store.load_view("b", "x", lean=False)
     rec = view.records["las:1"]
     assert rec.status is ObjectStatus.SUSPENDED and rec.delete_after == "2026-08-30"
     assert view.records["conf-school"].status is ObjectStatus.ARCHIVED

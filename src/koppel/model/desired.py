@@ -27,11 +27,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
-__all__ = ["Desired", "DesiredObject", "ObjectKind", "fingerprint"]
+__all__ = ["Desired", "DesiredObject", "LeanMembership", "ObjectKind", "fingerprint"]
+
+_NO_META: Mapping[str, Any] = MappingProxyType({})
 
 
 class ObjectKind(StrEnum):
@@ -76,9 +78,31 @@ class DesiredObject:
         return self.attrs.get("parent") if self.kind is ObjectKind.GROUP else None
 
 
+class LeanMembership(NamedTuple):
+    """A membership as the rules hand it over: key material and the one attribute that can change.
+
+    A bestuur has a million memberships and most plans leave them unchanged, so the rules do not build a
+    full :class:`DesiredObject` (an attribute dict, a label) for each: the plan compares this tuple's
+    fingerprint with the state's and builds the full change only for what changes (``materialise``)."""
+
+    person: str
+    group: str
+    role: str
+    home: bool
+    school: str | None
+
+    @property
+    def fingerprint(self) -> str:
+        return "m1:1" if self.home else "m1:0"
+
+
 @dataclass(frozen=True)
 class Desired:
-    """Everything one target should hold for one tenant, after rules and filters."""
+    """Everything one target should hold for one tenant, after rules and filters.
+
+    ``objects`` holds groups and persons (and memberships given as full objects, as tests do);
+    ``memberships`` holds the rules' lean memberships. Use :meth:`get`, ``in`` and :meth:`of_kind` to see
+    both alike."""
 
     target: str
     school_year: str
@@ -91,15 +115,34 @@ class Desired:
     # Groups of a later year that this run did not read are left alone, not archived.
     years: frozenset[str] = frozenset()
     notes: tuple[str, ...] = ()
+    memberships: Mapping[str, LeanMembership] = field(default_factory=dict)
 
     @classmethod
     def from_table(cls, target: str, school_year: str, table: dict[str, DesiredObject], *,
-                   diagnostics: Iterable = (), schools: Iterable[str] = (), years: Iterable[str] = (),
-                   notes: Iterable[str] = ()) -> Desired:
-        """From a table the caller built keyed by sync key and hands over (it is not copied; it is not
-        wrapped in a read-only proxy either, because a million lookups through a proxy cost a second)."""
+                   memberships: dict[str, LeanMembership] | None = None, diagnostics: Iterable = (),
+                   schools: Iterable[str] = (), years: Iterable[str] = (), notes: Iterable[str] = ()) -> Desired:
+        """From tables the caller built keyed by sync key and hands over (they are not copied, nor wrapped
+        in a read-only proxy: a million lookups through a proxy cost a second)."""
         return cls(target, school_year, table, tuple(diagnostics), frozenset(schools),
-                   frozenset(years) or frozenset({school_year}), tuple(notes))
+                   frozenset(years) or frozenset({school_year}), tuple(notes), memberships or {})
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.objects or key in self.memberships
+
+    def get(self, key: str) -> DesiredObject | None:
+        obj = self.objects.get(key)
+        if obj is None:
+            lean = self.memberships.get(key)
+            if lean is not None:
+                obj = self.materialise(key, lean)
+        return obj
+
+    def materialise(self, key: str, m: LeanMembership) -> DesiredObject:
+        """The full object of a lean membership, labelled "person → group"."""
+        person, group = self.objects.get(m.person), self.objects.get(m.group)
+        label = f"{person.label if person else m.person} → {group.label if group else m.group}"
+        attrs = {"person": m.person, "group": m.group, "role": m.role, "home": m.home}
+        return DesiredObject(ObjectKind.MEMBERSHIP, key, attrs, m.school, label, _NO_META, m.fingerprint)
 
     @classmethod
     def build(
@@ -120,10 +163,13 @@ class Desired:
                    frozenset({school_year}))
 
     def of_kind(self, kind: ObjectKind) -> Iterator[DesiredObject]:
-        return (o for o in self.objects.values() if o.kind is kind)
+        yield from (o for o in self.objects.values() if o.kind is kind)
+        if kind is ObjectKind.MEMBERSHIP:
+            yield from (self.materialise(k, m) for k, m in self.memberships.items())
 
     def counts(self) -> dict[str, int]:
         out = {k.value: 0 for k in ObjectKind}
         for o in self.objects.values():
             out[o.kind.value] += 1
+        out[ObjectKind.MEMBERSHIP.value] += len(self.memberships)
         return out

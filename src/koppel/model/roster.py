@@ -241,9 +241,12 @@ class Group:
     provenance: Provenance | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Membership:
-    """Person × group × role, with an optional start and end date (inclusive)."""
+    """Person × group × role, with an optional start and end date (inclusive).
+
+    Treated as immutable; not ``frozen`` because a frozen dataclass costs three times as much to build,
+    and a bestuur's roster holds a million of these."""
 
     person: str
     group: str

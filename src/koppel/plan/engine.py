@@ -70,11 +70,21 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
     get = records.get
     append = creates.append
     drift = state.drift
+    pending: list[tuple[DesiredObject, StateRecord]] = []
     create, group_kind, person_kind = Action.CREATE, ObjectKind.GROUP, ObjectKind.PERSON
     active = ObjectStatus.ACTIVE
     can_create = {k: policy.supported is None or (k, create) in policy.supported for k in ObjectKind}
+    lean = state.memberships  # active memberships of a lean state: key -> fingerprint
+    lean_get = lean.get
+    lean_pending: list[DesiredObject] = []
     for key, obj in desired.objects.items():
         rec = get(key)
+        if rec is None and lean:
+            fp = lean_get(key)
+            if fp is not None:
+                if fp != obj.fingerprint or key in drift:
+                    lean_pending.append(obj)
+                continue
         if rec is None:
             kind = obj.kind
             if kind is group_kind:
@@ -88,26 +98,64 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
         elif rec.status is active and rec.fingerprint == obj.fingerprint and key not in drift:
             continue
         else:
-            change = _upsert_change(obj, rec, state, policy, depth, notes)
-            if change is not None:
-                (creates if change.action is create else others).append(change)
+            pending.append((obj, rec))  # needs the stored attributes: decided below
+    # 1b. The rules' lean memberships: compared by key and fingerprint; a full change is built only for
+    #     what changes (most of a bestuur's million memberships, most of the time, do not).
+    materialise = desired.materialise
+    membership_kind = ObjectKind.MEMBERSHIP
+    for key, m in desired.memberships.items():
+        rec = get(key)
+        if rec is None and lean:
+            fp = lean_get(key)
+            if fp is not None:
+                if fp != m.fingerprint or key in drift:
+                    lean_pending.append(materialise(key, m))
+                continue
+        if rec is None:
+            obj = materialise(key, m)
+            append(Change(create, membership_kind, key, R_NEW, PHASE_MEMBERSHIP, m.school, obj.label, None,
+                          obj.attrs, (), (), obj.fingerprint, None))
+        elif rec.status is active and rec.fingerprint == m.fingerprint and key not in drift:
+            continue
+        else:
+            pending.append((materialise(key, m), rec))
     if not all(can_create.values()):
         creates = [c for c in creates if _supported(c, policy, notes)]
 
     # 2. Everything the state holds that the LAS no longer wants — except groups of a later school year
     #    this run did not read (provisioned earlier; next year's data unavailable now): left alone.
-    later = _later_groups(desired, records, state)
+    #    One pass over the state (a million records) collects what the rest needs.
+    wanted, wanted_memberships = desired.objects, desired.memberships
+    deleted, group_kind_ = ObjectStatus.DELETED, ObjectKind.GROUP
+    groups: dict[str, StateRecord] = {}
+    absent: list[StateRecord] = []
+    foreign: set[str] = set()
+    for key, rec in records.items():
+        if rec.kind is group_kind_:
+            groups[key] = rec
+        if rec.target_id is not None and rec.target_id != key:
+            foreign.add(key)
+        if rec.status is not deleted and key not in wanted and key not in wanted_memberships:
+            absent.append(rec)
+    lean_absent = [key for key in lean if key not in wanted_memberships and key not in wanted]
+    # The stored attributes (and labels) of exactly the objects the plan shows a before for.
+    state = state.with_details([obj.key for obj, _ in pending] + [rec.key for rec in absent] + list(drift)
+                               + [obj.key for obj in lean_pending] + lean_absent)
+    pending += [(obj, state.record(obj.key)) for obj in lean_pending]
+    absent += [state.record(key) for key in lean_absent]
+    for obj, rec in pending:
+        change = _upsert_change(obj, rec, state, policy, depth, notes)
+        if change is not None:
+            (creates if change.action is create else others).append(change)
+    later = _later_groups(desired, groups, state)
     if later:
         notes.append(f"{len(later)} group(s) of a later school year were not read this run and are left alone")
-    removed_groups = _removal_groups(desired, records) - later
+    removed_groups = _removal_groups(desired, groups) - later
     pending_deletes: list[str] = []
     out_of_scope = 0
-    state_depth = _state_depths(records)
-    wanted = desired.objects
-    deleted = ObjectStatus.DELETED
-    for key, rec in records.items():
-        if rec.status is deleted or key in wanted:
-            continue
+    state_depth = _state_depths(groups)
+    for rec in absent:
+        key = rec.key
         if scope and rec.school is not None and rec.school not in scope:
             out_of_scope += 1
             continue
@@ -126,7 +174,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
     changes = creates + others
     if any(c.kind is ObjectKind.MEMBERSHIP and c.action is Action.DELETE for c in others):
         _annotate_moves(changes, desired, records)
-    _attach_target_refs(changes, records, others)
+    _attach_target_refs(changes, records, others, foreign)
     changes = _in_order(changes)
     if state.drift:
         notes.extend(_kept_notes(desired, state, policy, {c.key for c in others}))
@@ -138,7 +186,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
         )
     if out_of_scope:
         notes.append(f"{out_of_scope} object(s) of schools outside this run's scope are left alone")
-    holds = _guards(others, records, policy, scope, desired.school_year) + \
+    holds = _guards(others, records, policy, scope, desired.school_year, state.membership_totals) + \
         _jaarovergang_hold(others, policy, desired.school_year)
     return Plan(
         tenant=tenant,
@@ -218,7 +266,7 @@ def _kept_notes(desired: Desired, state: StateView, policy: PlanPolicy, planned:
     """Objects with no change of their own whose fields changed by hand are kept as they are: say so."""
     notes = []
     for key, fields in sorted(state.drift.items()):
-        obj = desired.objects.get(key)
+        obj = desired.get(key)
         if obj is None or key in planned:
             continue
         kept = sorted(f for f in fields if f in policy.protected.get(obj.kind, frozenset()))
@@ -415,11 +463,11 @@ def _annotate_moves(changes: list[Change], desired: Desired, records: Mapping[st
                 changes[i] = _with_reason(c, f"{c.reason} (with the move {move})")
 
 
-def _attach_target_refs(changes: list[Change], records: Mapping[str, StateRecord], others: list[Change]) -> None:
+def _attach_target_refs(changes: list[Change], records: Mapping[str, StateRecord], others: list[Change],
+                        foreign: set[str]) -> None:
     """Tell the target what it needs beyond the change itself: the recorded target id of every object a
     change refers to, where that id is not the key (an adopted manual account), and for a group that is
     archived, the school group it belongs to (where the target keeps its archive)."""
-    foreign = {k for k, r in records.items() if r.target_id and r.target_id != k}
     removals = any(c.kind is ObjectKind.GROUP and c.action in (Action.ARCHIVE, Action.DELETE) for c in others)
     if not foreign and not removals:
         return
@@ -463,7 +511,7 @@ def _with_reason(change: Change, reason: str) -> Change:
 
 
 def _guards(changes: list[Change], records: Mapping[str, StateRecord], policy: PlanPolicy,
-            scope: frozenset[str], school_year: str) -> list[Hold]:
+            scope: frozenset[str], school_year: str, membership_totals: Mapping[str | None, int]) -> list[Hold]:
     """Hold the plan when too much would go at once: suspensions, deletions and archives (the
     jaarovergang has its own hold), and updates that empty a field koppel owns (a column that vanished
     from the export must not wipe every pupil's e-mail)."""
@@ -493,6 +541,11 @@ def _guards(changes: list[Change], records: Mapping[str, StateRecord], policy: P
                 continue
             totals[(rec.kind, None)] += 1
             totals[(rec.kind, rec.school)] += 1
+    for school, n in membership_totals.items():  # a lean state counts its memberships per school
+        if scope and school is not None and school not in scope:
+            continue
+        totals[(ObjectKind.MEMBERSHIP, None)] += n
+        totals[(ObjectKind.MEMBERSHIP, school)] += n
     return (_holds("removals", "would be suspended, archived or deleted", removing, totals, guard)
             + _holds("cleared-fields", "would have a field emptied", clearing, totals, guard))
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from koppel.model.desired import Desired, DesiredObject, ObjectKind
+from koppel.model.desired import Desired, DesiredObject, LeanMembership, ObjectKind
 from koppel.model.roster import Diagnostic, Group, GroupKind, Person, PersonKind, Role, Roster, School, Severity
 from koppel.rules.settings import CourseStrategy, RulesSettings
 
@@ -32,10 +32,8 @@ __all__ = ["IdentityIndex", "build_desired", "person_sync_key", "school_key", "y
 _ROLE_OF_KIND = {PersonKind.STUDENT: "student", PersonKind.STAFF: "staff", PersonKind.GUARDIAN: "guardian"}
 _SCHOOL_ROLE = {PersonKind.STUDENT: "student", PersonKind.STAFF: "teacher", PersonKind.GUARDIAN: "guardian"}
 _ROLE_RANK = {"teacher": 0, "mentor": 1, "student": 2, "guardian": 3}
-_MEMBERSHIP = ObjectKind.MEMBERSHIP
 _ROLE_NAME = {r: r.value for r in Role}  # plain str: Enum.value goes through a slow descriptor
 _ROUTE_KLAS, _ROUTE_COURSE, _ROUTE_DERIVED = 1, 2, 3
-_NO_META: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -101,6 +99,7 @@ def build_desired(
         target,
         str(roster.school_year),
         builder.objects,
+        memberships=builder.memberships,
         diagnostics=list(roster.diagnostics) + builder.diagnostics,
         schools=builder.scope,
         years={str(roster.school_year)} | ({str(provision.school_year)} if provision is not None else set()),
@@ -113,7 +112,8 @@ class _Builder:
         self.s = settings
         self.ids = identities
         self.target = target
-        self.objects: dict[str, DesiredObject] = {}
+        self.objects: dict[str, DesiredObject] = {}  # groups and persons
+        self.memberships: dict[str, LeanMembership] = {}
         self.diagnostics: list[Diagnostic] = []
         self.scope: set[str] = set()
         self.person_keys: dict[str, str] = {}  # roster person key -> sync key
@@ -151,17 +151,19 @@ class _Builder:
         kinds = set(self.s.filters.person_kinds)
 
         # Which pupils are in scope: by school, and by klas/leerjaar filters through their stamgroep.
-        klas_of: dict[str, Group] = {}
-        for m in roster.memberships:
-            if m.role is Role.STUDENT:
-                g = groups.get(m.group)
-                if g is not None and g.kind is GroupKind.STAMGROEP:
-                    klas_of[m.person] = g
         filtering_klassen = bool(self.s.filters.leerjaren or self.s.filters.klassen)
+        klas_of: dict[str, Group] = {}
+        if filtering_klassen:  # a pass over every membership: only when a filter needs it
+            student, stamgroep = Role.STUDENT, GroupKind.STAMGROEP
+            for m in roster.memberships:
+                if m.role is student:
+                    g = groups.get(m.group)
+                    if g is not None and g.kind is stamgroep:
+                        klas_of[m.person] = g
 
         persons_in: dict[str, Person] = {}
         for key, person in roster.persons.items():
-            if person.kind.value not in kinds:
+            if person.kind not in kinds:
                 continue
             if not any(b in schools for b in person.schools):
                 continue
@@ -252,18 +254,18 @@ class _Builder:
             if g.kind is GroupKind.STAMGROEP:
                 node = klas_node.get(key)
                 if node is not None:
-                    routes[key] = (_ROUTE_KLAS, node, g.school, self.objects[node].label)
+                    routes[key] = (_ROUTE_KLAS, node, g.school, "")
             elif key in course_of:
                 course = course_of[key][0]
-                routes[key] = (_ROUTE_COURSE, course, g.school, self.objects[course].label)
+                routes[key] = (_ROUTE_COURSE, course, g.school, "")
             else:
                 routes[key] = (_ROUTE_DERIVED, None, g.school, "")
         pupils_of: dict[str, list[str]] = defaultdict(list)  # derived-course lesgroep -> roster pupil keys
         teachers_of: dict[str, list[str]] = defaultdict(list)  # derived-course lesgroep -> teacher sync keys
-        person_keys, objects, labels, non_pupils = self.person_keys, self.objects, self.person_labels, self.non_pupils
+        person_keys, memberships, non_pupils = self.person_keys, self.memberships, self.non_pupils
         with_pupils = members == "all"
         with_teachers = members in ("all", "teachers")
-        role_name, membership, no_meta = _ROLE_NAME, _MEMBERSHIP, _NO_META
+        role_name, new, lean = _ROLE_NAME, tuple.__new__, LeanMembership
         for m in roster.memberships:
             route = routes.get(m.group)
             if route is None:
@@ -274,7 +276,7 @@ class _Builder:
             role = role_name[m.role]
             if not (with_pupils if role == "student" else with_teachers):
                 continue
-            mode, target, school, group_label = route
+            mode, target, school, _ = route
             if mode is _ROUTE_DERIVED:
                 if role == "student":
                     pupils_of[m.group].append(m.person)
@@ -287,14 +289,12 @@ class _Builder:
             if mode is _ROUTE_KLAS and role not in ("student", "mentor"):
                 continue
             key = f"{person}|{target}|{role}"
-            if key in objects:
+            if key in memberships:
                 continue
             if (role != "student" or person in non_pupils) and not self._one_role(person, target, role):
                 continue
             # Person, group and role are in the key; only ``home`` can change for the same key.
-            objects[key] = DesiredObject(membership, key, {"person": person, "group": target, "role": role,
-                                                           "home": False}, school,
-                                         f"{labels[person]} → {group_label}", no_meta, "m1:0")
+            memberships[key] = new(lean, (person, target, role, False, school))
         # A teacher of a lesgroep that feeds derived courses teaches each course its pupils are in.
         for group_key, teacher_keys in teachers_of.items():
             g = groups_in[group_key]
@@ -341,18 +341,12 @@ class _Builder:
             self.objects[key] = DesiredObject.make(ObjectKind.GROUP, key, attrs, school=school, label=label)
 
     def _add_membership(self, person: str, group: str, role: str, school: str) -> None:
-        # The hot path of a bestuur: a million calls. Keep it to one key, one dict and one object.
         key = f"{person}|{group}|{role}"
-        objects = self.objects
-        if key in objects:
+        if key in self.memberships:
             return
         if (role != "student" or person in self.non_pupils) and not self._one_role(person, group, role):
             return
-        # Person, group and role are in the key; only ``home`` can change for the same key.
-        objects[key] = DesiredObject(
-            _MEMBERSHIP, key, {"person": person, "group": group, "role": role, "home": False}, school,
-            f"{self.person_labels[person]} → {objects[group].label}", _NO_META, "m1:0",
-        )
+        self.memberships[key] = LeanMembership(person, group, role, False, school)
 
     def _one_role(self, person: str, group: str, role: str) -> bool:
         """A platform holds one role per person per group: keep the strongest (teacher > mentor > student).
@@ -361,7 +355,7 @@ class _Builder:
         memberships of a bestuur free of extra lookups."""
         for other in _ROLE_RANK:
             other_key = f"{person}|{group}|{other}"
-            if other == role or other_key not in self.objects:
+            if other == role or other_key not in self.memberships:
                 continue
             keep, drop = (role, other) if _ROLE_RANK[role] < _ROLE_RANK[other] else (other, role)
             self.diagnostics.append(Diagnostic(
@@ -369,7 +363,7 @@ class _Builder:
                 f"{other} in {self.objects[group].label}; keeping {keep}", object=f"{person}|{group}",
             ))
             if keep == role:
-                del self.objects[other_key]
+                del self.memberships[other_key]
                 return True
             return False
         return True
@@ -409,7 +403,6 @@ class _Builder:
                 candidate = f"{base}{n}"
             taken.add(candidate)
             usernames[sync] = candidate
-        objects = self.objects
         for sync in order:
             person = self.persons[sync]
             self._person_object(sync, person, usernames[sync])
@@ -417,11 +410,8 @@ class _Builder:
             home_school = self.home[sync]
             for brin6 in self.person_schools[sync]:
                 group = school_key(brin6)
-                key = f"{sync}|{group}|{role}"
-                home = brin6 == home_school
-                attrs = {"person": sync, "group": group, "role": role, "home": home}
-                label = f"{self.person_labels[sync]} → {objects[group].label}"
-                objects[key] = DesiredObject(_MEMBERSHIP, key, attrs, brin6, label, _NO_META, "m1:1" if home else "m1:0")
+                self.memberships[f"{sync}|{group}|{role}"] = LeanMembership(sync, group, role, brin6 == home_school,
+                                                                            brin6)
 
     def _template_values(self, person: Person) -> dict[str, str]:
         home = self.home.get(self.person_keys.get(person.key, ""), person.schools[0] if person.schools else "")

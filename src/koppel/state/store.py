@@ -255,40 +255,68 @@ class StateStore:
 
     # -- reading the state for a plan ------------------------------------------------------
 
-    def load_view(self, tenant: str, target: str) -> StateView:
-        """The index of every object, lean: no attributes, and for memberships no label — the plan asks
-        for those of the few objects it shows a before for (:meth:`load_details`).
+    def load_view(self, tenant: str, target: str, *, lean: bool = True) -> StateView:
+        """The index of every object, without attributes — the plan asks for those of the few objects it
+        shows a before for (:meth:`load_details`).
 
-        A bestuur's state is a million rows, so this reads through the DB-API cursor (SQLAlchemy's row
-        objects cost more than the rows themselves) and shares the strings that repeat."""
+        ``lean`` (for planning): persons and groups become records; active memberships — most of a
+        bestuur's million rows, each fully described by its key and fingerprint — are only a
+        ``key → fingerprint`` table plus counts per school for the guards. ``lean=False`` (for
+        reconciliation) makes a record of every object. It reads through the DB-API cursor (SQLAlchemy's
+        row objects cost more than the rows themselves) and shares the strings that repeat."""
         state_id, lineage, serial = self.ensure_state(tenant, target)
+        # A SQLite file usually holds one tenant and target: then one pass over the table beats following
+        # the index row by row (a third faster for a million rows).
+        hint = "NOT INDEXED" if self.dialect == "sqlite" and self._single_state() else ""
+        only = " AND NOT (kind = 'membership' AND status = 'active')" if lean else ""
         sql = (
             "SELECT key, kind, status, fingerprint, school,"
             " CASE WHEN kind = 'membership' THEN NULL ELSE label END,"
             " CASE WHEN target_id = key THEN NULL ELSE target_id END,"
             " absent_since, delete_after,"
             " CASE WHEN kind = 'group' THEN meta ELSE NULL END"
-            " FROM objects WHERE state_id = {p}"
+            f" FROM objects {hint} WHERE state_id = {{p}}{only}"
         )
         records: dict[str, StateRecord] = {}
         kinds, statuses = _KIND, _STATUS
         group = ObjectKind.GROUP
-        shared: dict[str, str] = {}
-        intern = shared.setdefault
-        for key, kind, status, fp, school, label, target_id, absent, delete_after, meta in self._raw(sql, state_id):
-            k = kinds[kind]
-            parent = group_type = None
-            if k is group and meta:
-                group_meta = orjson.loads(meta)
-                parent, group_type = group_meta.get("parent"), group_meta.get("type")
-            records[key] = StateRecord(
-                k, key, statuses[status], intern(fp, fp), intern(school, school) if school else None, label,
-                target_id, absent, delete_after, parent, None, group_type,
-            )
-        return StateView(tenant, target, lineage, serial, records)
+        intern = {}.setdefault
+        new = tuple.__new__  # StateRecord is a named tuple: build it without a Python-level __new__
+        for rows in self._raw_chunks(sql, state_id):
+            for key, kind, status, fp, school, label, target_id, absent, delete_after, meta in rows:
+                k = kinds[kind]
+                if k is group and meta:
+                    group_meta = orjson.loads(meta)
+                    parent, group_type = group_meta.get("parent"), group_meta.get("type")
+                else:
+                    parent = group_type = None
+                records[key] = new(StateRecord, (k, key, statuses[status], intern(fp, fp), intern(school, school),
+                                                 label, target_id, absent, delete_after, parent, None, group_type))
+        if not lean:
+            return StateView(tenant, target, lineage, serial, records)
+        memberships: dict[str, str] = {}
+        totals: dict[str | None, int] = {}
+        for rows in self._raw_chunks(
+            f"SELECT key, fingerprint, school FROM objects {hint} WHERE state_id = {{p}}"
+            " AND kind = 'membership' AND status = 'active'", state_id,
+        ):
+            for key, fp, school in rows:
+                memberships[key] = intern(fp, fp)
+                totals[school] = totals.get(school, 0) + 1
+        return StateView(tenant, target, lineage, serial, records, memberships=memberships,
+                         membership_totals=totals)
+
+    def _single_state(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(t.targets_state)).scalar() == 1
 
     def _raw(self, sql: str, *params: Any) -> Iterator[tuple]:
         """Rows of a plain SELECT through the DB-API cursor. ``{p}`` marks each parameter."""
+        for rows in self._raw_chunks(sql, *params):
+            yield from rows
+
+    def _raw_chunks(self, sql: str, *params: Any) -> Iterator[list[tuple]]:
+        """Rows in chunks: the caller's loop runs without a generator step per row."""
         marker = "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
         with self.engine.connect() as conn:
             cursor = conn.connection.dbapi_connection.cursor()
@@ -298,7 +326,7 @@ class StateStore:
                     rows = cursor.fetchmany(20000)
                     if not rows:
                         break
-                    yield from rows
+                    yield rows
             finally:
                 cursor.close()
 

@@ -19,7 +19,6 @@ import datetime as dt
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import fields
 
 from koppel.errors import SourceDataError
 from koppel.model.roster import (
@@ -60,42 +59,14 @@ def split_multi(cell: str, separator: str) -> list[str]:
 
 
 def membership_maker() -> Callable[[str, str, Role, Provenance | None], Membership]:
-    """``make(person, group, role, provenance)`` → a Membership without dates, made quickly.
+    """``make(person, group, role, provenance)`` → a Membership without dates.
 
-    Membership is a frozen, slotted dataclass, so its generated ``__init__`` assigns every field
-    through ``object.__setattr__``; at a million memberships that is most of a large LAS read.
-    Setting the slots through their descriptors makes the same object at about half the cost.
-    The shortcut is taken only while Membership has exactly the fields it was written for and no
-    ``__post_init__``, and only if it builds an object equal to the constructor's; otherwise the
-    constructor is used, so a change to the model can make reading slower, never wrong.
-    """
-    names = tuple(f.name for f in fields(Membership))
-    sample = Provenance("check", "file", 1)
-
-    def plain(person: str, group: str, role: Role, provenance: Provenance | None) -> Membership:
-        return Membership(person, group, role, None, None, provenance)
-
-    if names != ("person", "group", "role", "start", "end", "provenance") or hasattr(
-        Membership, "__post_init__"
-    ):
-        return plain
-    new = object.__new__
-    set_person, set_group, set_role, set_start, set_end, set_provenance = (
-        getattr(Membership, name).__set__ for name in names
-    )
+    A plain function rather than the class itself so that callers bind it once in their loops; the
+    model's Membership is a slotted, non-frozen dataclass made for exactly this volume."""
 
     def make(person: str, group: str, role: Role, provenance: Provenance | None) -> Membership:
-        membership = new(Membership)
-        set_person(membership, person)
-        set_group(membership, group)
-        set_role(membership, role)
-        set_start(membership, None)
-        set_end(membership, None)
-        set_provenance(membership, provenance)
-        return membership
+        return Membership(person, group, role, None, None, provenance)
 
-    if make("p", "g", Role.STUDENT, sample) != plain("p", "g", Role.STUDENT, sample):
-        return plain
     return make
 
 
