@@ -85,6 +85,6 @@ def test_plan_file_that_was_altered_is_refused(tmp_path: Path):
     run(tmp_path, "init", "--target", "fake")
     assert run(tmp_path, "plan", "--out", "p.json").exit_code == 0
     data = (tmp_path / "p.json").read_text(encoding="utf-8")
-    (tmp_path / "p.json").write_text(data.replace('"action": "create"', '"action": "delete"', 1), encoding="utf-8")
+    (tmp_path / "p.json").write_text(data.replace('"action":"create"', '"action":"delete"', 1), encoding="utf-8")
     r = run(tmp_path, "apply", "p.json")
     assert r.exit_code == 1 and "altered" in r.output, r.output

@@ -345,3 +345,13 @@ def test_an_altered_create_in_a_plan_file_is_refused():
         assert "altered" in str(exc)
     else:
         raise AssertionError("a create whose attributes do not match its fingerprint must be refused")
+
+
+def test_the_streamed_plan_file_is_the_plan_json():
+    import io
+
+    p = plan(bestuur(pupils=30))
+    buffer = io.BytesIO()
+    p.write_json(buffer)
+    assert buffer.getvalue() == p.to_json_bytes()
+    assert Plan.from_json_bytes(buffer.getvalue()).id == p.id

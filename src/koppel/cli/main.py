@@ -141,9 +141,10 @@ def plan(
     outcome = app_.plan(tenant, target, year=year)
     p = outcome.plan
     if out_file is not None:
-        out_file.write_bytes(p.to_json_bytes(indent=True))
+        with out_file.open("wb") as fh:
+            p.write_json(fh)
     if fmt is Format.JSON:
-        sys.stdout.buffer.write(p.to_json_bytes(indent=True))
+        p.write_json(sys.stdout.buffer)
         sys.stdout.flush()
     else:
         out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools)), markup=False,

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
@@ -252,6 +252,24 @@ class Plan:
         body = {"id": self.id, **self._head(), "changes": self.changes}
         option = orjson.OPT_SORT_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
         return orjson.dumps(body, option=option) + b"\n"
+
+    def write_json(self, out: BinaryIO) -> None:
+        """Write the same bytes as ``to_json_bytes()``, streaming the changes in chunks, so that saving a
+        plan of a million changes does not hold its whole serialisation in memory."""
+        head = {"id": self.id, **self._head()}
+        for index, name in enumerate(sorted([*head, "changes"])):
+            out.write(b"{" if index == 0 else b",")
+            out.write(orjson.dumps(name) + b":")
+            if name != "changes":
+                out.write(orjson.dumps(head[name], option=orjson.OPT_SORT_KEYS))
+                continue
+            out.write(b"[")
+            for start in range(0, len(self.changes), _ID_CHUNK):
+                if start:
+                    out.write(b",")
+                out.write(orjson.dumps(self.changes[start:start + _ID_CHUNK], option=orjson.OPT_SORT_KEYS)[1:-1])
+            out.write(b"]")
+        out.write(b"}\n")
 
     @classmethod
     def from_json_bytes(cls, raw: bytes) -> Plan:
