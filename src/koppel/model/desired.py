@@ -90,10 +90,11 @@ class LeanMembership(NamedTuple):
     role: str
     home: bool
     school: str | None
+    fingerprint: str  # "m1:1" with home, else "m1:0": person, group and role are the key
 
-    @property
-    def fingerprint(self) -> str:
-        return "m1:1" if self.home else "m1:0"
+    @classmethod
+    def of(cls, person: str, group: str, role: str, home: bool, school: str | None) -> LeanMembership:
+        return cls(person, group, role, home, school, "m1:1" if home else "m1:0")
 
 
 @dataclass(frozen=True)

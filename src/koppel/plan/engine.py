@@ -103,18 +103,22 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
     #     what changes (most of a bestuur's million memberships, most of the time, do not).
     materialise = desired.materialise
     membership_kind = ObjectKind.MEMBERSHIP
+    objects_get = desired.objects.get
     for key, m in desired.memberships.items():
-        rec = get(key)
-        if rec is None and lean:
+        if lean:
             fp = lean_get(key)
             if fp is not None:
                 if fp != m.fingerprint or key in drift:
                     lean_pending.append(materialise(key, m))
                 continue
+        rec = get(key)
         if rec is None:
-            obj = materialise(key, m)
-            append(Change(create, membership_kind, key, R_NEW, PHASE_MEMBERSHIP, m.school, obj.label, None,
-                          obj.attrs, (), (), obj.fingerprint, None))
+            # Built here, without the full object: a first plan makes a million of these.
+            person, group = objects_get(m.person), objects_get(m.group)
+            label = f"{person.label if person else m.person} → {group.label if group else m.group}"
+            append(Change(create, membership_kind, key, R_NEW, PHASE_MEMBERSHIP, m.school, label, None,
+                          {"person": m.person, "group": m.group, "role": m.role, "home": m.home}, (), (),
+                          m.fingerprint, None))
         elif rec.status is active and rec.fingerprint == m.fingerprint and key not in drift:
             continue
         else:

@@ -294,7 +294,7 @@ class _Builder:
             if (role != "student" or person in non_pupils) and not self._one_role(person, target, role):
                 continue
             # Person, group and role are in the key; only ``home`` can change for the same key.
-            memberships[key] = new(lean, (person, target, role, False, school))
+            memberships[key] = new(lean, (person, target, role, False, school, "m1:0"))
         # A teacher of a lesgroep that feeds derived courses teaches each course its pupils are in.
         for group_key, teacher_keys in teachers_of.items():
             g = groups_in[group_key]
@@ -346,7 +346,7 @@ class _Builder:
             return
         if (role != "student" or person in self.non_pupils) and not self._one_role(person, group, role):
             return
-        self.memberships[key] = LeanMembership(person, group, role, False, school)
+        self.memberships[key] = LeanMembership.of(person, group, role, False, school)
 
     def _one_role(self, person: str, group: str, role: str) -> bool:
         """A platform holds one role per person per group: keep the strongest (teacher > mentor > student).
@@ -410,8 +410,8 @@ class _Builder:
             home_school = self.home[sync]
             for brin6 in self.person_schools[sync]:
                 group = school_key(brin6)
-                self.memberships[f"{sync}|{group}|{role}"] = LeanMembership(sync, group, role, brin6 == home_school,
-                                                                            brin6)
+                self.memberships[f"{sync}|{group}|{role}"] = LeanMembership.of(sync, group, role,
+                                                                               brin6 == home_school, brin6)
 
     def _template_values(self, person: Person) -> dict[str, str]:
         home = self.home.get(self.person_keys.get(person.key, ""), person.schools[0] if person.schools else "")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
 import os
 import socket
 import uuid
@@ -596,7 +597,10 @@ class StateStore:
     # -- plans -----------------------------------------------------------------------------
 
     def save_plan(self, plan: Plan, *, status: str) -> None:
-        body = gzip.compress(plan.to_json_bytes(), compresslevel=3)
+        buffer = io.BytesIO()
+        with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=3, mtime=0) as compressed:
+            plan.write_json(compressed)  # streamed: a held plan can hold half a million changes
+        body = buffer.getvalue()
         values = {
             "tenant": plan.tenant, "target": plan.target, "created_at": self.now(), "status": status,
             "lineage": plan.lineage, "serial": plan.serial, "held": plan.held,
