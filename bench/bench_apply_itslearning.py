@@ -34,6 +34,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of this process, or of another one (from /proc)."""
+    if pid is None:
+        usage = os.times()
+        return usage.user + usage.system
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mib() -> float:
     with open("/proc/self/statm") as fh:
         pages = int(fh.read().split()[1])
@@ -100,21 +110,24 @@ def main() -> int:
                 samples.append((round(100 * done / total), round(rss_mib())))
 
         rss_before = rss_mib()
+        cpu_koppel, cpu_sandbox = cpu_seconds(), cpu_seconds(sandbox.pid)
         started = time.perf_counter()
         result = app.apply(plan, progress=progress)
         apply_s = time.perf_counter() - started
+        cpu_koppel, cpu_sandbox = cpu_seconds() - cpu_koppel, cpu_seconds(sandbox.pid) - cpu_sandbox
         stats = httpx.get(base + "/sandbox/api/stats", timeout=30).json()
     finally:
         sandbox.terminate()
         sandbox.wait(30)
 
-    window = args.in_flight * args.batch / (args.latency_ms / 1000)
+    window = args.in_flight * args.batch / (args.latency_ms / 1000) if args.latency_ms else float("inf")
     rate = total / apply_s
     report = {
         "students": len(bestuur.pupils), "schools": args.schools, "changes": total, "plan_s": round(plan_s, 1),
-        "apply_s": round(apply_s, 1), "objects_per_s": round(rate), "window_limit_per_s": round(window),
-        "fraction_of_window": round(rate / window, 3), "status": result.status, "requests": result.requests,
-        "retries": result.retries, "rss_mib_before_apply": round(rss_before),
+        "apply_s": round(apply_s, 1), "objects_per_s": round(rate), "window_limit_per_s": round(window) if args.latency_ms else None,
+        "fraction_of_window": round(rate / window, 3) if args.latency_ms else None, "status": result.status, "requests": result.requests,
+        "retries": result.retries, "cpu_s_koppel": round(cpu_koppel, 1), "cpu_s_sandbox": round(cpu_sandbox, 1),
+        "rss_mib_before_apply": round(rss_before),
         "rss_mib_during_apply": samples, "sandbox": {k: stats[k] for k in ("persons", "groups", "memberships", "writes")},
     }
     (work / "result.json").write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -225,14 +225,9 @@ class _PhaseRunner:
             while self.delayed and self.delayed[0][0] <= now:
                 _, _, batch, attempt = heapq.heappop(self.delayed)
                 ready.append((batch, attempt))
-            while ready and len(running) < self.window and not self.a.stop.is_set():
-                batch, attempt = ready.pop()
-                batch, skipped = self._without_failed_dependencies(batch)
-                if skipped:
-                    yield self._record(skipped)
-                if batch:
-                    running[self.pool.submit(self.a.target.apply, batch)] = (batch, attempt)
-                    self.result.requests += 1
+            skipped = self._fill(ready, running)
+            if skipped:
+                yield self._record(skipped)
             if self.a.stop.is_set() and not running:
                 return
             if not running:
@@ -243,33 +238,49 @@ class _PhaseRunner:
             if self.delayed:
                 timeout = max(0.0, self.delayed[0][0] - self.a.monotonic())
             done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in done:
-                batch, attempt = running.pop(future)
-                yield from self._finish(future, batch, attempt, running)
+            finished = [(future, running.pop(future)) for future in done]
+            # Keep the window full first: the bookkeeping below takes time the platform can use.
+            skipped = self._fill(ready, running)
+            outcomes: list[tuple[Change, ItemResult]] = list(skipped)
+            for future, (batch, attempt) in finished:
+                outcomes += self._outcomes(future, batch, attempt, running)
+            if outcomes:
+                yield self._record(outcomes)  # one transaction for everything that came back together
 
-    def _finish(self, future: Future, batch: list[Change], attempt: int,
-                running: dict[Future, tuple[list[Change], int]]) -> Iterable[int]:
+    def _fill(self, ready: list[tuple[list[Change], int]],
+              running: dict[Future, tuple[list[Change], int]]) -> list[tuple[Change, ItemResult]]:
+        """Submit ready batches while the window has room; return the changes skipped on the way."""
+        skipped: list[tuple[Change, ItemResult]] = []
+        while ready and len(running) < self.window and not self.a.stop.is_set():
+            batch, attempt = ready.pop()
+            batch, left_out = self._without_failed_dependencies(batch)
+            skipped += left_out
+            if batch:
+                running[self.pool.submit(self.a.target.apply, batch)] = (batch, attempt)
+                self.result.requests += 1
+        return skipped
+
+    def _outcomes(self, future: Future, batch: list[Change], attempt: int,
+                  running: dict[Future, tuple[list[Change], int]]) -> list[tuple[Change, ItemResult]]:
+        """What one finished request means per change; retries are scheduled, not returned."""
         try:
             results = list(future.result())
         except TransientTargetError as exc:
             if attempt < self.a.retry.max_attempts and not self.a.stop.is_set():
                 self._later(batch, attempt)
                 log.info("retrying request", attempt=attempt + 1, items=len(batch), error=str(exc))
-                return
-            yield self._record([(c, ItemResult(c.key, ItemOutcome.FAILED, f"gave up after {attempt} attempts: {exc}",
-                                               code="transient")) for c in batch])
-            return
+                return []
+            return [(c, ItemResult(c.key, ItemOutcome.FAILED, f"gave up after {attempt} attempts: {exc}",
+                                   code="transient")) for c in batch]
         except TargetAuthError:
             self._drain(running)
             raise
         except TargetProtocolError as exc:
-            yield self._record([(c, ItemResult(c.key, ItemOutcome.FAILED, str(exc), code="protocol")) for c in batch])
-            return
+            return [(c, ItemResult(c.key, ItemOutcome.FAILED, str(exc), code="protocol")) for c in batch]
         if len(results) != len(batch):
-            yield self._record([(c, ItemResult(c.key, ItemOutcome.FAILED,
-                                               f"target answered {len(results)} results for {len(batch)} objects",
-                                               code="protocol")) for c in batch])
-            return
+            return [(c, ItemResult(c.key, ItemOutcome.FAILED,
+                                   f"target answered {len(results)} results for {len(batch)} objects",
+                                   code="protocol")) for c in batch]
         outcomes: list[tuple[Change, ItemResult]] = []
         again: list[Change] = []
         for change, res in zip(batch, results, strict=True):
@@ -283,8 +294,7 @@ class _PhaseRunner:
                 outcomes.append((change, res))
         if again:
             self._later(again, attempt)
-        if outcomes:
-            yield self._record(outcomes)
+        return outcomes
 
     def _later(self, batch: list[Change], attempt: int) -> None:
         delay = self.a.retry.delay(attempt, self.a.rng)

@@ -138,7 +138,6 @@ journal = Table(
 )
 Index("ix_journal_person", journal.c.state_id, journal.c.person_key)
 Index("ix_journal_key", journal.c.state_id, journal.c.key)
-Index("ix_journal_run", journal.c.run_id)
 
 locks = Table(
     "locks",

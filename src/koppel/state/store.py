@@ -13,6 +13,7 @@ is opened.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import io
 import os
@@ -27,7 +28,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, and_, bindparam, create_engine, delete, event, func, insert, or_, select, update
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from koppel.errors import LockHeld, PlanNotFound
@@ -42,7 +42,7 @@ __all__ = ["JournalEntry", "LockInfo", "RunInfo", "StateStore", "normalise_url",
 Clock = Callable[[], dt.datetime]
 
 # The newest Alembic revision in migrations/versions (a test keeps the two in step).
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 
 
 def utcnow() -> dt.datetime:
@@ -439,11 +439,15 @@ class StateStore:
                     })
                 else:
                     removals.append(change.key)
+        marker = self._marker
         with self.engine.begin() as conn:
+            # The two bulk statements go to the driver as they are: SQLAlchemy's per-row parameter
+            # processing would cost more than SQLite's own work on a batch of fifty.
             if journal_rows:
-                conn.execute(insert(t.journal), journal_rows)
+                conn.exec_driver_sql(_insert_sql("journal", _JOURNAL_COLUMNS, marker),
+                                     [tuple(r[c] for c in _JOURNAL_COLUMNS) for r in journal_rows])
             if upserts:
-                self._upsert_objects(conn, upserts)
+                conn.exec_driver_sql(_upsert_sql(marker), [tuple(r[c] for c in _OBJECT_COLUMNS) for r in upserts])
             if status_updates:
                 o = t.objects.c
                 conn.execute(
@@ -467,19 +471,9 @@ class StateStore:
             serial = conn.execute(select(t.targets_state.c.serial).where(t.targets_state.c.id == state_id)).scalar_one()
         return serial
 
-    def _upsert_objects(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        stmt = dialect_insert(t.objects)
-        keep = ("state_id", "key", "created_at")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[t.objects.c.state_id, t.objects.c.key],
-            set_={c.name: stmt.excluded[c.name] for c in t.objects.columns if c.name not in keep}
-            | {"target_id": func.coalesce(stmt.excluded.target_id, t.objects.c.target_id)},
-        )
-        conn.execute(stmt, rows)
+    @property
+    def _marker(self) -> str:
+        return "?" if self.engine.dialect.paramstyle == "qmark" else "%s"
 
     # -- drift (what reconciliation saw changed by hand) -------------------------------------
 
@@ -843,6 +837,25 @@ class StateStore:
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+_JOURNAL_COLUMNS = tuple(c.name for c in t.journal.columns if c.name != "id")
+_OBJECT_COLUMNS = tuple(c.name for c in t.objects.columns)
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_sql(table: str, columns: tuple[str, ...], marker: str) -> str:
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+
+
+@functools.lru_cache(maxsize=4)
+def _upsert_sql(marker: str) -> str:
+    """Insert or update an object; the target id a change did not report is kept (SQLite and PostgreSQL)."""
+    keep = {"state_id", "key", "created_at"}
+    sets = [f"{c} = excluded.{c}" for c in _OBJECT_COLUMNS if c not in keep and c != "target_id"]
+    sets.append("target_id = COALESCE(excluded.target_id, objects.target_id)")
+    return (_insert_sql("objects", _OBJECT_COLUMNS, marker)
+            + " ON CONFLICT (state_id, key) DO UPDATE SET " + ", ".join(sets))
 
 
 def _tune_sqlite(engine: Engine) -> None:
