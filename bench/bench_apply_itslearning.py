@@ -57,6 +57,8 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--batch", type=int, default=50)
     parser.add_argument("--in-flight", type=int, default=10)
+    parser.add_argument("--fake", action="store_true", help="the FakeTarget with the same latency and limits "
+                        "instead of the sandbox: koppel's own side of the window, without the emulator's CPU")
     args = parser.parse_args()
 
     from koppel.cli.init_config import render_config
@@ -65,7 +67,7 @@ def main() -> int:
     from koppel.model import SchoolYear
     from koppel.pipeline import Koppel
 
-    work = OUT / f"apply-itslearning-{args.students}-{args.schools}"
+    work = OUT / f"apply-{'fake' if args.fake else 'itslearning'}-{args.students}-{args.schools}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     bestuur = generate(students=args.students, schools=args.schools, year=SchoolYear(2025), seed=0)
@@ -93,6 +95,12 @@ def main() -> int:
                                site_root="bench-root", school_year="2025-2026")
         config = config.replace("batch_size = 50 ", f"batch_size = {args.batch} ").replace(
             "in_flight = 10 ", f"in_flight = {args.in_flight} ")
+        if args.fake:
+            config = render_config(source="export", layout="magister", target_kind="fake", url=None, username=None,
+                                   password_env=None, tenant="bench", state="sqlite:///state.db",
+                                   school_year="2025-2026")
+            config = config.replace('path = "fake-target.json"', f"batch_size = {args.batch}\nin_flight = "
+                                    f"{args.in_flight}\nlatency_ms = {args.latency_ms}")
         config += ("\n[tenants.bench.validation]\n" if "[tenants.bench.validation]" not in config else "")
         (work / "koppel.toml").write_text(config, encoding="utf-8")
         app = Koppel.open(load_config(work / "koppel.toml"), env=env)
@@ -123,12 +131,13 @@ def main() -> int:
     window = args.in_flight * args.batch / (args.latency_ms / 1000) if args.latency_ms else float("inf")
     rate = total / apply_s
     report = {
+        "target": "fake" if args.fake else "itslearning sandbox",
         "students": len(bestuur.pupils), "schools": args.schools, "changes": total, "plan_s": round(plan_s, 1),
         "apply_s": round(apply_s, 1), "objects_per_s": round(rate), "window_limit_per_s": round(window) if args.latency_ms else None,
         "fraction_of_window": round(rate / window, 3) if args.latency_ms else None, "status": result.status, "requests": result.requests,
         "retries": result.retries, "cpu_s_koppel": round(cpu_koppel, 1), "cpu_s_sandbox": round(cpu_sandbox, 1),
         "rss_mib_before_apply": round(rss_before),
-        "rss_mib_during_apply": samples, "sandbox": {k: stats[k] for k in ("persons", "groups", "memberships", "writes")},
+        "rss_mib_during_apply": samples, "sandbox": None if args.fake else {k: stats[k] for k in ("persons", "groups", "memberships", "writes")},
     }
     (work / "result.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     print(json.dumps(report, indent=2))
