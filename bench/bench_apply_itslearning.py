@@ -61,12 +61,14 @@ def main() -> int:
                         "instead of the sandbox: koppel's own side of the window, without the emulator's CPU")
     args = parser.parse_args()
 
+    from koppel.cli.common import configure_logging
     from koppel.cli.init_config import render_config
     from koppel.config import load_config
     from koppel.generator import generate, write_layout
     from koppel.model import SchoolYear
     from koppel.pipeline import Koppel
 
+    configure_logging("warning")  # as `koppel` does: a log line per request is not what is measured
     work = OUT / f"apply-{'fake' if args.fake else 'itslearning'}-{args.students}-{args.schools}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
