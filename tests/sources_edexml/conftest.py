@@ -20,7 +20,7 @@ from koppel.sandbox.uwlr.data import LasData
 from koppel.sandbox.uwlr.wire import answer_envelope
 from koppel.sources.edexml import EdexmlSettings, EdexmlSource
 
-SAMPLES = Path("/work/shared/specs/uwlr/edexml-2.1/samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "specs" / "uwlr" / "edexml-2.1" / "samples"
 SAMPLE = SAMPLES / "EDEXML.Voorbeeld.2.1.xml"
 FLEMISH = SAMPLES / "EDEXML.Voorbeeld.2.1-Vla.xml"
 TODAY = dt.date(2025, 10, 1)

@@ -12,7 +12,7 @@ from koppel.connectors import ConnectorContext
 from koppel.model import Roster, SchoolYear
 from koppel.sources.oneroster import OneRosterSettings, OneRosterSource
 
-SPECS = Path(__file__).resolve().parents[3] / "shared" / "specs" / "oneroster"
+SPECS = Path(__file__).resolve().parents[1] / "data" / "specs" / "oneroster"
 GOLDEN = Path(__file__).parent / "golden"
 TODAY = dt.date(2025, 10, 1)
 

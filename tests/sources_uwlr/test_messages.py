@@ -25,7 +25,7 @@ from koppel.sources.uwlr import (
     read_answer,
 )
 
-SAMPLES = Path("/work/shared/specs/uwlr/samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "specs" / "uwlr" / "samples"
 REQUEST = SAMPLES / "uwlr-2.3-HaalLeerlinggegevens-request.synthetic.xml"
 RESPONSE = SAMPLES / "uwlr-2.3-leerlinggegevens-response-smalle-set.synthetic.xml"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"

@@ -24,7 +24,7 @@ from koppel.sandbox.uwlr import SandboxServer, main
 
 from .conftest import StartSandbox
 
-SPECS = Path("/work/shared/specs/uwlr")
+SPECS = Path(__file__).resolve().parents[1] / "data" / "specs" / "uwlr"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 LEER = "http://www.edustandaard.nl/leerresultaten/2/leerlinggegevens"
 AUT = "http://www.edustandaard.nl/leerresultaten/2/autorisatie"
