@@ -1,28 +1,23 @@
 """Run the sandbox on a real socket: in a background thread for tests and the demo, or in the
 foreground from the command line (``python -m koppel.sandbox.itslearning``).
 
-The listening socket is bound here, before uvicorn starts, so that port 0 ("any free port") works and
-the URL is known the moment ``start()`` returns.
+The socket handling is shared with the other sandboxes (:mod:`koppel.sandbox.serving`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import sys
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from types import FrameType, TracebackType
+from collections.abc import Sequence
+from types import TracebackType
 from typing import Any, Self
 
 import httpx
 import uvicorn
 
 from koppel.errors import ConfigError, SandboxError
+from koppel.sandbox.serving import BackgroundServer, base_url, bind, serve_in_foreground
 
 from .app import create_app
 from .config import DEFAULT_PASSWORD, DEFAULT_USERNAME, FailMode, SandboxConfig
@@ -44,12 +39,13 @@ class SandboxServer:
         self.requested_port = port
         self.url = ""
         """``http://host:port`` while running (a restart with port 0 may pick a new port)."""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner = BackgroundServer(
+            "itslearning sandbox", startup_timeout_s=STARTUP_TIMEOUT_S, shutdown_timeout_s=SHUTDOWN_TIMEOUT_S
+        )
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._runner.running
 
     def start(self) -> Self:
         if self.running:
@@ -58,25 +54,12 @@ class SandboxServer:
             listener = bind(self.host, self.requested_port)
         except OSError as error:
             raise SandboxError(f"cannot listen on {self.host}:{self.requested_port}: {error}") from error
-        server = uvicorn.Server(_uvicorn_config(self.config, log_level="warning"))
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [listener]}, name="itslearning-sandbox", daemon=True
-        )
-        thread.start()
-        _wait_until_started(server, thread, listener)
-        self._server, self._thread = server, thread
+        self._runner.start(_uvicorn_config(self.config, log_level="warning"), listener)
         self.url = base_url(self.host, listener.getsockname()[1])
         return self
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(SHUTDOWN_TIMEOUT_S)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(SHUTDOWN_TIMEOUT_S)
-        self._server = self._thread = None
+        self._runner.stop()
 
     def endpoint(self, name: str) -> str:
         """The URL of an endpoint: ``pms``, ``epms``, ``gms``, ``mms`` or ``combined``."""
@@ -107,39 +90,10 @@ class SandboxServer:
         self.stop()
 
 
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Inherited by accepted connections. Without it, uvicorn's separate writes of response head and body
-    # meet the client's delayed ACK on keep-alive connections: ~40 ms per request instead of ~1 ms.
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        listener.bind((host, port))
-    except OSError:
-        listener.close()
-        raise
-    return listener
-
-
-def base_url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 def _uvicorn_config(config: SandboxConfig, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(
         create_app(config), log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5
     )
-
-
-def _wait_until_started(server: uvicorn.Server, thread: threading.Thread, listener: socket.socket) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            listener.close()
-            raise SandboxError("the itslearning sandbox did not start (see the log above)")
-        time.sleep(0.005)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -229,9 +183,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     url = base_url(args.host, listener.getsockname()[1])
     _print_banner(url, config, password_source)
-    server = uvicorn.Server(_uvicorn_config(config, log_level=args.log_level))
-    with _signals_end_cleanly():
-        server.run(sockets=[listener])
+    serve_in_foreground(_uvicorn_config(config, log_level=args.log_level), listener)
     print("itslearning sandbox stopped.", flush=True)
     return 0
 
@@ -247,19 +199,3 @@ def _print_banner(url: str, config: SandboxConfig, password_source: str) -> None
         "Ctrl-C stops it.",
     ]
     print("\n".join(lines), flush=True)
-
-
-@contextmanager
-def _signals_end_cleanly() -> Iterator[None]:
-    """uvicorn handles SIGINT/SIGTERM while it runs, then re-raises the signal it caught; these no-op
-    handlers take that re-raise, so Ctrl-C and SIGTERM end the process with exit code 0."""
-
-    def ignore(signum: int, frame: FrameType | None) -> None:
-        return None
-
-    previous = {signum: signal.signal(signum, ignore) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

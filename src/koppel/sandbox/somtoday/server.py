@@ -9,14 +9,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import sys
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from types import FrameType, TracebackType
+from collections.abc import Sequence
+from types import TracebackType
 from typing import Any, Self
 
 import httpx
@@ -25,6 +20,7 @@ import uvicorn
 from koppel.errors import ConfigError, SandboxError
 from koppel.generator import Bestuur
 from koppel.model.roster import SchoolYear
+from koppel.sandbox.serving import BackgroundServer, base_url, bind, serve_in_foreground
 
 from .app import API_PREFIX, Sandbox, create_app
 from .config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, SandboxConfig, parse_hidden
@@ -55,8 +51,9 @@ class SandboxServer:
         self.following = following
         self.url = ""
         """``http://host:port`` while running."""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner = BackgroundServer(
+            "Somtoday sandbox", startup_timeout_s=STARTUP_TIMEOUT_S, shutdown_timeout_s=SHUTDOWN_TIMEOUT_S
+        )
         self._sandbox: Sandbox | None = None
 
     # -- what a client needs --------------------------------------------------------------------
@@ -93,7 +90,7 @@ class SandboxServer:
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._runner.running
 
     def _started(self) -> Sandbox:
         """The sandbox's state; its identities stay readable after stop()."""
@@ -109,29 +106,18 @@ class SandboxServer:
             listener = bind(self.host, self.requested_port)
         except OSError as error:
             raise SandboxError(f"cannot listen on {self.host}:{self.requested_port}: {error}") from error
-        server = uvicorn.Server(
+        self._runner.start(
             uvicorn.Config(
                 app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
-            )
+            ),
+            listener,
         )
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [listener]}, name="somtoday-sandbox", daemon=True
-        )
-        thread.start()
-        _wait_until_started(server, thread, listener)
-        self._server, self._thread, self._sandbox = server, thread, app.state.sandbox
+        self._sandbox = app.state.sandbox
         self.url = base_url(self.host, listener.getsockname()[1])
         return self
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(SHUTDOWN_TIMEOUT_S)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(SHUTDOWN_TIMEOUT_S)
-        self._server = self._thread = None
+        self._runner.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -140,34 +126,6 @@ class SandboxServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
     ) -> None:
         self.stop()
-
-
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Without it, uvicorn's separate writes of head and body meet the client's delayed ACK: ~40 ms a page.
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        listener.bind((host, port))
-    except OSError:
-        listener.close()
-        raise
-    return listener
-
-
-def base_url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def _wait_until_started(server: uvicorn.Server, thread: threading.Thread, listener: socket.socket) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            listener.close()
-            raise SandboxError("the Somtoday sandbox did not start (see the log above)")
-        time.sleep(0.005)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -290,13 +248,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     url = base_url(args.host, listener.getsockname()[1])
     _print_banner(url, config, app.state.sandbox, secret_source)
-    server = uvicorn.Server(
+    serve_in_foreground(
         uvicorn.Config(
             app, log_level=args.log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=2
-        )
+        ),
+        listener,
     )
-    with _signals_end_cleanly():
-        server.run(sockets=[listener])
     print("Somtoday sandbox stopped.", flush=True)
     return 0
 
@@ -313,18 +270,3 @@ def _print_banner(url: str, config: SandboxConfig, sandbox: Sandbox, secret_sour
         "Ctrl-C stops it.",
     ]
     print("\n".join(lines), flush=True)
-
-
-@contextmanager
-def _signals_end_cleanly() -> Iterator[None]:
-    """uvicorn re-raises the SIGINT/SIGTERM it handled; these no-op handlers take it, so Ctrl-C exits 0."""
-
-    def ignore(signum: int, frame: FrameType | None) -> None:
-        return None
-
-    previous = {signum: signal.signal(signum, ignore) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

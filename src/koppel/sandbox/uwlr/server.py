@@ -1,8 +1,7 @@
 """Run the UWLR sandbox on a real socket: in a background thread for tests and the demo, or in the
 foreground from the command line (``python -m koppel.sandbox.uwlr``, ``koppel sandbox uwlr``).
 
-The listening socket is bound here, before uvicorn starts, so that port 0 ("any free port") works and
-the URL is known the moment ``start()`` returns. The app is made here too, so that the test or demo
+The socket handling is shared with the other sandboxes (:mod:`koppel.sandbox.serving`). The app is made here too, so that the test or demo
 that started the sandbox can look at what it serves and what it was asked, in-process. With
 ``tls_cert_file`` the sandbox speaks HTTPS, and with ``client_ca_file`` it also demands a client
 certificate signed by that CA, as ESIS does.
@@ -12,15 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import ssl
 import sys
-import threading
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from types import FrameType, TracebackType
+from collections.abc import Sequence
+from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
@@ -28,6 +22,7 @@ from starlette.applications import Starlette
 
 from koppel.errors import ConfigError, SandboxError
 from koppel.model.roster import SchoolYear
+from koppel.sandbox.serving import BackgroundServer, base_url, bind, serve_in_foreground
 
 from .app import ENDPOINT_PATH, Sandbox, create_app
 from .config import DEFAULT_SLEUTEL, Failure, SandboxConfig
@@ -48,13 +43,14 @@ class SandboxServer:
         self.requested_port = port
         self.url = ""
         """``http(s)://host:port`` while running."""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._runner = BackgroundServer(
+            "UWLR sandbox", startup_timeout_s=STARTUP_TIMEOUT_S, shutdown_timeout_s=SHUTDOWN_TIMEOUT_S
+        )
         self._app: Starlette | None = None
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._runner.running
 
     @property
     def endpoint(self) -> str:
@@ -69,25 +65,14 @@ class SandboxServer:
         except OSError as error:
             raise SandboxError(f"cannot listen on {self.host}:{self.requested_port}: {error}") from error
         app = create_app(self.config)
-        server = uvicorn.Server(_uvicorn_config(app, self.config, log_level="warning"))
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [listener]}, name="uwlr-sandbox", daemon=True
-        )
-        thread.start()
-        _wait_until_started(server, thread, listener)
-        self._server, self._thread, self._app = server, thread, app
+        self._runner.start(_uvicorn_config(app, self.config, log_level="warning"), listener)
+        self._app = app
         self.url = base_url(self.host, listener.getsockname()[1], https=self.config.https)
         return self
 
     def stop(self) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._server.should_exit = True
-        self._thread.join(SHUTDOWN_TIMEOUT_S)
-        if self._thread.is_alive():
-            self._server.force_exit = True
-            self._thread.join(SHUTDOWN_TIMEOUT_S)
-        self._server = self._thread = self._app = None
+        self._runner.stop()
+        self._app = None
 
     # -- what the sandbox serves and saw (in-process: the sandbox runs in this process) ----------
 
@@ -123,24 +108,6 @@ class SandboxServer:
         self.stop()
 
 
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    try:
-        listener.bind((host, port))
-    except OSError:
-        listener.close()
-        raise
-    return listener
-
-
-def base_url(host: str, port: int, *, https: bool = False) -> str:
-    scheme = "https" if https else "http"
-    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
-
-
 def _uvicorn_config(app: Starlette, config: SandboxConfig, log_level: str) -> uvicorn.Config:
     tls: dict[str, Any] = {}
     if config.https:
@@ -150,16 +117,6 @@ def _uvicorn_config(app: Starlette, config: SandboxConfig, log_level: str) -> uv
     return uvicorn.Config(
         app, log_level=log_level, access_log=False, lifespan="on", timeout_graceful_shutdown=5, **tls
     )
-
-
-def _wait_until_started(server: uvicorn.Server, thread: threading.Thread, listener: socket.socket) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            listener.close()
-            raise SandboxError("the UWLR sandbox did not start (see the log above)")
-        time.sleep(0.005)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -254,9 +211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = create_app(config)
     url = base_url(args.host, listener.getsockname()[1], https=config.https)
     _print_banner(url, app.state.sandbox, config, sleutel_source)
-    server = uvicorn.Server(_uvicorn_config(app, config, log_level=args.log_level))
-    with _signals_end_cleanly():
-        server.run(sockets=[listener])
+    serve_in_foreground(_uvicorn_config(app, config, log_level=args.log_level), listener)
     print("UWLR sandbox stopped.", flush=True)
     return 0
 
@@ -278,19 +233,3 @@ def _print_banner(url: str, sandbox: Sandbox, config: SandboxConfig, sleutel_sou
         "Ctrl-C stops it.",
     ]
     print("\n".join(lines), flush=True)
-
-
-@contextmanager
-def _signals_end_cleanly() -> Iterator[None]:
-    """uvicorn handles SIGINT/SIGTERM while it runs, then re-raises the signal it caught; these no-op
-    handlers take that re-raise, so Ctrl-C and SIGTERM end the process with exit code 0."""
-
-    def ignore(signum: int, frame: FrameType | None) -> None:
-        return None
-
-    previous = {signum: signal.signal(signum, ignore) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
