@@ -193,8 +193,8 @@ class Koppel:
 
     def _read_state(self, tenant: str, target: str):
         """The state index, the drift and the identity index (what a plan needs of the state)."""
-        view = self.store.load_view(tenant, target)
-        return view, self.store.load_drift(tenant, target), self.identities(tenant, target)
+        view, identity_rows = self.store.load_for_plan(tenant, target)
+        return view, self.store.load_drift(tenant, target), identity_index_from_rows(identity_rows)
 
     def _supported(self, tenant: TenantConfig, target_cfg: TargetConfig) -> frozenset:
         """What the target can do — from its kind when it says so, so planning needs no credentials."""

@@ -19,14 +19,13 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
-
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
-from openpyxl.workbook.workbook import Workbook
+from typing import TYPE_CHECKING, Protocol
 
 from koppel.errors import ConfigError, ConfigProblem, SourceDataError
 from koppel.model.roster import Diagnostic, Severity
+
+if TYPE_CHECKING:
+    from openpyxl.workbook.workbook import Workbook
 
 __all__ = ["RawTable", "TextOptions", "read_table"]
 
@@ -341,6 +340,10 @@ def _check_width(
 
 def _read_workbook(path: Path, display: str, options: TextOptions, allow_empty: bool) -> RawTable:
     _load_size_check(path, display, options.max_bytes)
+    # Imported here: openpyxl takes a fifth of a second to import, and most schools export CSV.
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except FileNotFoundError:
