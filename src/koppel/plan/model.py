@@ -8,6 +8,7 @@ and a saved plan can be applied later — unless the state moved meanwhile (line
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ import orjson
 
 from koppel.model.desired import ObjectKind
 
-__all__ = ["ACTION_ORDER", "Action", "Change", "Hold", "Plan", "PLAN_FORMAT_VERSION"]
+__all__ = ["ACTION_ORDER", "PLAN_FORMAT_VERSION", "Action", "Change", "Hold", "Plan"]
 
 PLAN_FORMAT_VERSION = 1
 _ID_CHUNK = 10_000
@@ -111,6 +112,7 @@ def _id_line(c: Change) -> str:
 
 
 _CREATE, _MEMBERSHIP = Action.CREATE, ObjectKind.MEMBERSHIP
+_TALLY_KEY = operator.attrgetter("kind", "action", "school")  # tuples built in C: twice a generator's speed
 
 
 def _check_create(change: Change) -> None:
@@ -188,7 +190,7 @@ class Plan:
         """(kind, action, school) -> count, computed once: every summary and breakdown derives from it."""
         cached = self.__dict__.get("_tally_cache")
         if cached is None:
-            cached = Counter((c.kind, c.action, c.school) for c in self.changes)
+            cached = Counter(map(_TALLY_KEY, self.changes))
             object.__setattr__(self, "_tally_cache", cached)
         return cached
 
