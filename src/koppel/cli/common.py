@@ -10,13 +10,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import orjson
 import structlog
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from koppel.errors import ConfigError, KoppelError
 
@@ -47,6 +54,31 @@ YearOpt = Annotated[str | None, typer.Option("--year", "-y", help="School year t
 def emit_json(data: Any) -> None:
     sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
     sys.stdout.flush()
+
+
+_fast_exit = {"enabled": False}
+
+
+def enable_fast_exit() -> None:
+    """Called by the console script only: a command run by a test runner ends the normal way."""
+    _fast_exit["enabled"] = True
+
+
+def finish(code: int = 0, *, store: Any = None) -> NoReturn:
+    """End a command that built a large plan, without freeing it object by object.
+
+    A plan of a million changes takes 0.7 s to free when the command's frame is dropped, work the
+    operating system does at once when the process ends. Run as the console script, this flushes the
+    output, closes the state store and logging, and leaves with ``os._exit`` (as mypy ends its runs);
+    under a test runner it raises ``typer.Exit`` as usual."""
+    if not _fast_exit["enabled"]:
+        raise typer.Exit(code)
+    if store is not None:
+        store.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

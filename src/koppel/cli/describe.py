@@ -15,7 +15,7 @@ from koppel.errors import ConfigError
 def describe_kind(kind: str) -> dict[str, Any]:
     if kind in SOURCE_KINDS:
         info = load_source_kind(kind)
-        table = f"tenants.<id>.sources.<name>"
+        table = "tenants.<id>.sources.<name>"
         return {"role": "source", "kind": kind, "summary": info.summary,
                 "sections": _sections(info.settings, table, extra={"kind": kind})}
     if kind in TARGET_KINDS:

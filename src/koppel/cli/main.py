@@ -21,8 +21,9 @@ from koppel.cli.common import (
     YearOpt,
     configure_logging,
     emit_json,
-    err,
+    enable_fast_exit,
     fail,
+    finish,
     handle_errors,
     out,
     progress_bar,
@@ -155,8 +156,7 @@ def plan(
             pass
         elif p.changes:
             out.print("\nApply with `koppel apply` (plans again) or save it with --out and apply the file.", markup=False)
-    if detailed_exitcode:
-        raise typer.Exit(2 if p.changes else 0)
+    finish(2 if detailed_exitcode and p.changes else 0, store=app_.store)
 
 
 # -- apply / sync -----------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def apply(
         with progress_bar(total, "applying", enabled=fmt is Format.TEXT) as progress:
             result = app_.approve(approve, approved_by=by or _who(), progress=progress)
         _print_apply(result, fmt)
-        raise typer.Exit(0 if result.status == "succeeded" else 1)
+        finish(0 if result.status == "succeeded" else 1, store=app_.store)
     if plan_file is not None:
         try:
             p = Plan.from_json_bytes(plan_file.read_bytes())
@@ -220,7 +220,7 @@ def apply(
     with progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT) as progress:
         result = app_.apply(p, progress=progress)
     _print_apply(result, fmt)
-    raise typer.Exit(0 if result.status == "succeeded" else 1)
+    finish(0 if result.status == "succeeded" else 1, store=app_.store)
 
 
 @app.command()
@@ -252,7 +252,7 @@ def sync(
     with progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT) as progress:
         result = app_.apply(p, progress=progress)
     _print_apply(result, fmt)
-    raise typer.Exit(0 if result.status == "succeeded" else 1)
+    finish(0 if result.status == "succeeded" else 1, store=app_.store)
 
 
 # -- status / history ------------------------------------------------------------------------------
@@ -535,13 +535,15 @@ def purge(
 
 
 def run() -> None:
+    enable_fast_exit()
     app()
 
 
 # Commands that live in their own modules register themselves on `app` when imported.
-from koppel.cli import sandbox_cmds  # noqa: E402,F401
-from koppel.cli import service_cmds  # noqa: E402,F401
-
+from koppel.cli import (
+    sandbox_cmds,  # noqa: F401
+    service_cmds,  # noqa: F401
+)
 
 if __name__ == "__main__":  # pragma: no cover
     run()

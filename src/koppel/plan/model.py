@@ -244,8 +244,13 @@ class Plan:
         if cached is None:
             digest = hashlib.sha256(orjson.dumps(self._head(), option=orjson.OPT_SORT_KEYS))
             changes = self.changes
+            create, membership = _CREATE, _MEMBERSHIP
             for start in range(0, len(changes), _ID_CHUNK):
-                digest.update("\x1e".join([_id_line(c) for c in changes[start:start + _ID_CHUNK]]).encode())
+                # _id_line's first case inline: a million function calls are a third of the hashing time.
+                digest.update("\x1e".join([
+                    f"{c.key}\x1f{c.fingerprint}\x1f{c.reason}" if c.action is create and c.kind is membership
+                    else _id_line(c) for c in changes[start:start + _ID_CHUNK]
+                ]).encode())
             cached = digest.hexdigest()[:12]
             object.__setattr__(self, "_id", cached)
         return cached
