@@ -152,9 +152,7 @@ def plan(
                   end="")
         if out_file is not None:
             out.print(f"\nSaved to {out_file}. Apply it with `koppel apply {out_file}`.", markup=False)
-        elif p.held:
-            pass
-        elif p.changes:
+        elif p.changes and not p.held:  # a held plan's text says how to approve it
             out.print("\nApply with `koppel apply` (plans again) or save it with --out and apply the file.", markup=False)
     finish(2 if detailed_exitcode and p.changes else 0, store=app_.store)
 
