@@ -12,56 +12,8 @@ from koppel.generator import Bestuur, generate
 from koppel.model import PersonKind, SchoolYear
 
 from .conftest import codes, read
-from .writer import write_csv, write_export, write_manifest
+from .writer import ENROLLMENTS, ROLES, USERS_12, write_csv, write_export, write_manifest
 
-USERS_12 = (
-    "sourcedId",
-    "status",
-    "dateLastModified",
-    "enabledUser",
-    "username",
-    "userIds",
-    "givenName",
-    "familyName",
-    "middleName",
-    "identifier",
-    "email",
-    "sms",
-    "phone",
-    "agentSourcedIds",
-    "grades",
-    "password",
-    "userMasterIdentifier",
-    "preferredGivenName",
-    "preferredMiddleName",
-    "preferredFamilyName",
-    "primaryOrgSourcedId",
-    "pronouns",
-)
-ROLES = (
-    "sourcedId",
-    "status",
-    "dateLastModified",
-    "userSourcedId",
-    "roleType",
-    "role",
-    "beginDate",
-    "endDate",
-    "orgSourcedId",
-    "userProfileSourcedId",
-)
-ENROLLMENTS = (
-    "sourcedId",
-    "status",
-    "dateLastModified",
-    "classSourcedId",
-    "schoolSourcedId",
-    "userSourcedId",
-    "role",
-    "primary",
-    "beginDate",
-    "endDate",
-)
 STAMP = "2025-10-02T08:00:00.000Z"
 
 

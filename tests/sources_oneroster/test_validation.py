@@ -10,57 +10,8 @@ from koppel.errors import SourceDataError
 from koppel.model import PersonKind, Role, Severity
 
 from .conftest import read
-from .writer import write_csv, write_manifest
+from .writer import CLASSES, ENROLLMENTS, ORGS, USERS_11, write_csv, write_manifest
 
-ORGS = ("sourcedId", "status", "dateLastModified", "name", "type", "identifier", "parentSourcedId")
-USERS = (
-    "sourcedId",
-    "status",
-    "dateLastModified",
-    "enabledUser",
-    "orgSourcedIds",
-    "role",
-    "username",
-    "userIds",
-    "givenName",
-    "familyName",
-    "middleName",
-    "identifier",
-    "email",
-    "sms",
-    "phone",
-    "agentSourcedIds",
-    "grades",
-    "password",
-)
-CLASSES = (
-    "sourcedId",
-    "status",
-    "dateLastModified",
-    "title",
-    "grades",
-    "courseSourcedId",
-    "classCode",
-    "classType",
-    "location",
-    "schoolSourcedId",
-    "termSourcedIds",
-    "subjects",
-    "subjectCodes",
-    "periods",
-)
-ENROLLMENTS = (
-    "sourcedId",
-    "status",
-    "dateLastModified",
-    "classSourcedId",
-    "schoolSourcedId",
-    "userSourcedId",
-    "role",
-    "primary",
-    "beginDate",
-    "endDate",
-)
 ECKID = "https://ketenid.nl/201703/" + "ab" * 64
 
 
@@ -119,7 +70,7 @@ def export(tmp_path: Path) -> Path:
     )
     write_csv(
         folder / "users.csv",
-        USERS,
+        USERS_11,
         [
             u(
                 "s1",

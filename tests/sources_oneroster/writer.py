@@ -41,6 +41,18 @@ FILES_12 = (
     "resultScoreScales",
 )
 HEAD = ("sourcedId", "status", "dateLastModified")
+ORGS = (*HEAD, "name", "type", "identifier", "parentSourcedId")
+SESSIONS = (*HEAD, "title", "type", "startDate", "endDate", "parentSourcedId", "schoolYear")
+COURSES = (*HEAD, "schoolYearSourcedId", "title", "courseCode", "grades", "orgSourcedId", "subjects", "subjectCodes")
+CLASSES = (*HEAD, "title", "grades", "courseSourcedId", "classCode", "classType", "location", "schoolSourcedId",
+           "termSourcedIds", "subjects", "subjectCodes", "periods")
+ENROLLMENTS = (*HEAD, "classSourcedId", "schoolSourcedId", "userSourcedId", "role", "primary", "beginDate", "endDate")
+_PERSON = ("username", "userIds", "givenName", "familyName", "middleName", "identifier", "email", "sms", "phone",
+           "agentSourcedIds", "grades", "password")
+USERS_11 = (*HEAD, "enabledUser", "orgSourcedIds", "role", *_PERSON)
+USERS_12 = (*HEAD, "enabledUser", *_PERSON, "userMasterIdentifier", "preferredGivenName", "preferredMiddleName",
+            "preferredFamilyName", "primaryOrgSourcedId", "pronouns")
+ROLES = (*HEAD, "userSourcedId", "roleType", "role", "beginDate", "endDate", "orgSourcedId", "userProfileSourcedId")
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -68,13 +80,13 @@ def write_export(bestuur: Bestuur, folder: Path, version: str = "1.2") -> Path:
     session = f"sy-{year.start_year}"
     write_csv(
         folder / "orgs.csv",
-        (*HEAD, "name", "type", "identifier", "parentSourcedId"),
+        ORGS,
         [("bestuur", "", "", "Het Bestuur", "district", "", "")]
         + [(f"org-{s.brin6}", "", "", s.name, "school", s.brin6, "bestuur") for s in bestuur.schools],
     )
     write_csv(
         folder / "academicSessions.csv",
-        (*HEAD, "title", "type", "startDate", "endDate", "parentSourcedId", "schoolYear"),
+        SESSIONS,
         [
             (
                 session,
@@ -92,39 +104,16 @@ def write_export(bestuur: Bestuur, folder: Path, version: str = "1.2") -> Path:
     vakken = sorted({(g.brin6, g.vak, g.vaknaam) for g in bestuur.lesgroepen})
     write_csv(
         folder / "courses.csv",
-        (
-            *HEAD,
-            "schoolYearSourcedId",
-            "title",
-            "courseCode",
-            "grades",
-            "orgSourcedId",
-            "subjects",
-            "subjectCodes",
-        ),
+        COURSES,
         [(f"crs-{b}-{vak}", "", "", session, naam, vak, "", f"org-{b}", naam, vak) for b, vak, naam in vakken]
         + [
             (f"crs-{s.brin6}-klas", "", "", session, "Klas", "klas", "", f"org-{s.brin6}", "", "")
             for s in bestuur.schools
         ],
     )
-    class_head = (
-        *HEAD,
-        "title",
-        "grades",
-        "courseSourcedId",
-        "classCode",
-        "classType",
-        "location",
-        "schoolSourcedId",
-        "termSourcedIds",
-        "subjects",
-        "subjectCodes",
-        "periods",
-    )
     write_csv(
         folder / "classes.csv",
-        class_head,
+        CLASSES,
         [
             (
                 f"cls-{k.brin6}-{k.name}",
@@ -230,16 +219,7 @@ def write_export(bestuur: Bestuur, folder: Path, version: str = "1.2") -> Path:
         ]
     write_csv(
         folder / "enrollments.csv",
-        (
-            *HEAD,
-            "classSourcedId",
-            "schoolSourcedId",
-            "userSourcedId",
-            "role",
-            "primary",
-            "beginDate",
-            "endDate",
-        ),
+        ENROLLMENTS,
         enrollments,
     )
     written = ["academicSessions", "classes", "courses", "enrollments", "orgs", "users"]
@@ -285,24 +265,7 @@ def _users(bestuur: Bestuur, folder: Path, version: str) -> None:
     if version == "1.1":
         write_csv(
             folder / "users.csv",
-            (
-                *HEAD,
-                "enabledUser",
-                "orgSourcedIds",
-                "role",
-                "username",
-                "userIds",
-                "givenName",
-                "familyName",
-                "middleName",
-                "identifier",
-                "email",
-                "sms",
-                "phone",
-                "agentSourcedIds",
-                "grades",
-                "password",
-            ),
+            USERS_11,
             [
                 (
                     sid,
@@ -330,28 +293,7 @@ def _users(bestuur: Bestuur, folder: Path, version: str) -> None:
         return
     write_csv(
         folder / "users.csv",
-        (
-            *HEAD,
-            "enabledUser",
-            "username",
-            "userIds",
-            "givenName",
-            "familyName",
-            "middleName",
-            "identifier",
-            "email",
-            "sms",
-            "phone",
-            "agentSourcedIds",
-            "grades",
-            "password",
-            "userMasterIdentifier",
-            "preferredGivenName",
-            "preferredMiddleName",
-            "preferredFamilyName",
-            "primaryOrgSourcedId",
-            "pronouns",
-        ),
+        USERS_12,
         [
             (
                 sid,
@@ -382,16 +324,7 @@ def _users(bestuur: Bestuur, folder: Path, version: str) -> None:
     )
     write_csv(
         folder / "roles.csv",
-        (
-            *HEAD,
-            "userSourcedId",
-            "roleType",
-            "role",
-            "beginDate",
-            "endDate",
-            "orgSourcedId",
-            "userProfileSourcedId",
-        ),
+        ROLES,
         [
             (f"role-{sid}", "", "", sid, "primary", role, "", "", f"org-{brin6}", "")
             for sid, role, brin6, *_ in people
