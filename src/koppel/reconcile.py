@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from koppel.model.desired import DesiredObject, ObjectKind
-from koppel.plan.state_view import ObjectStatus, StateRecord
+from koppel.plan.state_view import TAKEOVER_FOREIGN, ObjectStatus, StateRecord
 from koppel.targets.base import ReadObject, TargetSnapshot
 
 __all__ = ["AdoptionCandidate", "Drift", "DriftReport", "compare"]
@@ -100,8 +100,8 @@ def compare(
         seen[obj.key] = obj
     checked = {k.value: 0 for k in ObjectKind}
     for key, rec in sorted(records.items()):
-        if rec.status is not ObjectStatus.ACTIVE:
-            continue
+        if rec.status is not ObjectStatus.ACTIVE or rec.fingerprint == TAKEOVER_FOREIGN:
+            continue  # (a takeover's "left alone" account is not koppel's to compare)
         if rec.kind is ObjectKind.GROUP and rec.group_type is None:
             continue
         checked[rec.kind.value] += 1

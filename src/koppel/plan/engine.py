@@ -31,7 +31,7 @@ from typing import Any
 from koppel.model.desired import Desired, DesiredObject, ObjectKind
 from koppel.plan.model import Action, Change, Hold, Plan
 from koppel.plan.policy import AbsentGroupAction, ArchivedMemberships, PlanPolicy
-from koppel.plan.state_view import ObjectStatus, StateRecord, StateView
+from koppel.plan.state_view import TAKEOVER_FOREIGN, ObjectStatus, StateRecord, StateView, stale_serial
 
 __all__ = ["make_plan", "PHASES"]
 
@@ -158,10 +158,16 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
     pending_deletes: list[str] = []
     out_of_scope = 0
     state_depth = _state_depths(groups)
+    stale: list[StateRecord] = []
     for rec in absent:
         key = rec.key
+        if rec.fingerprint == TAKEOVER_FOREIGN and rec.status is ObjectStatus.ACTIVE:
+            continue  # an account koppel found and leaves alone: recorded only to keep its user name taken
         if scope and rec.school is not None and rec.school not in scope:
             out_of_scope += 1
+            continue
+        if rec.status is ObjectStatus.ACTIVE and stale_serial(rec.fingerprint) is not None:
+            stale.append(rec)
             continue
         if later and (key in later or (rec.kind is ObjectKind.MEMBERSHIP
                                        and (state.attrs(key) or {}).get("group") in later)):
@@ -173,6 +179,8 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
             continue
         others.append(change)
 
+    if stale:
+        others += _stale_suspensions(stale, state, policy, today, quiet=not creates and not others, notes=notes)
     if policy.supported is not None:
         others = [c for c in others if _supported(c, policy, notes)]
     changes = creates + others
@@ -191,7 +199,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
     if out_of_scope:
         notes.append(f"{out_of_scope} object(s) of schools outside this run's scope are left alone")
     holds = _guards(others, records, policy, scope, desired.school_year, state.membership_totals) + \
-        _jaarovergang_hold(others, policy, desired.school_year)
+        _jaarovergang_hold(others, policy, desired.school_year) + _takeover_hold(others)
     return Plan(
         tenant=tenant,
         target=state.target,
@@ -391,6 +399,39 @@ def _removal_change(rec: StateRecord, state: StateView, policy: PlanPolicy, toda
                   target_id=rec.target_id)
 
 
+R_STALE = "found on the platform when koppel took it over, with no LAS person"
+
+
+def _stale_suspensions(stale: list[StateRecord], state: StateView, policy: PlanPolicy, today: dt.date, *,
+                       quiet: bool, notes: list[str]) -> list[Change]:
+    """Accounts a takeover found without a LAS person: their suspension is proposed — always held, see
+    ``_takeover_hold`` — from the first plan after the takeover's first sync on (or in that first plan when
+    it has nothing else to do), so that confirming them never holds up the takeover's own first sync."""
+    changes, waiting = [], 0
+    for rec in stale:
+        if not quiet and state.serial <= (stale_serial(rec.fingerprint) or 0):
+            waiting += 1
+            continue
+        change = _removal_change(rec, state, policy, today, set(), {}, "")
+        if change is not None:
+            changes.append(replace(change, reason=f"{R_STALE}; {change.reason}"))
+    if waiting:
+        notes.append(f"{waiting} account(s) found when koppel took over the platform match no LAS person: their "
+                     "suspension is proposed in the next plan, after this one, and waits for approval")
+    return changes
+
+
+def _takeover_hold(changes: list[Change]) -> list[Hold]:
+    """Accounts found at a takeover without a LAS person leave only after someone confirms it."""
+    n = sum(1 for c in changes if c.action is Action.SUSPEND and c.reason.startswith(R_STALE))
+    if not n:
+        return []
+    return [Hold(guard="takeover-stale", kind="person", school=None, count=n, total=n, limit="approval",
+                 message=f"{n} account(s) found when koppel took over the platform match no LAS person (the previous "
+                         "koppeling's leavers?): check the list, then approve their suspension; the grace period "
+                         "runs from then")]
+
+
 def _remove_with_archive(policy: PlanPolicy, role: str | None) -> bool:
     rule = policy.archived_memberships
     if rule is ArchivedMemberships.REMOVE:
@@ -540,7 +581,8 @@ def _guards(changes: list[Change], records: Mapping[str, StateRecord], policy: P
         return []
     totals: Counter = Counter()
     for rec in records.values():
-        if rec.kind in guard.kinds and rec.status in (ObjectStatus.ACTIVE, ObjectStatus.SUSPENDED):
+        if rec.kind in guard.kinds and rec.status in (ObjectStatus.ACTIVE, ObjectStatus.SUSPENDED) \
+                and rec.fingerprint != TAKEOVER_FOREIGN:
             if scope and rec.school is not None and rec.school not in scope:
                 continue
             totals[(rec.kind, None)] += 1

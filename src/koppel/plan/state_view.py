@@ -16,7 +16,25 @@ import orjson
 
 from koppel.model.desired import Desired, ObjectKind
 
-__all__ = ["ObjectStatus", "StateRecord", "StateView"]
+__all__ = ["TAKEOVER_FOREIGN", "TAKEOVER_STALE", "ObjectStatus", "StateRecord", "StateView", "stale_serial"]
+
+# Fingerprints of the accounts a takeover (`koppel takeover --approve`) found on the platform without a LAS
+# person. A stale one — made by the previous koppeling in a school koppel covers — is proposed for
+# suspension by a later plan, always held for approval; the number after the colon is the state's serial
+# the takeover left, so that the takeover's first sync does not carry them. A foreign one (made by hand,
+# outside koppel's schools) is never planned: it is recorded only so that its user name stays taken.
+TAKEOVER_STALE = "takeover-stale:"
+TAKEOVER_FOREIGN = "takeover-foreign"
+
+
+def stale_serial(fingerprint: str) -> int | None:
+    """The serial in a stale account's fingerprint; None for any other fingerprint."""
+    if not fingerprint.startswith(TAKEOVER_STALE):
+        return None
+    try:
+        return int(fingerprint[len(TAKEOVER_STALE):])
+    except ValueError:
+        return 0
 
 
 class ObjectStatus(StrEnum):
@@ -59,6 +77,8 @@ class StateView:
     # with their number per school (None: no school) for the guards.
     memberships: Mapping[str, str] = field(default_factory=dict)
     membership_totals: Mapping[str | None, int] = field(default_factory=dict)
+    # Lean memberships whose target id is not derived from their person and group (adopted at a takeover).
+    membership_target_ids: Mapping[str, str] = field(default_factory=dict)
     # Reads (attribute JSON, labels) of given keys from the same snapshot. The plan asks for exactly the
     # objects it shows a before for; without a reader, ``attrs_json`` and ``labels`` are all there is.
     details: Callable[[Iterable[str]], tuple[Mapping[str, str | bytes], Mapping[str, str]]] | None = None
@@ -85,7 +105,8 @@ class StateView:
                 attrs = self.attrs(key) or {}
                 group = self.records.get(attrs.get("group", ""))
                 rec = StateRecord(ObjectKind.MEMBERSHIP, key, ObjectStatus.ACTIVE, fp,
-                                  group.school if group is not None else None)
+                                  group.school if group is not None else None,
+                                  target_id=self.membership_target_ids.get(key))
         return rec
 
     def attrs(self, key: str) -> dict[str, Any] | None:

@@ -339,8 +339,26 @@ class StateStore:
         for rows in self._raw_chunks(f"SELECT key, fingerprint {active}", state_id):
             memberships.update(rows)
         totals = _LazyCounts(lambda: dict(self._raw(f"SELECT school, count(*) {active} GROUP BY school", state_id)))
-        view = StateView(tenant, target, lineage, serial, records, memberships=memberships, membership_totals=totals)
+        view = StateView(tenant, target, lineage, serial, records, memberships=memberships, membership_totals=totals,
+                         membership_target_ids=self._adopted_membership_ids(tenant, target, state_id, active))
         return view, identities
+
+    def _adopted_membership_ids(self, tenant: str, target: str, state_id: int, active: str) -> dict[str, str]:
+        """Active memberships whose target id is not the one koppel derives (``<person id>|<group id>``), as
+        key → target id: memberships a takeover adopted under the previous koppeling's ids. A lean membership
+        carries no target id, and updating or deleting one of these under a derived id would miss it. Only a
+        state that went through a takeover can hold them: the others skip the query."""
+        if not self._had_takeover(tenant, target):
+            return {}
+        return dict(self._raw(
+            f"SELECT key, target_id {active} AND target_id IS NOT NULL"
+            " AND substr(key, 1, length(target_id) + 1) <> target_id || '|'", state_id))
+
+    def _had_takeover(self, tenant: str, target: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(t.runs.c.id).where(
+                t.runs.c.tenant == tenant, t.runs.c.target == target, t.runs.c.kind == "takeover",
+                t.runs.c.status == "succeeded").limit(1)).first() is not None
 
     def _single_state(self) -> bool:
         with self.engine.connect() as conn:
@@ -564,6 +582,45 @@ class StateStore:
             ))
             conn.execute(update(t.targets_state).where(t.targets_state.c.id == state_id)
                          .values(serial=t.targets_state.c.serial + 1, updated_at=now))
+
+    def record_takeover(self, tenant: str, target: str, *, lineage: str, serial: int, changes: Sequence[Change],
+                        drop: Sequence[str] = (), run_id: int, plan_id: str | None, approved_by: str) -> int:
+        """Record a takeover (`koppel takeover --approve`) in one transaction: every adopted object with the
+        platform's id and what the platform holds, every account recorded for later confirmation, and a
+        journal entry for each; ``drop`` are records of an earlier takeover the adoptions replace.
+
+        Compare-and-set on the state's serial: a takeover planned on another state is refused with
+        ``StalePlanError`` and nothing is written. Returns the new serial."""
+        from koppel.errors import StalePlanError
+
+        state_id = self._state_id_for_write(tenant, target)
+        now = self.now()
+        done = [ItemResult(c.key, ItemOutcome.DONE, target_id=c.target_id) for c in changes]
+        objects = [_object_row(state_id, now, c, r) for c, r in zip(changes, done, strict=True)]
+        journal = []
+        for change, result in zip(changes, done, strict=True):
+            row = _journal_row(state_id, run_id, plan_id, now, change, result)
+            row["action"] = "adopt" if change.fingerprint and not change.fingerprint.startswith("takeover-") else "record"
+            row["reason"] = f"{change.reason}; approved by {approved_by}"
+            journal.append(row)
+        marker = self._marker
+        with self.engine.begin() as conn:
+            row = conn.execute(select(t.targets_state.c.lineage, t.targets_state.c.serial)
+                               .where(t.targets_state.c.id == state_id)).one()
+            if (row.lineage, row.serial) != (lineage, serial):
+                raise StalePlanError(
+                    f"the takeover plan is stale: it was made on serial {serial} of this state, which is at "
+                    f"{row.serial} now. Run `koppel takeover` again.")
+            for chunk in _chunks(list(drop), 900):
+                conn.execute(delete(t.objects).where(t.objects.c.state_id == state_id, t.objects.c.key.in_(chunk)))
+            for start in range(0, len(objects), 5000):
+                conn.exec_driver_sql(_upsert_sql(marker), [tuple(r[c] for c in _OBJECT_COLUMNS)
+                                                           for r in objects[start:start + 5000]])
+                conn.exec_driver_sql(_insert_sql("journal", _JOURNAL_COLUMNS, marker),
+                                     [tuple(r[c] for c in _JOURNAL_COLUMNS) for r in journal[start:start + 5000]])
+            conn.execute(update(t.targets_state).where(t.targets_state.c.id == state_id)
+                         .values(serial=t.targets_state.c.serial + 1, updated_at=now))
+            return conn.execute(select(t.targets_state.c.serial).where(t.targets_state.c.id == state_id)).scalar_one()
 
     # -- runs ------------------------------------------------------------------------------
 
