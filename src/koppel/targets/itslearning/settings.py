@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from koppel.connectors import SecretRef
 from koppel.model.roster import PersonKind, Role
 from koppel.targets.itslearning.envelopes import Service
+from koppel.takeover.settings import TakeoverSettings
 from koppel.targets.itslearning.mapping import (
     DEFAULT_INSTITUTION_ROLES,
     DEFAULT_MEMBERSHIP_ROLES,
@@ -158,6 +159,10 @@ class ItslearningSettings(BaseModel):
         min_length=1,
         max_length=Limits.DESC_SHORT,
         description="Name of the per-school hierarchy archived groups move into.",
+    )
+    takeover: TakeoverSettings = Field(
+        default_factory=TakeoverSettings,
+        description="How `koppel takeover` recognises what a previous koppeling left on the site (docs/takeover.md).",
     )
 
     @field_validator("url")

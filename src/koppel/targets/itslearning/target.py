@@ -69,6 +69,7 @@ from koppel.targets.itslearning.envelopes import (
 )
 from koppel.targets.itslearning.mapping import ArchiveFolder, KeyResolver, MappingConfig, Prepared
 from koppel.targets.itslearning.settings import ItslearningSettings
+from koppel.takeover.model import Discovery
 
 __all__ = ["OPERATIONS", "PAGE_SIZE", "ItslearningTarget"]
 
@@ -415,6 +416,15 @@ class ItslearningTarget:
     def held_attrs(self, kind: ObjectKind, attrs: Mapping[str, Any]) -> dict[str, Any]:
         """What itslearning holds after koppel sent ``attrs``, in the vocabulary ``read`` returns."""
         return mapping.held_attrs(kind, attrs, self._config)
+
+    def discover(self, probe_group_ids: Collection[str] = (), *, known_keys: Collection[str] = (),
+                 known_target_ids: Mapping[str, str] | None = None) -> Discovery:
+        """Walk the whole site read-only for `koppel takeover` (:mod:`.discover`): every account, its
+        memberships, their groups and parents up to the site root. Writes nothing."""
+        from koppel.targets.itslearning.discover import discover
+
+        return discover(self._client.send, self._header, self._config, probe_group_ids=probe_group_ids,
+                        known_keys=known_keys, known_target_ids=known_target_ids, batch=self.settings.batch_size)
 
     def close(self) -> None:
         self._client.close()
