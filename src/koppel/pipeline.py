@@ -13,6 +13,7 @@ import threading
 from contextlib import contextmanager
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from koppel.errors import (
     ConfigError,
     KoppelError,
     PlanError,
+    PlanHeldError,
     SourceDataError,
     SourceError,
     StalePlanError,
@@ -40,6 +42,7 @@ from koppel.reconcile import DriftReport, compare
 from koppel.rules.engine import IdentityIndex, build_desired, identity_index_from_rows
 from koppel.state.store import StateStore, utcnow
 from koppel.targets.base import Target
+from koppel.takeover.model import TakeoverOutcome, TakeoverPlan, TakeoverResult
 
 __all__ = ["Koppel", "PlanOutcome", "SyncOutcome"]
 
@@ -355,6 +358,116 @@ class Koppel:
     def discard(self, plan_id: str, *, by: str) -> None:
         record = self.store.plan_record(plan_id)
         self.store.set_plan_status(record.id, "discarded", by=by)
+
+    # -- takeover of a platform another koppeling filled (docs/takeover.md) -------------------------
+
+    def takeover(self, tenant_id: str | None, target_name: str | None, *, mapping: Path | None = None,
+                 year: str | None = None, target: Target | None = None) -> TakeoverOutcome:
+        """Discover what the target holds (read-only) and match it to what the LAS wants: a takeover plan.
+        Writes nothing, to the target or to the state. A bad mapping CSV is refused before anything is read."""
+        from koppel.takeover.facts import expected_group_ids, las_facts
+        from koppel.takeover.mapping_file import read_mapping
+        from koppel.takeover.match import StateFacts, match
+        from koppel.takeover.settings import TakeoverSettings
+
+        tenant = self.config.tenant(tenant_id)
+        target_cfg = _target(tenant, target_name)
+        settings = getattr(target_cfg.settings, "takeover", None) or TakeoverSettings()
+        path = mapping if mapping is not None else (self.config.base_dir / settings.mapping if settings.mapping else None)
+        mapping_file = read_mapping(path) if path is not None else None
+        today = self.today()
+        roster = self.read_validated(tenant, tenant.resolve_year(today, year), record=False)
+        view, _drift, identities = self._read_state(tenant.id, target_cfg.name)
+        desired = build_desired(roster, target_cfg.rules, target=target_cfg.name, identities=identities)
+        facts = las_facts(roster, desired)
+        schools = {b: s.name for b, s in roster.schools.items()}
+        del roster
+        live = {k: r for k, r in view.records.items()
+                if r.status is not ObjectStatus.DELETED and not r.fingerprint.startswith("takeover-")}
+        markers = {k for k, r in view.records.items() if r.fingerprint.startswith("takeover-")}
+        probes = expected_group_ids(facts, settings.group_sync_ids)
+        if mapping_file is not None:
+            probes |= {row.site_id for row in mapping_file.rows}
+        target_obj = target or self.make_target(tenant, target_cfg)
+        try:
+            discover = getattr(target_obj, "discover", None)
+            if discover is None:
+                raise ConfigError(f"target {target_cfg.name} ({target_cfg.kind}) cannot be taken over: koppel "
+                                  "cannot read what it holds")
+            discovery = discover(probe_group_ids=sorted(probes),
+                                 known_keys=[k for k, r in live.items() if r.kind is not ObjectKind.MEMBERSHIP],
+                                 known_target_ids={k: r.target_id for k, r in live.items() if r.target_id})
+            held = getattr(target_obj, "held_attrs", lambda kind, attrs: dict(attrs))
+            plan = match(desired, facts, discovery, settings,
+                         state=StateFacts(view.lineage, view.serial, set(live) | set(view.memberships), markers),
+                         tenant=tenant.id, target=target_cfg.name, today=today.isoformat(), held=held,
+                         mapping=mapping_file, person_kinds=target_cfg.rules.filters.person_kinds)
+        finally:
+            if target is None:
+                target_obj.close()
+        return TakeoverOutcome(plan, schools)
+
+    def approve_takeover(self, tenant_id: str | None, target_name: str | None, *, approved_by: str,
+                         plan: TakeoverPlan | None = None, mapping: Path | None = None, year: str | None = None,
+                         target: Target | None = None) -> TakeoverResult:
+        """Record an approved takeover in the state, under the run lock: koppel manages the adopted objects
+        from now on under the platform's ids. Without ``plan`` the site is discovered again. A plan made on
+        another state is refused, as is one with ambiguities or problems left. Writes nothing to the
+        platform, except that accounts made by hand that are adopted get a sync key (ConvertFromManual)."""
+        from koppel.takeover.record import state_changes
+
+        tenant = self.config.tenant(tenant_id)
+        target_cfg = _target(tenant, target_name)
+        if plan is None:
+            plan = self.takeover(tenant.id, target_cfg.name, mapping=mapping, year=year, target=target).plan
+        if (plan.tenant, plan.target) != (tenant.id, target_cfg.name):
+            raise PlanError(f"the takeover plan is for tenant {plan.tenant}, target {plan.target}; not for "
+                            f"{tenant.id}, {target_cfg.name}")
+        if plan.blocked:
+            raise PlanHeldError(f"takeover plan {plan.id} cannot be approved: " + "; ".join(plan.blocked))
+        with self.store.lock(tenant.id, target_cfg.name, purpose="takeover"):
+            current = self.store.serial(tenant.id, target_cfg.name)
+            if current != (plan.lineage, plan.serial):
+                raise StalePlanError(f"takeover plan {plan.id} is stale: the state moved since it was made (serial "
+                                     f"{plan.serial}, now {current[1] if current else '?'}). Run `koppel takeover` "
+                                     "again.")
+            converted: dict[str, str] = {}
+            manual = {a.username.casefold() for a in plan.adopt if a.target_id is None and a.username}
+            if manual:
+                target_obj = target or self.make_target(tenant, target_cfg)
+                try:
+                    convert = getattr(target_obj, "convert_manual_accounts", None)
+                    if convert is None:
+                        raise PlanError(f"{target_cfg.kind} cannot give accounts made by hand a sync key")
+                    converted = {o.attrs["username"].casefold(): o.target_id for o in convert()
+                                 if o.target_id and o.attrs.get("username")}
+                finally:
+                    if target is None:
+                        target_obj.close()
+                missing = sorted(manual - set(converted))
+                if missing:
+                    raise PlanError(f"account(s) made by hand {', '.join(missing)} got no sync key; nothing was "
+                                    "recorded. Run `koppel takeover` again.")
+            changes, drop = state_changes(plan, converted)
+            run_id = self.store.begin_run(tenant.id, target_cfg.name, kind="takeover", plan_id=plan.id,
+                                          approved_by=approved_by)
+            try:
+                serial = self.store.record_takeover(tenant.id, target_cfg.name, lineage=plan.lineage,
+                                                    serial=plan.serial, changes=changes, drop=drop, run_id=run_id,
+                                                    plan_id=plan.id, approved_by=approved_by)
+            except BaseException as exc:
+                self.store.finish_run(run_id, status="failed", message=str(exc) or type(exc).__name__)
+                raise
+            result = TakeoverResult(
+                plan_id=plan.id, run_id=run_id, serial=serial, adopted=plan.counts()["adopt"],
+                stale=sum(1 for f in plan.foreign if f.record_key and f.status == "stale"),
+                left_alone=sum(1 for f in plan.foreign if f.record_key and f.status != "stale"),
+                converted=len(manual))
+            self.store.finish_run(run_id, status="succeeded", summary=result.to_json(),
+                                  message=f"takeover {plan.id} approved by {approved_by}")
+            self.store.mark_stale_plans(tenant.id, target_cfg.name, serial)
+        return result
+
 
 
 def _target(tenant: TenantConfig, name: str | None) -> TargetConfig:

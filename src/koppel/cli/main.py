@@ -541,6 +541,7 @@ def run() -> None:
 from koppel.cli import (
     sandbox_cmds,  # noqa: F401
     service_cmds,  # noqa: F401
+    takeover_cmds,  # noqa: F401
 )
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,93 @@
+"""`koppel takeover`: take over a platform another koppeling (or an import) filled — docs/takeover.md."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from koppel.cli.common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    TargetOpt,
+    TenantOpt,
+    YearOpt,
+    emit_json,
+    fail,
+    handle_errors,
+    out,
+)
+from koppel.cli.main import _app, _who, app
+
+EXIT_BLOCKED = 2  # the plan was made, but cannot be approved as it is (ambiguities, problems, partial read)
+
+
+@app.command()
+@handle_errors
+def takeover(
+    config: ConfigOpt = Path("koppel.toml"),
+    tenant: TenantOpt = None,
+    target: TargetOpt = None,
+    year: YearOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+    out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Save the takeover plan as JSON (approve it "
+                                                  "later with --approve --plan FILE).")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="Write every object (adopt, create, stale, left "
+                                                "alone, ambiguous) to this CSV file.")] = None,
+    mapping: Annotated[Path | None, typer.Option("--mapping", help="CSV with the matches the rules cannot make: "
+                                                 "sync id,koppel key ('-': no one's). Overrides takeover.mapping.")] = None,
+    approve: Annotated[bool, typer.Option("--approve", help="Record the adoption in koppel's state (discovers "
+                                          "again, or takes --plan FILE).")] = False,
+    plan_file: Annotated[Path | None, typer.Option("--plan", help="With --approve: the plan saved with --out; "
+                                                   "refused when the state moved since.")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who approves (default: the login name, or KOPPEL_USER).")] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="List every object in text output.")] = False,
+) -> None:
+    """Take over a platform another koppeling or an import filled: find what is there (read-only), match it to
+    the LAS, and show what koppel would adopt, create and leave alone — suspending and deleting nothing.
+
+    Exit 0: the plan can be approved (or, with --approve, was recorded); 2: it cannot be approved as it is
+    (ambiguous matches, mapping problems, a partial read); 3: --approve refused such a plan; 1: an error
+    (configuration, mapping CSV, a stale or altered plan file)."""
+    from koppel.takeover.model import TakeoverPlan
+    from koppel.takeover.render import render_report, render_text
+
+    if plan_file is not None and not approve:
+        raise fail("--plan FILE goes with --approve (to make a plan, leave --plan out)")
+    app_ = _app(config)
+    if plan_file is not None:
+        try:
+            plan = TakeoverPlan.from_json_bytes(plan_file.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise fail(f"{plan_file}: {exc}") from None
+    else:
+        plan = app_.takeover(tenant, target, mapping=mapping, year=year).plan
+    if out_file is not None:
+        out_file.write_bytes(plan.to_json_bytes())
+    if report is not None:
+        report.write_text(render_report(plan), encoding="utf-8")
+    if not approve:
+        if fmt is Format.JSON:
+            sys.stdout.buffer.write(plan.to_json_bytes() + b"\n")
+            sys.stdout.flush()
+        else:
+            out.print(render_text(plan, limit=None if show_all else 20), markup=False, end="")
+            for path, what in ((out_file, "plan"), (report, "report")):
+                if path is not None:
+                    out.print(f"Saved the {what} to {path}.", markup=False)
+        raise typer.Exit(EXIT_BLOCKED if plan.blocked else 0)
+    if fmt is Format.TEXT and plan_file is None:
+        out.print(render_text(plan, limit=None if show_all else 20), markup=False, end="")
+    result = app_.approve_takeover(plan.tenant if plan_file else tenant, plan.target if plan_file else target,
+                                   approved_by=by or _who(), plan=plan)
+    if fmt is Format.JSON:
+        emit_json({"plan": plan.id, "recorded": result.to_json()})
+        return
+    adopted = result.adopted
+    out.print(f"Takeover {plan.id} recorded (run {result.run_id}): koppel manages {adopted.get('person', 0):,} persons, "
+              f"{adopted.get('group', 0):,} groups and {adopted.get('membership', 0):,} memberships under their "
+              f"existing sync ids; {result.stale:,} stale account(s) wait for confirmation in a later plan. Next: "
+              "`koppel plan`, then `koppel sync`.", markup=False)
