@@ -659,14 +659,19 @@ def read_persons(sourced_ids: Sequence[str], *, header: RequestHeader) -> SoapRe
 
 
 def read_all_persons(page: PageRequest, *, header: RequestHeader) -> SoapRequest:
-    """readAllPersons (ExtendedPersonManagement): PascalCase children in the person Mess namespace."""
+    """readAllPersons (ExtendedPersonManagement): PascalCase children in the person Mess namespace.
+
+    The 2017 WSDL declares all five children ``minOccurs="1" nillable="true"`` in this order, so
+    ``CreatedFrom`` is always sent: ``xsi:nil="true"`` when there is no lower bound.
+    """
     operation = Operation.READ_ALL_PERSONS
     envelope, request = _envelope(operation, header)
     mess = operation.service.mess_ns
     _sub(request, mess, "PageIndex", str(page.index))
     _sub(request, mess, "PageSize", str(page.size))
-    if page.created_from is not None:
-        _sub(request, mess, "CreatedFrom", page.created_from)
+    created_from = _sub(request, mess, "CreatedFrom", page.created_from)
+    if page.created_from is None:
+        created_from.set(f"{{{NS.XSI}}}nil", "true")
     _sub(request, mess, "OnlyManuallyCreatedUsers", _bool(page.only_manually_created))
     _sub(request, mess, "ConvertFromManual", _bool(page.convert_from_manual))
     return _finish(operation, header, envelope, 1)
