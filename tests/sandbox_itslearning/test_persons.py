@@ -123,7 +123,6 @@ def test_limits_are_inclusive(its: Client) -> None:
         ("Administrator", "Administrator"),
         ("Guest", "Guest"),
         ("Faculty", "Default profile for external enrolment"),
-        ("", "Default profile for external enrolment"),
     ],
 )
 def test_institution_role_picks_the_profile(its: Client, role: str, profile: str) -> None:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from koppel.sandbox.itslearning import SandboxConfig, SandboxServer, create_app
 
@@ -53,6 +54,10 @@ def test_stats_and_objects(its: Client) -> None:
         "readGroup": 1,
     }
     assert {"orphaned_courses", "max_in_flight_seen", "faults_injected"} <= set(stats)
+    assert stats["operations_in_flight"]["samples"] == 5
+    assert (stats["http_503"], stats["batches_over_50"]) == (0, 0)
+    assert stats["elements_skipped"] == {"unknown": 0, "out_of_order": 0}
+    assert "busy_rejections" not in stats
 
     objects = its.objects()
     hidden = {m["sync_id"]: m["person_trashed"] for m in objects["memberships"]}
@@ -177,6 +182,16 @@ def test_command_line_runs_until_sigterm(tmp_path: Path) -> None:
             "SANDBOX_SECRET",
             "--username",
             "school",
+            "--capacity",
+            "500",
+            "--queue-limit",
+            "80",
+            "--retry-after",
+            "3",
+            "--profiles",
+            "System Administrator, AICC",
+            "--max-in-flight",
+            "10",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -185,13 +200,15 @@ def test_command_line_runs_until_sigterm(tmp_path: Path) -> None:
     )
     assert process.stdout is not None
     try:
-        banner = [process.stdout.readline() for _ in range(10)]
+        banner = [process.stdout.readline() for _ in range(13)]
         assert "not itslearning" in banner[0]
         url = banner[0].rsplit(" on ", 1)[1].strip()
         assert any("the password in $SANDBOX_SECRET" in line for line in banner)
+        assert any("500 operations/s, 503 above 80 queued" in line for line in banner)
+        assert any("System Administrator, AICC" in line for line in banner)
         assert not any("s3cret" in line for line in banner)
         content = envelope(
-            write_one("create", "Person", "p1", person()), username="school", password="s3cret"
+            write_one("create", "Person", "p1", person(role="AICC")), username="school", password="s3cret"
         )
         response = httpx.post(
             url + "/WCFServiceLibrary/PersonManagementServiceSync.svc",
@@ -207,6 +224,7 @@ def test_command_line_runs_until_sigterm(tmp_path: Path) -> None:
         stdout, stderr = process.communicate(timeout=15)
     assert process.returncode == 0, stderr
     assert "stopped" in stdout
+    assert "--max-in-flight is ignored" in stderr
 
 
 def test_command_line_refuses_a_missing_password_variable(tmp_path: Path) -> None:
@@ -239,3 +257,19 @@ def test_site_root_exists_from_the_start_when_configured(tmp_path):
         assert [(g["sync_id"], g["type"]) for g in groups] == [("root-1", "Site")]
         sb.reset()
         assert [g["sync_id"] for g in sb.objects()["groups"]] == ["root-1"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "problem"),
+    [
+        (["--capacity", "0"], "capacity_ops_per_s"),
+        (["--queue-limit", "0"], "queue_limit_ops"),
+        (["--retry-after", "-1"], "retry_after_s"),
+        (["--max-operations-in-flight", "0"], "max_operations_in_flight"),
+    ],
+)
+def test_command_line_refuses_bad_load_settings(tmp_path: Path, capsys, flags: list[str], problem: str) -> None:
+    from koppel.sandbox.itslearning import main
+
+    assert main(["--port", "0", "--db", str(tmp_path / "x.db"), *flags]) == 2
+    assert problem in capsys.readouterr().err

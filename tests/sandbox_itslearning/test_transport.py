@@ -137,8 +137,37 @@ def test_soap_action_may_be_quoted_or_not(its: Client, soap_action: str) -> None
 def test_soap_action_must_match_the_body(its: Client) -> None:
     reply = its.call(create_jan(), action="http://www.imsglobal.org/soap/pms/deletePerson")
     assert reply.http_status == 500
-    assert reply.fault[0] == (WCF_DISPATCHER, "DeserializationFailed")
+    (code, text) = reply.fault
+    assert code == (WCF_DISPATCHER, "DeserializationFailed")
+    assert text.startswith(
+        "The formatter threw an exception while trying to deserialize the message: Error in deserializing body "
+        "of request message for operation 'deletePerson'. OperationFormatter encountered an invalid Message "
+        "body. Expected to find node type 'Element' with name 'deletePersonRequest' and namespace "
+        f"'{MESS['pms']}'. Found node type 'Element' with name 'createPersonRequest'"
+    )
     assert its.objects()["persons"] == []
+
+
+def test_the_request_wrapper_in_the_wrong_namespace_is_not_the_request(its: Client) -> None:
+    body = create_jan()
+    wrong = Body("pms", "createPerson", body.xml.replace("<m:createPersonRequest>", "<d:createPersonRequest>")
+                 .replace("</m:createPersonRequest>", "</d:createPersonRequest>"))
+    reply = its.call(wrong)
+    assert reply.http_status == 500 and reply.fault[0] == (WCF_DISPATCHER, "DeserializationFailed")
+
+
+@pytest.mark.parametrize("path", ["/", "/WCFServiceLibrary/", "/WCFServiceLibrary/PersonManagementServiceSync"])
+def test_a_post_to_a_path_that_is_not_a_service_is_404(its: Client, http: httpx.Client, path: str) -> None:
+    """A client whose endpoint URL lost its ``.svc`` path meets IIS, not WCF: HTTP 404, no SOAP fault."""
+    response = http.post(
+        its.sandbox.url + path,
+        content=envelope(create_jan()),
+        headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": create_jan().action},
+    )
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html") and "404" in response.text
+    assert its.sandbox.stats()["requests_total"] == 0
+    assert http.get(its.sandbox.url + "/", follow_redirects=False).headers["location"] == "/sandbox/"
 
 
 def test_unknown_or_missing_soap_action(its: Client, http: httpx.Client) -> None:

@@ -527,21 +527,28 @@ def test_injected_server_faults_are_transient(tmp_path: Path):
         t.close()
 
 
-def test_more_requests_in_flight_than_allowed_are_retried_per_item(tmp_path: Path):
-    config = SandboxConfig(db_path=tmp_path / "its.db", max_in_flight=1, latency_ms=150)
+def test_more_operations_in_flight_than_allowed_get_http_503_as_a_transient_error(tmp_path: Path):
+    """The sandbox's strict mode answers HTTP 503 (as IIS does) to a request that would leave more
+    operations unanswered than allowed; the target reports it as transient, whole-request."""
+    config = SandboxConfig(db_path=tmp_path / "its.db", max_operations_in_flight=3, latency_ms=300)
     with SandboxServer(config, host="127.0.0.1", port=0) as server:
         make_site_root(server)
         t = target(server)
         outcomes: list[ItemOutcome] = []
+        errors: list[Exception] = []
         lock = threading.Lock()
 
         def work(n: int) -> None:
-            results = t.apply(
-                [
-                    change(ObjectKind.PERSON, Action.CREATE, f"p{n}-{i}", student(i, username=f"u{n}-{i}"))
-                    for i in range(3)
-                ]
-            )
+            changes = [
+                change(ObjectKind.PERSON, Action.CREATE, f"p{n}-{i}", student(i, username=f"u{n}-{i}"))
+                for i in range(3)
+            ]
+            try:
+                results = t.apply(changes)
+            except TransientTargetError as error:
+                with lock:
+                    errors.append(error)
+                return
             with lock:
                 outcomes.extend(r.outcome for r in results)
 
@@ -551,7 +558,7 @@ def test_more_requests_in_flight_than_allowed_are_retried_per_item(tmp_path: Pat
         for thread in threads:
             thread.join()
         t.close()
-        busy = server.stats()["busy_rejections"]
-    assert busy >= 1
-    assert ItemOutcome.RETRY in outcomes and ItemOutcome.DONE in outcomes
-    assert set(outcomes) <= {ItemOutcome.RETRY, ItemOutcome.DONE}
+        refused = server.stats()["http_503"]
+    assert refused >= 1 and len(errors) == refused
+    assert all("503" in str(error) for error in errors)
+    assert outcomes and set(outcomes) == {ItemOutcome.DONE}

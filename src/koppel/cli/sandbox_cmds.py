@@ -24,8 +24,21 @@ def sandbox_itslearning(
                                            "was written before its answer was lost.")] = "mixed",
     permanent_fail_rate: Annotated[float, typer.Option("--permanent-fail-rate", help="Fraction of objects always "
                                                        "refused with invaliddata.")] = 0.0,
-    max_batch: Annotated[int, typer.Option("--max-batch", help="Operations allowed per request.")] = 50,
-    max_in_flight: Annotated[int, typer.Option("--max-in-flight", help="Requests allowed at the same time.")] = 10,
+    max_batch: Annotated[int, typer.Option("--max-batch", help="Requests with more operations are processed and "
+                                           "counted in batches_over_50 (itslearning discourages more than 50).")] = 50,
+    capacity: Annotated[float | None, typer.Option("--capacity", metavar="OPS_PER_S", help="Operations the site "
+                                                   "processes a second, one FIFO queue (default: unlimited).")] = None,
+    queue_limit: Annotated[int, typer.Option("--queue-limit", metavar="OPS", help="With --capacity: unprocessed "
+                                             "operations queued before it answers HTTP 503.")] = 100,
+    retry_after: Annotated[int | None, typer.Option("--retry-after", metavar="S", help="Send Retry-After: S with "
+                                                    "every 503 (default: no header, as IIS).")] = None,
+    max_operations_in_flight: Annotated[int | None, typer.Option("--max-operations-in-flight", metavar="N",
+                                                                 help="Strict mode for tests: HTTP 503 for a request "
+                                                                 "that would leave more than N operations "
+                                                                 "unanswered.")] = None,
+    profiles: Annotated[str, typer.Option("--profiles", metavar="NAMES", help="Comma-separated profile names accepted "
+                                          "as institutionRoleType besides the 2017 enumeration, e.g. "
+                                          "'System Administrator,AICC'.")] = "",
     seed: Annotated[int, typer.Option("--seed", help="Seed for the fault injection.")] = 0,
     site_root: Annotated[str, typer.Option("--site-root", help="Sync id the site root starts with (as an "
                                            "itslearning admin sets it); matches the target's site_root.")] = "koppel-root",
@@ -33,13 +46,20 @@ def sandbox_itslearning(
     password_env: Annotated[str | None, typer.Option("--password-env", help="Environment variable with the "
                                                      "password (default: the password 'sandbox').")] = None,
 ) -> None:
-    """An itslearning IMS Enterprise Services emulator: same endpoints, SOAPActions, upserts, trash can, limits."""
+    """An itslearning IMS Enterprise Services emulator: same endpoints, SOAPActions, WSDL contracts read as
+    itslearning's XmlSerializer reads them, upserts, trash can, a capacity model with HTTP 503."""
     from koppel.sandbox.itslearning import main
 
     argv = ["--port", str(port), "--host", host, "--db", db, "--latency-ms", str(latency_ms),
             "--fail-rate", str(fail_rate), "--fail-mode", fail_mode, "--permanent-fail-rate", str(permanent_fail_rate),
-            "--max-batch", str(max_batch), "--max-in-flight", str(max_in_flight), "--seed", str(seed),
-            "--site-root", site_root]
+            "--max-batch", str(max_batch), "--queue-limit", str(queue_limit), "--seed", str(seed),
+            "--site-root", site_root, "--profiles", profiles]
+    if capacity is not None:
+        argv += ["--capacity", str(capacity)]
+    if retry_after is not None:
+        argv += ["--retry-after", str(retry_after)]
+    if max_operations_in_flight is not None:
+        argv += ["--max-operations-in-flight", str(max_operations_in_flight)]
     if username:
         argv += ["--username", username]
     if password_env:

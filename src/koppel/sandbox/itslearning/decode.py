@@ -1,34 +1,34 @@
 """Requests: from a SOAP body element to a typed request, read the way WCF's XmlSerializer reads it.
 
-The serializer skips elements it does not expect — including the right name in the wrong namespace —
-and leaves the field empty. The sandbox does the same: a client that puts ``identifier`` in the Mess
-namespace instead of Common finds out through an ``incompletedata`` failure, as it would in
-production. Values that cannot be converted at all (``<PageIndex>one</PageIndex>``) fail
-deserialisation, which WCF reports as a SOAP fault. Element order is not checked.
+:mod:`.contract` does the reading — unknown, wrong-namespace and out-of-order elements are skipped
+and counted, values it cannot convert (an enumeration value not in the 2017 WSDL, a boolean that is
+not one, an unparsable int or date) fail the whole request as ``a:DeserializationFailed``. This module
+turns what was read into the sandbox's requests and payloads. A skipped element simply is not there:
+a client that puts ``identifier`` in the Mess namespace instead of Common finds out through an
+``incompletedata`` or ``unknownobject`` failure, as it would in production.
 
-Where each element lives (wire-facts, quirk 2): wrappers, ``sourcedId``, sets and pairs in the
-service's Mess schema; ``identifier``, ``email``, ``userIdValue`` and ``extensionField`` in Common;
-the object's contents in its Data schema. A person's parent→child ``relationship`` sits in Common,
-directly under the Data ``extension`` (itswizard ``createParentChildRelaionship.go``); a relationship's
-children are read in the relationship's own namespace, so one reader serves groups and persons.
+Where each element lives (facts file §9): wrappers, ``sourcedId``, sets and pairs in the service's
+Mess schema; ``identifier``, ``email``, ``userIdValue`` and ``extensionField`` in Common; the object's
+contents in its Data schema; a person's parent→child ``relationship`` in Common, directly under the
+Data ``extension``; a group's ``relationship`` in the group Data schema.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any
 
 from lxml import etree
 
+from .contract import REQUESTS, ContractReader, DeserializationError, Skipped
 from .model import ExtensionField, GroupData, MemberData, MembershipData, ObjectKind, PersonData
-from .namespaces import NS
 from .operations import Operation, Verb
 from .soap import SoapFault
-from .xmlnodes import child, children, text
 
 __all__ = [
+    "Decoded",
     "KeysRequest",
     "PageRequest",
     "Payload",
@@ -83,23 +83,52 @@ class PageRequest:
 
 
 Request = WriteRequest | KeysRequest | SubjectRequest | PageRequest
+Values = dict[str, Any]
 
 
-def decode_request(operation: Operation, body: etree._Element) -> Request:
-    """Read ``body`` (the element inside ``s:Body``) as a request for ``operation``."""
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    request: Request
+    skipped: Skipped
+    """Elements the serializer skipped in this request (unknown, out of order)."""
+
+
+def decode_request(
+    operation: Operation, body: etree._Element, extra_institution_roles: Iterable[str] = ()
+) -> Decoded:
+    """Read ``body`` (the element inside ``s:Body``) as a request for ``operation``.
+
+    Raises SoapFault (``a:DeserializationFailed``) when the body is not the operation's request
+    element or holds a value the serializer cannot convert.
+    """
     if body.tag != operation.request_tag:
+        found_namespace, found_local = _split(body.tag)
+        expected_namespace, expected_local = _split(operation.request_tag)
         raise SoapFault.deserialization_failed(
             operation.name,
-            f"OperationFormatter encountered an invalid Message body. Expected to find an element "
-            f"'{operation.request_tag}', found '{body.tag}'.",
+            "OperationFormatter encountered an invalid Message body. Expected to find node type 'Element' "
+            f"with name '{expected_local}' and namespace '{expected_namespace}'. Found node type 'Element' "
+            f"with name '{found_local}' and namespace '{found_namespace}'",
         )
+    reader = ContractReader(extra_institution_roles)
+    try:
+        values = reader.read(body, REQUESTS[operation.name])
+    except DeserializationError as error:
+        raise SoapFault.deserialization_failed(operation.name, str(error)) from None
     if operation.verb.upserts:
-        return _decode_writes(operation, body)
-    if operation.verb in (Verb.DELETE, Verb.READ):
-        return _decode_keys(operation, body)
-    if operation.verb is Verb.READ_FOR:
-        return _decode_subject(operation, body)
-    return _decode_page(operation, body)
+        request: Request = _writes(operation, values)
+    elif operation.verb in (Verb.DELETE, Verb.READ):
+        request = _keys(operation, values)
+    elif operation.verb is Verb.READ_FOR:
+        request = _subject(operation, values)
+    else:
+        request = _page(values)
+    return Decoded(request, reader.skipped)
+
+
+def _split(tag: str) -> tuple[str, str]:
+    qualified = etree.QName(tag)
+    return qualified.namespace or "", qualified.localname
 
 
 def item_count(request: Request) -> int:
@@ -112,7 +141,7 @@ def item_count(request: Request) -> int:
 
 
 def operation_count(request: Request) -> int:
-    """What counts against ``max_batch``: objects, and for memberships every member (§1.5)."""
+    """Operations in itslearning's sense (Dos-and-don'ts): objects, and for memberships every member."""
     if isinstance(request, WriteRequest):
         return sum(_units(item.payload) for item in request.items)
     return item_count(request)
@@ -128,184 +157,142 @@ def _units(payload: Payload | None) -> int:
 # Request shapes
 
 
-def _identifier(parent: etree._Element | None) -> str | None:
-    return text(child(parent, NS.COMMON, "identifier"))
+def _identifier(holder: Values | None) -> str | None:
+    """``<x><identifier>…</identifier></x>``: the identifier, or None when either is missing."""
+    return None if holder is None else holder.get("identifier")
 
 
-def _decode_writes(operation: Operation, body: etree._Element) -> WriteRequest:
-    mess, kind = operation.service.mess_ns, operation.kind
+def _writes(operation: Operation, values: Values) -> WriteRequest:
+    kind = operation.kind
     if operation.many:
-        pair_set = child(body, mess, f"{kind.value}IdPairSet")
-        carriers = children(pair_set, mess, f"{kind.value}IdPair")
+        carriers = (values.get(f"{kind.value}IdPairSet") or {}).get(f"{kind.value}IdPair", [])
     else:
-        carriers = [body]
+        carriers = [values]
     decode_payload = _PAYLOAD_DECODERS[kind]
-    items = []
-    for carrier in carriers:
-        payload_node = child(carrier, mess, kind.value)
-        items.append(
+    return WriteRequest(
+        tuple(
             WriteItem(
-                key=_identifier(child(carrier, mess, "sourcedId")),
-                payload=None if payload_node is None else decode_payload(payload_node),
+                key=_identifier(carrier.get("sourcedId")),
+                payload=None if carrier.get(kind.value) is None else decode_payload(carrier[kind.value]),
             )
+            for carrier in carriers
         )
-    return WriteRequest(tuple(items))
+    )
 
 
-def _decode_keys(operation: Operation, body: etree._Element) -> KeysRequest:
-    mess = operation.service.mess_ns
+def _keys(operation: Operation, values: Values) -> KeysRequest:
     if operation.many:
-        id_set = child(body, mess, "sourcedIdSet")
-        return KeysRequest(tuple(text(node) for node in children(id_set, NS.COMMON, "identifier")))
-    return KeysRequest((_identifier(child(body, mess, "sourcedId")),))
+        return KeysRequest(tuple((values.get("sourcedIdSet") or {}).get("identifier", [])))
+    return KeysRequest((_identifier(values.get("sourcedId")),))
 
 
-def _decode_subject(operation: Operation, body: etree._Element) -> SubjectRequest:
+def _subject(operation: Operation, values: Values) -> SubjectRequest:
     assert operation.subject is not None
-    id_element = f"{operation.subject.value}SourcedId"  # personSourcedId / groupSourcedId
-    return SubjectRequest(_identifier(child(body, operation.service.mess_ns, id_element)))
+    return SubjectRequest(_identifier(values.get(f"{operation.subject.value}SourcedId")))
 
 
-def _decode_page(operation: Operation, body: etree._Element) -> PageRequest:
-    mess = operation.service.mess_ns
-
-    def field(name: str) -> str | None:
-        value = text(child(body, mess, name))
-        return None if value is None else value.strip()
-
-    try:
-        return PageRequest(
-            page_index=int(field("PageIndex") or 0),
-            page_size=int(field("PageSize") or 0),
-            created_from=_datetime(field("CreatedFrom")),
-            only_manually_created=_boolean(field("OnlyManuallyCreatedUsers")),
-            convert_from_manual=_boolean(field("ConvertFromManual")),
+def _page(values: Values) -> PageRequest:
+    """readAllPersons: the fields are ``int?``/``bool?``/``DateTime?`` — absent or nil reads as null."""
+    created_from = values.get("CreatedFrom")
+    if created_from is not None:
+        created_from = (
+            created_from.replace(tzinfo=UTC) if created_from.tzinfo is None else created_from.astimezone(UTC)
         )
-    except ValueError as exc:
-        raise SoapFault.deserialization_failed(operation.name, str(exc)) from None
-
-
-def _boolean(value: str | None) -> bool:
-    """xsd:boolean; absent or empty is false (XmlSerializer's default)."""
-    if value in (None, "", "false", "0"):
-        return False
-    if value in ("true", "1"):
-        return True
-    raise ValueError(f"'{value}' is not a valid xsd:boolean")
-
-
-def _datetime(value: str | None) -> datetime | None:
-    """xsd:dateTime; a value without offset is UTC (readAllPersons documents CreatedFrom in UTC)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"'{value}' is not a valid xsd:dateTime") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return PageRequest(
+        page_index=values.get("PageIndex") or 0,
+        page_size=values.get("PageSize") or 0,
+        created_from=created_from,
+        only_manually_created=bool(values.get("OnlyManuallyCreatedUsers")),
+        convert_from_manual=bool(values.get("ConvertFromManual")),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
 # Objects
 
 
-def _extension_fields(extension: etree._Element | None) -> tuple[ExtensionField, ...]:
+def _extension_fields(extension: Values | None) -> tuple[ExtensionField, ...]:
     return tuple(
         ExtensionField(
-            name=text(child(field, NS.COMMON, "fieldName")) or "",
-            type=text(child(field, NS.COMMON, "fieldType")) or "String",
-            value=text(child(field, NS.COMMON, "fieldValue")) or "",
+            name=field.get("fieldName") or "",
+            type=field.get("fieldType") or "String",
+            value=field.get("fieldValue") or "",
         )
-        for field in children(extension, NS.COMMON, "extensionField")
+        for field in (extension or {}).get("extensionField", [])
     )
 
 
-class Relationship(NamedTuple):
-    relation: str | None
-    key: str | None
-
-
-def _relationship(node: etree._Element) -> Relationship:
-    """A ``relationship{relation, sourceId/identifier}``; its parts share the relationship's namespace."""
-    namespace = etree.QName(node).namespace or ""
-    return Relationship(
-        text(child(node, namespace, "relation")), _identifier(child(node, namespace, "sourceId"))
-    )
-
-
-def decode_person(node: etree._Element) -> PersonData:
-    data = NS.PMS_DATA
+def decode_person(values: Values) -> PersonData:
     parts: dict[str, str] = {}
-    for part in children(child(node, data, "name"), data, "partName"):
-        part_type = text(child(part, data, "namePartType"))
+    for part in (values.get("name") or {}).get("partName", []):
+        part_type = part.get("namePartType")
         if part_type:
-            parts[part_type] = text(child(part, data, "namePartValue")) or ""
-    institution_role = child(node, data, "institutionRole")
-    extension = child(node, data, "extension")
-    relationships = [_relationship(rel) for rel in children(extension, NS.COMMON, "relationship")]
+            parts[part_type] = part.get("namePartValue") or ""
+    roles = values.get("institutionRole")
+    extension = values.get("extension")
+    relationships = (extension or {}).get("relationship", [])
     return PersonData(
         first=parts.get("First"),
         last=parts.get("Last"),
         prefix=parts.get("Prefix"),
-        email=text(child(node, NS.COMMON, "email")),
-        username=text(child(child(node, data, "userId"), NS.COMMON, "userIdValue")),
-        institution_role=(
-            None
-            if institution_role is None
-            else text(child(institution_role, data, "institutionRoleType")) or ""
-        ),
+        email=values.get("email"),
+        username=(values.get("userId") or {}).get("userIdValue"),
+        institution_role=None if roles is None else roles[0].get("institutionRoleType", ""),
         extension_fields=_extension_fields(extension),
         children=(
-            tuple(rel.key or "" for rel in relationships if rel.relation == "Child")
+            tuple(
+                _identifier(relationship.get("sourceId")) or ""
+                for relationship in relationships
+                if relationship.get("relation") == "Child"
+            )
             if relationships
             else None
         ),
     )
 
 
-def decode_group(node: etree._Element) -> GroupData:
-    data = NS.GMS_DATA
-    group_type = child(node, data, "groupType")
-    type_value = child(group_type, data, "typeValue")
-    relationships = [_relationship(rel) for rel in children(node, data, "relationship")]
-    parent = next((rel for rel in relationships if rel.relation == "Parent"), None)
+def decode_group(values: Values) -> GroupData:
+    group_type = values.get("groupType")
+    type_value = (group_type or {}).get("typeValue") or {}
+    relationships = values.get("relationship", [])
+    parent = next((rel for rel in relationships if rel.get("relation") == "Parent"), None)
     if parent is None and relationships:
         parent = relationships[0]  # not a Parent relation: the rules refuse it with a clear message
-    description = child(node, data, "description")
+    description = values.get("description") or {}
     return GroupData(
         has_group_type=group_type is not None,
-        scheme=text(child(group_type, data, "scheme")),
-        type_name=text(child(type_value, data, "type")),
-        level=text(child(type_value, data, "level")),
-        relation=None if parent is None else parent.relation or "",
-        parent_key=None if parent is None else parent.key,
-        name=text(child(description, data, "descShort")),
-        desc_long=text(child(description, data, "descLong")),
-        desc_full=text(child(description, data, "descFull")),
-        extension_fields=_extension_fields(child(node, data, "extension")),
+        scheme=(group_type or {}).get("scheme"),
+        type_name=type_value.get("type"),
+        level=type_value.get("level"),
+        relation=None if parent is None else parent.get("relation") or "",
+        parent_key=None if parent is None else _identifier(parent.get("sourceId")),
+        name=description.get("descShort"),
+        desc_long=description.get("descLong"),
+        desc_full=description.get("descFull"),
+        extension_fields=_extension_fields(values.get("extension")),
     )
 
 
-def decode_membership(node: etree._Element) -> MembershipData:
-    data = NS.MMS_DATA
+def decode_membership(values: Values) -> MembershipData:
+    member = values.get("member")
     return MembershipData(
-        group_key=_identifier(child(node, data, "groupSourcedId")),
-        members=tuple(_decode_member(member) for member in children(node, data, "member")),
+        group_key=_identifier(values.get("groupSourcedId")),
+        members=() if member is None else (_decode_member(member),),
     )
 
 
-def _decode_member(node: etree._Element) -> MemberData:
-    data = NS.MMS_DATA
-    role = child(node, data, "role")
-    fields = _extension_fields(child(role, data, "extension"))
+def _decode_member(values: Values) -> MemberData:
+    roles = values.get("role") or [{}]
+    role = roles[0]
+    fields = _extension_fields(role.get("extension"))
     return MemberData(
-        person_key=_identifier(child(node, data, "memberSourcedId")),
-        role=text(child(role, data, "roleType")),
+        person_key=_identifier(values.get("memberSourcedId")),
+        role=role.get("roleType"),
         home_organisation=next((field.value for field in fields if field.name == "HomeOrganisation"), None),
     )
 
 
-_PAYLOAD_DECODERS: dict[ObjectKind, Callable[[etree._Element], Payload]] = {
+_PAYLOAD_DECODERS: dict[ObjectKind, Callable[[Values], Payload]] = {
     ObjectKind.PERSON: decode_person,
     ObjectKind.GROUP: decode_group,
     ObjectKind.MEMBERSHIP: decode_membership,

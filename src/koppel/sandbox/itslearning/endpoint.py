@@ -5,11 +5,16 @@
 2. Envelope and WS-Security: missing or wrong credentials → ``a:InvalidSecurity`` fault.
 3. Routing: the SOAPAction must name an operation this endpoint serves → else ``a:ActionNotSupported``;
    an unknown ``mustUnderstand`` header → ``s:MustUnderstand``; the body element must be that
-   operation's request → else ``a:DeserializationFailed``.
-4. The in-flight gate (busy → ``targetisbusy`` statuses), the injected latency, the injected transient
-   fault (``before``: nothing written; ``after``: written, answer lost), then the site executes the
-   request in a worker thread so the event loop keeps serving.
+   operation's request, and every value in it convertible → else ``a:DeserializationFailed``
+   (:mod:`.contract`, which also skips and counts unknown and out-of-order elements).
+4. Admission (:mod:`.capacity`): the request's operations are sampled; a full queue or the strict cap
+   answers HTTP 503 at once. An admitted request waits until its operations were processed, plus the
+   latency; then the injected transient fault (``before``: nothing written; ``after``: written, answer
+   lost), then the site executes the request in a worker thread so the event loop keeps serving.
 5. Every request is logged with its operation, item count, failed items, HTTP status and duration.
+
+The sandbox has to read the body before it can count operations, so its 503 comes after steps 2–3;
+IIS would answer before reading the body. A client sees the same: an immediate 503.
 """
 
 from __future__ import annotations
@@ -19,30 +24,40 @@ import hmac
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
+from . import snapshot
+from .capacity import Admission, InFlightMeter, Refusal, Ticket
 from .config import SandboxConfig
+from .contract import Skipped
 from .decode import Request as ImsRequest
-from .decode import decode_request, item_count
+from .decode import decode_request, item_count, operation_count
 from .encode import encode_response
-from .faults import FaultInjector, InFlightGate, InjectedFault
-from .model import CodeMinor, GroupType, Outcome, Status
+from .faults import FaultInjector, InjectedFault
+from .model import GroupType, Outcome
 from .namespaces import PASSWORD_TEXT
 from .operations import Endpoint, Operation, operation_for_action
-from .site import Site, now_iso, uniform_outcome
+from .site import Site, now_iso
 from .soap import SoapFault, UsernameToken, fault_envelope, read_envelope
 from .store import Counter, LogEntry, RequestResult, Store
 
-__all__ = ["MAX_MESSAGE_BYTES", "Sandbox", "SoapEndpoint"]
+__all__ = ["MAX_MESSAGE_BYTES", "SERVICE_UNAVAILABLE_HTML", "Sandbox", "SoapEndpoint"]
 
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-BUSY = Status.failure(
-    CodeMinor.TARGETISBUSY,
-    "The server is busy: too many requests are in progress for this integration. Retry later.",
+# What HTTP.sys sends for IIS when an application pool's queue is full (inference: the documented
+# 503 of IIS, not something itslearning publishes). Not a SOAP envelope.
+SERVICE_UNAVAILABLE_HTML = (
+    '<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n'
+    "<HTML><HEAD><TITLE>Service Unavailable</TITLE>\r\n"
+    '<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n'
+    "<BODY><h2>Service Unavailable</h2>\r\n"
+    "<hr><p>HTTP Error 503. The service is unavailable.</p>\r\n"
+    "</BODY></HTML>\r\n"
 )
 
 
@@ -54,14 +69,16 @@ class Sandbox:
     store: Store
     site: Site
     faults: FaultInjector
-    gate: InFlightGate
+    admission: Admission
+    meter: InFlightMeter
 
     @classmethod
     def open(cls, config: SandboxConfig) -> Sandbox:
         store = Store(config.db_path)
         faults = FaultInjector(config)
+        meter = InFlightMeter()
         sandbox = cls(
-            config, store, Site(store, config, faults.doomed), faults, InFlightGate(config.max_in_flight)
+            config, store, Site(store, config, faults.doomed), faults, Admission(config, meter), meter
         )
         sandbox.ensure_site_root()
         return sandbox
@@ -78,12 +95,19 @@ class Sandbox:
                                          "parent_id": None, "extension": (), "created_at": now, "updated_at": now})
 
     def reset(self) -> None:
-        """Empty the site and the log, and restart the fault sequence from the seed."""
+        """Empty the site, the log and the measurements, and restart the fault sequence from the seed."""
         with self.store.transaction():
             self.store.reset()
         self.ensure_site_root()
         self.faults.reset()
-        self.gate.peak = self.gate.current
+        self.meter.reset()
+        self.admission.reset_peak()
+
+    def stats(self) -> dict[str, Any]:
+        """``/sandbox/api/stats``: what the store counts plus the operations in flight."""
+        with self.store.transaction():
+            counts = snapshot.stats(self.store)
+        return {**counts, "operations_in_flight": self.meter.snapshot()}
 
     def close(self) -> None:
         self.store.close()
@@ -98,7 +122,10 @@ class Exchange:
     operation: Operation | None = None
     message_id: str | None = None
     items: int = 0
+    operations: int = 0
     failures: int = 0
+    admitted: bool = False
+    skipped: Skipped = field(default_factory=Skipped)
     result: RequestResult = RequestResult.ANSWERED
 
     def entry(self, http_status: int) -> LogEntry:
@@ -135,7 +162,7 @@ class SoapEndpoint:
             return self._service_page()
         exchange = Exchange(self.endpoint)
         response = await self._respond(request, exchange)
-        await run_in_threadpool(self._log, exchange.entry(response.status_code))
+        await run_in_threadpool(self._log, exchange, response.status_code)
         return response
 
     async def _respond(self, request: Request, exchange: Exchange) -> Response:
@@ -169,9 +196,11 @@ class SoapEndpoint:
         exchange.operation = operation
         if envelope.unknown_required_headers:
             raise SoapFault.not_understood(envelope.unknown_required_headers[0])
-        request = decode_request(operation, envelope.body)
-        exchange.items = item_count(request)
-        return Call(operation, request, envelope.message_id)
+        decoded = decode_request(operation, envelope.body, self.sandbox.config.extra_institution_roles)
+        exchange.skipped = decoded.skipped
+        exchange.items = item_count(decoded.request)
+        exchange.operations = operation_count(decoded.request)
+        return Call(operation, decoded.request, envelope.message_id)
 
     def _authenticate(self, token: UsernameToken | None) -> None:
         config = self.sandbox.config
@@ -185,35 +214,64 @@ class SoapEndpoint:
 
     async def _process(self, call: Call, exchange: Exchange) -> Response:
         """Step 4."""
-        with self.sandbox.gate.enter() as admitted:
-            if not admitted:
-                exchange.result = RequestResult.BUSY
-                return self._answer(call, uniform_outcome(call.request, BUSY), exchange)
-            await asyncio.sleep(self.sandbox.config.latency_ms / 1000)
-            fault = self.sandbox.faults.draw()
-            if fault is InjectedFault.BEFORE:
-                exchange.result = RequestResult.INJECTED_BEFORE
-                return _fault_response(SoapFault.internal_error())
-            outcome = await run_in_threadpool(self.sandbox.site.execute, call.operation, call.request)
-            if fault is InjectedFault.AFTER:
-                exchange.result = RequestResult.INJECTED_AFTER
-                return _fault_response(SoapFault.internal_error())
-            return self._answer(call, outcome, exchange)
+        loop = asyncio.get_running_loop()
+        admission = self.sandbox.admission
+        ticket = admission.admit(exchange.operations, loop.time())
+        if isinstance(ticket, Refusal):
+            exchange.result = RequestResult.THROTTLED
+            return self._service_unavailable()
+        exchange.admitted = True
+        try:
+            return await self._run(call, exchange, ticket, loop)
+        finally:
+            admission.release(ticket)
+
+    async def _run(
+        self, call: Call, exchange: Exchange, ticket: Ticket, loop: asyncio.AbstractEventLoop
+    ) -> Response:
+        wait = ticket.processed_at - loop.time() + self.sandbox.config.latency_ms / 1000
+        if wait > 0:
+            await asyncio.sleep(wait)
+        fault = self.sandbox.faults.draw()
+        if fault is InjectedFault.BEFORE:
+            exchange.result = RequestResult.INJECTED_BEFORE
+            return _fault_response(SoapFault.internal_error())
+        outcome = await run_in_threadpool(self.sandbox.site.execute, call.operation, call.request)
+        if fault is InjectedFault.AFTER:
+            exchange.result = RequestResult.INJECTED_AFTER
+            return _fault_response(SoapFault.internal_error())
+        return self._answer(call, outcome, exchange)
 
     def _answer(self, call: Call, outcome: Outcome, exchange: Exchange) -> Response:
         exchange.failures = sum(1 for status in outcome.statuses if not status.ok)
         body = encode_response(call.operation, outcome, call.message_id, datetime.now(UTC))
         return Response(body, status_code=200, media_type=XML_MEDIA_TYPE)
 
-    def _log(self, entry: LogEntry) -> None:
-        store = self.sandbox.store
+    def _service_unavailable(self) -> Response:
+        retry_after = self.sandbox.config.retry_after_s
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        return Response(
+            SERVICE_UNAVAILABLE_HTML,
+            status_code=503,
+            media_type="text/html; charset=us-ascii",
+            headers=headers,
+        )
+
+    def _log(self, exchange: Exchange, http_status: int) -> None:
+        store, config = self.sandbox.store, self.sandbox.config
         with store.transaction():
-            store.log_request(entry)
-            store.raise_counter(Counter.MAX_IN_FLIGHT_SEEN, self.sandbox.gate.peak)
-            if entry.result in (RequestResult.INJECTED_BEFORE, RequestResult.INJECTED_AFTER):
+            store.log_request(exchange.entry(http_status))
+            store.raise_counter(Counter.MAX_IN_FLIGHT_SEEN, self.sandbox.admission.peak_requests)
+            if exchange.result in (RequestResult.INJECTED_BEFORE, RequestResult.INJECTED_AFTER):
                 store.add_to_counter(Counter.FAULTS_INJECTED, 1)
-            elif entry.result is RequestResult.BUSY:
-                store.add_to_counter(Counter.BUSY_REJECTIONS, 1)
+            if http_status == 503:
+                store.add_to_counter(Counter.HTTP_503, 1)
+            if exchange.admitted and exchange.operations > config.max_batch:
+                store.add_to_counter(Counter.BATCHES_OVER_LIMIT, 1)
+            if exchange.skipped.unknown:
+                store.add_to_counter(Counter.SKIPPED_UNKNOWN, exchange.skipped.unknown)
+            if exchange.skipped.out_of_order:
+                store.add_to_counter(Counter.SKIPPED_OUT_OF_ORDER, exchange.skipped.out_of_order)
 
     def _service_page(self) -> Response:
         """What a browser sees at the ``.svc`` URL (WCF shows a service help page there)."""
@@ -221,8 +279,8 @@ class SoapEndpoint:
             "<!doctype html><title>itslearning sandbox</title>"
             f"<h1>{self.endpoint.value[1]}</h1>"
             "<p>koppel's itslearning sandbox: an emulator of itslearning's IMS Enterprise Services v1.0 "
-            "(SOAP 1.1). POST SOAP requests here. There is no WSDL: the IMS ES v1p0 schemas are not "
-            "public. See <a href='/sandbox/'>/sandbox/</a>.</p>"
+            "(SOAP 1.1). POST SOAP requests here. The 2017 WSDLs of the person, extended person and "
+            "membership services describe what it reads. See <a href='/sandbox/'>/sandbox/</a>.</p>"
         )
 
 

@@ -1,4 +1,4 @@
-"""Trouble on purpose: transient faults, permanent per-object failures, and the in-flight limit.
+"""Trouble on purpose: transient faults and permanent per-object failures.
 
 A client is only as good as its handling of a bad day, so the sandbox can make one, reproducibly:
 
@@ -7,9 +7,9 @@ A client is only as good as its handling of a bad day, so the sandbox can make o
   answer lost — a retry must be harmless) or not (``before``).
 * **permanent failures** — ``permanent_fail_rate`` of *objects* always fail with ``invaliddata``; which
   ones is decided by hashing the sync key with the seed, so a retry fails the same way.
-* **busy** — more than ``max_in_flight`` concurrent requests: the extra one is answered at once with
-  ``targetisbusy`` for every item. The highest concurrency seen is recorded, so a test can check that a
-  client kept its window.
+
+Overload is not injected here: it follows from the capacity model (:mod:`.capacity`), which answers
+HTTP 503 as IIS does. (itslearning documents no ``targetisbusy`` status, so the sandbox sends none.)
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import Enum
 
 from .config import FailMode, SandboxConfig
 from .model import ObjectKind
 
-__all__ = ["FaultInjector", "InFlightGate", "InjectedFault"]
+__all__ = ["FaultInjector", "InjectedFault"]
 
 
 class InjectedFault(Enum):
@@ -62,22 +60,3 @@ class FaultInjector:
             return False
         digest = hashlib.sha256(f"{self._seed}\x1f{kind.value}\x1f{key}".encode()).digest()
         return int.from_bytes(digest[:8], "big") / 2**64 < self._permanent_rate
-
-
-class InFlightGate:
-    """Counts concurrent SOAP requests. Used from the server's event loop only, so no lock is needed."""
-
-    def __init__(self, limit: int):
-        self.limit = limit
-        self.current = 0
-        self.peak = 0
-
-    @contextmanager
-    def enter(self) -> Iterator[bool]:
-        """Yields whether this request is admitted; it counts as in flight either way until it ends."""
-        self.current += 1
-        self.peak = max(self.peak, self.current)
-        try:
-            yield self.current <= self.limit
-        finally:
-            self.current -= 1

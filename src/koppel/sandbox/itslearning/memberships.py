@@ -7,7 +7,9 @@ Marking_an_organisation_as_a_user's_home_organisation.html):
   only handle to update or delete the membership. The group and the person must exist.
 * An existing membership may change only its roleType and HomeOrganisation flag; a different group
   or person is a failure ("delete + create" is the documented way to move someone).
-* roleType is the literal (Learner …) or its code (01–08); anything else is ``unknownvocab``.
+* roleType is the literal (Learner …) or its code (01–08). The 2017 enumeration also lists
+  ``Default`` and ``Guest``, whose hierarchy role itslearning does not document: the sandbox refuses
+  them per item (``unknownvocab``). A value outside the enumeration fails deserialisation.
 * ``HomeOrganisation`` applies to School and Site hierarchies only and is ignored for Mentor (06).
   The sandbox stores the membership and *warns* (success/warning, ``partialdatastorage``) when the flag
   is ignored — the vendor says "ignored", not "refused". Marking one membership as the home
@@ -83,14 +85,9 @@ def upsert_membership(store: Store, context: Context, key: str | None, data: Mem
 
 
 def _single_member(data: MembershipData) -> MemberData:
-    """A membership id names one person in one group, so the sandbox takes exactly one ``member``."""
+    """The schema allows one ``member`` (a second one is skipped by the serializer, see ``contract``)."""
     if not data.members:
         reject(CodeMinor.INCOMPLETEDATA, "The membership has no 'member'.")
-    if len(data.members) > 1:
-        reject(
-            CodeMinor.INVALIDDATA,
-            "The membership has more than one 'member'; send one membership per person.",
-        )
     member = data.members[0]
     if not member.person_key:
         reject(CodeMinor.INCOMPLETEDATA, "The member's 'memberSourcedId' is mandatory.")
@@ -100,10 +97,13 @@ def _single_member(data: MembershipData) -> MemberData:
 def _role(raw: str | None) -> RoleType:
     if not raw:
         reject(CodeMinor.INCOMPLETEDATA, "The member's 'role/roleType' is mandatory.")
-    role = RoleType.parse(raw.strip())
+    role = RoleType.parse(raw)
     if role is None:
         allowed = ", ".join(f"{role.value} ({role.code})" for role in RoleType)
-        reject(CodeMinor.UNKNOWNVOCAB, f"roleType '{raw}' is unknown; use one of {allowed}.")
+        reject(
+            CodeMinor.UNKNOWNVOCAB,
+            f"roleType '{raw}' gives no known role in a hierarchy; use one of {allowed}.",
+        )
     return role
 
 

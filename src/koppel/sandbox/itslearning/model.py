@@ -61,13 +61,11 @@ class CodeMinor(StrEnum):
     sandbox uses the ones whose IMS meaning fits (documented per rule in docs/sandbox-itslearning.md)."""
 
     FULLSUCCESS = "fullsuccess"
-    OVERFLOWFAIL = "overflowfail"
     INVALIDDATA = "invaliddata"
     INCOMPLETEDATA = "incompletedata"
     PARTIALDATASTORAGE = "partialdatastorage"
     UNKNOWNOBJECT = "unknownobject"
     UNKNOWNVOCAB = "unknownvocab"
-    TARGETISBUSY = "targetisbusy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +192,13 @@ _PROFILE_FOR_ROLE = {
 }
 
 
-def profile_for(institution_role: str) -> Profile:
-    """itslearning's default "Synchronisation – Map from profile" table; unmapped and empty values get
-    the default profile for external enrolment. Matching is exact, as the IMS vocabulary is."""
-    return _PROFILE_FOR_ROLE.get(institution_role, Profile.EXTERNAL_DEFAULT)
+def profile_for(institution_role: str, site_profiles: frozenset[str] = frozenset()) -> str:
+    """itslearning's default "Synchronisation – Map from profile" table; a profile name the site knows
+    (``extra_institution_roles``) gives that profile (How_to_assign_profiles_to_users.html); anything
+    else gets the default profile for external enrolment. Matching is exact, as the IMS vocabulary is."""
+    if institution_role in site_profiles:
+        return institution_role
+    return _PROFILE_FOR_ROLE.get(institution_role, Profile.EXTERNAL_DEFAULT).value
 
 
 class Origin(StrEnum):
@@ -229,7 +230,7 @@ class PersonData:
     email: str | None = None
     username: str | None = None
     institution_role: str | None = None
-    """None: no ``institutionRole`` element; "": an empty ``institutionRoleType`` (→ default profile)."""
+    """None: no ``institutionRole`` element; "": an ``institutionRole`` without ``institutionRoleType``."""
     extension_fields: tuple[ExtensionField, ...] = ()
     children: tuple[str, ...] | None = None
     """Sync keys from ``extension/relationship{relation=Child}``; None when no relationship was sent."""
@@ -278,7 +279,8 @@ class Person:
     username: str | None
     email: str | None
     institution_role: str
-    profile: Profile
+    profile: str
+    """A :class:`Profile` value, or one of the site's own profile names (``extra_institution_roles``)."""
     origin: Origin
     created_at: str
     updated_at: str

@@ -7,8 +7,9 @@ Sources (itslearning-and-target-formats §1.3, §1.6, readAllPersons.html, Delet
 * Deleting moves the user to the trash can. Creating or updating the same sync key restores the very
   same user (same internal id), and with it the memberships, which were hidden while it was trashed.
 * Deleting an unknown or already trashed person is a per-item ``unknownobject`` failure.
-* ``institutionRoleType`` picks the profile (Carer → Parent; unmapped or empty → the default profile
-  for external enrolment).
+* ``institutionRoleType`` picks the profile (Carer → Parent; a profile name the site knows gives that
+  profile; anything else the default profile for external enrolment). A value outside the 2017
+  enumeration and the site's profile names never gets here: it fails deserialisation (``contract``).
 * A parent lists its children as ``extension/relationship{relation=Child}``; the children must exist.
   The list sent replaces the previous one (itswizard sends all children every time).
 * Usernames are unique on a site, compared case-insensitively, trashed users included (an inference).
@@ -52,7 +53,7 @@ def upsert_person(store: Store, context: Context, key: str | None, data: PersonD
     context.check_doomed(ObjectKind.PERSON, key)
     if data is None:
         reject(CodeMinor.INCOMPLETEDATA, f"The request for person '{key}' carries no 'person'.")
-    values = _person_values(data)
+    values = _person_values(data, context.site_profiles)
     existing = store.person_by_key(key)
     _check_username(store, values.get("username"), existing)
     child_ids = _child_ids(store, key, data.children)
@@ -83,17 +84,17 @@ def upsert_person(store: Store, context: Context, key: str | None, data: PersonD
     return Status.success()
 
 
-def _person_values(data: PersonData) -> dict[str, str | None]:
+def _person_values(data: PersonData, site_profiles: frozenset[str]) -> dict[str, str | None]:
     """The columns this item sets, after the mandatory-field and length checks."""
     first = _required_name(data.first, "First", Limits.FIRST_NAME)
     last = _required_name(data.last, "Last", Limits.LAST_NAME)
-    if data.institution_role is None:
+    if not data.institution_role:
         reject(CodeMinor.INCOMPLETEDATA, "The person's 'institutionRole/institutionRoleType' is mandatory.")
     values: dict[str, str | None] = {
         "first": first,
         "last": last,
         "institution_role": data.institution_role,
-        "profile": profile_for(data.institution_role).value,
+        "profile": profile_for(data.institution_role, site_profiles),
     }
     check_length(data.prefix, Limits.PREFIX, "The name part 'Prefix'")
     for column, value in (("prefix", data.prefix), ("email", data.email), ("username", data.username)):

@@ -50,6 +50,8 @@ class Context:
     """The request's timestamp (ISO 8601 UTC); every row written by one request carries it."""
     seed: int
     doomed: Callable[[ObjectKind, str], bool]
+    site_profiles: frozenset[str] = frozenset()
+    """Profile names the site knows besides the defaults (config ``extra_institution_roles``)."""
     """True for objects chosen by ``permanent_fail_rate``: they always fail with ``invaliddata``."""
 
     def check_doomed(self, kind: ObjectKind, key: str) -> None:

@@ -20,7 +20,7 @@ from koppel.errors import ConfigError, SandboxError
 from koppel.sandbox.serving import BackgroundServer, base_url, bind, serve_in_foreground
 
 from .app import create_app
-from .config import DEFAULT_PASSWORD, DEFAULT_USERNAME, FailMode, SandboxConfig
+from .config import DEFAULT_PASSWORD, DEFAULT_QUEUE_LIMIT_OPS, DEFAULT_USERNAME, FailMode, SandboxConfig
 from .operations import Endpoint
 
 __all__ = ["DEFAULT_PORT", "SandboxServer", "main"]
@@ -110,7 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
     )
     parser.add_argument("--db", default="itslearning-sandbox.db", help="SQLite file (kept across restarts)")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every SOAP request")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="latency added to every admitted SOAP request, after its operations were processed",
+    )
     parser.add_argument(
         "--fail-rate", type=float, default=0.0, help="fraction of requests failing with HTTP 500"
     )
@@ -127,11 +132,53 @@ def _parser() -> argparse.ArgumentParser:
         help="fraction of objects always refused (invaliddata)",
     )
     parser.add_argument(
-        "--max-batch", type=int, default=50, help="operations allowed per request (default 50)"
+        "--max-batch",
+        type=int,
+        default=50,
+        metavar="OPS",
+        help="requests with more operations are processed and counted in batches_over_50 "
+        "(itslearning discourages more than 50; default 50)",
     )
     parser.add_argument(
-        "--max-in-flight", type=int, default=10, help="concurrent requests allowed (default 10)"
+        "--capacity",
+        type=float,
+        default=None,
+        metavar="OPS_PER_S",
+        help="operations the site processes a second, one FIFO queue (default: unlimited)",
     )
+    parser.add_argument(
+        "--queue-limit",
+        type=int,
+        default=DEFAULT_QUEUE_LIMIT_OPS,
+        metavar="OPS",
+        help="with --capacity: unprocessed operations the queue holds before it answers HTTP 503 "
+        f"(default {DEFAULT_QUEUE_LIMIT_OPS})",
+    )
+    parser.add_argument(
+        "--retry-after",
+        type=int,
+        default=None,
+        metavar="S",
+        help="send Retry-After: S with every 503 (default: no header, as IIS)",
+    )
+    parser.add_argument(
+        "--max-operations-in-flight",
+        type=int,
+        default=None,
+        metavar="N",
+        help="strict mode for tests: HTTP 503 for a request that would make more than N operations "
+        "unanswered (default: off)",
+    )
+    parser.add_argument(
+        "--profiles",
+        default="",
+        metavar="NAMES",
+        help="comma-separated profile names the site accepts as institutionRoleType besides the 2017 "
+        "enumeration, e.g. 'System Administrator,AICC' (default: none)",
+    )
+    # Removed: the sandbox no longer refuses by concurrent requests (itslearning documents no such
+    # answer). Accepted and ignored, with a warning, so that old scripts keep running.
+    parser.add_argument("--max-in-flight", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=0, help="seed for fault injection (default 0)")
     parser.add_argument(
         "--site-root",
@@ -153,6 +200,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.max_in_flight is not None:
+        print(
+            "warning: --max-in-flight is ignored: the sandbox no longer refuses by concurrent requests; "
+            "see --capacity and --max-operations-in-flight",
+            file=sys.stderr,
+        )
     password, password_source = DEFAULT_PASSWORD, f"the default password '{DEFAULT_PASSWORD}'"
     if args.password_env:
         password = os.environ.get(args.password_env, "")
@@ -170,7 +223,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             fail_mode=args.fail_mode,
             permanent_fail_rate=args.permanent_fail_rate,
             max_batch=args.max_batch,
-            max_in_flight=args.max_in_flight,
+            capacity_ops_per_s=args.capacity,
+            queue_limit_ops=args.queue_limit,
+            retry_after_s=args.retry_after,
+            max_operations_in_flight=args.max_operations_in_flight,
+            extra_institution_roles=_profiles(args.profiles),
             seed=args.seed,
             site_root=args.site_root or None,
         )
@@ -188,7 +245,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _profiles(names: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in names.split(",") if name.strip())
+
+
 def _print_banner(url: str, config: SandboxConfig, password_source: str) -> None:
+    capacity = (
+        "unlimited"
+        if config.capacity_ops_per_s is None
+        else f"{config.capacity_ops_per_s:g} operations/s, 503 above {config.queue_limit_ops} queued"
+    )
+    if config.max_operations_in_flight is not None:
+        capacity += f"; 503 above {config.max_operations_in_flight} operations in flight (strict)"
     lines = [
         f"itslearning sandbox (IMS ES v1.0 emulator, not itslearning) on {url}",
         *(f"  {endpoint.short_name:<9} {url}{endpoint.path}" for endpoint in Endpoint),
@@ -196,6 +264,8 @@ def _print_banner(url: str, config: SandboxConfig, password_source: str) -> None
         f"  database  {config.db_path}",
         f"  login     username '{config.username}', {password_source}",
         f"  site root {config.site_root or '(none: create the Site first)'}",
+        f"  capacity  {capacity}",
+        f"  profiles  {', '.join(config.extra_institution_roles) or '(the 2017 enumeration only)'}",
         "Ctrl-C stops it.",
     ]
     print("\n".join(lines), flush=True)

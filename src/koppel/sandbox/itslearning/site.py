@@ -1,8 +1,9 @@
 """The emulated itslearning site: runs one decoded request against the store and says what happened.
 
-It owns the request-level rules — the ``max_batch`` limit, one transaction per request, one savepoint
-and one status per item in request order — and hands each item to the rules of its kind
-(``persons``, ``groups``, ``memberships``). It knows nothing of HTTP or XML.
+It owns the request-level rules — one transaction per request, one savepoint and one status per item
+in request order — and hands each item to the rules of its kind (``persons``, ``groups``,
+``memberships``). It knows nothing of HTTP, XML or load: a request over ``max_batch`` operations is
+processed like any other (it is only counted, by the endpoint).
 """
 
 from __future__ import annotations
@@ -13,16 +14,8 @@ from typing import TypeVar
 
 from . import groups, memberships, persons
 from .config import SandboxConfig
-from .decode import (
-    KeysRequest,
-    PageRequest,
-    Request,
-    SubjectRequest,
-    WriteRequest,
-    item_count,
-    operation_count,
-)
-from .model import CodeMinor, ObjectKind, Outcome, Record, Status
+from .decode import KeysRequest, PageRequest, Request, SubjectRequest, WriteRequest
+from .model import ObjectKind, Outcome, Record, Status
 from .operations import Operation, Verb
 from .rules import Context, Rejected
 from .store import Store
@@ -63,18 +56,14 @@ class Site:
 
     def execute(self, operation: Operation, request: Request) -> Outcome:
         """Run ``request`` in one transaction. Per-item failures are statuses, never exceptions."""
-        if operation_count(request) > self.config.max_batch:
-            return uniform_outcome(request, self._overflow(request))
-        context = Context(now=now_iso(), seed=self.config.seed, doomed=self._doomed)
+        context = Context(
+            now=now_iso(),
+            seed=self.config.seed,
+            doomed=self._doomed,
+            site_profiles=frozenset(self.config.extra_institution_roles),
+        )
         with self.store.transaction():
             return self._dispatch(operation, request, context)
-
-    def _overflow(self, request: Request) -> Status:
-        return Status.failure(
-            CodeMinor.OVERFLOWFAIL,
-            f"The request holds {operation_count(request)} operations; at most {self.config.max_batch} are "
-            "allowed in one request (memberships count every member). Nothing was processed.",
-        )
 
     def _dispatch(self, operation: Operation, request: Request, context: Context) -> Outcome:
         kind, store = operation.kind, self.store
@@ -132,8 +121,3 @@ def _each(
         if record is not None:
             found.append(record)
     return Outcome(tuple(statuses), tuple(found))
-
-
-def uniform_outcome(request: Request, status: Status) -> Outcome:
-    """The same status for every item: a request refused as a whole (overflow, busy)."""
-    return Outcome(tuple(status for _ in range(item_count(request))))

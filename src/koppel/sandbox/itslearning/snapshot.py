@@ -24,7 +24,9 @@ __all__ = [
 
 
 def stats(store: Store) -> dict[str, Any]:
-    """Counts of what is there now (trashed persons and their memberships not included) and of traffic."""
+    """Counts of what is there now (trashed persons and their memberships not included) and of traffic.
+
+    ``operations_in_flight`` is added by the running sandbox (it is measured in memory, not stored)."""
     return {
         **store.object_counts(),
         "requests": store.request_counts(),
@@ -32,7 +34,12 @@ def stats(store: Store) -> dict[str, Any]:
         "writes": store.count_requests(access="write"),
         "max_in_flight_seen": store.counter(Counter.MAX_IN_FLIGHT_SEEN),
         "faults_injected": store.counter(Counter.FAULTS_INJECTED),
-        "busy_rejections": store.counter(Counter.BUSY_REJECTIONS),
+        "http_503": store.counter(Counter.HTTP_503),
+        "batches_over_50": store.counter(Counter.BATCHES_OVER_LIMIT),
+        "elements_skipped": {
+            "unknown": store.counter(Counter.SKIPPED_UNKNOWN),
+            "out_of_order": store.counter(Counter.SKIPPED_OUT_OF_ORDER),
+        },
     }
 
 
@@ -56,7 +63,7 @@ def person_json(person: Person) -> dict[str, Any]:
         "username": person.username,
         "email": person.email,
         "institution_role": person.institution_role,
-        "profile": person.profile.value,
+        "profile": str(person.profile),
         "origin": person.origin.value,
         "trashed": person.trashed,
         "trashed_at": person.trashed_at,

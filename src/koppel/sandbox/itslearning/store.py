@@ -30,7 +30,6 @@ from .model import (
     Membership,
     Origin,
     Person,
-    Profile,
     RoleType,
 )
 
@@ -173,7 +172,7 @@ class RequestResult(StrEnum):
     """How a SOAP request ended, for the request log."""
 
     ANSWERED = "answered"  # statuses returned (per-item failures included)
-    BUSY = "busy"  # over max_in_flight: every item targetisbusy
+    THROTTLED = "throttled"  # HTTP 503: the queue was full, or over max_operations_in_flight
     FAULT = "fault"  # SOAP fault: security, routing, deserialisation
     INJECTED_BEFORE = "injected-before"  # transient fault injected, nothing written
     INJECTED_AFTER = "injected-after"  # processed and written, then the answer was "lost"
@@ -183,7 +182,10 @@ class RequestResult(StrEnum):
 class Counter(StrEnum):
     MAX_IN_FLIGHT_SEEN = "max_in_flight_seen"
     FAULTS_INJECTED = "faults_injected"
-    BUSY_REJECTIONS = "busy_rejections"
+    HTTP_503 = "http_503"
+    BATCHES_OVER_LIMIT = "batches_over_50"
+    SKIPPED_UNKNOWN = "elements_skipped_unknown"
+    SKIPPED_OUT_OF_ORDER = "elements_skipped_out_of_order"
 
 
 @dataclass(frozen=True, slots=True)
@@ -598,7 +600,7 @@ def _person_record(row: sqlite3.Row, children: tuple[str, ...]) -> Person:
         username=row["username"],
         email=row["email"],
         institution_role=row["institution_role"],
-        profile=Profile(row["profile"]),
+        profile=row["profile"],
         origin=Origin(row["origin"]),
         created_at=row["created_at"],
         updated_at=row["updated_at"],

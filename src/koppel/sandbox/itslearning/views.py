@@ -69,8 +69,8 @@ class _Pages:
 
     def overview(self, request: Request) -> Response:
         store = self.sandbox.store
+        stats = self.sandbox.stats()
         with store.transaction():
-            stats = snapshot.stats(store)
             tree = snapshot.hierarchy(store)
             courses = [snapshot.course_json(course, store) for course in store.courses()]
         orphaned = [course for course in courses if course["orphaned"]]
@@ -103,10 +103,10 @@ class _Pages:
 
     def requests(self, request: Request) -> Response:
         store = self.sandbox.store
+        stats = self.sandbox.stats()
         with store.transaction():
             summary = store.request_summary()
             recent = store.recent_requests(RECENT_REQUESTS)
-            stats = snapshot.stats(store)
         return self._render("requests.html", summary=summary, recent=recent, stats=stats)
 
 
@@ -115,8 +115,7 @@ class _Api:
         self.sandbox = sandbox
 
     def stats(self, request: Request) -> Response:
-        with self.sandbox.store.transaction():
-            return JSONResponse(snapshot.stats(self.sandbox.store))
+        return JSONResponse(self.sandbox.stats())
 
     def objects(self, request: Request) -> Response:
         with self.sandbox.store.transaction():
