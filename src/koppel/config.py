@@ -31,6 +31,7 @@ from koppel.connectors import ConnectorContext, load_source_kind, load_target_ki
 from koppel.errors import ConfigError, ConfigProblem, KoppelError
 from koppel.model.desired import ObjectKind
 from koppel.model.roster import SchoolYear
+from koppel.retry import RetryPolicy
 from koppel.plan.policy import AbsentGroupAction, ArchivedMemberships, GuardPolicy, PlanPolicy
 from koppel.rules.settings import RulesSettings
 from koppel.validation import ValidationSettings
@@ -130,9 +131,15 @@ class PolicySettings(_Strict):
 
 
 class RetrySettings(_Strict):
+    """How transient failures (HTTP 5xx, timeouts, a busy platform) are tried again — by apply and by
+    every read (reconcile, takeover, check)."""
+
     max_attempts: int = Field(5, ge=1, le=50, description="Attempts per request on transient errors.")
     initial_delay_s: float = Field(1.0, ge=0, description="First backoff delay; doubles each attempt, with jitter.")
     max_delay_s: float = Field(60.0, ge=0, description="Longest backoff delay.")
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(self.max_attempts, self.initial_delay_s, self.max_delay_s)
 
 
 class ScheduleSettings(_Strict):
@@ -211,11 +218,11 @@ class Config:
             raise ConfigError(f"no tenant {tenant_id!r} in the configuration (have: {', '.join(self.tenants)})") from None
 
     def context(self, tenant: TenantConfig, *, env: Mapping[str, str] | None = None,
-                school_year: SchoolYear | None = None) -> ConnectorContext:
+                school_year: SchoolYear | None = None, retry: RetryPolicy | None = None) -> ConnectorContext:
         import os
 
         return ConnectorContext(tenant=tenant.id, base_dir=self.base_dir, env=dict(env if env is not None else os.environ),
-                                school_year=school_year)
+                                school_year=school_year, retry=retry)
 
     def state_url(self, env: Mapping[str, str] | None = None) -> str:
         import os

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from koppel.errors import ConfigError, ConfigProblem
 from koppel.model.roster import SchoolYear
+from koppel.retry import RetryPolicy
 
 __all__ = [
     "ConnectorContext",
@@ -92,6 +93,8 @@ class ConnectorContext:
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     # The school year to read; None means the source's current year.
     school_year: SchoolYear | None = None
+    # How a connector repeats a read that failed transiently (the target's [retry] settings).
+    retry: RetryPolicy | None = None
 
     def path(self, value: str | os.PathLike[str]) -> Path:
         p = Path(value).expanduser()

@@ -15,7 +15,10 @@
      │    └── PlanNotFound
      ├── TargetError
      │    ├── TransientTargetError . retry the request with backoff (5xx, timeout, busy)
+     │    ├── RequestTooLarge ...... the platform refused the request's size: send smaller batches
      │    ├── TargetAuthError ...... credentials refused: stop, do not retry
+     │    ├── TargetConfigError .... wrong endpoint or action, a value the platform cannot read:
+     │    │                          stop, fix the configuration (no retry can help)
      │    └── TargetProtocolError .. the answer was not what the protocol promises
      ├── StateError
      │    └── LockHeld ............. another run for this tenant and target is busy
@@ -122,11 +125,36 @@ class TargetError(KoppelError):
 
 
 class TransientTargetError(TargetError):
-    """Retry later: HTTP 5xx, a SOAP fault, a timeout, ``targetisbusy``."""
+    """Retry later: HTTP 5xx, a SOAP fault, a timeout, ``targetisbusy``.
+
+    ``overload`` says the platform is busy rather than broken (HTTP 503 or 429, ``targetisbusy``, a
+    timeout): the applier then sends less at a time, not only later. ``retry_after`` is the platform's
+    own ``Retry-After`` in seconds, when it gave one. ``unanswered`` says no answer came at all (a
+    timeout): the platform may still be working on the request.
+    """
+
+    def __init__(self, message: str, *, overload: bool = False, retry_after: float | None = None,
+                 unanswered: bool = False):
+        super().__init__(message)
+        self.overload = overload
+        self.retry_after = retry_after
+        self.unanswered = unanswered
+
+
+class RequestTooLarge(TargetError):
+    """The platform refused a request for its size (HTTP 413): the same objects fit in smaller requests."""
 
 
 class TargetAuthError(TargetError):
     """The target refused the credentials. Retrying would only lock the account."""
+
+
+class TargetConfigError(TargetError):
+    """The platform cannot serve what koppel asks, whatever the data: a wrong endpoint or SOAPAction
+    (``ActionNotSupported``, a ContractFilter mismatch, HTTP 404), a message it cannot deserialise (a
+    mapped profile or role it does not know), a redirect. The run stops; no retry can fix it."""
+
+    exit_code = 5
 
 
 class TargetProtocolError(TargetError):

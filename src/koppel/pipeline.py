@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import structlog
 
-from koppel.apply.applier import Applier, ApplyResult, RetryPolicy
+from koppel.apply.applier import Applier, ApplyResult
 from koppel.config import Config, TargetConfig, TenantConfig
 from koppel.connectors import load_source_kind, load_target_kind
 from koppel.errors import (
@@ -141,7 +141,8 @@ class Koppel:
 
     def make_target(self, tenant: TenantConfig, target: TargetConfig) -> Target:
         kind = load_target_kind(target.kind)
-        return kind.factory(target.name, target.settings, self.config.context(tenant, env=self.env))
+        ctx = self.config.context(tenant, env=self.env, retry=target.retry.policy())
+        return kind.factory(target.name, target.settings, ctx)
 
     def identities(self, tenant: str, target: str) -> IdentityIndex:
         return identity_index_from_rows(self.store.identity_rows(tenant, target))
@@ -218,8 +219,7 @@ class Koppel:
         tenant = self.config.tenant(plan.tenant)
         target_cfg = _target(tenant, plan.target)
         target_obj = target or self.make_target(tenant, target_cfg)
-        retry = RetryPolicy(target_cfg.retry.max_attempts, target_cfg.retry.initial_delay_s,
-                            target_cfg.retry.max_delay_s)
+        retry = target_cfg.retry.policy()
         try:
             with self.store.lock(tenant.id, target_cfg.name, purpose="apply") as holder:
                 self.store.fail_stale_runs(tenant.id, target_cfg.name)
@@ -467,7 +467,6 @@ class Koppel:
                                   message=f"takeover {plan.id} approved by {approved_by}")
             self.store.mark_stale_plans(tenant.id, target_cfg.name, serial)
         return result
-
 
 
 def _target(tenant: TenantConfig, name: str | None) -> TargetConfig:

@@ -1,4 +1,5 @@
-"""The applier against the FakeTarget: ordering, window, retries, per-object failures, skips, stale and held plans."""
+"""The applier against the FakeTarget: ordering, the operations budget, retries, splitting, per-object failures,
+skips, stale and held plans."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import threading
 import pytest
 
 from koppel.apply.applier import Applier, RetryPolicy
-from koppel.errors import PlanHeldError, StalePlanError, TargetAuthError
+from koppel.errors import PlanHeldError, StalePlanError, TargetAuthError, TargetConfigError
 from koppel.model.desired import Desired, ObjectKind
 from koppel.plan.engine import make_plan
 from koppel.plan.model import Action, Hold
@@ -42,19 +43,19 @@ def apply(store, target, plan, **kw):
 
 
 def test_apply_creates_everything_and_the_next_plan_is_empty(store):
-    fake = FakeTarget("fake", batch_size=7, in_flight=3)
+    fake = FakeTarget("fake", batch_size=7, operations_in_flight=21)
     objs = bestuur(pupils=30)
     plan = plan_for(store, objs)
     result = apply(store, fake, plan)
     assert result.status == "succeeded" and result.outcomes["done"] == len(objs)
     assert len(fake.active()) == len(objs)
-    assert fake.in_flight_seen <= 3
+    assert fake.operations_in_flight_seen <= 21 and fake.largest_request <= 7
     assert plan_for(store, objs).empty
     assert result.serial == store.serial("t", "fake")[1] > plan.serial
 
 
 def test_transient_failures_are_retried_until_done(store):
-    fake = FakeTarget("fake", batch_size=5, in_flight=4, transient_rate=0.3, seed=7)
+    fake = FakeTarget("fake", batch_size=5, operations_in_flight=20, transient_rate=0.3, seed=7)
     objs = bestuur(pupils=40)
     result = apply(store, fake, plan_for(store, objs))
     assert result.status == "succeeded" and result.retries > 0
@@ -119,7 +120,7 @@ def test_held_plan_needs_approval(store):
 
 def test_stop_lets_batches_in_flight_finish(store):
     stop = threading.Event()
-    fake = FakeTarget("fake", batch_size=2, in_flight=2, latency_s=0.01)
+    fake = FakeTarget("fake", batch_size=2, operations_in_flight=4, latency_s=0.01)
     objs = bestuur(pupils=40)
     seen = []
 
@@ -144,7 +145,7 @@ class RefusingTarget(FakeTarget):
 
 
 def test_refused_credentials_stop_at_once(store):
-    target = RefusingTarget("fake", in_flight=1)
+    target = RefusingTarget("fake", operations_in_flight=1)
     with pytest.raises(TargetAuthError):
         apply(store, target, plan_for(store, bestuur(pupils=10)))
     assert target.requests["auth"] == 1, "no retry storm"
@@ -164,3 +165,80 @@ def test_batches_hold_one_kind_and_action_and_respect_max_batch(store):
     kinds_in_order = [b[0][0] for b in Recording.batches]
     first_membership = kinds_in_order.index(ObjectKind.MEMBERSHIP)
     assert ObjectKind.GROUP not in kinds_in_order[first_membership:]
+
+
+# -- the operations budget ----------------------------------------------------------------------
+
+
+def test_operations_in_flight_never_pass_the_ceiling_and_batches_follow_the_budget(store):
+    """itslearning asks for fewer than 10 unprocessed operations: at the ceiling of 9, never more than 9
+    objects are in unanswered requests together, in two requests at a time rather than one."""
+    fake = FakeTarget("fake", batch_size=50, operations_in_flight=9, latency_s=0.005)
+    objs = bestuur(pupils=40)
+    result = apply(store, fake, plan_for(store, objs))
+    assert result.status == "succeeded"
+    assert fake.operations_in_flight_seen <= 9
+    assert fake.largest_request <= 5, "a batch is about half the ceiling, so two requests overlap"
+    assert fake.in_flight_seen == 2
+    load = result.summary()["load"]
+    assert load["ceiling"] == 9 and load["operations_in_flight"]["max"] <= 9
+    assert load["operations_in_flight"]["p50"] >= 5
+    assert load["ms_per_operation"]["p50"] > 0 and load["backoffs"] == 0
+
+
+def test_the_budget_grows_to_a_higher_ceiling_while_the_platform_keeps_up(store):
+    fake = FakeTarget("fake", batch_size=50, operations_in_flight=40, latency_s=0.01)
+    result = apply(store, fake, plan_for(store, bestuur(pupils=60)))
+    load = result.summary()["load"]
+    assert load["limit"]["min"] == 9, "it starts at itslearning's documented safe level"
+    assert load["limit"]["max"] == 40 and fake.operations_in_flight_seen <= 40
+    assert fake.operations_in_flight_seen > 9
+
+
+def test_busy_answers_shrink_the_budget_and_retry_after_is_honoured(store):
+    fake = FakeTarget("fake", batch_size=50, operations_in_flight=50, busy_above=20, retry_after_s=0.05,
+                      latency_s=0.01)
+    objs = bestuur(pupils=60)
+    result = apply(store, fake, plan_for(store, objs))
+    assert result.status == "succeeded" and len(fake.active()) == len(objs)
+    load = result.summary()["load"]
+    assert fake.busy_answers >= 1 and load["busy"] == fake.busy_answers
+    assert load["backoffs"] >= 1 and load["limit"]["end"] < 50
+    assert load["paused_s"] > 0, "Retry-After paused the sending"
+    assert fake.busy_answers <= 6, "the limiter settles instead of hammering a busy platform"
+
+
+def test_a_pinned_budget_stays_at_its_ceiling(store):
+    fake = FakeTarget("fake", batch_size=50, operations_in_flight=12, adaptive=False, latency_s=0.005)
+    result = apply(store, fake, plan_for(store, bestuur(pupils=30)))
+    load = result.summary()["load"]
+    assert load["adaptive"] is False and load["limit"]["min"] == load["limit"]["max"] == 12
+    assert fake.operations_in_flight_seen <= 12
+
+
+# -- one bad object never sinks a batch -----------------------------------------------------------
+
+
+def test_a_poisoned_object_is_isolated_by_splitting_and_the_others_land(store):
+    objs = bestuur(pupils=40)
+    persons = [o.key for o in objs if o.kind is ObjectKind.PERSON]
+    poison = persons[len(persons) // 2]
+    fake = FakeTarget("fake", batch_size=50, operations_in_flight=100, poison={poison})
+    result = apply(store, fake, plan_for(store, objs))
+    assert result.status == "partial"
+    failed = [f for f in result.failures if f["code"] == "rejected"]
+    assert [f["key"] for f in failed] == [poison]
+    assert "internal server error" in failed[0]["message"]
+    assert result.summary()["load"]["splits"] >= 3
+    # Every other person landed; only the poisoned person's memberships were skipped.
+    assert set(fake.active(ObjectKind.PERSON)) == set(persons) - {poison}
+    skipped = {f["key"] for f in result.failures if f["code"] == "skipped"}
+    assert skipped and all(k.startswith(poison + "|") for k in skipped)
+
+
+def test_a_configuration_fault_stops_the_run_at_once_without_retries(store):
+    fake = FakeTarget("fake", config_fault=True)
+    plan = plan_for(store, bestuur(pupils=10))
+    with pytest.raises(TargetConfigError, match="does not serve"):
+        apply(store, fake, plan)
+    assert sum(fake.requests.values()) == 0 and store.load_view("t", "fake").records == {}

@@ -1,18 +1,25 @@
-"""Run a Plan against a Target: phases, batches, the in-flight window, retries, the journal.
+"""Run a Plan against a Target: phases, an operations budget, retries, batch splitting, the journal.
 
 Invariants:
 
 * phases run in order (parents before children, persons before memberships, removals in reverse);
-  inside a phase batches go out concurrently, up to the target's in-flight window;
+  inside a phase batches go out concurrently, within the operations budget (:mod:`.budget`): the
+  objects in all unanswered requests never pass the target's ceiling, and below it the budget adapts
+  to how the platform answers;
 * the state moves only when the target acknowledged, in the same transaction as the journal entry
   (``StateStore.record``) — and only this thread writes the store, worker threads only talk to the
   target;
-* a transient failure of a whole request is retried with exponential backoff and full jitter, up to
-  ``max_attempts``; per-object ``RETRY`` results are retried the same way; per-object data errors are
-  reported and not retried; the rest of the run goes on;
+* a transient failure of a whole request is retried with exponential backoff and jitter, up to
+  ``max_attempts``, and after the platform's ``Retry-After`` when it gave one; a request the platform
+  refused as a whole twice (HTTP 500, a SOAP fault) is **split** in halves, and a failing half again,
+  until the object it cannot take is alone: that object fails with the platform's message, the others
+  land. "Busy" (503, 429, a timeout) is not a bad object: the batch waits, whole, and the budget shrinks;
+* per-object ``RETRY`` results are retried the same way; per-object data errors are reported and not
+  retried; the rest of the run goes on;
 * a change whose parent, person or group failed in this run is *skipped* (reported) rather than sent
   to fail again on the target;
-* refused credentials stop the run at once (no retry storm);
+* refused credentials and configuration faults (a wrong endpoint or SOAPAction, a request the platform
+  cannot deserialise) stop the run at once: no retry can fix them;
 * a stop request (SIGTERM in ``koppel serve``) lets the batches in flight finish and be recorded,
   sends nothing new, and ends the run as ``stopped``; the next run picks up what is left.
 """
@@ -24,7 +31,7 @@ import itertools
 import random
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -32,27 +39,26 @@ from typing import Any
 
 import structlog
 
-from koppel.errors import KoppelError, PlanHeldError, StalePlanError, TargetAuthError, TargetProtocolError, TransientTargetError
+from koppel.apply.budget import LoadStats, OperationsBudget, Ticket
+from koppel.errors import (
+    KoppelError,
+    PlanHeldError,
+    RequestTooLarge,
+    StalePlanError,
+    TargetAuthError,
+    TargetConfigError,
+    TargetProtocolError,
+    TransientTargetError,
+)
 from koppel.model.desired import ObjectKind
 from koppel.plan.model import Action, Change, Plan
+from koppel.retry import RetryPolicy
 from koppel.state.store import StateStore
 from koppel.targets.base import ItemOutcome, ItemResult, Target
 
 __all__ = ["ApplyResult", "Applier", "RetryPolicy"]
 
 log = structlog.get_logger("koppel.apply")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5
-    initial_delay_s: float = 1.0
-    max_delay_s: float = 60.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Exponential backoff with full jitter (AWS architecture blog): uniform(0, min(cap, base·2^n))."""
-        ceiling = min(self.max_delay_s, self.initial_delay_s * (2 ** max(0, attempt - 1)))
-        return rng.uniform(ceiling / 2, ceiling)
 
 
 @dataclass
@@ -69,6 +75,7 @@ class ApplyResult:
     serial: int | None = None
     seconds: float = 0.0
     message: str | None = None
+    load: LoadStats = field(default_factory=LoadStats)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -79,6 +86,7 @@ class ApplyResult:
             "retries": self.retries,
             "seconds": round(self.seconds, 3),
             "failures": len(self.failures),
+            "load": self.load.to_json(),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -88,6 +96,8 @@ class ApplyResult:
 
 _MAX_LISTED = 1000
 _SKIPPED = "skipped"
+_SPLIT_AFTER = 2
+"""A batch refused as a whole this many times is split (a split half is split at its first refusal)."""
 
 
 class Applier:
@@ -144,12 +154,16 @@ class Applier:
         failed_keys: set[str] = set()
         last_beat = started
         caps = self.target.capabilities
+        budget = OperationsBudget(caps.max_operations_in_flight, max_batch=caps.max_batch, adaptive=caps.adaptive,
+                                  clock=self.monotonic)
+        result.load = budget.stats
         try:
-            with ThreadPoolExecutor(max_workers=max(1, caps.max_in_flight), thread_name_prefix="koppel-apply") as pool:
+            with ThreadPoolExecutor(max_workers=max(1, caps.max_operations_in_flight),
+                                    thread_name_prefix="koppel-apply") as pool:
                 for phase_changes in _phases(plan.changes):
                     if self.stop.is_set():
                         break
-                    runner = _PhaseRunner(self, pool, plan, run_id, result, failed_keys)
+                    runner = _PhaseRunner(self, pool, budget, plan, run_id, result, failed_keys)
                     for recorded in runner.run(phase_changes):
                         done_count += recorded
                         if self.progress:
@@ -158,7 +172,7 @@ class Applier:
                         if self.heartbeat and now - last_beat >= self.heartbeat_every_s:
                             self.heartbeat()
                             last_beat = now
-        except TargetAuthError as exc:
+        except (TargetAuthError, TargetConfigError) as exc:
             result.status = "failed"
             result.message = str(exc)
             result.seconds = self.monotonic() - started
@@ -177,14 +191,12 @@ def _phases(changes: Sequence[Change]) -> Iterable[list[Change]]:
         yield list(group)
 
 
-def _batches(changes: Sequence[Change], size: int) -> Iterable[list[Change]]:
-    by_kind: dict[tuple[ObjectKind, Action], list[Change]] = defaultdict(list)
+def _queues(changes: Sequence[Change]) -> deque[deque[Change]]:
+    """One queue per (kind, action), in a fixed order: a request carries one kind and one action."""
+    by_kind: dict[tuple[ObjectKind, Action], deque[Change]] = defaultdict(deque)
     for c in changes:
         by_kind[(c.kind, c.action)].append(c)
-    for key in sorted(by_kind, key=lambda k: (k[0].value, k[1].value)):
-        items = by_kind[key]
-        for i in range(0, len(items), size):
-            yield items[i:i + size]
+    return deque(by_kind[key] for key in sorted(by_kind, key=lambda k: (k[0].value, k[1].value)))
 
 
 def _dependencies(change: Change) -> tuple[str, ...]:
@@ -201,116 +213,248 @@ def _dependencies(change: Change) -> tuple[str, ...]:
     return ()
 
 
-class _PhaseRunner:
-    """Sends one phase's batches through the window and records their outcomes as they come back."""
+@dataclass(slots=True)
+class _Batch:
+    """Changes that travel together, with how often they were tried and whether they were split off."""
 
-    def __init__(self, applier: Applier, pool: ThreadPoolExecutor, plan: Plan, run_id: int, result: ApplyResult,
-                 failed_keys: set[str]):
-        self.a = applier
+    changes: list[Change]
+    attempt: int = 1
+    split: bool = False
+
+
+@dataclass(slots=True)
+class _Answer:
+    """What a worker thread brings back: the target's results or its error, and the round trip."""
+
+    results: Sequence[ItemResult] | None
+    error: KoppelError | None
+    seconds: float
+
+
+class _PhaseRunner:
+    """Sends one phase's changes through the budget and records their outcomes as they come back."""
+
+    def __init__(self, applier: Applier, pool: ThreadPoolExecutor, budget: OperationsBudget, plan: Plan,
+                 run_id: int, result: ApplyResult, failed_keys: set[str]):
+        self.applier = applier
         self.pool = pool
+        self.budget = budget
         self.plan = plan
         self.run_id = run_id
         self.result = result
         self.failed_keys = failed_keys
-        self.window = max(1, applier.target.capabilities.max_in_flight)
-        self.delayed: list[tuple[float, int, list[Change], int]] = []
+        self.queues: deque[deque[Change]] = deque()
+        self.ready: deque[_Batch] = deque()  # retries that are due, sent before new work
+        self.delayed: list[tuple[float, int, _Batch]] = []
+        self.running: dict[Future[_Answer], tuple[_Batch, Ticket]] = {}
         self.seq = itertools.count()
+        self.halted = False
+
+    def stopping(self) -> bool:
+        """A stop was asked for (SIGTERM) or the run must end (a configuration fault): send nothing new."""
+        return self.halted or self.applier.stop.is_set()
 
     def run(self, changes: list[Change]) -> Iterable[int]:
-        ready: list[tuple[list[Change], int]] = [(b, 1) for b in _batches(changes, self.a.target.capabilities.max_batch)]
-        ready.reverse()  # pop() from the end keeps the plan's order
-        running: dict[Future, tuple[list[Change], int]] = {}
-        while ready or running or self.delayed:
-            now = self.a.monotonic()
-            while self.delayed and self.delayed[0][0] <= now:
-                _, _, batch, attempt = heapq.heappop(self.delayed)
-                ready.append((batch, attempt))
-            skipped = self._fill(ready, running)
+        self.queues = _queues(changes)
+        while self.queues or self.ready or self.running or self.delayed:
+            self._promote_due()
+            skipped = self._fill()
             if skipped:
                 yield self._record(skipped)
-            if self.a.stop.is_set() and not running:
+            if self.stopping() and not self.running:
                 return
-            if not running:
-                if self.delayed:
-                    time.sleep(max(0.0, self.delayed[0][0] - self.a.monotonic()))
+            if not self.running:
+                self._sleep_until_something_is_due()
                 continue
-            timeout = None
-            if self.delayed:
-                timeout = max(0.0, self.delayed[0][0] - self.a.monotonic())
-            done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
-            finished = [(future, running.pop(future)) for future in done]
-            # Keep the window full first: the bookkeeping below takes time the platform can use.
-            skipped = self._fill(ready, running)
+            done, _ = wait(self.running, timeout=self._next_wake(), return_when=FIRST_COMPLETED)
+            finished = [(future.result(), *self.running.pop(future)) for future in done]
+            for answer, _, ticket in finished:
+                self._release(answer, ticket)
+            fatal = next((a.error for a, _, _ in finished if isinstance(a.error, (TargetAuthError, TargetConfigError))),
+                         None)
+            if fatal is not None:
+                self.halted = True  # send nothing more; what came back is still recorded
+            # Keep the platform busy first: the bookkeeping below takes time it can use.
+            self._promote_due()
+            skipped = self._fill()
             outcomes: list[tuple[Change, ItemResult]] = list(skipped)
-            for future, (batch, attempt) in finished:
-                outcomes += self._outcomes(future, batch, attempt, running)
+            for answer, batch, ticket in finished:
+                outcomes += self._outcomes(answer, batch, ticket)
             if outcomes:
                 yield self._record(outcomes)  # one transaction for everything that came back together
+            if fatal is not None:
+                self._drain()
+                raise fatal
 
-    def _fill(self, ready: list[tuple[list[Change], int]],
-              running: dict[Future, tuple[list[Change], int]]) -> list[tuple[Change, ItemResult]]:
-        """Submit ready batches while the window has room; return the changes skipped on the way."""
+    # -- sending -----------------------------------------------------------------------------------
+
+    def _fill(self) -> list[tuple[Change, ItemResult]]:
+        """Send while the budget has room; return the changes skipped on the way."""
         skipped: list[tuple[Change, ItemResult]] = []
-        while ready and len(running) < self.window and not self.a.stop.is_set():
-            batch, attempt = ready.pop()
-            batch, left_out = self._without_failed_dependencies(batch)
+        while not self.stopping():
+            batch = self._next_batch()
+            if batch is None:
+                break
+            batch.changes, left_out = self._without_failed_dependencies(batch.changes)
             skipped += left_out
-            if batch:
-                running[self.pool.submit(self.a.target.apply, batch)] = (batch, attempt)
-                self.result.requests += 1
+            if batch.changes:
+                self._send(batch)
         return skipped
 
-    def _outcomes(self, future: Future, batch: list[Change], attempt: int,
-                  running: dict[Future, tuple[list[Change], int]]) -> list[tuple[Change, ItemResult]]:
-        """What one finished request means per change; retries are scheduled, not returned."""
+    def _next_batch(self) -> _Batch | None:
+        """The next request's changes, as many as the budget admits now (None: nothing may go now)."""
+        busy = bool(self.running)
+        if self.ready:
+            head = self.ready[0]
+            size = self.budget.admit(len(head.changes), busy=busy)
+            if not size:
+                return None
+            if size >= len(head.changes):
+                return self.ready.popleft()
+            part = _Batch(head.changes[:size], head.attempt, head.split)
+            head.changes = head.changes[size:]
+            return part
+        while self.queues and not self.queues[0]:
+            self.queues.popleft()
+        if not self.queues:
+            return None
+        queue = self.queues[0]
+        size = self.budget.admit(len(queue), busy=busy)
+        if not size:
+            return None
+        return _Batch([queue.popleft() for _ in range(size)])
+
+    def _send(self, batch: _Batch) -> None:
+        ticket = self.budget.sent(len(batch.changes))
+        self.running[self.pool.submit(self._call, batch.changes)] = (batch, ticket)
+        self.result.requests += 1
+
+    def _call(self, changes: list[Change]) -> _Answer:
+        """In a worker thread: the target's answer and the round trip, errors included."""
+        clock = self.applier.monotonic
+        started = clock()
         try:
-            results = list(future.result())
-        except TransientTargetError as exc:
-            if attempt < self.a.retry.max_attempts and not self.a.stop.is_set():
-                self._later(batch, attempt)
-                log.info("retrying request", attempt=attempt + 1, items=len(batch), error=str(exc))
+            results = self.applier.target.apply(changes)
+        except KoppelError as exc:
+            return _Answer(None, exc, clock() - started)
+        return _Answer(results, None, clock() - started)
+
+    # -- waiting -----------------------------------------------------------------------------------
+
+    def _promote_due(self) -> None:
+        now = self.applier.monotonic()
+        while self.delayed and self.delayed[0][0] <= now:
+            self.ready.append(heapq.heappop(self.delayed)[2])
+
+    def _next_wake(self) -> float | None:
+        """Seconds until a delayed retry is due, a pause ends or held operations come back."""
+        now = self.applier.monotonic()
+        moments = [self.delayed[0][0]] if self.delayed else []
+        if self.budget.pause_left():
+            moments.append(now + self.budget.pause_left())
+        released = self.budget.next_release()
+        if released is not None:
+            moments.append(released)
+        return max(0.0, min(moments) - now) if moments else None
+
+    def _sleep_until_something_is_due(self) -> None:
+        wake = self._next_wake()
+        if wake is None:
+            if self.queues or self.ready:
+                raise RuntimeError("the operations budget admits nothing while nothing is in flight")
+            return
+        time.sleep(min(wake, 1.0) if self.stopping() else wake)
+
+    # -- answers -----------------------------------------------------------------------------------
+
+    def _release(self, answer: _Answer, ticket: Ticket) -> None:
+        """Give the budget back what one answered request held, and tell it how the platform answered."""
+        error = answer.error
+        if error is None:
+            self.budget.answered(ticket, answer.seconds)
+            if any(r.outcome is ItemOutcome.RETRY for r in answer.results or ()):
+                self.budget.busy(ticket)
+        elif isinstance(error, TransientTargetError) and error.overload:
+            self.budget.busy(ticket, retry_after=error.retry_after, unanswered=error.unanswered)
+        elif isinstance(error, TransientTargetError):
+            self.budget.failed(ticket)
+        else:
+            self.budget.released(ticket)
+
+    def _outcomes(self, answer: _Answer, batch: _Batch, ticket: Ticket) -> list[tuple[Change, ItemResult]]:
+        """What one finished request means per change; retries and splits are scheduled, not returned."""
+        changes, error = batch.changes, answer.error
+        max_attempts = self.applier.retry.max_attempts
+        if isinstance(error, (TargetAuthError, TargetConfigError)):
+            return []  # the run stops (see run); these changes are sent again by the next run
+        if isinstance(error, TransientTargetError):
+            if error.overload:  # busy, not broken: the same batch later, whole
+                return self._again_or_fail(batch, error, error.retry_after)
+            if len(changes) > 1 and (batch.split or batch.attempt >= _SPLIT_AFTER) and not self.stopping():
+                self._split(batch, str(error))
                 return []
-            return [(c, ItemResult(c.key, ItemOutcome.FAILED, f"gave up after {attempt} attempts: {exc}",
-                                   code="transient")) for c in batch]
-        except TargetAuthError:
-            self._drain(running)
-            raise
-        except TargetProtocolError as exc:
-            return [(c, ItemResult(c.key, ItemOutcome.FAILED, str(exc), code="protocol")) for c in batch]
-        if len(results) != len(batch):
+            return self._again_or_fail(batch, error, None)
+        if isinstance(error, RequestTooLarge):
+            if len(changes) > 1 and not self.stopping():
+                self.budget.batch_size = max(1, min(self.budget.batch_size, len(changes) // 2))
+                self._split(batch, str(error))
+                return []
+            return [(c, ItemResult(c.key, ItemOutcome.FAILED, str(error), code="too-large")) for c in changes]
+        if isinstance(error, TargetProtocolError) or error is not None:
+            return [(c, ItemResult(c.key, ItemOutcome.FAILED, str(error), code="protocol")) for c in changes]
+        results = list(answer.results or ())
+        if len(results) != len(changes):
             return [(c, ItemResult(c.key, ItemOutcome.FAILED,
-                                   f"target answered {len(results)} results for {len(batch)} objects",
-                                   code="protocol")) for c in batch]
+                                   f"target answered {len(results)} results for {len(changes)} objects",
+                                   code="protocol")) for c in changes]
         outcomes: list[tuple[Change, ItemResult]] = []
         again: list[Change] = []
-        for change, res in zip(batch, results, strict=True):
-            if res.outcome is ItemOutcome.RETRY and attempt < self.a.retry.max_attempts:
+        for change, res in zip(changes, results, strict=True):
+            if res.outcome is ItemOutcome.RETRY and batch.attempt < max_attempts:
                 again.append(change)
             elif res.outcome is ItemOutcome.RETRY:
                 outcomes.append((change, ItemResult(change.key, ItemOutcome.FAILED,
-                                                    f"gave up after {attempt} attempts: {res.message or 'busy'}",
+                                                    f"gave up after {batch.attempt} attempts: {res.message or 'busy'}",
                                                     code=res.code or "transient")))
             else:
                 outcomes.append((change, res))
         if again:
-            self._later(again, attempt)
+            self._later(_Batch(again, batch.attempt + 1, batch.split), batch.attempt)
         return outcomes
 
-    def _later(self, batch: list[Change], attempt: int) -> None:
-        delay = self.a.retry.delay(attempt, self.a.rng)
-        self.result.retries += 1
-        heapq.heappush(self.delayed, (self.a.monotonic() + delay, next(self.seq), batch, attempt + 1))
+    def _again_or_fail(self, batch: _Batch, error: TransientTargetError,
+                       retry_after: float | None) -> list[tuple[Change, ItemResult]]:
+        if batch.attempt < self.applier.retry.max_attempts and not self.stopping():
+            log.info("retrying request", attempt=batch.attempt + 1, items=len(batch.changes), error=str(error))
+            self._later(_Batch(batch.changes, batch.attempt + 1, batch.split), batch.attempt, retry_after)
+            return []
+        if batch.split and len(batch.changes) == 1:
+            message, code = f"the platform refused this object as a whole request: {error}", "rejected"
+        else:
+            message, code = f"gave up after {batch.attempt} attempts: {error}", "transient"
+        return [(c, ItemResult(c.key, ItemOutcome.FAILED, message, code=code)) for c in batch.changes]
 
-    def _drain(self, running: dict[Future, tuple[list[Change], int]]) -> None:
-        """Auth refused: record what already came back, send nothing more."""
-        self.a.stop.set()
-        for future, (batch, _) in list(running.items()):
-            try:
-                results = future.result()
-            except KoppelError:
-                continue  # we are stopping because of the first error; this batch is retried next run
-            if len(results) == len(batch):
-                self._record(list(zip(batch, results, strict=True)))
+    def _split(self, batch: _Batch, why: str) -> None:
+        """Try each half on its own, so that one object the platform cannot take fails alone."""
+        half = len(batch.changes) // 2
+        self.result.load.splits += 1
+        log.info("splitting a refused request", items=len(batch.changes), error=why)
+        for part in (batch.changes[:half], batch.changes[half:]):
+            self._later(_Batch(part, 1, split=True), 1)
+
+    def _later(self, batch: _Batch, attempt: int, retry_after: float | None = None) -> None:
+        delay = self.applier.retry.delay(attempt, self.applier.rng, retry_after)
+        self.result.retries += 1
+        heapq.heappush(self.delayed, (self.applier.monotonic() + delay, next(self.seq), batch))
+
+    def _drain(self) -> None:
+        """A configuration fault or refused credentials: record what else comes back, send nothing more."""
+        for future, (batch, ticket) in list(self.running.items()):
+            answer = future.result()
+            self.budget.released(ticket)
+            if answer.results is not None and len(answer.results) == len(batch.changes):
+                self._record(list(zip(batch.changes, answer.results, strict=True)))
+        self.running.clear()
 
     def _without_failed_dependencies(self, batch: list[Change]) -> tuple[list[Change], list[tuple[Change, ItemResult]]]:
         if not self.failed_keys:
@@ -327,8 +471,9 @@ class _PhaseRunner:
 
     def _record(self, outcomes: list[tuple[Change, ItemResult]]) -> int:
         result = self.result
-        result.serial = self.a.store.record(tenant=self.a.tenant, target=self.plan.target, run_id=self.run_id,
-                                            plan_id=self.plan.id, outcomes=outcomes)
+        applier = self.applier
+        result.serial = applier.store.record(tenant=applier.tenant, target=self.plan.target, run_id=self.run_id,
+                                             plan_id=self.plan.id, outcomes=outcomes)
         for change, res in outcomes:
             if res.ok:
                 outcome = "warning" if res.outcome is ItemOutcome.WARNING else "done"

@@ -10,7 +10,9 @@ Contract for ``apply``:
 * it returns exactly one ``ItemResult`` per change, in the same order;
 * a per-object data error is a ``FAILED`` result (reported, not retried), a per-object transient
   error is ``RETRY``; a failure of the whole request raises ``TransientTargetError`` (the applier
-  retries the batch) or ``TargetAuthError`` (the run stops);
+  retries the batch, and splits it when it keeps failing; ``overload=True`` makes it send less at a
+  time), ``RequestTooLarge`` (the applier splits the batch), or ``TargetAuthError`` /
+  ``TargetConfigError`` (the run stops);
 * operations are idempotent: create is an upsert, deleting what is already gone is ``DONE``.
 """
 
@@ -58,14 +60,19 @@ class ItemResult:
 class Capabilities:
     """What a target can take.
 
-    ``max_batch``: objects per request (itslearning: 50, every member of a membership counts).
-    ``max_in_flight``: requests at the same time (itslearning: 10 unprocessed operations).
+    ``max_batch``: objects per request at most (itslearning: 50; every change is one operation — a
+    membership carries one member).
+    ``max_operations_in_flight``: the ceiling of objects in all unanswered requests together, never
+    passed (itslearning: fewer than 10 unprocessed operations, so 9).
+    ``adaptive``: below the ceiling the applier adapts to how the platform answers; ``False`` pins the
+    budget at the ceiling.
     ``actions``: (kind, action) pairs the target supports; others are refused at plan time.
     ``can_read``: whether ``read()`` exists for reconciliation.
     """
 
     max_batch: int = 50
-    max_in_flight: int = 10
+    max_operations_in_flight: int = 9
+    adaptive: bool = True
     actions: frozenset[tuple[ObjectKind, Action]] = field(
         default_factory=lambda: frozenset((k, a) for k in ObjectKind for a in Action)
     )

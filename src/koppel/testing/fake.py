@@ -8,7 +8,15 @@ and error handling are exercised for real. Faults:
   (before anything is written, or — with ``fail_after_write`` — after, with the answer lost);
 * ``permanent_rate``: that fraction of *objects*, chosen by hashing the key with the seed, is refused
   with a FAILED result every time (a data error is not fixed by retrying);
+* ``poison``: objects that make the whole request fail (a server error, every time) as long as they
+  are in it — the applier must split the batch to get the others through;
+* ``busy_above``: a request that would put more than that many operations in flight is answered "busy"
+  (an overload, with ``retry_after_s`` as its Retry-After), as a throttled platform does;
+* ``config_fault``: every request fails as a configuration fault (a wrong endpoint), which stops a run;
 * ``latency_s``: time per request.
+
+It counts what a strict platform would: the peak of operations in flight (objects in unanswered
+requests), the requests, and the largest request.
 
 With ``path`` it persists its contents to a JSON file when it is closed, so separate `koppel` runs see
 the same target.
@@ -31,7 +39,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from koppel.connectors import ConnectorContext, TargetKind
-from koppel.errors import TransientTargetError
+from koppel.errors import TargetConfigError, TransientTargetError
 from koppel.model.desired import ObjectKind
 from koppel.plan.model import Action, Change
 from koppel.targets.base import Capabilities, ItemOutcome, ItemResult, ReadObject, TargetSnapshot
@@ -43,8 +51,11 @@ class FakeTargetSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: str | None = Field(None, description="JSON file to keep the fake target's contents between runs.")
-    batch_size: int = Field(500, ge=1, description="Objects per request.")
-    in_flight: int = Field(4, ge=1, description="Requests at the same time.")
+    batch_size: int = Field(500, ge=1, description="Objects per request at most.")
+    max_operations_in_flight: int = Field(
+        2000, ge=1, description="Ceiling of objects in all unanswered requests together."
+    )
+    adaptive: bool = Field(True, description="Let the applier adapt below the ceiling.")
     latency_ms: float = Field(0.0, ge=0, description="Latency added to every request.")
     transient_rate: float = Field(0.0, ge=0, le=1, description="Fraction of requests that fail transiently.")
     permanent_rate: float = Field(0.0, ge=0, le=1, description="Fraction of objects refused permanently.")
@@ -60,16 +71,26 @@ class FakeTarget:
         name: str = "fake",
         *,
         batch_size: int = 500,
-        in_flight: int = 4,
+        operations_in_flight: int = 2000,
+        adaptive: bool = True,
         latency_s: float = 0.0,
         transient_rate: float = 0.0,
         permanent_rate: float = 0.0,
         fail_after_write: bool = False,
+        poison: Collection[str] = (),
+        busy_above: int | None = None,
+        retry_after_s: float | None = None,
+        config_fault: bool = False,
         seed: int = 0,
         path: Path | None = None,
     ):
         self.name = name
-        self.capabilities = Capabilities(max_batch=batch_size, max_in_flight=in_flight, can_read=True)
+        self.capabilities = Capabilities(max_batch=batch_size, max_operations_in_flight=operations_in_flight,
+                                         adaptive=adaptive, can_read=True)
+        self.poison = frozenset(poison)
+        self.busy_above = busy_above
+        self.retry_after_s = retry_after_s
+        self.config_fault = config_fault
         self.latency_s = latency_s
         self.transient_rate = transient_rate
         self.permanent_rate = permanent_rate
@@ -81,8 +102,12 @@ class FakeTarget:
         self.objects: dict[str, dict[str, Any]] = {}  # key -> {"kind", "attrs", "status"}
         self.requests: Counter[str] = Counter()
         self.writes = 0
-        self.in_flight_seen = 0
+        self.in_flight_seen = 0  # requests at the same time, at most
+        self.operations_in_flight_seen = 0  # objects in unanswered requests, at most
+        self.largest_request = 0
+        self.busy_answers = 0
         self._in_flight = 0
+        self._operations = 0
         if path is not None and path.exists():
             data = orjson.loads(path.read_bytes())
             self.objects = data.get("objects", {})
@@ -98,17 +123,30 @@ class FakeTarget:
         if len(kinds) != 1:
             raise ValueError(f"a batch must hold one kind and action, got {sorted(kinds)}")
         kind, action = next(iter(kinds))
+        if self.config_fault:
+            raise TargetConfigError("fake target: the endpoint does not serve this action (injected)")
+        size = len(batch)
         with self._lock:
+            if self.busy_above is not None and self._operations + size > self.busy_above:
+                self.busy_answers += 1
+                raise TransientTargetError("fake target: busy (HTTP 503, injected)", overload=True,
+                                           retry_after=self.retry_after_s)
             self._in_flight += 1
+            self._operations += size
             self.in_flight_seen = max(self.in_flight_seen, self._in_flight)
+            self.operations_in_flight_seen = max(self.operations_in_flight_seen, self._operations)
+            self.largest_request = max(self.largest_request, size)
             self.requests[f"{action.value}:{kind.value}"] += 1
             self.writes += 1
             fail = self.transient_rate and self._rng.random() < self.transient_rate
         try:
             if self.latency_s:
                 time.sleep(self.latency_s)
+            poisoned = next((c.key for c in batch if c.key in self.poison), None)
+            if poisoned is not None:
+                raise TransientTargetError(f"fake target: internal server error (HTTP 500) on {poisoned} (injected)")
             if fail and not self.fail_after_write:
-                raise TransientTargetError("fake target: injected transient failure (HTTP 503)")
+                raise TransientTargetError("fake target: injected transient failure (HTTP 500)")
             with self._lock:
                 results = [self._apply_one(c) for c in batch]
             if fail:
@@ -117,6 +155,7 @@ class FakeTarget:
         finally:
             with self._lock:
                 self._in_flight -= 1
+                self._operations -= size
 
     def close(self) -> None:
         with self._lock:
@@ -214,7 +253,8 @@ def _factory(name: str, settings: FakeTargetSettings, ctx: ConnectorContext) -> 
     return FakeTarget(
         name,
         batch_size=settings.batch_size,
-        in_flight=settings.in_flight,
+        operations_in_flight=settings.max_operations_in_flight,
+        adaptive=settings.adaptive,
         latency_s=settings.latency_ms / 1000.0,
         transient_rate=settings.transient_rate,
         permanent_rate=settings.permanent_rate,
