@@ -116,7 +116,7 @@ def test_env_overrides_the_state_url(tmp_path):
 
 def test_init_writes_a_file_that_loads(tmp_path):
     for kind in ("fake", "itslearning"):
-        text = render_config(source="export", layout="magister", target_kind=kind, url="https://x.example",
+        text = render_config(source="export", layout="magister", target_kind=kind, url="https://enterprise.x.example",
                              username="koppel", password_env="PW", tenant="t1", today=dt.date(2026, 1, 1))
         cfg = parse_config(text)
         assert cfg.tenant("t1").targets[kind].kind == kind

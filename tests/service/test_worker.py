@@ -17,7 +17,7 @@ from koppel.state import schema as t
 
 from .conftest import TARGET, TENANT, Setup, config_text, free_port, make_history
 
-SLOW_TARGET = "batch_size = 50\nin_flight = 2\nlatency_ms = 100"
+SLOW_TARGET = "batch_size = 50\nmax_operations_in_flight = 100\nlatency_ms = 100"
 
 
 def _slow(setup: Setup, **extra: str) -> None:

@@ -1,8 +1,11 @@
 """The client over a real socket: what each HTTP outcome becomes (STYLE §9: no patching of koppel).
 
-HTTP 5xx, timeouts and refused connections are transient (the applier retries with backoff);
-401/403 and WS-Security faults stop the run; an answer that is not a SOAP envelope, a 404 or an
-unverifiable certificate is a protocol error with a message that says what to check.
+HTTP 5xx, timeouts and refused connections are transient (the applier retries with backoff); 503, 429
+and timeouts are "busy" (the applier also sends less), with the platform's Retry-After; 413 asks for
+smaller requests; 401/403 and WS-Security faults stop the run, and so do faults no retry can fix (a
+wrong endpoint or SOAPAction, a 404, a redirect, a request the service cannot deserialise, an
+unverifiable certificate), each with a message that says what to fix. Reads are repeated after a
+transient failure; writes are sent once (the applier decides).
 """
 
 from __future__ import annotations
@@ -15,9 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from koppel.errors import TargetAuthError, TargetProtocolError, TransientTargetError
+from koppel.errors import (
+    RequestTooLarge,
+    TargetAuthError,
+    TargetConfigError,
+    TargetProtocolError,
+    TransientTargetError,
+)
+from koppel.retry import RetryPolicy
 from koppel.targets.itslearning import envelopes as ims
-from koppel.targets.itslearning.client import ImsClient
+from koppel.targets.itslearning.client import ImsClient, retry_after_seconds
 from koppel.targets.itslearning.envelopes import Service
 
 from . import replies
@@ -113,7 +123,7 @@ def test_200_that_is_not_soap_is_a_protocol_error(body: bytes, message: str):
 def test_404_names_the_endpoint():
     with (
         StubServer(lambda r: (404, b"Not Found", {"Content-Type": "text/html"})) as stub,
-        pytest.raises(TargetProtocolError, match=r"HTTP 404: there is no IMS ES endpoint there"),
+        pytest.raises(TargetConfigError, match=r"HTTP 404: there is no IMS ES endpoint there.*Manage IMS Enterprise"),
     ):
         send(stub)
 
@@ -121,7 +131,7 @@ def test_404_names_the_endpoint():
 def test_redirect_is_not_followed():
     with (
         StubServer(lambda r: (302, b"", {"Location": "https://login.example/"})) as stub,
-        pytest.raises(TargetProtocolError, match="redirected.*login.example"),
+        pytest.raises(TargetConfigError, match="redirected.*login.example"),
     ):
         send(stub)
 
@@ -133,9 +143,10 @@ def test_timeout_is_transient():
 
     with StubServer(slow) as stub:
         started = time.monotonic()
-        with pytest.raises(TransientTargetError, match=r"timed out after 0.3s"):
+        with pytest.raises(TransientTargetError, match=r"timed out after 0.3s") as caught:
             send(stub, timeout_s=0.3)
         assert time.monotonic() - started < 1.4
+    assert caught.value.overload and caught.value.unanswered, "a timeout is busy, and may still be running"
 
 
 def test_connection_refused_is_transient():
@@ -182,7 +193,7 @@ def self_signed(tmp_path_factory) -> ssl.SSLContext:
 def test_unverifiable_certificate_is_refused(self_signed: ssl.SSLContext):
     with (
         StubServer(lambda r: (200, replies.response([replies.OK])), tls=self_signed) as stub,
-        pytest.raises(TargetProtocolError, match="TLS certificate .* could not be verified"),
+        pytest.raises(TargetConfigError, match="TLS certificate .* could not be verified"),
     ):
         send(stub)
         assert stub.requests == []
@@ -193,3 +204,82 @@ def test_unverifiable_certificate_is_refused(self_signed: ssl.SSLContext):
 def test_missing_endpoint_is_a_programming_error():
     with pytest.raises(ValueError, match="no endpoint URL for service"):
         ImsClient({Service.PERSON: "https://x/p.svc"})
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_busy_is_an_overload_with_the_platforms_retry_after(status: int):
+    with (
+        StubServer(lambda r: (status, b"<html>Service Unavailable</html>", {"Retry-After": "7"})) as stub,
+        pytest.raises(TransientTargetError, match=rf"HTTP {status}.*busy.*Retry-After 7 s") as caught,
+    ):
+        send(stub)
+    assert caught.value.overload and caught.value.retry_after == 7.0 and not caught.value.unanswered
+
+
+def test_busy_without_retry_after():
+    with StubServer(lambda r: (503, b"")) as stub, pytest.raises(TransientTargetError) as caught:
+        send(stub)
+    assert caught.value.overload and caught.value.retry_after is None
+
+
+def test_retry_after_as_delay_seconds_or_http_date():
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 12, 4, 12, 0, 0, tzinfo=UTC)
+    assert retry_after_seconds("120", now=now) == 120.0
+    assert retry_after_seconds("Fri, 04 Dec 2026 12:00:30 GMT", now=now) == 30.0
+    assert retry_after_seconds("Fri, 04 Dec 2026 11:00:00 GMT", now=now) == 0.0
+    assert retry_after_seconds("soon", now=now) is None and retry_after_seconds(None) is None
+
+
+def test_413_asks_for_smaller_requests():
+    with StubServer(lambda r: (413, b"Request Entity Too Large")) as stub, pytest.raises(RequestTooLarge, match="413"):
+        send(stub)
+
+
+WCF_DISPATCHER = "http://schemas.microsoft.com/net/2005/12/windowscommunicationfoundation/dispatcher"
+
+
+@pytest.mark.parametrize(
+    "code, text, message",
+    [
+        ("ActionNotSupported", "The message with Action 'http://www.imsglobal.org/soap/pms/deletePerson' cannot be "
+         "processed at the receiver, due to a ContractFilter mismatch at the EndpointDispatcher.",
+         r"does not serve this IMS ES operation.*ImsEnterpriseServicesPort\.svc"),
+        ("DeserializationFailed", "The formatter threw an exception while trying to deserialize the message: "
+         "Instance validation error: 'Teacher' is not a valid value for institutionRoleType.",
+         r"could not read koppel's request.*profile_map"),
+    ],
+)
+def test_faults_no_retry_can_fix_are_configuration_errors(code: str, text: str, message: str):
+    with (
+        StubServer(lambda r: (500, replies.fault(code, text, code_ns=WCF_DISPATCHER))) as stub,
+        pytest.raises(TargetConfigError, match=message),
+    ):
+        send(stub)
+    assert len(stub.requests) == 1
+
+
+def test_a_read_is_repeated_after_transient_failures_and_a_write_is_not():
+    answers = iter([(500, b"oops"), (503, b"busy"), (200, replies.response([replies.OK], in_set=False))])
+    fast = RetryPolicy(max_attempts=3, initial_delay_s=0.001, max_delay_s=0.001)
+    waits: list[float] = []
+    with StubServer(lambda r: next(answers)) as stub:
+        with client_for(stub.url, read_retry=fast, sleep=waits.append) as client:
+            response = client.send(ims.read_person("876", header=header()))
+        assert response.statuses[0].code_major is ims.CodeMajor.SUCCESS
+        assert len(stub.requests) == 3 and len(waits) == 2
+    with StubServer(lambda r: (500, b"oops")) as stub:
+        with client_for(stub.url, read_retry=fast, sleep=waits.append) as client:
+            with pytest.raises(TransientTargetError, match="HTTP 500"):
+                client.send(ims.delete_person("876", header=header()))
+        assert len(stub.requests) == 1, "writes are the applier's to retry, within its budget"
+
+
+def test_a_read_gives_up_after_its_attempts_with_the_count_in_the_message():
+    fast = RetryPolicy(max_attempts=2, initial_delay_s=0.001, max_delay_s=0.001)
+    with StubServer(lambda r: (502, b"bad gateway")) as stub:
+        with client_for(stub.url, read_retry=fast, sleep=lambda s: None) as client:
+            with pytest.raises(TransientTargetError, match="gave up after 2 attempts"):
+                client.send(ims.read_person("876", header=header()))
+        assert len(stub.requests) == 2

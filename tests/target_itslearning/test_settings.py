@@ -30,8 +30,31 @@ def settings(**overrides) -> ItslearningSettings:
 
 def test_defaults():
     s = settings()
-    assert (s.batch_size, s.in_flight, s.verify_tls, s.send_guardian_relationships) == (50, 10, True, False)
-    assert s.endpoints.value == "per-service"
+    assert (s.batch_size, s.max_operations_in_flight, s.adaptive) == (50, 9, True)
+    assert (s.verify_tls, s.send_guardian_relationships) == (True, False)
+    assert s.endpoints.value == "combined"
+
+
+def test_the_url_the_admin_page_gives_is_the_url_koppel_posts_to():
+    assert set(resolve_endpoints(settings()).values()) == {PORT}
+
+
+@pytest.mark.parametrize("bare", ["https://enterprise.itslearning.com", "https://enterprise.itslearning.com/",
+                                  "https://a1enterprise.itslearning.com"])
+def test_a_bare_enterprise_host_is_completed_to_the_service_path(bare: str):
+    host = bare.rstrip("/")
+    assert settings(url=bare).url == host + "/WCFServiceLibrary/ImsEnterpriseServicesPort.svc"
+
+
+def test_a_site_address_is_refused_with_what_to_paste():
+    with pytest.raises(ValidationError, match=r"not an IMS Enterprise Services endpoint.*Manage IMS Enterprise.*"
+                                              r"ImsEnterpriseServicesPort\.svc"):
+        settings(url="https://mijnschool.itslearning.com")
+
+
+def test_the_old_in_flight_setting_says_what_replaced_it():
+    with pytest.raises(ValidationError, match="replaced by max_operations_in_flight"):
+        settings(in_flight=10)
 
 
 def test_every_field_is_described():
@@ -41,7 +64,7 @@ def test_every_field_is_described():
 
 @pytest.mark.parametrize("url", [PORT, BASE, BASE + "/", PORT + "?wsdl"])
 def test_per_service_endpoints_come_from_the_directory(url: str):
-    assert resolve_endpoints(settings(url=url)) == {
+    assert resolve_endpoints(settings(url=url, endpoints="per-service")) == {
         Service.PERSON: f"{BASE}/PersonManagementServiceSync.svc",
         Service.EXTENDED_PERSON: f"{BASE}/ExtendedPersonManagementServiceSync.svc",
         Service.GROUP: f"{BASE}/GroupManagementServiceSync.svc",
@@ -57,7 +80,7 @@ def test_combined_port(url: str):
 def test_explicit_service_urls_win():
     endpoints = resolve_endpoints(settings(service_urls={"epms": "https://other.example/Ext.svc"}))
     assert endpoints[Service.EXTENDED_PERSON] == "https://other.example/Ext.svc"
-    assert endpoints[Service.PERSON] == f"{BASE}/PersonManagementServiceSync.svc"
+    assert endpoints[Service.PERSON] == PORT
 
 
 def test_plain_http_only_to_this_machine():
@@ -74,8 +97,9 @@ def test_plain_http_only_to_this_machine():
     [
         ({"password_env": None}, "exactly one of password_env, password_file or password"),
         ({"password": "x"}, r"got password_env, password\)"),
-        ({"batch_size": 101}, "less than or equal to 100"),
-        ({"in_flight": 11}, "less than or equal to 10"),
+        ({"batch_size": 51}, "less than or equal to 50"),
+        ({"max_operations_in_flight": 51}, "less than or equal to 50"),
+        ({"max_operations_in_flight": 0}, "greater than or equal to 1"),
         ({"site_root": "r" * 65}, "at most 64"),
         ({"colour": "blue"}, "Extra inputs are not permitted"),
         ({"profile_map": {"institution_roles": {"staff": " "}}}, "reset the profile"),
@@ -125,7 +149,8 @@ def test_registry_entry_and_factory(tmp_path):
         assert isinstance(target, ItslearningTarget)
         assert (
             target.capabilities.max_batch == 50
-            and target.capabilities.max_in_flight == 10
+            and target.capabilities.max_operations_in_flight == 9
+            and target.capabilities.adaptive
             and target.capabilities.can_read
         )
         assert target.capabilities.supports(ObjectKind.GROUP, Action.ARCHIVE)

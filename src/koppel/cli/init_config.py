@@ -52,8 +52,10 @@ def render_config(*, source: str, layout: str, target_kind: str, url: str | None
             f"password_env = {_q(password_env or 'KOPPEL_ITSLEARNING_PASSWORD')}",
             "# Sync id of the site root hierarchy; schools hang under it.",
             f"site_root = {_q(site_root)}",
-            "batch_size = 50   # objects per request (itslearning: at most 50)",
-            "in_flight = 10    # requests at the same time (itslearning: fewer than 10 unprocessed)",
+            "# itslearning asks for fewer than 10 unprocessed operations (objects in all unanswered requests).",
+            "max_operations_in_flight = 9   # the ceiling, never passed; raise only as agreed with itslearning",
+            "adaptive = true                # below it: less when itslearning is busy or slower, more when it keeps up",
+            "batch_size = 50                # objects per request at most (itslearning: at most 50)",
         ]
     elif target_kind == "fake":
         lines += ["# An in-memory target kept in a JSON file: for trying koppel out without a platform.",

@@ -32,7 +32,8 @@ def factory(
         resolve_endpoints(settings),
         timeout_s=settings.timeout_s,
         verify_tls=settings.verify_tls,
-        max_connections=settings.in_flight,
+        max_connections=settings.max_operations_in_flight,
+        read_retry=ctx.retry,
     )
     return ItslearningTarget(
         name, settings, client=client, credentials=Credentials(settings.username, password)

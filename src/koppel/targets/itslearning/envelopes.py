@@ -42,7 +42,7 @@ from typing import TypeVar
 
 from lxml import etree
 
-from koppel.errors import TargetAuthError, TargetProtocolError, TransientTargetError
+from koppel.errors import TargetAuthError, TargetConfigError, TargetError, TargetProtocolError, TransientTargetError
 from koppel.xmlsafe import XMLParseError, parse_xml
 
 __all__ = [
@@ -212,6 +212,12 @@ class Operation(StrEnum):
         if "Membership" in self.value:
             return Service.MEMBERSHIP
         return Service.GROUP if "Group" in self.value else Service.PERSON
+
+    @property
+    def is_read(self) -> bool:
+        """Reads change nothing (``readAllPersons`` with ``ConvertFromManual`` only gives manual accounts a
+        sync key, once): the client may repeat them after a transient failure."""
+        return self.value.startswith("read")
 
     @property
     def soap_action(self) -> str:
@@ -866,7 +872,7 @@ def parse_response(raw: bytes) -> SoapResponse:
     )
 
 
-def soap_fault_error(raw: bytes) -> TargetAuthError | TransientTargetError | None:
+def soap_fault_error(raw: bytes) -> TargetError | None:
     """The error a SOAP fault in ``raw`` stands for, or None when ``raw`` holds no SOAP fault.
 
     Used for non-200 answers, whose bodies may be faults, HTML error pages or nothing at all.
@@ -879,7 +885,21 @@ def soap_fault_error(raw: bytes) -> TargetAuthError | TransientTargetError | Non
     return None if fault is None else _fault_error(fault)
 
 
-def _fault_error(fault: etree._Element) -> TargetAuthError | TransientTargetError:
+# WCF dispatcher faults that no retry can fix: the request reached a service that cannot route or read
+# it. ``ActionNotSupported`` is what WCF answers to a SOAPAction the endpoint does not serve (its text
+# speaks of a "ContractFilter mismatch at the EndpointDispatcher"); ``DeserializationFailed`` to a body
+# its XmlSerializer cannot read (an enumeration value it does not know, a boolean that is not one);
+# ``MustUnderstand`` to a header it does not process.
+_CONFIGURATION_FAULTS = frozenset(
+    {"ActionNotSupported", "ContractFilter", "DeserializationFailed", "MustUnderstand", "EndpointNotFound",
+     "DestinationUnreachable", "InvalidMessage"}
+)
+# WCF's throttling answers (also reached as HTTP 503): busy, not broken.
+_BUSY_FAULTS = frozenset({"ServerTooBusy", "ServiceTooBusy"})
+
+
+def _fault_error(fault: etree._Element) -> TargetError:
+    """Name a SOAP fault by what the caller should do next (see ``koppel.errors``)."""
     code_element = _child(fault, "faultcode")
     code = (code_element.text or "").strip() if code_element is not None else ""
     prefix, _, local = code.rpartition(":")
@@ -890,6 +910,21 @@ def _fault_error(fault: etree._Element) -> TargetAuthError | TransientTargetErro
             f"itslearning refused the WS-Security credentials ({local or code}: {message}); "
             "check the integration's username and password in itslearning's admin UI"
         )
+    if local in {"ActionNotSupported", "ContractFilter"} or "ContractFilter mismatch" in message:
+        return TargetConfigError(
+            f"itslearning's endpoint does not serve this IMS ES operation ({local}: {message}). The URL is "
+            "probably not the one itslearning's admin page gives: copy it from Administration › Manage IMS "
+            "Enterprise › Web services (it ends in /WCFServiceLibrary/ImsEnterpriseServicesPort.svc)"
+        )
+    if local == "DeserializationFailed" or "formatter threw an exception" in message:
+        return TargetConfigError(
+            f"itslearning could not read koppel's request ({local or code}: {message}). Values such as "
+            "profiles and roles come from the configuration (profile_map): check that itslearning knows them"
+        )
+    if local in _CONFIGURATION_FAULTS:
+        return TargetConfigError(f"itslearning refused the request as such ({local}: {message})")
+    if local in _BUSY_FAULTS:
+        return TransientTargetError(f"itslearning is busy ({local}: {message})", overload=True)
     return TransientTargetError(
         f"itslearning answered with a SOAP fault ({code or 'no faultcode'}: {message})"
     )
@@ -947,7 +982,8 @@ def item_statuses(response: SoapResponse, expected: int, *, operation: Operation
             raise TransientTargetError(
                 f"itslearning is busy (targetisbusy) on {operation.value}: {only.description or ''}".rstrip(
                     ": "
-                )
+                ),
+                overload=True,
             )
         raise TargetProtocolError(
             f"{operation.value}: itslearning answered {expected} items with one request-level status "

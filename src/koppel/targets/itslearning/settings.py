@@ -4,8 +4,12 @@ itslearning's admin page *Administration › Manage IMS Enterprise › Web servi
 integration and generates its endpoint URL, username and password; the credentials themselves
 select the site and the hierarchy scope, so there is no site or tenant id to configure. What is
 left is where koppel's top-level groups hang (``site_root``), how hard to push
-(``batch_size``, ``in_flight``) and a few mapping choices. ``koppel connectors describe
-itslearning`` prints this model; every field carries its description.
+(``max_operations_in_flight``, ``adaptive``, ``batch_size``) and a few mapping choices. ``koppel
+connectors describe itslearning`` prints this model; every field carries its description.
+
+The URL is the one the admin page generates, ``…/WCFServiceLibrary/ImsEnterpriseServicesPort.svc``:
+that one endpoint serves every service, chosen by SOAPAction, and every public client posts there.
+koppel does the same unless per-service endpoints are configured.
 """
 
 from __future__ import annotations
@@ -30,13 +34,16 @@ from koppel.targets.itslearning.mapping import (
 __all__ = ["EndpointMode", "ItslearningSettings", "ProfileMap", "ServiceUrls", "resolve_endpoints"]
 
 COMBINED_PORT = "ImsEnterpriseServicesPort.svc"
+SERVICE_PATH = "/WCFServiceLibrary/" + COMBINED_PORT
+EXAMPLE_URL = "https://enterprise.itslearning.com" + SERVICE_PATH
 
 
 class EndpointMode(StrEnum):
-    """How the services are reached: one ``.svc`` per service, or itslearning's combined port."""
+    """How the services are reached: itslearning's combined port (the admin page's URL), or one ``.svc``
+    per service."""
 
-    PER_SERVICE = "per-service"
     COMBINED = "combined"
+    PER_SERVICE = "per-service"
 
 
 class ServiceUrls(BaseModel):
@@ -93,16 +100,17 @@ class ItslearningSettings(BaseModel):
 
     url: str = Field(
         description=(
-            "Endpoint URL as itslearning's admin UI shows it for the integration, e.g. "
-            "https://enterprise.itslearning.com/WCFServiceLibrary/ImsEnterpriseServicesPort.svc, or the "
-            "WCFServiceLibrary base URL. Per-service endpoints are derived from its directory."
+            "Endpoint URL as itslearning's admin page shows it for the integration (Administration › Manage "
+            f"IMS Enterprise › Web services), e.g. {EXAMPLE_URL}. A bare enterprise host "
+            "(https://enterprise.itslearning.com) is completed to that path; an itslearning site address "
+            "(https://school.itslearning.com) is refused."
         )
     )
     endpoints: EndpointMode = Field(
-        EndpointMode.PER_SERVICE,
+        EndpointMode.COMBINED,
         description=(
-            "per-service: one .svc per service (PersonManagementServiceSync.svc …); "
-            "combined: everything to ImsEnterpriseServicesPort.svc."
+            "combined: every request to the URL (itslearning's combined port, chosen by SOAPAction); "
+            "per-service: one .svc per service (PersonManagementServiceSync.svc …) in the URL's folder."
         ),
     )
     service_urls: ServiceUrls = Field(
@@ -128,17 +136,30 @@ class ItslearningSettings(BaseModel):
             "Give the root a syncId in itslearning first."
         ),
     )
+    max_operations_in_flight: int = Field(
+        9,
+        ge=1,
+        le=50,
+        description=(
+            "Ceiling of operations (objects in all unanswered requests together; each membership member one) "
+            "that is never passed. itslearning asks for fewer than 10; raise it only as agreed with itslearning."
+        ),
+    )
+    adaptive: bool = Field(
+        True,
+        description=(
+            "Below the ceiling, send less when itslearning answers busy, fails or slows down, and more again "
+            "while it keeps up. false pins the budget at the ceiling."
+        ),
+    )
     batch_size: int = Field(
         50,
         ge=1,
-        le=100,
-        description="Objects per request; itslearning strongly discourages more than 50 (one per member).",
-    )
-    in_flight: int = Field(
-        10,
-        ge=1,
-        le=10,
-        description="Requests at the same time; itslearning asks for fewer than 10 unprocessed operations.",
+        le=50,
+        description=(
+            "Objects per request at most (itslearning strongly discourages more than 50 operations a request); "
+            "the operations budget makes requests smaller when it must."
+        ),
     )
     timeout_s: float = Field(
         120.0, gt=0, le=900, description="Seconds to wait for one request (connect, send, answer)."
@@ -165,10 +186,20 @@ class ItslearningSettings(BaseModel):
         description="How `koppel takeover` recognises what a previous koppeling left on the site (docs/takeover.md).",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: object) -> object:
+        if isinstance(data, dict) and "in_flight" in data:
+            raise ValueError(
+                "in_flight (requests at the same time) was replaced by max_operations_in_flight: the objects in "
+                "all unanswered requests together, 9 by default, as itslearning asks. Remove in_flight"
+            )
+        return data
+
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _check_url(value)
+        return complete_url(_check_url(value))
 
     @model_validator(mode="after")
     def _one_password(self) -> ItslearningSettings:
@@ -204,13 +235,32 @@ class ItslearningSettings(BaseModel):
         )
 
 
+def complete_url(url: str) -> str:
+    """The admin page's URL from what was pasted: a bare enterprise host gets the service path.
+
+    An itslearning *site* address (``https://school.itslearning.com``) is not where IMS ES is served:
+    refused with what to paste instead. A URL with a path is taken as given.
+    """
+    parts = urlsplit(url)
+    if parts.path not in ("", "/"):
+        return url
+    host = parts.hostname or ""
+    if _is_loopback(host) or host.startswith(("enterprise.", "a1enterprise.")) or ".enterprise." in host:
+        return f"{parts.scheme}://{parts.netloc}{SERVICE_PATH}"
+    raise ValueError(
+        f"{url!r} is not an IMS Enterprise Services endpoint. Paste the URL that itslearning's admin page "
+        "(Administration › Manage IMS Enterprise › Web services) shows for the integration, e.g. "
+        f"{EXAMPLE_URL}"
+    )
+
+
 def resolve_endpoints(settings: ItslearningSettings) -> dict[Service, str]:
     """The URL each service is posted to.
 
-    ``url`` may be a ``.svc`` URL (as the admin UI shows it) or the directory holding them.
-    Combined mode posts everything to that ``.svc`` (or to ``ImsEnterpriseServicesPort.svc`` in the
-    directory); per-service mode posts to ``<directory>/<Service>Sync.svc``. Explicit
-    ``service_urls`` win.
+    ``url`` may be a ``.svc`` URL (as the admin page shows it) or the folder holding them.
+    Combined mode (the default) posts everything to that ``.svc`` (or to
+    ``ImsEnterpriseServicesPort.svc`` in the folder); per-service mode posts to
+    ``<folder>/<Service>Sync.svc``. Explicit ``service_urls`` win.
     """
     url = settings.url.split("?", 1)[0]
     is_svc = url.rstrip("/").lower().endswith(".svc")

@@ -26,8 +26,9 @@ membership delete  deleteMemberships
 
 Requests that fail as a whole raise (``TransientTargetError``: the applier retries the batch
 with backoff; ``TargetAuthError``/``TargetProtocolError``: the run stops); per-item outcomes are
-results. ``apply`` is called from up to ``in_flight`` threads at once: the only shared state is
-the HTTP client (thread-safe) and the set of archive hierarchies already made (locked).
+results. ``apply`` is called from as many threads as the applier's operations budget allows (at most
+``max_operations_in_flight``): the only shared state is the HTTP client (thread-safe) and the set of
+archive hierarchies already made (locked).
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class ItslearningTarget:
         self.settings = settings
         self.capabilities = Capabilities(
             max_batch=settings.batch_size,
-            max_in_flight=settings.in_flight,
+            max_operations_in_flight=settings.max_operations_in_flight,
+            adaptive=settings.adaptive,
             actions=frozenset(OPERATIONS),
             can_read=True,
         )
@@ -276,7 +278,8 @@ class ItslearningTarget:
           ``manual=True``;
         * the groups koppel knows (``readGroups`` for ``known_group_keys``): IMS ES cannot list
           hierarchies, and the ones made in the UI cannot be managed anyway;
-        * the memberships of each group found (``readMembershipsForGroup``, ``in_flight`` at once).
+        * the memberships of each group found (``readMembershipsForGroup``, at most
+          ``max_operations_in_flight`` at once).
 
         Keys come back as koppel keys where koppel knows them: give the person keys too, and
         ``known_target_ids`` (koppel key → recorded target id) for objects whose target id is not
@@ -361,7 +364,7 @@ class ItslearningTarget:
     ) -> tuple[list[ReadObject], bool]:
         if not group_ids:
             return [], True
-        workers = min(self.settings.in_flight, len(group_ids))
+        workers = min(self.settings.max_operations_in_flight, len(group_ids))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="itslearning-read") as pool:
             answers = list(pool.map(lambda group_id: self._memberships_of(group_id, resolve), group_ids))
         objects = [obj for found, _ in answers for obj in found]
