@@ -18,7 +18,8 @@
      │    ├── RequestTooLarge ...... the platform refused the request's size: send smaller batches
      │    ├── TargetAuthError ...... credentials refused: stop, do not retry
      │    ├── TargetConfigError .... wrong endpoint or action, a value the platform cannot read:
-     │    │                          stop, fix the configuration (no retry can help)
+     │    │    │                     stop, fix the configuration (no retry can help)
+     │    │    └── PreflightFailed . `koppel check` failed before the first write
      │    └── TargetProtocolError .. the answer was not what the protocol promises
      ├── StateError
      │    └── LockHeld ............. another run for this tenant and target is busy
@@ -148,6 +149,8 @@ class RequestTooLarge(TargetError):
 class TargetAuthError(TargetError):
     """The target refused the credentials. Retrying would only lock the account."""
 
+    exit_code = 5
+
 
 class TargetConfigError(TargetError):
     """The platform cannot serve what koppel asks, whatever the data: a wrong endpoint or SOAPAction
@@ -155,6 +158,10 @@ class TargetConfigError(TargetError):
     mapped profile or role it does not know), a redirect. The run stops; no retry can fix it."""
 
     exit_code = 5
+
+
+class PreflightFailed(TargetConfigError):
+    """``koppel check`` found a problem before the first write: the run stops, nothing was sent."""
 
 
 class TargetProtocolError(TargetError):

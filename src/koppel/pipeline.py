@@ -26,6 +26,7 @@ from koppel.errors import (
     ConfigError,
     KoppelError,
     PlanError,
+    PreflightFailed,
     PlanHeldError,
     SourceDataError,
     SourceError,
@@ -41,7 +42,7 @@ from koppel.plan.state_view import ObjectStatus
 from koppel.reconcile import DriftReport, compare
 from koppel.rules.engine import IdentityIndex, build_desired, identity_index_from_rows
 from koppel.state.store import StateStore, utcnow
-from koppel.targets.base import Target
+from koppel.targets.base import Check, CheckableTarget, CheckStatus, Target
 from koppel.takeover.model import TakeoverOutcome, TakeoverPlan, TakeoverResult
 
 __all__ = ["Koppel", "PlanOutcome", "SyncOutcome"]
@@ -232,6 +233,8 @@ class Koppel:
                 run_id = self.store.begin_run(tenant.id, target_cfg.name, kind="apply", trigger=trigger,
                                               plan_id=plan.id, approved_by=approved_by)
                 try:
+                    if plan.changes:
+                        self._preflight(tenant.id, target_cfg.name, target_obj)
                     result = applier.run(plan, run_id=run_id)
                 except BaseException as exc:
                     self.store.finish_run(run_id, status="failed", message=str(exc) or type(exc).__name__)
@@ -246,6 +249,58 @@ class Koppel:
         finally:
             if target is None:
                 target_obj.close()
+
+    # -- checks -------------------------------------------------------------------------------------
+
+    def check(self, tenant_id: str | None, target_name: str | None, *, target: Target | None = None) -> list[Check]:
+        """``koppel check``: can koppel work with this target? Reads only; writes nothing anywhere."""
+        tenant = self.config.tenant(tenant_id)
+        target_cfg = _target(tenant, target_name)
+        checks = [Check("configuration", CheckStatus.OK,
+                        f"target {target_cfg.name} ({target_cfg.kind}) of tenant {tenant.id}")]
+        target_obj = target or self.make_target(tenant, target_cfg)
+        try:
+            if not isinstance(target_obj, CheckableTarget):
+                return checks + [Check("target", CheckStatus.SKIPPED,
+                                       f"{target_cfg.kind} targets cannot be checked without writing")]
+            checks += target_obj.check(full=True)
+        finally:
+            if target is None:
+                target_obj.close()
+        return checks + self._state_checks(tenant.id, target_cfg.name, checks)
+
+    def _state_checks(self, tenant: str, target: str, checks: list[Check]) -> list[Check]:
+        """What the state says beside what the platform holds: a site filled by another koppeling needs a
+        takeover before koppel's first write, or everyone gets a second account."""
+        managed = sum(n for by_status in self.store.counts(tenant, target).values() for n in by_status.values())
+        if managed:
+            return [Check("state", CheckStatus.OK, f"koppel manages {managed:,} object(s) in this target")]
+        held = next((c.data for c in checks if "accounts" in c.data), None)
+        if held is None or not held.get("accounts"):
+            return [Check("state", CheckStatus.OK, "koppel manages nothing here yet; the first sync loads everything")]
+        if held.get("with_sync_id"):
+            return [Check("state", CheckStatus.FAILED,
+                          f"the target already holds {held['accounts']:,} account(s), with sync ids another koppeling "
+                          "or an import gave them, and koppel manages nothing here yet: a first sync would make a "
+                          "second account for each of them",
+                          "run `koppel takeover` first: it adopts what matches the LAS (see docs/takeover.md)")]
+        return [Check("state", CheckStatus.WARNING,
+                      f"the target holds {held['accounts']:,} account(s) made by hand; a first sync leaves them be",
+                      "`koppel takeover` or `koppel reconcile` matches them to LAS persons, for review")]
+
+    def _preflight(self, tenant: str, target: str, target_obj: Target) -> None:
+        """Before a run's first write: the short check (reach, credentials, site root); before the very first
+        write to a target also what it already holds. Stops the run, with what to fix, on any failure."""
+        if not isinstance(target_obj, CheckableTarget):
+            return
+        first = not self.store.counts(tenant, target)
+        checks = target_obj.check(full=first)
+        if first:
+            checks += self._state_checks(tenant, target, checks)
+        failed = [c for c in checks if c.status is CheckStatus.FAILED]
+        if failed:
+            raise PreflightFailed("the check before the first write failed; nothing was sent:\n" + "\n".join(
+                f"  - {c.name}: {c.message}" + (f"\n    fix: {c.fix}" if c.fix else "") for c in failed))
 
     def sync(self, tenant_id: str | None, target_name: str | None, *, year: str | None = None,
              trigger: str = "cli", progress: Callable[[int, int], None] | None = None,

@@ -223,7 +223,7 @@ def test_a_poisoned_object_is_isolated_by_splitting_and_the_others_land(store):
     objs = bestuur(pupils=40)
     persons = [o.key for o in objs if o.kind is ObjectKind.PERSON]
     poison = persons[len(persons) // 2]
-    fake = FakeTarget("fake", batch_size=50, operations_in_flight=100, poison={poison})
+    fake = FakeTarget("fake", batch_size=50, operations_in_flight=50, adaptive=False, poison={poison})
     result = apply(store, fake, plan_for(store, objs))
     assert result.status == "partial"
     failed = [f for f in result.failures if f["code"] == "rejected"]

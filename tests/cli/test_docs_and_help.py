@@ -14,7 +14,7 @@ from koppel.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_COMMANDS = {"validate", "plan", "apply", "sync", "status", "history", "generate", "reconcile", "purge",
-                 "takeover", "connectors list", "connectors describe"}
+                 "takeover", "check", "connectors list", "connectors describe"}
 
 
 def commands() -> list[tuple[str, object]]:

@@ -114,3 +114,30 @@ def test_a_200_character_name_is_cut_with_a_diagnostic_not_a_failed_batch(tmp_pa
         assert app.plan(None, None).plan.empty, "a cut name is not re-sent on every run"
     finally:
         ws.close()
+
+
+def test_a_poisoned_pupil_fails_alone_and_every_other_object_lands(tmp_path):
+    """The sandbox answers HTTP 500 (InternalServiceFault) to every request that names one pupil, as a server
+    bug triggered by one record's data would: the applier splits the batch until that pupil is alone."""
+    ws = make_workspace(tmp_path, students=60, extra=FAST_RETRIES)
+    try:
+        first = ws.app().plan(None, None).plan
+        persons, _ = wanted(first)
+        poisoned = persons[len(persons) // 3]
+        ws.sandbox.stop()
+        ws.sandbox = SandboxServer(replace(ws.sandbox.config, poison_keys=(poisoned,))).start()
+        ws.write_config()
+        app = ws.app()
+        result = app.apply(app.plan(None, None).plan)
+        assert result.status == "partial"
+        rejected = [f for f in result.failures if f["code"] == "rejected"]
+        assert [f["key"] for f in rejected] == [poisoned]
+        assert "InternalServiceFault" in rejected[0]["message"]
+        skipped = {f["key"] for f in result.failures if f["code"] == "skipped"}
+        assert skipped and all(key.startswith(poisoned + "|") for key in skipped), "only its memberships wait"
+        held_persons, held_groups, _ = holdings(ws.sandbox)
+        assert held_persons == sorted(set(persons) - {poisoned}) and held_groups == wanted(first)[1]
+        assert result.summary()["load"]["splits"] >= 1
+        assert ws.sandbox.stats()["operations_in_flight"]["peak"] <= 9
+    finally:
+        ws.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from koppel.errors import TargetAuthError
+from koppel.errors import PreflightFailed
 from koppel.generator import add_teacher, drop_subject, move_pupil
 from koppel.model.desired import ObjectKind
 from koppel.plan.model import Action
@@ -117,7 +117,7 @@ def test_las_changes_send_only_those_operations_and_a_quiet_sync_sends_nothing(w
 def test_wrong_credentials_give_one_error_and_no_retry_storm(ws):
     app = ws.app(password="wrong-password")
     requests_before = ws.sandbox.stats()["requests_total"]
-    with pytest.raises(TargetAuthError, match="credentials|security|refused"):
+    with pytest.raises(PreflightFailed, match=r"credentials: itslearning refused the WS-Security(.|\n)*fix: copy"):
         app.sync(None, None)
-    assert ws.sandbox.stats()["requests_total"] - requests_before == 1, "one request, then stop"
+    assert ws.sandbox.stats()["requests_total"] - requests_before == 1, "one read (the preflight), then stop"
     assert ws.sandbox.stats()["persons"] == 0

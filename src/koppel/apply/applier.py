@@ -268,8 +268,8 @@ class _PhaseRunner:
                 continue
             done, _ = wait(self.running, timeout=self._next_wake(), return_when=FIRST_COMPLETED)
             finished = [(future.result(), *self.running.pop(future)) for future in done]
-            for answer, _, ticket in finished:
-                self._release(answer, ticket)
+            for answer, batch, ticket in finished:
+                self._release(answer, batch, ticket)
             fatal = next((a.error for a, _, _ in finished if isinstance(a.error, (TargetAuthError, TargetConfigError))),
                          None)
             if fatal is not None:
@@ -311,7 +311,12 @@ class _PhaseRunner:
                 return None
             if size >= len(head.changes):
                 return self.ready.popleft()
-            part = _Batch(head.changes[:size], head.attempt, head.split)
+            # A batch that failed as a whole goes again in parts when the budget is smaller now: each part
+            # is a split-off half as far as isolating a bad object goes.
+            part = _Batch(head.changes[:size], head.attempt, head.split or head.attempt > 1)
+            if head.attempt > 1 and not head.split:
+                head.split = True
+                self.result.load.splits += 1
             head.changes = head.changes[size:]
             return part
         while self.queues and not self.queues[0]:
@@ -367,8 +372,10 @@ class _PhaseRunner:
 
     # -- answers -----------------------------------------------------------------------------------
 
-    def _release(self, answer: _Answer, ticket: Ticket) -> None:
-        """Give the budget back what one answered request held, and tell it how the platform answered."""
+    def _release(self, answer: _Answer, batch: _Batch, ticket: Ticket) -> None:
+        """Give the budget back what one answered request held, and tell it how the platform answered.
+
+        A split-off part that fails again says more about its objects than about the platform's load."""
         error = answer.error
         if error is None:
             self.budget.answered(ticket, answer.seconds)
@@ -376,7 +383,7 @@ class _PhaseRunner:
                 self.budget.busy(ticket)
         elif isinstance(error, TransientTargetError) and error.overload:
             self.budget.busy(ticket, retry_after=error.retry_after, unanswered=error.unanswered)
-        elif isinstance(error, TransientTargetError):
+        elif isinstance(error, TransientTargetError) and not batch.split:
             self.budget.failed(ticket)
         else:
             self.budget.released(ticket)

@@ -45,6 +45,9 @@ SLOWER_THAN = 1.5
 """Requests taking 1.5× what the same size took unloaded (smoothed) count as "a queue is building up"."""
 FLAT_BELOW = 1.2
 """Below 1.2× the unloaded time the platform keeps up: the limit may grow."""
+QUEUE_NOISE_S = 0.025
+"""A round trip less than this much over the unloaded one is noise (thread scheduling, a local server),
+not a queue at the platform."""
 SMOOTHING = 0.3
 BASELINE_DRIFT = 0.01
 """The unloaded time per batch size follows a permanently slower platform, slowly."""
@@ -163,7 +166,8 @@ class OperationsBudget:
     def sent(self, operations: int) -> Ticket:
         self.in_flight += operations
         self.stats.in_flight.append(self.in_flight)
-        return Ticket(operations, self.clock(), window_full=self.in_flight >= int(self.limit) - 1)
+        room = int(self.limit) - self.in_flight
+        return Ticket(operations, self.clock(), window_full=room < max(1, self.batch_size // 2))
 
     # -- answers ---------------------------------------------------------------------------------
 
@@ -228,7 +232,8 @@ class OperationsBudget:
             self._unloaded[operations] = unloaded = max(seconds, 1e-6)
         else:
             self._unloaded[operations] = unloaded + (seconds - unloaded) * BASELINE_DRIFT
-        self._ratio += SMOOTHING * (seconds / unloaded - self._ratio)
+        sample = seconds / unloaded if seconds - unloaded > QUEUE_NOISE_S else 1.0
+        self._ratio += SMOOTHING * (sample - self._ratio)
         return self._ratio
 
     def _decrease(self, ticket: Ticket, factor: float) -> None:

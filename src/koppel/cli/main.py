@@ -171,6 +171,10 @@ def _print_apply(result, fmt: Format) -> None:
         f"{result.retries:,} retries, {result.seconds:.1f}s. Run {result.run_id}: {result.status}.",
         markup=False,
     )
+    if result.requests:
+        from koppel.cli.status import render_load
+
+        out.print(render_load(result.load.to_json()), markup=False)
     if result.message:
         out.print(result.message, markup=False)
     for f in result.failures[:20]:
@@ -251,6 +255,35 @@ def sync(
         result = app_.apply(p, progress=progress)
     _print_apply(result, fmt)
     finish(0 if result.status == "succeeded" else 1, store=app_.store)
+
+
+# -- check ----------------------------------------------------------------------------------------
+
+_CHECK_MARK = {"ok": "ok  ", "warning": "warn", "failed": "FAIL", "skipped": "skip"}
+
+
+@app.command()
+@handle_errors
+def check(
+    config: ConfigOpt = Path("koppel.toml"),
+    tenant: TenantOpt = None,
+    target: TargetOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """Check, without writing, that koppel can work with a target: endpoint, TLS, credentials, site root, the
+    operations it may use, and what it already holds. Exit 5 when something must be fixed."""
+    app_ = _app(config)
+    checks = app_.check(tenant, target)
+    failed = [c for c in checks if c.status.value == "failed"]
+    if fmt is Format.JSON:
+        emit_json({"ok": not failed, "checks": [c.to_json() for c in checks]})
+    else:
+        for c in checks:
+            out.print(f"{_CHECK_MARK[c.status.value]}  {c.name}: {c.message}", markup=False)
+            if c.fix and c.status.value in ("failed", "warning"):
+                out.print(f"      fix: {c.fix}", markup=False)
+        out.print(f"{len(failed)} problem(s) to fix." if failed else "koppel can work with this target.", markup=False)
+    raise typer.Exit(5 if failed else 0)
 
 
 # -- status / history ------------------------------------------------------------------------------

@@ -85,6 +85,21 @@ def render_status(data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_load(load: dict[str, Any]) -> str:
+    """The load a run put on the target, in one line (run summary and `koppel status --run N`)."""
+    flight, per_op, limit = load["operations_in_flight"], load["ms_per_operation"], load["limit"]
+    budget = (f"adaptive, limit {limit['min']:g}–{limit['max']:g}, ended at {limit['end']:g}" if load["adaptive"]
+              else "pinned")
+    text = (f"Load: operations in flight p50 {flight['p50']:g}, p95 {flight['p95']:g}, max {flight['max']:g} of a "
+            f"ceiling of {load['ceiling']} ({budget}); {per_op['p50']:g} ms per operation (p95 {per_op['p95']:g}); "
+            f"the limiter backed off {load['backoffs']} time(s)")
+    extras = [f"{load['busy']} busy answer(s)" if load.get("busy") else "",
+              f"{load['splits']} batch(es) split to isolate a refused object" if load.get("splits") else "",
+              f"paused {load['paused_s']:g} s for Retry-After" if load.get("paused_s") else ""]
+    extras = [e for e in extras if e]
+    return text + ("; " + ", ".join(extras) if extras else "") + "."
+
+
 def render_run(run: RunInfo, problems: list[JournalEntry]) -> str:
     lines = [f"Run {run.id} — {run.kind} for {run.tenant} → {run.target}, {run.started_at} … {run.finished_at or ''}: "
              f"{run.status}"]
@@ -92,6 +107,10 @@ def render_run(run: RunInfo, problems: list[JournalEntry]) -> str:
         lines.append(f"  {run.message}")
     for k, v in (run.summary.get("outcomes") or {}).items():
         lines.append(f"  {k}: {v:,}")
+    if run.summary.get("load"):
+        lines.append(f"  {run.summary.get('requests', 0):,} requests, {run.summary.get('retries', 0):,} retries, "
+                     f"{run.summary.get('seconds', 0):.1f} s")
+        lines.append("  " + render_load(run.summary["load"]))
     if problems:
         lines.append("Per-object problems:")
         for e in problems:

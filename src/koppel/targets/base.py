@@ -28,6 +28,9 @@ from koppel.plan.model import Action, Change
 
 __all__ = [
     "Capabilities",
+    "Check",
+    "CheckableTarget",
+    "CheckStatus",
     "ItemOutcome",
     "ItemResult",
     "ReadObject",
@@ -82,6 +85,29 @@ class Capabilities:
         return (kind, action) in self.actions
 
 
+class CheckStatus(StrEnum):
+    OK = "ok"
+    WARNING = "warning"  # works, but worth knowing (readAllPersons off, TLS verification off …)
+    FAILED = "failed"  # koppel cannot work like this: the fix says what to do
+    SKIPPED = "skipped"  # not checked (an earlier check failed, or it cannot be checked without writing)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of ``koppel check``: what was checked, how it went, and what to do about it."""
+
+    name: str
+    status: CheckStatus
+    message: str
+    fix: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """Figures behind the message (e.g. ``{"accounts": 1304, "with_sync_id": 100}``), for callers."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status.value, "message": self.message, "fix": self.fix,
+                **({"data": dict(self.data)} if self.data else {})}
+
+
 @dataclass(frozen=True, slots=True)
 class ReadObject:
     """An object as the target holds it, in koppel's target-neutral attribute vocabulary."""
@@ -108,3 +134,14 @@ class Target(Protocol):
     def apply(self, batch: Sequence[Change]) -> Sequence[ItemResult]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class CheckableTarget(Protocol):
+    """A target that can check, without writing, that koppel can work with it (``koppel check``).
+
+    ``full=False`` is the short preflight before a run's first write (reach, credentials, the site
+    root); ``full=True`` adds every optional operation and what the platform already holds.
+    """
+
+    def check(self, *, full: bool = True) -> list[Check]: ...

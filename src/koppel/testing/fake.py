@@ -42,7 +42,7 @@ from koppel.connectors import ConnectorContext, TargetKind
 from koppel.errors import TargetConfigError, TransientTargetError
 from koppel.model.desired import ObjectKind
 from koppel.plan.model import Action, Change
-from koppel.targets.base import Capabilities, ItemOutcome, ItemResult, ReadObject, TargetSnapshot
+from koppel.targets.base import Capabilities, Check, CheckStatus, ItemOutcome, ItemResult, ReadObject, TargetSnapshot
 
 __all__ = ["FakeTarget", "FakeTargetSettings", "KIND"]
 
@@ -156,6 +156,19 @@ class FakeTarget:
             with self._lock:
                 self._in_flight -= 1
                 self._operations -= size
+
+    def check(self, *, full: bool = True) -> list[Check]:
+        """What ``koppel check`` reads of a platform, faked: the endpoint, and what it already holds."""
+        if self.config_fault:
+            return [Check("endpoint", CheckStatus.FAILED, "fake target: the endpoint does not serve this action "
+                          "(injected)", "configure the fault away")]
+        with self._lock:
+            accounts = sum(1 for o in self.objects.values() if o["kind"] == ObjectKind.PERSON.value)
+        checks = [Check("endpoint", CheckStatus.OK, "the fake target answers")]
+        if full:
+            checks.append(Check("accounts", CheckStatus.OK, f"the fake target holds {accounts} account(s)",
+                                data={"accounts": accounts, "with_sync_id": accounts}))
+        return checks
 
     def close(self) -> None:
         with self._lock:

@@ -72,6 +72,10 @@ class SandboxConfig:
     """Profile names the site knows besides the 2017 WSDL's ``institutionRoleType`` enumeration
     (e.g. ``System Administrator``); a person with one of them gets that profile. Any other value
     outside the enumeration makes the whole request fail deserialisation, as the 2017 contract does."""
+    poison_keys: tuple[str, ...] = ()
+    """Injected trouble: sync ids that make the whole request carrying them fail with HTTP 500 and WCF's
+    ``InternalServiceFault``, every time — as a server bug triggered by one object's data does (itswizard
+    reports HTTP 500 for an empty ``bday``). A client must isolate such an object and land the others."""
     seed: int = 0
     """Seeds the fault RNG and the permanent-failure hash, for reproducible runs."""
     site_root: str | None = None
@@ -82,6 +86,7 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "db_path", Path(self.db_path))
         object.__setattr__(self, "extra_institution_roles", tuple(self.extra_institution_roles))
+        object.__setattr__(self, "poison_keys", tuple(self.poison_keys))
         problems = []
         try:
             object.__setattr__(self, "fail_mode", FailMode(self.fail_mode))

@@ -140,6 +140,17 @@ def item_count(request: Request) -> int:
     return 1
 
 
+def request_keys(request: Request) -> tuple[str, ...]:
+    """The sync ids a request names (its objects' ids, or the subject of a read-for)."""
+    if isinstance(request, WriteRequest):
+        return tuple(item.key for item in request.items if item.key)
+    if isinstance(request, KeysRequest):
+        return tuple(key for key in request.keys if key)
+    if isinstance(request, SubjectRequest) and request.key:
+        return (request.key,)
+    return ()
+
+
 def operation_count(request: Request) -> int:
     """Operations in itslearning's sense (Dos-and-don'ts): objects, and for memberships every member."""
     if isinstance(request, WriteRequest):

@@ -35,7 +35,7 @@ from .capacity import Admission, InFlightMeter, Refusal, Ticket
 from .config import SandboxConfig
 from .contract import Skipped
 from .decode import Request as ImsRequest
-from .decode import decode_request, item_count, operation_count
+from .decode import decode_request, request_keys, item_count, operation_count
 from .encode import encode_response
 from .faults import FaultInjector, InjectedFault
 from .model import GroupType, Outcome
@@ -232,6 +232,10 @@ class SoapEndpoint:
         wait = ticket.processed_at - loop.time() + self.sandbox.config.latency_ms / 1000
         if wait > 0:
             await asyncio.sleep(wait)
+        poison = self.sandbox.config.poison_keys
+        if poison and set(poison).intersection(request_keys(call.request)):
+            exchange.result = RequestResult.INJECTED_BEFORE
+            return _fault_response(SoapFault.internal_error())
         fault = self.sandbox.faults.draw()
         if fault is InjectedFault.BEFORE:
             exchange.result = RequestResult.INJECTED_BEFORE

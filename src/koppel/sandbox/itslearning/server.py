@@ -176,6 +176,14 @@ def _parser() -> argparse.ArgumentParser:
         help="comma-separated profile names the site accepts as institutionRoleType besides the 2017 "
         "enumeration, e.g. 'System Administrator,AICC' (default: none)",
     )
+    parser.add_argument(
+        "--poison",
+        action="append",
+        default=[],
+        metavar="SYNC_ID",
+        help="injected trouble: a request naming this sync id fails as a whole with HTTP 500 "
+        "(InternalServiceFault), every time; repeatable",
+    )
     # Removed: the sandbox no longer refuses by concurrent requests (itslearning documents no such
     # answer). Accepted and ignored, with a warning, so that old scripts keep running.
     parser.add_argument("--max-in-flight", type=int, default=None, help=argparse.SUPPRESS)
@@ -228,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             retry_after_s=args.retry_after,
             max_operations_in_flight=args.max_operations_in_flight,
             extra_institution_roles=_profiles(args.profiles),
+            poison_keys=tuple(args.poison),
             seed=args.seed,
             site_root=args.site_root or None,
         )

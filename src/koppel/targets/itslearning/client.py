@@ -96,14 +96,14 @@ class ImsClient:
             transport=transport,
         )
 
-    def send(self, request: SoapRequest) -> SoapResponse:
+    def send(self, request: SoapRequest, *, retry: RetryPolicy | None = None) -> SoapResponse:
         """POST ``request`` and return the parsed SOAP response, or raise a target error.
 
-        A read is repeated after a transient failure (``read_retry``); a write is sent once.
+        A read is repeated after a transient failure (``retry``, else ``read_retry``); a write is sent once.
         """
         if request.operation.is_read:
             return call_with_retries(
-                lambda: self._post(request), self.read_retry, what=request.operation.value,
+                lambda: self._post(request), retry or self.read_retry, what=request.operation.value,
                 rng=self._rng, sleep=self._sleep,
             )
         return self._post(request)

@@ -47,7 +47,7 @@ import structlog
 from koppel.errors import TargetProtocolError
 from koppel.model.desired import ObjectKind
 from koppel.plan.model import Action, Change
-from koppel.targets.base import Capabilities, ItemOutcome, ItemResult, ReadObject, TargetSnapshot
+from koppel.targets.base import Capabilities, Check, ItemOutcome, ItemResult, ReadObject, TargetSnapshot
 from koppel.targets.itslearning import mapping
 from koppel.targets.itslearning.client import ImsClient
 from koppel.targets.itslearning.envelopes import (
@@ -69,6 +69,7 @@ from koppel.targets.itslearning.envelopes import (
     read_memberships_result,
 )
 from koppel.targets.itslearning.mapping import ArchiveFolder, KeyResolver, MappingConfig, Prepared
+from koppel.targets.itslearning.preflight import run_checks
 from koppel.targets.itslearning.settings import ItslearningSettings
 from koppel.takeover.model import Discovery
 
@@ -428,6 +429,10 @@ class ItslearningTarget:
 
         return discover(self._client.send, self._header, self._config, probe_group_ids=probe_group_ids,
                         known_keys=known_keys, known_target_ids=known_target_ids, batch=self.settings.batch_size)
+
+    def check(self, *, full: bool = True) -> list[Check]:
+        """Can koppel work with this integration? Reads only (see :mod:`.preflight`)."""
+        return run_checks(self._client, self._header, self.settings, full=full)
 
     def close(self) -> None:
         self._client.close()
