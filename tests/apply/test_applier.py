@@ -196,7 +196,7 @@ def test_the_budget_grows_to_a_higher_ceiling_while_the_platform_keeps_up(store)
 
 
 def test_busy_answers_shrink_the_budget_and_retry_after_is_honoured(store):
-    fake = FakeTarget("fake", batch_size=50, operations_in_flight=50, busy_above=20, retry_after_s=0.05,
+    fake = FakeTarget("fake", batch_size=50, operations_in_flight=50, busy_above=20, retry_after_s=0.2,
                       latency_s=0.01)
     objs = bestuur(pupils=60)
     result = apply(store, fake, plan_for(store, objs))

@@ -95,7 +95,7 @@ def test_a_request_that_timed_out_stays_counted_for_a_while():
     assert budget.in_flight == 5 and budget.limit == 4.5
     assert budget.admit(10, busy=False) == 0, "the platform may still be working on those five"
     clock.now += 30
-    assert budget.admit(10, busy=False) == 4
+    assert budget.admit(10, busy=False) == 3, "a limit of 4.5: requests of 3"
 
 
 def test_a_pinned_budget_ignores_every_signal():
@@ -110,3 +110,42 @@ def test_a_pinned_budget_ignores_every_signal():
 def test_the_ceiling_and_batch_must_be_positive():
     with pytest.raises(ValueError):
         OperationsBudget(0, max_batch=50)
+
+
+def test_the_batch_follows_the_limit_so_a_smaller_budget_sends_smaller_requests():
+    clock = Clock()
+    budget = OperationsBudget(50, max_batch=50, clock=clock)
+    assert budget.batch_size == 5, "limit 9 at the start: requests of 5 and 4"
+    budget.limit = 50.0
+    assert budget.batch_size == 25
+    budget.busy(budget.sent(25))
+    assert budget.limit == 25 and budget.batch_size == 13
+    budget.batch_cap = 4  # the platform said a request was too large
+    assert budget.batch_size == 4
+
+
+def test_near_the_level_where_the_platform_was_busy_the_limit_grows_slowly():
+    clock = Clock()
+    budget = OperationsBudget(50, max_batch=50, clock=clock)
+    budget.limit = 40.0
+    budget._slow_start = False
+    clock.now += 0.1
+    budget.busy(budget.sent(20))  # busy at 40: halved to 20
+    budget.in_flight = 0
+    def growth(round_trips: int) -> float:
+        before = budget.limit
+        for _ in range(round_trips):
+            round_trip(budget, clock, 0.1)
+        return (budget.limit - before) / round_trips
+
+    far = growth(5)
+    assert budget.limit < 34
+    while budget.limit < 34:  # 0.85 × 40
+        round_trip(budget, clock, 0.1)
+    near = growth(5)
+    assert near < 0.4 * far, (near, far)
+    for _ in range(300):  # it keeps probing: the platform may have got faster
+        if budget.limit >= 46:  # 1.15 × 40
+            break
+        round_trip(budget, clock, 0.1)
+    assert growth(3) > 2 * near, "well past the old busy level: normal growth again"

@@ -108,6 +108,8 @@ def test_las_changes_send_only_those_operations_and_a_quiet_sync_sends_nothing(w
         n = sum(1 for c in plan.changes if (c.kind, c.action) == pair)
         assert -(-n // 5) <= sent[op] <= -(-n // 4), (op, n, sent)
 
+    stats = ws.sandbox.stats()
+    assert stats["http_503"] == 0 and stats["operations_in_flight"]["peak"] <= 9, "never more than the budget"
     quiet_before = ws.sandbox.stats()["writes"]
     quiet = app.sync(None, None)
     assert quiet.plan.empty

@@ -62,11 +62,14 @@ class Workspace:
 
 
 def make_workspace(root: Path, *, students: int = 200, seed: int = 11, latency_ms: float = 0, fail_rate: float = 0.0,
-                   extra: str = "") -> Workspace:
+                   extra: str = "", max_operations_in_flight: int | None = 9) -> Workspace:
+    """The sandbox is strict by default: a request that would put more than nine operations in flight (koppel's
+    default ceiling, itslearning's "fewer than 10") is refused with HTTP 503, so every e2e test checks the budget."""
     bestuur = generate(students=students, schools=1, year=YEAR, seed=seed)
     write_layout(bestuur, root / "export", "magister")
     sandbox = SandboxServer(SandboxConfig(db_path=root / "sandbox.db", username="koppel", password=PASSWORD,
-                                          site_root=SITE_ROOT, latency_ms=latency_ms, fail_rate=fail_rate, seed=seed))
+                                          site_root=SITE_ROOT, latency_ms=latency_ms, fail_rate=fail_rate, seed=seed,
+                                          max_operations_in_flight=max_operations_in_flight))
     sandbox.start()
     ws = Workspace(root, bestuur, sandbox, extra=extra)
     ws.write_config()

@@ -220,6 +220,8 @@ class _Batch:
     changes: list[Change]
     attempt: int = 1
     split: bool = False
+    refused: int = 0
+    """How often the platform refused this batch as a whole for another reason than being busy."""
 
 
 @dataclass(slots=True)
@@ -311,10 +313,10 @@ class _PhaseRunner:
                 return None
             if size >= len(head.changes):
                 return self.ready.popleft()
-            # A batch that failed as a whole goes again in parts when the budget is smaller now: each part
-            # is a split-off half as far as isolating a bad object goes.
-            part = _Batch(head.changes[:size], head.attempt, head.split or head.attempt > 1)
-            if head.attempt > 1 and not head.split:
+            # A batch goes again in parts when the budget is smaller now. If the platform refused it as a
+            # whole (not for being busy), each part is a split-off half as far as isolating a bad object goes.
+            part = _Batch(head.changes[:size], head.attempt, head.split or head.refused > 0, head.refused)
+            if head.refused and not head.split:
                 head.split = True
                 self.result.load.splits += 1
             head.changes = head.changes[size:]
@@ -397,13 +399,13 @@ class _PhaseRunner:
         if isinstance(error, TransientTargetError):
             if error.overload:  # busy, not broken: the same batch later, whole
                 return self._again_or_fail(batch, error, error.retry_after)
-            if len(changes) > 1 and (batch.split or batch.attempt >= _SPLIT_AFTER) and not self.stopping():
+            if len(changes) > 1 and (batch.split or batch.refused + 1 >= _SPLIT_AFTER) and not self.stopping():
                 self._split(batch, str(error))
                 return []
-            return self._again_or_fail(batch, error, None)
+            return self._again_or_fail(batch, error, None, refused=True)
         if isinstance(error, RequestTooLarge):
             if len(changes) > 1 and not self.stopping():
-                self.budget.batch_size = max(1, min(self.budget.batch_size, len(changes) // 2))
+                self.budget.batch_cap = max(1, min(self.budget.batch_size, len(changes) // 2))
                 self._split(batch, str(error))
                 return []
             return [(c, ItemResult(c.key, ItemOutcome.FAILED, str(error), code="too-large")) for c in changes]
@@ -426,14 +428,15 @@ class _PhaseRunner:
             else:
                 outcomes.append((change, res))
         if again:
-            self._later(_Batch(again, batch.attempt + 1, batch.split), batch.attempt)
+            self._later(_Batch(again, batch.attempt + 1, batch.split, batch.refused), batch.attempt)
         return outcomes
 
-    def _again_or_fail(self, batch: _Batch, error: TransientTargetError,
-                       retry_after: float | None) -> list[tuple[Change, ItemResult]]:
+    def _again_or_fail(self, batch: _Batch, error: TransientTargetError, retry_after: float | None,
+                       *, refused: bool = False) -> list[tuple[Change, ItemResult]]:
         if batch.attempt < self.applier.retry.max_attempts and not self.stopping():
             log.info("retrying request", attempt=batch.attempt + 1, items=len(batch.changes), error=str(error))
-            self._later(_Batch(batch.changes, batch.attempt + 1, batch.split), batch.attempt, retry_after)
+            self._later(_Batch(batch.changes, batch.attempt + 1, batch.split, batch.refused + refused),
+                        batch.attempt, retry_after)
             return []
         if batch.split and len(batch.changes) == 1:
             message, code = f"the platform refused this object as a whole request: {error}", "rejected"

@@ -14,9 +14,14 @@ member one — and asks that fewer than 10 are unprocessed at any time, in batch
   the same size took before (a queue is building up at the platform). This is TCP's AIMD with a delay
   signal, as in Netflix's concurrency-limits (``AIMDLimit``, ``Gradient2Limit``). At most one decrease per
   round trip: answers to requests sent before the last decrease say nothing new.
-* the **batch size** follows the budget: at most ``max_batch`` objects, about half the ceiling, so that
-  two requests are in flight and the platform never waits for koppel's bookkeeping between them; never
-  more than the room left under the limit.
+* the **batch size** follows the budget: at most ``max_batch`` objects, about half the current limit,
+  so that two requests are in flight and the platform never waits for koppel's bookkeeping between
+  them; never more than the room left under the limit. A smaller limit therefore means smaller requests,
+  which a platform with a short queue can take where it refuses a large one.
+* the level at which the platform last said "busy" is remembered (as TCP CUBIC remembers ``W_max``):
+  near it the limit grows five times more slowly, so that it settles just under the platform's
+  capacity instead of running into it every few seconds; well above it normal growth resumes, in case
+  the platform got faster.
 * a platform's ``Retry-After`` pauses all sending until it has passed.
 * a request that timed out may still be running at the platform: its operations stay counted for
   ``timeout_hold_s`` more before they are given back.
@@ -49,6 +54,11 @@ QUEUE_NOISE_S = 0.025
 """A round trip less than this much over the unloaded one is noise (thread scheduling, a local server),
 not a queue at the platform."""
 SMOOTHING = 0.3
+NEAR_BUSY = 0.85
+"""From this fraction of the level where the platform last said busy, the limit grows slowly..."""
+PAST_BUSY = 1.15
+"""...up to this multiple of it; above it, the platform evidently got faster: normal growth again."""
+PROBE_SLOWDOWN = 0.2
 BASELINE_DRIFT = 0.01
 """The unloaded time per batch size follows a permanently slower platform, slowly."""
 
@@ -130,7 +140,8 @@ class OperationsBudget:
         self.adaptive = adaptive
         self.clock = clock
         self.limit = float(min(ceiling, SAFE_START)) if adaptive else float(ceiling)
-        self.batch_size = min(max_batch, max(1, math.ceil(ceiling / 2)))
+        self.batch_cap = min(max_batch, max(1, math.ceil(ceiling / 2)))
+        """The most objects a request carries (lowered when the platform said a request was too large)."""
         self.in_flight = 0
         self.paused_until = 0.0
         self.timeout_hold_s = timeout_hold_s
@@ -139,7 +150,13 @@ class OperationsBudget:
         self._last_decrease = -math.inf
         self._unloaded: dict[int, float] = {}
         self._ratio = 1.0
+        self._busy_level: float | None = None
         self.stats = LoadStats(ceiling=ceiling, adaptive=adaptive, limits=[self.limit])
+
+    @property
+    def batch_size(self) -> int:
+        """Objects per request now: about half the limit, at most ``batch_cap``."""
+        return min(self.batch_cap, max(1, math.ceil(self.limit / 2)))
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -182,6 +199,9 @@ class OperationsBudget:
             self._decrease(ticket, SLOWER_FACTOR)
         elif ratio < FLAT_BELOW and ticket.window_full:
             step = ticket.operations if self._slow_start else ticket.operations / self.limit
+            level = self._busy_level
+            if level is not None and NEAR_BUSY * level <= self.limit < PAST_BUSY * level:
+                step *= PROBE_SLOWDOWN
             self._set(min(float(self.ceiling), self.limit + step))
 
     def busy(self, ticket: Ticket, *, retry_after: float | None = None, unanswered: bool = False) -> None:
@@ -193,7 +213,9 @@ class OperationsBudget:
             if until > self.paused_until:
                 self.stats.paused_s += until - max(self.paused_until, self.clock())
                 self.paused_until = until
-        self._decrease(ticket, BUSY_FACTOR)
+        level = self.limit
+        if self._decrease(ticket, BUSY_FACTOR):
+            self._busy_level = level
 
     def failed(self, ticket: Ticket) -> None:
         """The request failed as a whole for another reason (HTTP 5xx, a SOAP fault)."""
@@ -236,14 +258,16 @@ class OperationsBudget:
         self._ratio += SMOOTHING * (sample - self._ratio)
         return self._ratio
 
-    def _decrease(self, ticket: Ticket, factor: float) -> None:
+    def _decrease(self, ticket: Ticket, factor: float) -> bool:
+        """Shrink the limit, once per round trip; whether it did."""
         if not self.adaptive or ticket.sent_at <= self._last_decrease:
-            return
+            return False
         self._slow_start = False
         self._last_decrease = self.clock()
         self.stats.backoffs += 1
         self._ratio = 1.0
         self._set(max(1.0, self.limit * factor))
+        return True
 
     def _set(self, limit: float) -> None:
         self.limit = limit

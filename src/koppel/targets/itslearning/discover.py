@@ -87,11 +87,13 @@ class _Walk:
             if incomplete:
                 self.complete = False
 
-    def each(self, items: Sequence[_T], work: Callable[[_T], _R]) -> list[_R]:
-        """``work`` for every item, at most ``concurrency`` at a time; results in item order."""
-        if len(items) <= 1 or self.concurrency == 1:
+    def each(self, items: Sequence[_T], work: Callable[[_T], _R], *, size: int = 1) -> list[_R]:
+        """``work`` for every item, at most ``concurrency`` operations at a time (an item of ``size`` ids is
+        that many operations); results in item order."""
+        parallel = max(1, self.concurrency // max(1, size))
+        if len(items) <= 1 or parallel == 1:
             return [work(item) for item in items]
-        workers = min(self.concurrency, len(items))
+        workers = min(parallel, len(items))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="itslearning-discover") as pool:
             return list(pool.map(work, items))
 
@@ -181,7 +183,7 @@ class _Walk:
                 break
             asked.update(level)
             chunks = [level[i:i + self.batch] for i in range(0, len(level), self.batch)]
-            for found in self.each(chunks, self._read_groups):
+            for found in self.each(chunks, self._read_groups, size=self.batch):
                 for group_id, group in found.items():
                     read[group_id] = self._found_group(group_id, group)
             parents = []

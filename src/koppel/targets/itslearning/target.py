@@ -343,7 +343,7 @@ class ItslearningTarget:
     ) -> tuple[list[ReadObject], bool]:
         objects: list[ReadObject] = []
         complete = True
-        for chunk in _chunks(group_ids, self.settings.batch_size):
+        for chunk in _chunks(group_ids, self._read_batch()):
             response = self._client.send(read_groups(chunk, header=self._header()))
             statuses = item_statuses(response, len(chunk), operation=Operation.READ_GROUPS)
             found = read_groups_result(response, chunk)
@@ -428,7 +428,12 @@ class ItslearningTarget:
         from koppel.targets.itslearning.discover import discover
 
         return discover(self._client.send, self._header, self._config, probe_group_ids=probe_group_ids,
-                        known_keys=known_keys, known_target_ids=known_target_ids, batch=self.settings.batch_size)
+                        known_keys=known_keys, known_target_ids=known_target_ids, batch=self._read_batch(),
+                        concurrency=self.settings.max_operations_in_flight)
+
+    def _read_batch(self) -> int:
+        """Ids per batch read: every object asked for is an operation too, so never more than the ceiling."""
+        return min(self.settings.batch_size, self.settings.max_operations_in_flight)
 
     def check(self, *, full: bool = True) -> list[Check]:
         """Can koppel work with this integration? Reads only (see :mod:`.preflight`)."""
