@@ -22,6 +22,7 @@ limit is passed.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
@@ -563,7 +564,11 @@ def _guards(changes: list[Change], records: Mapping[str, StateRecord], policy: P
     guard = policy.guards
     removing: Counter = Counter()
     clearing: Counter = Counter()
+    accents: Counter = Counter()
     for c in changes:
+        if c.kind is ObjectKind.PERSON and c.action is Action.UPDATE and _only_accents(c):
+            accents[(c.kind, None)] += 1
+            accents[(c.kind, c.school)] += 1
         if c.kind not in guard.kinds:
             continue
         if c.action in (Action.SUSPEND, Action.DELETE, Action.ARCHIVE):
@@ -577,7 +582,7 @@ def _guards(changes: list[Change], records: Mapping[str, StateRecord], policy: P
                 c.before.get(f) not in (None, "", ()) and c.after.get(f) in (None, "", ()) for f in c.fields):
             clearing[(c.kind, None)] += 1
             clearing[(c.kind, c.school)] += 1
-    if not removing and not clearing:
+    if not removing and not clearing and not accents:
         return []
     totals: Counter = Counter()
     for rec in records.values():
@@ -593,20 +598,43 @@ def _guards(changes: list[Change], records: Mapping[str, StateRecord], policy: P
         totals[(ObjectKind.MEMBERSHIP, None)] += n
         totals[(ObjectKind.MEMBERSHIP, school)] += n
     return (_holds("removals", "would be suspended, archived or deleted", removing, totals, guard)
-            + _holds("cleared-fields", "would have a field emptied", clearing, totals, guard))
+            + _holds("cleared-fields", "would have a field emptied", clearing, totals, guard)
+            + _holds("accent-renames", "would be renamed only in their accents (an export read in the wrong "
+                     "encoding? check the source's encoding setting)", accents, totals, guard, any_share=True))
 
 
-def _holds(name: str, what: str, counts: Counter, totals: Counter, guard) -> list[Hold]:
+def _fold(value: object) -> str:
+    """A name without its accents and case, after undoing UTF-8 read as Windows-1252 ("NoÃ«lle")."""
+    text = str(value or "")
+    try:
+        text = text.encode("cp1252").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        pass
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def _only_accents(change: Change) -> bool:
+    """An update whose every changed field differs only in accents or in how its text was decoded."""
+    before, after = change.before or {}, change.after or {}
+    fields = [f for f in change.fields if isinstance(before.get(f), str) and isinstance(after.get(f), str)]
+    return bool(fields) and len(fields) == len(change.fields) and all(
+        before[f] != after[f] and _fold(before[f]) == _fold(after[f]) for f in fields)
+
+
+def _holds(name: str, what: str, counts: Counter, totals: Counter, guard, *, any_share: bool = False) -> list[Hold]:
+    """Holds per kind and school over the guard's limits; ``any_share``: ``min_count`` alone is enough
+    (accent-only renames are never a normal day's work, whatever share of the school they are)."""
     holds = []
     for (kind, school), count in sorted(counts.items(), key=lambda kv: (kv[0][0].value, kv[0][1] or "")):
         if school is None and _single_school(counts, kind):
             continue  # the per-school hold says it already
         total = totals.get((kind, school), 0)
         pct = 100.0 * count / total if total else 100.0
-        if not (count > guard.max_count or (count >= guard.min_count and pct > guard.max_percent)):
+        if not (count > guard.max_count or (count >= guard.min_count and (any_share or pct > guard.max_percent))):
             continue
         where = f"school {school}" if school else "the whole tenant"
-        limit = f"{guard.max_percent:g}% or {guard.max_count} objects"
+        limit = f"{guard.min_count} objects" if any_share else f"{guard.max_percent:g}% or {guard.max_count} objects"
         holds.append(Hold(guard=name, kind=kind.value, school=school, count=count, total=total, limit=limit,
                           message=f"{count} of {total} {kind.value}s ({pct:.1f}%) in {where} {what}; "
                                   f"the limit is {limit}"))
