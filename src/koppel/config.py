@@ -102,7 +102,8 @@ class GuardSettings(_Strict):
     max_percent: float = Field(10.0, ge=0, le=100, description="Hold above this percentage of a kind's objects, "
                                "per school and for the whole tenant.")
     max_count: int = Field(500, ge=0, description="Hold above this number of removals of one kind.")
-    min_count: int = Field(10, ge=0, description="The percentage applies from this many removals on.")
+    min_count: int = Field(10, ge=0, description="The percentage applies from this many removals on; this many "
+                           "persons renamed only in their accents hold the plan whatever their share.")
     hold_jaarovergang: bool = Field(True, description="Hold the plan that archives last year's groups (the "
                                     "jaarovergang) until someone approves it.")
 
