@@ -89,6 +89,10 @@ JAARGROEPEN: dict[str, int | None] = {
 
 DIAGNOSTIC_CODES: dict[str, tuple[Severity, str]] = {
     "missing-value": (Severity.ERROR, "element without its required key; left out"),
+    "bad-text": (
+        Severity.ERROR,
+        "value too long, or with NUL, control or bidi characters (koppel.textsafe); the element is left out",
+    ),
     "duplicate-id": (Severity.ERROR, "the same key twice in one school; the later element is left out"),
     "duplicate-person": (Severity.ERROR, "two persons with one ECK iD in one school; the later is left out"),
     "unknown-group-ref": (Severity.WARNING, "reference to a groep that is not in <groepen>; left out"),
@@ -251,7 +255,13 @@ class RosterAssembler:
     # -- diagnostics and provenance ------------------------------------------------------------
 
     def _report(
-        self, scope: _DocumentScope, code: str, message: str, line: int | None, ref: str | None
+        self,
+        scope: _DocumentScope,
+        code: str,
+        message: str,
+        line: int | None,
+        ref: str | None,
+        field: str | None = None,
     ) -> None:
         severity = DIAGNOSTIC_CODES[code][0]
         file = scope.origin.file
@@ -263,6 +273,7 @@ class RosterAssembler:
                 source=self.options.source,
                 file=file,
                 line=line if file else None,
+                field=field,
                 object=ref,
             )
         )
@@ -284,7 +295,8 @@ class RosterAssembler:
             self._provenance(scope, document.school.line, f"{origin.brin6}/school"),
         )
         for problem in document.problems:
-            self._report(scope, problem.code, problem.message, problem.line, None)
+            ref = f"{scope.ref_prefix}{problem.ref}" if problem.ref else None
+            self._report(scope, problem.code, problem.message, problem.line, ref, problem.field)
         for groep in document.groepen:
             self._add_group(scope, groep)
         peildatum = _peildatum(document.school, self.school_year)

@@ -164,11 +164,15 @@ class Leerkracht:
 
 @dataclass(frozen=True, slots=True)
 class ReadProblem:
-    """Something in the document that had to be left out while reading (an element without its key)."""
+    """Something in the document that had to be left out while reading (an element without its key, or
+    with a value koppel does not accept); ``ref`` is the element's place within its school, ``field`` the
+    value's name."""
 
     code: str
     message: str
     line: int | None
+    ref: str | None = None
+    field: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

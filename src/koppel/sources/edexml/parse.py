@@ -11,11 +11,16 @@ are skipped, and the ``schooljaar`` is *not* checked against the schema's enumer
 What is missing is not invented: an element without its required ``@key`` is left out and
 reported as a :class:`~.model.ReadProblem`; every other judgement (years, BRIN, references) is the
 mapping's.
+
+What is there is not trusted either: every value koppel reads (keys, names, codes, e-mail) is checked
+with :func:`koppel.textsafe.field_problem` — its length bounded, NUL, control and bidi characters
+refused. An element with such a value is left out and reported (``bad-text``) with its line, as an
+element without its key is; a bad value in the ``school`` block makes the document unusable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
 from typing import TypeVar
 
@@ -32,10 +37,31 @@ from koppel.sources.edexml.model import (
     SchoolBlok,
     Vestiging,
 )
+from koppel.textsafe import FieldKind, field_problem
 
 __all__ = ["EdexmlStructureError", "local_name", "read_document"]
 
 _T = TypeVar("_T")
+
+FIELD_KINDS: dict[str, FieldKind] = {
+    "key": "id",
+    "eckid": "id",
+    "achternaam": "name",
+    "voorvoegsel": "name",
+    "voornamen": "name",
+    "voorletters-1": "name",
+    "roepnaam": "name",
+    "naam": "name",
+    "gebruikersnaam": "id",
+    "emailadres": "email",
+    "jaargroep": "code",
+    "instroomdatum": "code",
+    "uitstroomdatum": "code",
+    "rol": "code",
+    "vestiging": "id",
+}
+"""How each value koppel reads is bounded (:data:`koppel.textsafe.FIELD_LIMITS`); the ``school`` block's
+values are codes."""
 
 
 class EdexmlStructureError(ValueError):
@@ -76,6 +102,42 @@ def _key(element: etree._Element, attribute: str = "key") -> str | None:
     return value or None
 
 
+def _first_bad(values: Iterable[tuple[str, str | None]]) -> tuple[str, str] | None:
+    """The first (name, why) among the (name, value) pairs whose value :func:`field_problem` refuses."""
+    for name, value in values:
+        if value is not None:
+            problem = field_problem(value, FIELD_KINDS.get(name, "code"))
+            if problem is not None:
+                return name, problem
+    return None
+
+
+def _bad_text(
+    problems: list[ReadProblem], element: etree._Element, what: str, bad: tuple[str, str], ref: str | None
+) -> None:
+    name, why = bad
+    problems.append(ReadProblem("bad-text", f"{what}: {name} {why}; left out", element.sourceline, ref, name))
+
+
+def _checked_key(
+    element: etree._Element, wanted: str, problems: list[ReadProblem], *, reference: bool = False
+) -> str | None:
+    """The element's ``@key``, or None (reported) when it has none or one koppel cannot accept."""
+    key = _key(element)
+    what = f"<{wanted}> reference" if reference else f"<{wanted}>"
+    if key is None:
+        said = "without a key" if reference else "without its required key"
+        problems.append(ReadProblem("missing-value", f"{what} {said}; left out", element.sourceline))
+        return None
+    problem = field_problem(key, "id")
+    if problem is not None:
+        problems.append(
+            ReadProblem("bad-text", f"{what} whose key {problem}; left out", element.sourceline, None, "key")
+        )
+        return None
+    return key
+
+
 def read_document(root: etree._Element) -> EdexDocument:
     """The content of ``root``: an ``EDEX`` element or a UWLR ``leerlinggegevens`` element."""
     problems: list[ReadProblem] = []
@@ -107,27 +169,27 @@ def read_document(root: etree._Element) -> EdexDocument:
 def _keyed(
     section: etree._Element,
     wanted: str,
-    read: Callable[[etree._Element, str, list[ReadProblem]], _T],
+    read: Callable[[etree._Element, str, list[ReadProblem]], _T | None],
     problems: list[ReadProblem],
 ) -> Iterator[_T]:
-    """Each ``wanted`` child of ``section`` read by ``read(element, key, problems)``; one without a key is
-    reported and left out."""
+    """Each ``wanted`` child of ``section`` read by ``read(element, key, problems)``; one without a key, or
+    with a value koppel cannot accept, is reported and left out."""
     for name, element in _children(section):
         if name != wanted:
             continue
-        key = _key(element)
+        key = _checked_key(element, wanted, problems)
         if key is None:
-            problems.append(
-                ReadProblem(
-                    "missing-value", f"<{wanted}> without its required key; left out", element.sourceline
-                )
-            )
             continue
-        yield read(element, key, problems)
+        item = read(element, key, problems)
+        if item is not None:
+            yield item
 
 
 def _school(element: etree._Element) -> SchoolBlok:
     fields = {name: _text(child) for name, child in _children(element)}
+    bad = _first_bad((name, fields.get(name)) for name in _SCHOOL_FIELDS)
+    if bad is not None:
+        raise EdexmlStructureError(f"the <school> block's {bad[0]} {bad[1]}")
     return SchoolBlok(
         schooljaar=fields.get("schooljaar"),
         peildatum=fields.get("peildatum"),
@@ -141,8 +203,24 @@ def _school(element: etree._Element) -> SchoolBlok:
     )
 
 
-def _vestiging(element: etree._Element, key: str, problems: list[ReadProblem]) -> Vestiging:
+_SCHOOL_FIELDS = (
+    "schooljaar",
+    "peildatum",
+    "brincode",
+    "dependancecode",
+    "schoolkey",
+    "instellingsnummer",
+    "aanmaakdatum",
+    "xsdversie",
+)
+
+
+def _vestiging(element: etree._Element, key: str, problems: list[ReadProblem]) -> Vestiging | None:
     naam = next((_text(child) for name, child in _children(element) if name == "naam"), None)
+    bad = _first_bad([("naam", naam)])
+    if bad is not None:
+        _bad_text(problems, element, f"vestiging {key!r}", bad, f"vestigingen/vestiging[@key='{key}']")
+        return None
     return Vestiging(key, naam, element.sourceline)
 
 
@@ -150,15 +228,14 @@ def _groepen(section: etree._Element, problems: list[ReadProblem]) -> Iterator[G
     for name, element in _children(section):
         if name not in ("groep", "samengestelde_groep"):
             continue
-        key = _key(element)
+        key = _checked_key(element, name, problems)
         if key is None:
-            problems.append(
-                ReadProblem(
-                    "missing-value", f"<{name}> without its required key; left out", element.sourceline
-                )
-            )
             continue
         fields = {child_name: _text(child) for child_name, child in _children(element)}
+        bad = _first_bad((name, fields.get(name)) for name in ("naam", "jaargroep"))
+        if bad is not None:
+            _bad_text(problems, element, f"{name} {key!r}", bad, f"groepen/{name}[@key='{key}']")
+            continue
         yield Groep(
             key,
             fields.get("naam"),
@@ -169,20 +246,23 @@ def _groepen(section: etree._Element, problems: list[ReadProblem]) -> Iterator[G
 
 
 def _ref(element: etree._Element, problems: list[ReadProblem]) -> GroepRef | None:
-    key = _key(element)
-    if key is None:
-        problems.append(
-            ReadProblem(
-                "missing-value",
-                f"<{local_name(element)}> reference without a key; left out",
-                element.sourceline,
-            )
-        )
-        return None
-    return GroepRef(key, element.sourceline)
+    key = _checked_key(element, local_name(element), problems, reference=True)
+    return None if key is None else GroepRef(key, element.sourceline)
 
 
-def _leerling(element: etree._Element, key: str, problems: list[ReadProblem]) -> Leerling:
+_PERSON_FIELDS = (
+    "achternaam",
+    "voorvoegsel",
+    "voornamen",
+    "voorletters-1",
+    "roepnaam",
+    "gebruikersnaam",
+    "emailadres",
+)
+_LEERLING_FIELDS = (*_PERSON_FIELDS, "jaargroep", "instroomdatum", "uitstroomdatum")
+
+
+def _leerling(element: etree._Element, key: str, problems: list[ReadProblem]) -> Leerling | None:
     fields: dict[str, str | None] = {}
     groep: GroepRef | None = None
     samengesteld: list[GroepRef] = []
@@ -199,9 +279,16 @@ def _leerling(element: etree._Element, key: str, problems: list[ReadProblem]) ->
             vestiging = _key(child)
         else:
             fields[name] = _text(child)
+    eckid = _key(element, "eckid")
+    bad = _first_bad(
+        [("eckid", eckid), ("vestiging", vestiging), *((name, fields.get(name)) for name in _LEERLING_FIELDS)]
+    )
+    if bad is not None:
+        _bad_text(problems, element, f"leerling {key!r}", bad, f"leerlingen/leerling[@key='{key}']")
+        return None
     return Leerling(
         key=key,
-        eckid=_key(element, "eckid"),
+        eckid=eckid,
         achternaam=fields.get("achternaam"),
         voorvoegsel=fields.get("voorvoegsel"),
         voornamen=fields.get("voornamen"),
@@ -219,7 +306,7 @@ def _leerling(element: etree._Element, key: str, problems: list[ReadProblem]) ->
     )
 
 
-def _leerkracht(element: etree._Element, key: str, problems: list[ReadProblem]) -> Leerkracht:
+def _leerkracht(element: etree._Element, key: str, problems: list[ReadProblem]) -> Leerkracht | None:
     fields: dict[str, str | None] = {}
     rollen: list[str] = []
     groepen: list[GroepKoppeling] = []
@@ -232,9 +319,20 @@ def _leerkracht(element: etree._Element, key: str, problems: list[ReadProblem]) 
             groepen.extend(_koppelingen(child, problems))
         else:
             fields[name] = _text(child)
+    eckid = _key(element, "eckid")
+    bad = _first_bad(
+        [
+            ("eckid", eckid),
+            *((name, fields.get(name)) for name in _PERSON_FIELDS),
+            *(("rol", rol) for rol in rollen),
+        ]
+    )
+    if bad is not None:
+        _bad_text(problems, element, f"leerkracht {key!r}", bad, f"leerkrachten/leerkracht[@key='{key}']")
+        return None
     return Leerkracht(
         key=key,
-        eckid=_key(element, "eckid"),
+        eckid=eckid,
         achternaam=fields.get("achternaam"),
         voorvoegsel=fields.get("voorvoegsel"),
         voornamen=fields.get("voornamen"),
@@ -259,4 +357,8 @@ def _koppelingen(section: etree._Element, problems: list[ReadProblem]) -> Iterat
         rollen = tuple(
             rol for rol_name, child in _children(element) if rol_name == "rol" and (rol := _text(child))
         )
+        bad = _first_bad(("rol", rol) for rol in rollen)
+        if bad is not None:
+            _bad_text(problems, element, f"the link to {name} {key!r}", bad, None)
+            continue
         yield GroepKoppeling(key, name == "samengestelde_groep", rollen, element.sourceline)
