@@ -88,6 +88,7 @@ class Canned:
     status: int = 200
     body: bytes = b""
     content_type: str = "text/xml; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -112,6 +113,8 @@ class CannedServer:
                 self.send_response(canned.status)
                 self.send_header("Content-Type", canned.content_type)
                 self.send_header("Content-Length", str(len(canned.body)))
+                for name, value in canned.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(canned.body)
 
@@ -127,11 +130,16 @@ class CannedServer:
         )
 
     def answer(
-        self, body: bytes | str, status: int = 200, content_type: str = "text/xml; charset=utf-8"
+        self,
+        body: bytes | str,
+        status: int = 200,
+        content_type: str = "text/xml; charset=utf-8",
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.canned.body = body.encode() if isinstance(body, str) else body
         self.canned.status = status
         self.canned.content_type = content_type
+        self.canned.headers = dict(headers or {})
 
     @property
     def received(self) -> list[dict[str, Any]]:

@@ -139,6 +139,10 @@ class UwlrClient:
             ) from exc
         except httpx.TransportError as exc:
             raise _transport_error(exc, url, school, source) from exc
+        except httpx.DecodingError as exc:  # a Content-Encoding (gzip, deflate …) the body does not follow
+            raise SourceDataError(
+                f"school {school}: the answer cannot be decoded ({exc}); it was not read", source=source
+            ) from None
         log.debug(
             "uwlr.http",
             school=school,
