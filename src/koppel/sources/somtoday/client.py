@@ -207,6 +207,8 @@ class ConnectClient:
         for attempt in range(1, attempts + 1):
             try:
                 response = self._send_once(request, token)
+            except httpx.DecodingError as exc:  # a Content-Encoding (gzip …) the body does not follow
+                raise self._data_error(f"{request.what}: the answer cannot be decoded ({exc})") from None
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 failure = self._transport_failure(request, exc)
                 if attempt == attempts or not isinstance(failure, SourceUnavailable):

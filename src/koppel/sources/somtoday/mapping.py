@@ -172,12 +172,16 @@ class RosterAssembler:
                     if problem.uuid
                     else f"/connect/vestiging/{records.uuid}/{endpoint.path}"
                 )
+                said = (
+                    "has a value koppel does not accept" if problem.code == "bad-text" else "breaks the spec"
+                )
                 self._report(
                     Severity.ERROR,
-                    "bad-record",
-                    f"{endpoint.entity} record {problem.index + 1} of {records.naam} breaks the spec "
+                    problem.code,
+                    f"{endpoint.entity} record {problem.index + 1} of {records.naam} {said} "
                     f"({problem.reason}); left out",
                     ref,
+                    field=problem.field,
                 )
 
     # -- one vestiging ------------------------------------------------------------------------

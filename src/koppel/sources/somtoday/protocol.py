@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from koppel.textsafe import printable
+
 __all__ = [
     "Endpoint",
     "HttpRequest",
@@ -172,8 +174,23 @@ def parse_page(body: bytes, key: str, what: str) -> list[Any]:
     return items
 
 
+_DETAIL_LIMIT = 300
+
+
 def error_detail(body: bytes) -> str | None:
-    """What an error answer says: Somtoday's ``Error`` / ``GeneralResponse.errors``, or an OAuth2 error."""
+    """What an error answer says: Somtoday's ``Error`` / ``GeneralResponse.errors``, or an OAuth2 error.
+
+    At most a few hundred characters, control characters escaped: it ends up in a message.
+    """
+    detail = _error_detail(body)
+    if detail is None:
+        return None
+    if len(detail) > _DETAIL_LIMIT:
+        detail = detail[:_DETAIL_LIMIT] + "…"
+    return printable(detail)
+
+
+def _error_detail(body: bytes) -> str | None:
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
