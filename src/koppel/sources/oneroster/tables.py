@@ -14,6 +14,11 @@ Format facts (OneRoster 1.1 CSV tables, 1.2 CSV binding; summarised in
 What makes a whole file unusable raises ``SourceDataError`` naming it (not UTF-8, no header, a
 required column missing, a quote never closed). What is wrong with one row becomes a diagnostic
 with file and line, and only that row, or only that value, is left out.
+
+Every value koppel reads is checked with :func:`koppel.textsafe.field_problem` — bounded by its kind
+(an id, a name, a code, an e-mail address; each item of a multi-value cell as an id) and free of NUL,
+control and bidi characters. A row with a value it refuses is left out (``bad-text``, with file, line
+and column).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from enum import StrEnum
 
 from koppel.errors import SourceDataError
 from koppel.model.roster import Severity
+from koppel.textsafe import FieldKind, field_problem
 
 __all__ = [
     "FILE_SPECS",
@@ -133,6 +139,51 @@ FILE_SPECS["1.2"] = {
         dates=("beginDate", "endDate"),
     ),
 }
+
+
+_NAME_COLUMNS = frozenset(
+    {
+        "name",
+        "title",
+        "givenName",
+        "familyName",
+        "middleName",
+        "preferredGivenName",
+        "preferredMiddleName",
+        "preferredFamilyName",
+    }
+)
+MULTI_VALUE_COLUMNS = frozenset(
+    {"orgSourcedIds", "agentSourcedIds", "termSourcedIds", "userIds", "grades", "subjects", "subjectCodes"}
+)
+"""Cells that hold a comma-separated list: each item is checked as an id."""
+
+
+def column_kind(column: str) -> FieldKind:
+    """How a column's values are bounded (:data:`koppel.textsafe.FIELD_LIMITS`)."""
+    if column in _NAME_COLUMNS:
+        return "name"
+    if column == "email":
+        return "email"
+    if column in MULTI_VALUE_COLUMNS or column.endswith(("SourcedId", "Identifier")):
+        return "id"
+    if column in ("sourcedId", "username", "identifier"):
+        return "id"
+    return "code"
+
+
+def _value_problem(values: dict[str, str]) -> tuple[str, str] | None:
+    """The first (column, why) whose value koppel does not accept, else None."""
+    for column, value in values.items():
+        if not value:
+            continue
+        kind = column_kind(column)
+        items = value.split(",") if column in MULTI_VALUE_COLUMNS else (value,)
+        for item in items:
+            problem = field_problem(item.strip(), kind)
+            if problem is not None:
+                return column, problem
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,8 +326,10 @@ def _header(
     needed = ("sourcedId", *spec.required) + (("status",) if mode is FileMode.DELTA else ())
     missing = [name for name in needed if name not in columns]
     if missing:
+        shown = ", ".join(name if len(name) <= 60 else name[:60] + "…" for name in header[:40])
+        more = f" and {len(header) - 40} more" if len(header) > 40 else ""
         raise SourceDataError(
-            f"{display}:{records[0][0]}: no column {', '.join(missing)} (header: {', '.join(header)})"
+            f"{display}:{records[0][0]}: no column {', '.join(missing)} (header: {shown}{more})"
         )
     return columns
 
@@ -301,6 +354,13 @@ def read_rows(data: bytes, display: str, spec: FileSpec, mode: FileMode, report:
             )
             continue
         values = {name: cells[index].strip() for name, index in columns.items()}
+        bad = _value_problem(values)
+        if bad is not None:
+            column, why = bad
+            sourced_id = values.get("sourcedId", "")
+            who = f"{sourced_id}: " if sourced_id and field_problem(sourced_id, "id") is None else ""
+            report(Severity.ERROR, "bad-text", f"{who}{column} {why}; row left out", display, line, column)
+            continue
         row = _row(values, display, line, spec, mode, checks, report)
         if row is not None:
             rows.append(row)
