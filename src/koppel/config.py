@@ -50,7 +50,8 @@ __all__ = [
     "validate_section",
 ]
 
-SECRET_WORDS = ("password", "secret", "token", "apikey", "api_key", "sleutel", "private")
+SECRET_WORDS = ("password", "passwd", "pwd", "secret", "token", "apikey", "api_key", "credentials", "sleutel",
+                "private", "private_key")
 
 
 class _Strict(BaseModel):
@@ -500,19 +501,88 @@ def public_view(config: Config) -> dict[str, Any]:
     return _mask(config.raw)
 
 
+MASK = "********"
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+# Schemes SQLAlchemy connects with (a driver may follow: postgresql+psycopg): masked with its own parser,
+# so that what is hidden is exactly what it would send as the password.
+_DATABASE_SCHEMES = {"sqlite", "postgresql", "postgres", "psql", "mysql", "mariadb", "oracle", "mssql",
+                     "cockroachdb"}
+
+
+def _secret_name(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in SECRET_WORDS)
+
+
 def _mask(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
         return {k: _mask(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_mask(v, key) for v in value]
-    lowered = key.lower()
-    if any(word in lowered for word in SECRET_WORDS):
-        if lowered.endswith(("_env", "_file")):
+    if _secret_name(key):
+        if key.lower().endswith(("_env", "_file")):
             return value  # the name of an env variable or a file path, not the secret
-        return "********"
-    if isinstance(value, str) and re.match(r"^[a-z+]+://[^/@\s]+:[^/@\s]+@", value):
-        return re.sub(r"://([^/:@\s]+):[^/@\s]+@", r"://\1:********@", value)
+        return MASK
+    if isinstance(value, str) and _URL.match(value.strip()):
+        return mask_url(value)
     return value
+
+
+def mask_url(url: str) -> str:
+    """A URL without its secrets: the password and every query parameter named like a secret become
+    ``***``; a URL that cannot be parsed is masked entirely.
+
+    Database URLs are read with SQLAlchemy's own parser (``make_url``), which is how koppel connects,
+    so a password with ``/`` or ``@`` in it, one after an empty user name or one given as
+    ``?password=`` is recognised exactly as it would be used. Other URLs (https, ldap …) are read
+    with :func:`urllib.parse.urlsplit`; one with an ``@`` that is not in its authority part is
+    ambiguous (``https://user:pa/ss@host``) and masked entirely.
+    """
+    text = url.strip()
+    scheme = _URL.match(text)
+    if scheme is None:
+        return MASK
+    try:
+        if scheme.group(1).split("+", 1)[0].lower() in _DATABASE_SCHEMES:
+            return _mask_database_url(text)
+        return _mask_other_url(text)
+    except Exception:  # noqa: BLE001 - whatever the parsers make of it, an unreadable URL shows nothing
+        return MASK
+
+
+def _mask_database_url(text: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(text)
+    if "@" in (url.host or "") or "@" in (url.username or ""):
+        return MASK  # an '@' in the password itself: which part is the host is anybody's guess
+    secret = [k for k in url.query if _secret_name(k)]
+    if url.password is None and not secret:
+        return text
+    if secret:
+        url = url.update_query_dict({k: "***" for k in secret})
+    return url.render_as_string(hide_password=True).replace("=%2A%2A%2A", "=***")  # as the password shows
+
+
+def _mask_other_url(text: str) -> str:
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(text)
+    if "@" in text.split("?", 1)[0].split("#", 1)[0] and "@" not in parts.netloc:
+        return MASK
+    parts.port  # noqa: B018 - raises on a port that is not a number: masked entirely
+    netloc, query, fragment = parts.netloc, parts.query, parts.fragment
+    userinfo, at, host = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{host}"
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if any(_secret_name(k) for k, _ in pairs):
+        query = urlencode([(k, "***" if _secret_name(k) else v) for k, v in pairs], safe="*/:")
+    if any(_secret_name(k) for k, _ in parse_qsl(fragment, keep_blank_values=True)):
+        fragment = "***"
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
+        return text
+    return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 
 
 def configuration_problems(exc: KoppelError) -> list[str]:

@@ -105,7 +105,7 @@ def test_secrets_are_masked_in_the_public_view(tmp_path):
     flat = repr(view)
     assert "hunter2" not in flat and "abc123" not in flat
     assert view["service"]["smtp_password_env"] == "SMTP_PW"
-    assert view["state"]["url"] == "postgresql://koppel:********@db/koppel"
+    assert view["state"]["url"] == "postgresql://koppel:***@db/koppel"
 
 
 def test_env_overrides_the_state_url(tmp_path):
