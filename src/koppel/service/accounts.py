@@ -10,10 +10,14 @@ behind the same PostgreSQL, and the `koppel user` commands all see the same acco
   nothing for a random secret and would make every API call slow). A token is looked up by hash.
 * **Sessions** live server-side: the cookie carries a random value, the store its SHA-256, the
   session's CSRF token and its expiry. Logging out deletes the row, so a stolen cookie dies with it.
+  A session ends after ``session_hours`` without a request, and ``session_max_hours`` after the
+  login however active it is, so a stolen cookie cannot be kept alive for ever.
 * **Throttling**: after ``max_failures`` wrong passwords in a row for a user name, or from a client
   address, further attempts for that name or from that address are refused without checking the
   password for a waiting time that starts at ``lockout_s`` and doubles with every further failure,
-  up to ``lockout_max_s``. A successful login clears the user's count and the address's.
+  up to ``lockout_max_s``. A successful login clears the user's count and the address's. Every
+  attempt is counted before its password is checked, in the transaction that checks the limit, so
+  parallel attempts get no more password checks than sequential ones.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from enum import StrEnum
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from koppel.service.clock import Clock, iso, parse_iso
@@ -79,6 +85,12 @@ class Session:
     user: str
     csrf: str
     expires_at: dt.datetime
+
+
+def _insert_new(conn, **values):
+    """An INSERT of a login_failures row that does nothing when the subject has a row already."""
+    dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(t.login_failures).values(**values).on_conflict_do_nothing(index_elements=["subject"])
 
 
 def _sha256(value: str) -> str:
@@ -132,17 +144,19 @@ class Accounts:
     # -- logging in ----------------------------------------------------------------------------
 
     def login(self, name: str, password: str, *, client: str) -> LoginResult:
-        """Check a password, honouring and updating the throttle for the name and the address."""
+        """Check a password, honouring and updating the throttle for the name and the address.
+
+        The attempt is counted as a failure *before* the password is checked, in the same transaction
+        that checks the limit (see :meth:`_reserve`), so parallel attempts cannot all pass the check
+        before any of them is counted; a right password then clears both counts again.
+        """
         subjects = (f"user:{name.lower()}", f"addr:{client}")
-        wait = max(self._wait(s) for s in subjects)
-        if wait > 0:
+        wait, refused = self._reserve(subjects)
+        if refused:
             return LoginResult(LoginOutcome.THROTTLED, wait)
         if self._verify(name, password):
             self._clear(subjects)
             return LoginResult(LoginOutcome.OK)
-        for subject in subjects:
-            self._fail(subject)
-        wait = max(self._wait(s) for s in subjects)
         return LoginResult(LoginOutcome.THROTTLED if wait > 0 else LoginOutcome.WRONG, wait)
 
     def _verify(self, name: str, password: str) -> bool:
@@ -163,31 +177,52 @@ class Accounts:
             conn.execute(update(t.users).where(u.name == name).values(**values))
         return True
 
-    def _wait(self, subject: str) -> int:
-        f = t.login_failures.c
-        with self._engine.connect() as conn:
-            row = conn.execute(select(f.locked_until).where(f.subject == subject)).first()
-        if row is None or row.locked_until is None:
-            return 0
-        remaining = (parse_iso(row.locked_until) - self.clock()).total_seconds()
-        return max(0, int(remaining + 0.999))
+    def _reserve(self, subjects: tuple[str, ...]) -> tuple[int, bool]:
+        """Count one attempt against every subject, or refuse it when one of them is locked.
 
-    def _fail(self, subject: str) -> None:
+        One transaction that holds the subjects' rows for writing: ``BEGIN IMMEDIATE`` on SQLite (one
+        writer at a time), the rows inserted when missing and then locked with ``SELECT … FOR UPDATE``
+        on PostgreSQL, always in the same order so that two attempts cannot deadlock. Returns the
+        wait in seconds and whether the attempt is refused; when it is not, the wait is the one this
+        attempt starts should its password be wrong (0 while below ``max_failures``).
+        """
         settings = self.login_settings
         now = self.clock()
         f = t.login_failures.c
+        ordered = sorted(set(subjects))
         with self._engine.begin() as conn:
-            row = conn.execute(select(f.failures).where(f.subject == subject)).first()
-            failures = (row.failures if row else 0) + 1
-            locked = None
-            if failures >= settings.max_failures:
-                wait = min(settings.lockout_max_s, settings.lockout_s * 2 ** (failures - settings.max_failures))
-                locked = iso(now + dt.timedelta(seconds=wait))
-            values = {"failures": failures, "last_failure_at": iso(now), "locked_until": locked}
-            if row is None:
-                conn.execute(insert(t.login_failures).values(subject=subject, **values))
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             else:
-                conn.execute(update(t.login_failures).where(f.subject == subject).values(**values))
+                for subject in ordered:
+                    conn.execute(_insert_new(conn, subject=subject, failures=0, last_failure_at=iso(now),
+                                             locked_until=None))
+            rows = {r.subject: r for r in conn.execute(
+                select(f.subject, f.failures, f.locked_until).where(f.subject.in_(ordered))
+                .order_by(f.subject).with_for_update())}
+            waits = [self._remaining(rows[s].locked_until, now) for s in ordered if s in rows]
+            if max(waits, default=0) > 0:
+                return max(waits), True
+            wait = 0
+            for subject in ordered:
+                failures = (rows[subject].failures if subject in rows else 0) + 1
+                locked = None
+                if failures >= settings.max_failures:
+                    seconds = min(settings.lockout_max_s,
+                                  settings.lockout_s * 2 ** min(failures - settings.max_failures, 32))
+                    locked = iso(now + dt.timedelta(seconds=seconds))
+                    wait = max(wait, seconds)
+                values = {"failures": failures, "last_failure_at": iso(now), "locked_until": locked}
+                if subject in rows:
+                    conn.execute(update(t.login_failures).where(f.subject == subject).values(**values))
+                else:  # on PostgreSQL only when a successful login removed the row just now
+                    conn.execute(_insert_new(conn, subject=subject, **values))
+        return wait, False
+
+    def _remaining(self, locked_until: str | None, now: dt.datetime) -> int:
+        if locked_until is None:
+            return 0
+        return max(0, int((parse_iso(locked_until) - now).total_seconds() + 0.999))
 
     def _clear(self, subjects: tuple[str, ...]) -> None:
         with self._engine.begin() as conn:
@@ -199,7 +234,7 @@ class Accounts:
         """A new session for ``user``: returns the cookie value (shown once) and the session."""
         cookie = secrets.token_urlsafe(32)
         now = self.clock()
-        session = Session(user, secrets.token_urlsafe(32), now + self._session_length)
+        session = Session(user, secrets.token_urlsafe(32), self._expiry(now, now))
         with self._engine.begin() as conn:
             conn.execute(insert(t.sessions).values(
                 id=_sha256(cookie), user_name=user, csrf=session.csrf, created_at=iso(now), seen_at=iso(now),
@@ -209,17 +244,24 @@ class Accounts:
         return cookie, session
 
     def session(self, cookie: str | None) -> Session | None:
-        """The live session for a cookie value, its expiry moved on (sliding); None when unknown or expired."""
+        """The live session for a cookie value, its expiry moved on (sliding, but never past the absolute
+        lifetime counted from the login); None when unknown or expired."""
         if not cookie:
             return None
         s = t.sessions.c
         key = _sha256(cookie)
         now = self.clock()
         with self._engine.connect() as conn:
-            row = conn.execute(select(s.user_name, s.csrf, s.expires_at, s.seen_at).where(s.id == key)).first()
-        if row is None or parse_iso(row.expires_at) <= now:
+            row = conn.execute(select(s.user_name, s.csrf, s.created_at, s.expires_at, s.seen_at)
+                               .where(s.id == key)).first()
+        if row is None:
             return None
-        expires = now + self._session_length
+        created = parse_iso(row.created_at)
+        if parse_iso(row.expires_at) <= now or created + self._session_max <= now:
+            with self._engine.begin() as conn:
+                conn.execute(delete(t.sessions).where(s.id == key))
+            return None
+        expires = self._expiry(created, now)
         if (now - parse_iso(row.seen_at)).total_seconds() > 60:  # write at most once a minute per session
             with self._engine.begin() as conn:
                 conn.execute(update(t.sessions).where(s.id == key).values(seen_at=iso(now), expires_at=iso(expires)))
@@ -230,9 +272,22 @@ class Accounts:
             with self._engine.begin() as conn:
                 conn.execute(delete(t.sessions).where(t.sessions.c.id == _sha256(cookie)))
 
+    def _expiry(self, created: dt.datetime, now: dt.datetime) -> dt.datetime:
+        """The idle limit from now, capped by the absolute lifetime from the login."""
+        return min(now + self._session_length, created + self._session_max)
+
     @property
     def _session_length(self) -> dt.timedelta:
         return dt.timedelta(hours=self.login_settings.session_hours)
+
+    @property
+    def _session_max(self) -> dt.timedelta:
+        """How long a session may live at most, however active (also the session cookie's Max-Age)."""
+        return dt.timedelta(hours=self.login_settings.session_max_hours)
+
+    @property
+    def session_max_age_s(self) -> int:
+        return int(self._session_max.total_seconds())
 
     # -- API tokens ----------------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from koppel.service.web import (
     Page,
     check_csrf,
     client_address,
+    delete_cookie,
     format_when,
     new_login_token,
     page_session,
@@ -98,8 +99,8 @@ def login(request: Request, user: Annotated[str, Form(max_length=100)] = "",
         return _login_page(request, status_code=401, error=tr("login.wrong"), next_path=next)
     cookie, _session = service.accounts.start_session(user.strip(), client=client)
     response = RedirectResponse(safe_next(next), status_code=303)
-    set_cookie(request, response, SESSION_COOKIE, cookie, max_age=None)
-    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    set_cookie(request, response, SESSION_COOKIE, cookie, max_age=service.accounts.session_max_age_s)
+    delete_cookie(request, response, LOGIN_COOKIE, path="/login")
     return response
 
 
@@ -112,7 +113,7 @@ def logout(request: Request, session: SessionDep, csrf: Annotated[str, Form(max_
     check_csrf(session, csrf)
     service_of(request).accounts.end_session(request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/login?bye=1", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    delete_cookie(request, response, SESSION_COOKIE)
     return response
 
 
@@ -120,7 +121,7 @@ def logout(request: Request, session: SessionDep, csrf: Annotated[str, Form(max_
 def switch_language(request: Request, code: Language, next: str = "/") -> Response:
     """Set the language cookie (a preference, not a change of state: no login or CSRF needed)."""
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(LANG_COOKIE, code.value, max_age=365 * 86400, path="/", httponly=True, samesite="lax")
+    set_cookie(request, response, LANG_COOKIE, code.value, max_age=365 * 86400)
     return response
 
 

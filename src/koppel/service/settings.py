@@ -146,6 +146,8 @@ class LoginSettings(_Strict):
     lockout_max_s: int = Field(900, ge=1, description="The longest wait.")
     session_hours: float = Field(8.0, gt=0, le=24 * 30, description="A session ends after this many hours "
                                  "without a request.")
+    session_max_hours: float = Field(12.0, gt=0, le=24 * 30, description="A session ends this many hours after "
+                                     "logging in, however active it is (the shorter of the two limits wins).")
 
 
 class ServiceSettings(_Strict):

@@ -2,7 +2,8 @@
 a page is rendered.
 
 * **Sessions**: the ``koppel_session`` cookie (HttpOnly, SameSite=Lax, Secure over https or when
-  configured) names a server-side session (:mod:`koppel.service.accounts`). A page request without
+  configured; Max-Age the session's absolute lifetime) names a server-side session
+  (:mod:`koppel.service.accounts`). The login form's and the language cookie carry the same flags. A page request without
   a live session is sent to the login page; an API request without a valid bearer token gets 401.
 * **CSRF**: every form carries the session's CSRF token (the synchronizer-token pattern); a form
   post without it, or with another, is refused with 403. The login form, which has no session yet,
@@ -47,6 +48,7 @@ __all__ = [
     "api_actor",
     "check_csrf",
     "client_address",
+    "delete_cookie",
     "format_when",
     "is_https",
     "page_session",
@@ -121,8 +123,14 @@ def _secure(request: Request) -> bool:
 
 def set_cookie(request: Request, response: Response, name: str, value: str, *, max_age: int | None,
                path: str = "/") -> None:
+    """Every cookie koppel sets: HttpOnly, SameSite=Lax, and Secure by the same rule as the session's."""
     response.set_cookie(name, value, max_age=max_age, path=path, httponly=True, samesite="lax",
                         secure=_secure(request))
+
+
+def delete_cookie(request: Request, response: Response, name: str, *, path: str = "/") -> None:
+    """Remove a cookie with the same flags it was set with."""
+    response.delete_cookie(name, path=path, httponly=True, samesite="lax", secure=_secure(request))
 
 
 def safe_next(value: str | None) -> str:
