@@ -120,6 +120,10 @@ class ImsClient:
                 overload=True,
                 unanswered=True,
             ) from exc
+        except httpx.DecodingError as exc:  # a body that does not follow its Content-Encoding
+            raise TargetProtocolError(
+                f"{request.operation.value} to {url}: itslearning's answer cannot be decoded ({exc})"
+            ) from None
         except httpx.TransportError as exc:
             if _certificate_failed(exc):
                 raise TargetConfigError(
@@ -188,20 +192,27 @@ def _interpret(request: SoapRequest, url: str, response: httpx.Response) -> Soap
     raise TargetProtocolError(f"{what} answered HTTP {status} {response.reason_phrase}".rstrip())
 
 
+MAX_RETRY_AFTER_S = 3600.0
+"""The longest ``Retry-After`` believed: a larger one (or a date further ahead) waits this long."""
+
+
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """An HTTP ``Retry-After`` (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) in seconds, or None."""
+    """An HTTP ``Retry-After`` (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) in seconds, or None.
+
+    At most :data:`MAX_RETRY_AFTER_S`; anything that is neither form (``²``, ``1e9``, ``-1``) is None.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_S)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(MAX_RETRY_AFTER_S, max(0.0, (when - (now or datetime.now(UTC))).total_seconds()))
 
 
 def _certificate_failed(exc: BaseException) -> bool:
