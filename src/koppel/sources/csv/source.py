@@ -21,6 +21,7 @@ from pathlib import Path
 from koppel.connectors import ConnectorContext
 from koppel.model.roster import Roster, SchoolYear
 from koppel.sources.csv.builder import RosterBuilder, YearSelector
+from koppel.sources.csv.fields import row_check
 from koppel.sources.csv.files import ExportFiles, locate
 from koppel.sources.csv.headers import resolve_columns
 from koppel.sources.csv.las import LasReader, Table
@@ -118,6 +119,7 @@ class CsvSource:
                 extra_aliases=settings.columns.get(spec.name),
             )
             builder.diagnostics.extend(warnings)
+            raw.row_check = row_check(raw, columns, spec, settings.multi_value_separator)
             return Table(raw, columns)
 
         return open_table
