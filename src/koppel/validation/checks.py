@@ -27,6 +27,7 @@ from koppel.model.roster import (
     Roster,
     Severity,
 )
+from koppel.textsafe import has_mojibake, printable
 
 __all__ = ["CHECKS", "Check", "run_checks"]
 
@@ -52,6 +53,7 @@ _ROSTER_CHECKS = (
     Check("missing-name", Severity.ERROR, "person without roepnaam or achternaam"),
     Check("invalid-email", Severity.WARNING, "e-mail address that cannot be valid"),
     Check("invalid-eckid", Severity.WARNING, "ECK iD not of the form https://ketenid.nl/…/<128 hex>"),
+    Check("mojibake", Severity.WARNING, "name that looks like UTF-8 read as Windows-1252 (NoÃ«lle)"),
     Check("pupil-without-klas", Severity.WARNING, "pupil who is in no klas (stamgroep)"),
     Check("group-without-teacher", Severity.WARNING, "lesgroep with pupils but without a docent"),
     Check("group-without-pupils", Severity.WARNING, "klas or lesgroep without pupils"),
@@ -66,6 +68,9 @@ _SOURCE_CHECKS = (
     Check("short-row", Severity.ERROR, "row with fewer values than the header"),
     Check("long-row", Severity.ERROR, "row with more values than the header"),
     Check("malformed-row", Severity.ERROR, "row with broken quoting"),
+    Check("field-too-long", Severity.ERROR, "value longer than koppel accepts for its kind; row left out"),
+    Check("bad-character", Severity.ERROR, "value with a control or bidi character; row left out"),
+    Check("invalid-utf8", Severity.WARNING, "byte that is not UTF-8 in a UTF-8 file, read as Windows-1252"),
     Check("missing-value", Severity.ERROR, "row without its key (stamnummer, id)"),
     Check("duplicate-number", Severity.ERROR, "stamnummer twice in one school; the later row is left out"),
     Check("duplicate-id", Severity.ERROR, "id twice; the later row is left out"),
@@ -228,6 +233,26 @@ def _person_checks(roster: Roster) -> Iterator[Diagnostic]:
                 person.provenance,
                 key,
                 field="email",
+            )
+        garbled = [
+            (name, value)
+            for name, value in (
+                ("roepnaam", person.roepnaam),
+                ("voorvoegsel", person.voorvoegsel),
+                ("achternaam", person.achternaam),
+            )
+            if value and has_mojibake(value)
+        ]
+        if garbled:
+            field, value = garbled[0]
+            yield _finding(
+                "mojibake",
+                f"{_label(person)}: {field} {printable(value)!r} looks like UTF-8 read as Windows-1252 "
+                "('Ã«' for 'ë'); if the export is UTF-8, set encoding = \"utf-8\" for this source, "
+                "else correct the name in the LAS",
+                person.provenance,
+                key,
+                field=field,
             )
         if person.eckid and not eckid_ok(person.eckid):
             yield _finding(

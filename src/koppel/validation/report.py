@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from koppel.errors import ValidationFailed
 from koppel.model.roster import Diagnostic, Severity
+from koppel.textsafe import printable
 from koppel.validation.checks import CHECKS
 
 __all__ = ["ValidationReport", "render_text"]
@@ -93,7 +94,8 @@ def render_text(report: ValidationReport, *, limit: int | None = 20) -> str:
             shown = items if limit is None else items[:limit]
             for d in sorted(shown, key=_sort_key):
                 where = d.where
-                lines.append(f"    {where + ': ' if where else ''}{d.message}")
+                # LAS data in a message is shown, never obeyed: no escape sequence reaches a terminal.
+                lines.append(printable(f"    {where + ': ' if where else ''}{d.message}"))
             if len(items) > len(shown):
                 lines.append(f"    … and {len(items) - len(shown)} more")
     return "\n".join(lines) + "\n"
