@@ -22,7 +22,11 @@
      │    │    └── PreflightFailed . `koppel check` failed before the first write
      │    └── TargetProtocolError .. the answer was not what the protocol promises
      ├── StateError
-     │    └── LockHeld ............. another run for this tenant and target is busy
+     │    ├── LockHeld ............. another run for this tenant and target is busy (`koppel unlock`)
+     │    └── StateUnavailable ..... the state store cannot be reached, read or written (a database
+     │         │                     that does not answer, a full disk, a read-only file): fix it, run again
+     │         └── UnrecordedChanges  the platform answered changes the state could not record: fix the
+     │                               state store; the next run sends them again
      └── SandboxError
 
 Bad rows in roster data are *diagnostics* (with file and line), not exceptions. Per-object failures
@@ -176,6 +180,16 @@ class LockHeld(StateError):
     """Another run for this tenant and target holds the lock."""
 
     exit_code = 4
+
+
+class StateUnavailable(StateError):
+    """The state store cannot be reached, read or written: a database that does not answer, a full disk,
+    a read-only file or folder. Nothing koppel recorded is lost; fix the store and run again."""
+
+
+class UnrecordedChanges(StateUnavailable):
+    """The run stopped because recording what the platform answered failed. What was sent and not
+    recorded stays open in the state, and the next plan sends it again."""
 
 
 class SandboxError(KoppelError):

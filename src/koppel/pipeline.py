@@ -237,7 +237,7 @@ class Koppel:
                         self._preflight(tenant.id, target_cfg.name, target_obj)
                     result = applier.run(plan, run_id=run_id)
                 except BaseException as exc:
-                    self.store.finish_run(run_id, status="failed", message=str(exc) or type(exc).__name__)
+                    self._run_failed(run_id, exc)
                     raise
                 self.store.finish_run(run_id, status=result.status, summary=result.summary(), message=result.message)
                 if approved_by is not None or plan.held:
@@ -249,6 +249,44 @@ class Koppel:
         finally:
             if target is None:
                 target_obj.close()
+
+    def _run_failed(self, run_id: int, exc: BaseException) -> None:
+        """Mark the run failed — best effort: when the state store itself failed, this may fail too, and the
+        error that stopped the run is the one to report (the next run marks this one failed under its lock)."""
+        try:
+            self.store.finish_run(run_id, status="failed", message=str(exc) or type(exc).__name__)
+        except Exception as also:  # noqa: BLE001 - the original error is raised by the caller
+            log.warning("the failed run could not be marked failed", run_id=run_id,
+                        error=" ".join(str(getattr(also, "orig", None) or also).split()))
+
+    # -- the run lock ------------------------------------------------------------------------------
+
+    def unlock(self, tenant_id: str | None, target_name: str | None, *, force: bool = False,
+               by: str = "koppel unlock") -> dict[str, Any]:
+        """``koppel unlock``: the target's run lock — whose it is, when it last beat, whether it is stale — and
+        its removal when it is stale (or ``force``). A live lock is kept unless forced. Returns what was found
+        and done: ``lock`` (None: there was none), ``run``, ``stale``, ``why``, ``removed``."""
+        tenant = self.config.tenant(tenant_id)
+        target_cfg = _target(tenant, target_name)
+        store = self.store
+        lock = store.current_lock(tenant.id, target_cfg.name)
+        out: dict[str, Any] = {"tenant": tenant.id, "target": target_cfg.name, "lock": None, "run": None,
+                               "stale": False, "why": "", "removed": False, "forced": False}
+        if lock is None:
+            return out
+        run = store.lock_run(lock)
+        stale, why = store.lock_verdict(lock)
+        out.update(lock=lock.__dict__, run=run.__dict__ if run else None, stale=stale, why=why)
+        if not stale and not force:
+            return out
+        out["removed"] = store.remove_lock(tenant.id, target_cfg.name, lock.holder)
+        out["forced"] = out["removed"] and not stale
+        if out["removed"] and run is not None and run.status == "running":
+            store.finish_run(run.id, status="failed", message=f"its run lock was removed by {by}: "
+                             + (why if stale else "forced"))
+        log.info("run lock removed" if out["removed"] else "run lock already gone", tenant=tenant.id,
+                    target=target_cfg.name, holder=lock.holder, pid=lock.pid, host=lock.host, forced=out["forced"])
+        return out
 
     # -- checks -------------------------------------------------------------------------------------
 
@@ -511,7 +549,7 @@ class Koppel:
                                                     serial=plan.serial, changes=changes, drop=drop, run_id=run_id,
                                                     plan_id=plan.id, approved_by=approved_by)
             except BaseException as exc:
-                self.store.finish_run(run_id, status="failed", message=str(exc) or type(exc).__name__)
+                self._run_failed(run_id, exc)
                 raise
             result = TakeoverResult(
                 plan_id=plan.id, run_id=run_id, serial=serial, adopted=plan.counts()["adopt"],

@@ -8,7 +8,9 @@ Invariants:
   to how the platform answers;
 * the state moves only when the target acknowledged, in the same transaction as the journal entry
   (``StateStore.record``) — and only this thread writes the store, worker threads only talk to the
-  target;
+  target; every change is noted as sent before its request goes out (``StateStore.mark_sent``) and the
+  note is closed with its outcome, so a change whose answer could not be recorded (``UnrecordedChanges``
+  stops the run) is sent again by the next plan;
 * a transient failure of a whole request is retried with exponential backoff and jitter, up to
   ``max_attempts``, and after the platform's ``Retry-After`` when it gave one; a request the platform
   refused as a whole twice (HTTP 500, a SOAP fault) is **split** in halves, and a failing half again,
@@ -285,6 +287,7 @@ class _PhaseRunner:
             if outcomes:
                 yield self._record(outcomes)  # one transaction for everything that came back together
             if fatal is not None:
+                self._unmark([b for a, b, _ in finished if isinstance(a.error, (TargetAuthError, TargetConfigError))])
                 self._drain()
                 raise fatal
 
@@ -332,6 +335,11 @@ class _PhaseRunner:
         return _Batch([queue.popleft() for _ in range(size)])
 
     def _send(self, batch: _Batch) -> None:
+        # Noted as sent before it goes: if the answer cannot be recorded (or the process dies meanwhile), the
+        # note stays and the next plan sends these objects again. Its failure stops the run, nothing sent.
+        applier = self.applier
+        applier.store.mark_sent(tenant=applier.tenant, target=self.plan.target, run_id=self.run_id,
+                                plan_id=self.plan.id, changes=batch.changes)
         ticket = self.budget.sent(len(batch.changes))
         self.running[self.pool.submit(self._call, batch.changes)] = (batch, ticket)
         self.result.requests += 1
@@ -464,7 +472,16 @@ class _PhaseRunner:
             self.budget.released(ticket)
             if answer.results is not None and len(answer.results) == len(batch.changes):
                 self._record(list(zip(batch.changes, answer.results, strict=True)))
+            elif isinstance(answer.error, (TargetAuthError, TargetConfigError)):
+                self._unmark([batch])
         self.running.clear()
+
+    def _unmark(self, batches: list[_Batch]) -> None:
+        """Requests the platform refused as a whole for its configuration or credentials applied nothing: their
+        changes are no longer noted as sent (the next plan finds them different from the state anyway)."""
+        keys = [c.key for b in batches for c in b.changes]
+        if keys:
+            self.applier.store.unmark(tenant=self.applier.tenant, target=self.plan.target, keys=keys)
 
     def _without_failed_dependencies(self, batch: list[Change]) -> tuple[list[Change], list[tuple[Change, ItemResult]]]:
         if not self.failed_keys:

@@ -222,6 +222,11 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
 def _upsert_change(obj: DesiredObject, rec: StateRecord | None, state: StateView, policy: PlanPolicy,
                    depth: Mapping[str, int], notes: list[str]) -> Change | None:
     phase = _upsert_phase(obj, depth)
+    sent = state.unrecorded.get(obj.key) if rec is not None else None
+    if sent is not None:
+        resent = _send_again(obj, rec, sent, state, policy, phase)
+        if resent is not None:
+            return resent
     if rec is None or rec.status is ObjectStatus.DELETED:
         reason = R_NEW
         if rec is not None:
@@ -273,6 +278,37 @@ def _upsert_change(obj: DesiredObject, rec: StateRecord | None, state: StateView
     return Change(Action.UPDATE, obj.kind, obj.key, "; ".join(parts), phase, obj.school, obj.label,
                   shown_before, after, fields=fields, kept=kept_all,
                   fingerprint=obj.fingerprint, meta=obj.meta or None, target_id=rec.target_id)
+
+
+_SENT = {"create": "a create", "update": "an update", "restore": "a restore", "suspend": "a suspension",
+         "archive": "an archive", "delete": "a deletion"}
+
+
+def _send_again(obj: DesiredObject, rec: StateRecord, sent: str, state: StateView, policy: PlanPolicy,
+                phase: int) -> Change | None:
+    """An object whose last change was sent without its outcome being recorded: the platform may hold it or
+    not, so it is sent again as the LAS has it now — even when that equals what the state recorded (the LAS
+    may have gone back to it while the platform kept what was sent)."""
+    why = f"an earlier run sent {_SENT.get(sent, sent)} and could not record the platform's answer"
+    meta = obj.meta or None
+    if sent in ("create", "delete"):
+        return Change(Action.CREATE, obj.kind, obj.key, f"{why}; created again as the LAS has it", phase, obj.school,
+                      obj.label, None, obj.attrs, fingerprint=obj.fingerprint, meta=meta, target_id=rec.target_id)
+    protected = policy.protected.get(obj.kind, frozenset())
+    before = state.attrs(obj.key) or {}
+    after = {k: v for k, v in obj.attrs.items() if k not in protected}
+    if sent in ("suspend", "archive", "restore"):
+        restore_after = after if protected and before else obj.attrs
+        return Change(Action.RESTORE, obj.kind, obj.key, f"{why}; restored, as it is in the LAS", phase, obj.school,
+                      obj.label, before, restore_after, fingerprint=obj.fingerprint, meta=meta,
+                      target_id=rec.target_id)
+    if rec.status is not ObjectStatus.ACTIVE:
+        return None
+    changed = tuple(sorted(f for f in after if after.get(f) != before.get(f)))
+    fields = changed or tuple(sorted(after))
+    return Change(Action.UPDATE, obj.kind, obj.key, f"{why}; sent again as the LAS has it", phase, obj.school,
+                  obj.label, {f: before.get(f) for f in fields}, after, fields=fields,
+                  fingerprint=obj.fingerprint, meta=meta, target_id=rec.target_id)
 
 
 def _kept_notes(desired: Desired, state: StateView, policy: PlanPolicy, planned: set[str]) -> list[str]:

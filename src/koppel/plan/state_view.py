@@ -16,7 +16,8 @@ import orjson
 
 from koppel.model.desired import Desired, ObjectKind
 
-__all__ = ["TAKEOVER_FOREIGN", "TAKEOVER_STALE", "ObjectStatus", "StateRecord", "StateView", "stale_serial"]
+__all__ = ["TAKEOVER_FOREIGN", "TAKEOVER_STALE", "UNRECORDED", "ObjectStatus", "StateRecord", "StateView",
+           "stale_serial"]
 
 # Fingerprints of the accounts a takeover (`koppel takeover --approve`) found on the platform without a LAS
 # person. A stale one — made by the previous koppeling in a school koppel covers — is proposed for
@@ -25,6 +26,12 @@ __all__ = ["TAKEOVER_FOREIGN", "TAKEOVER_STALE", "ObjectStatus", "StateRecord", 
 # outside koppel's schools) is never planned: it is recorded only so that its user name stays taken.
 TAKEOVER_STALE = "takeover-stale:"
 TAKEOVER_FOREIGN = "takeover-foreign"
+
+# The fingerprint of an object whose last change was sent to the target without its outcome being recorded
+# (the state could not be written after the platform answered, or the process died with the request in
+# flight). It never equals a real fingerprint, so the plan looks at the object again; ``StateView.unrecorded``
+# says what was sent.
+UNRECORDED = "unrecorded"
 
 
 def stale_serial(fingerprint: str) -> int | None:
@@ -79,6 +86,9 @@ class StateView:
     membership_totals: Mapping[str | None, int] = field(default_factory=dict)
     # Lean memberships whose target id is not derived from their person and group (adopted at a takeover).
     membership_target_ids: Mapping[str, str] = field(default_factory=dict)
+    # Objects whose last change was sent and not recorded: key -> the action sent. The plan sends each of them
+    # again, as the LAS has it now, whether or not it differs from what the state recorded.
+    unrecorded: Mapping[str, str] = field(default_factory=dict)
     # Reads (attribute JSON, labels) of given keys from the same snapshot. The plan asks for exactly the
     # objects it shows a before for; without a reader, ``attrs_json`` and ``labels`` are all there is.
     details: Callable[[Iterable[str]], tuple[Mapping[str, str | bytes], Mapping[str, str]]] | None = None

@@ -150,6 +150,9 @@ locks = Table(
     Column("purpose", String(100)),
     Column("acquired_at", String(32), nullable=False),
     Column("heartbeat_at", String(32), nullable=False),
+    # Seconds the holder promises to beat within (migration 0005); a lock silent for longer is stale,
+    # whatever its pid says (a pid is reused after a reboot or a container restart).
+    Column("lease_s", Integer),
 )
 
 source_reads = Table(
@@ -281,4 +284,23 @@ drift = Table(
     Column("key", String(512), primary_key=True),
     Column("fields", Text, nullable=False),  # JSON
     Column("seen_at", String(32), nullable=False),
+)
+
+# Changes the applier sent and whose outcome is not recorded yet (migration 0005): the open end of the
+# journal. A row is written before its request goes out and removed in the transaction that records the
+# outcome. A row left behind (the state could not be written after the platform answered, or the process
+# died with the request in flight) makes the next plan send the object again, as the LAS has it then.
+unrecorded = Table(
+    "unrecorded",
+    metadata,
+    Column("state_id", Integer, ForeignKey("targets_state.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(512), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("run_id", BigInteger, nullable=False),
+    Column("plan_id", String(32)),
+    Column("sent_at", String(32), nullable=False),
+    Column("school", String(16)),
+    Column("label", String(300)),
+    Column("after", Text),  # JSON: what was sent (creates, updates, restores)
 )

@@ -5,9 +5,15 @@ and the object rows of one acknowledged batch in one transaction and bumps the s
 any moment therefore leaves the state consistent with what the target confirmed, and the next plan
 recomputes what is left.
 
+Before a request goes out, the applier marks its changes as sent (``mark_sent``); ``record`` removes
+the mark with the outcome. A mark left behind — the platform answered but the state could not be
+written, or the process died with the request in flight — makes the next plan send that object again
+(``StateView.unrecorded``): what the platform may hold and the state does not know is never trusted.
+
 SQLite is the default (one file, no set-up; WAL mode so the dashboard can read while a run writes);
 PostgreSQL is chosen with a ``postgresql://`` URL. Both run the same Alembic migrations when the store
-is opened.
+is opened. A store that cannot be reached, read or written raises ``StateUnavailable`` with what to do;
+an unsupported URL is a ``ConfigError``.
 """
 
 from __future__ import annotations
@@ -28,21 +34,32 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, and_, bindparam, create_engine, delete, event, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
-from koppel.errors import LockHeld, PlanNotFound
+from koppel.errors import (
+    ConfigError,
+    ConfigProblem,
+    LockHeld,
+    PlanNotFound,
+    StateUnavailable,
+    UnrecordedChanges,
+)
 from koppel.model.desired import ObjectKind
 from koppel.plan.model import Action, Change, Plan
-from koppel.plan.state_view import ObjectStatus, StateRecord, StateView
+from koppel.plan.state_view import UNRECORDED, ObjectStatus, StateRecord, StateView
 from koppel.state import schema as t
 from koppel.targets.base import ItemOutcome, ItemResult
 
-__all__ = ["JournalEntry", "LockInfo", "RunInfo", "StateStore", "normalise_url", "utcnow"]
+__all__ = ["DEFAULT_LEASE_S", "JournalEntry", "LockInfo", "RunInfo", "StateStore", "describe_url", "normalise_url",
+           "state_unavailable", "utcnow"]
 
 Clock = Callable[[], dt.datetime]
 
 # The newest Alembic revision in migrations/versions (a test keeps the two in step).
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
+
+DEFAULT_LEASE_S = 6 * 3600
+"""How long a run lock stays valid without a heartbeat (the applier beats every 30 s while it works)."""
 
 
 def utcnow() -> dt.datetime:
@@ -62,6 +79,77 @@ def normalise_url(url: str, *, base_dir: Path | None = None) -> str:
         if rel and rel != ":memory:":
             return "sqlite:///" + str((base_dir / rel).resolve())
     return url
+
+
+_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+_SECRET_QUERY = ("password", "passwd", "pwd", "secret", "token", "key", "credential")
+
+
+def describe_url(url: str) -> str:
+    """The URL to show in a message: never its password (nor a secret in its query string)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - anything that is no URL is shown by its scheme only
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        return f"{scheme}://…" if scheme and scheme.isascii() and scheme.replace("+", "").isalnum() else "(not a URL)"
+    masked = {k: "***" for k in parsed.query if any(w in k.lower() for w in _SECRET_QUERY)}
+    if masked:
+        parsed = parsed.update_query_dict(masked)
+    return parsed.render_as_string(hide_password=True)
+
+
+def _check_url(url: str, shown: str) -> None:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in _SCHEMES:
+        raise ConfigError([ConfigProblem(
+            f"unsupported state store URL {shown!r}: koppel keeps its state in SQLite "
+            "(sqlite:///koppel-state.db, relative to the configuration file) or PostgreSQL "
+            "(postgresql://user@host/database)", setting="state.url")])
+
+
+def state_unavailable(exc: BaseException, where: str | None = None, *, doing: str = "use",
+                      hint: str | None = None) -> StateUnavailable:
+    """A database or file error as one clear message: what failed, the database's own words, what to do."""
+    reason, usual = _explain(exc)
+    hint = hint or usual
+    store = f"the state store {where}" if where else "the state store"
+    return StateUnavailable(f"koppel could not {doing} {store}: {reason}" + (f" — {hint}" if hint else ""))
+
+
+def _read_only_fs(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _explain(exc: BaseException) -> tuple[str, str]:
+    """The driver's message on one line (never SQL or parameters), and a hint for the usual causes."""
+    orig = getattr(exc, "orig", None) or exc
+    reason = " ".join(str(orig).split()) or type(orig).__name__
+    if len(reason) > 300:
+        reason = reason[:297] + "…"
+    low = f"{type(orig).__name__} {reason}".lower()
+    if any(w in low for w in ("disk is full", "no space left", "diskfull", "could not extend file")):
+        hint = "the disk is full: free space where the state is kept, then run again"
+    elif any(w in low for w in ("readonly", "read-only", "read only")):
+        hint = "the state cannot be written: make the file and its folder writable for koppel, then run again"
+    elif "unable to open database file" in low or "permission denied" in low:
+        hint = "check that the state file's folder exists and that koppel may read and write there"
+    elif any(w in low for w in ("connection refused", "could not connect", "connection failed", "timeout expired",
+                                "could not translate host", "name or service not known", "server closed")):
+        hint = "the database does not answer: check that it runs and that the URL's host and port are right"
+    elif "authentication failed" in low or "password" in low:
+        hint = "the database refused the credentials: check the state URL (or KOPPEL_STATE_URL)"
+    elif "does not exist" in low and "database" in low:
+        hint = "create the database first (koppel creates its tables itself)"
+    elif "locked" in low:
+        hint = "another program holds the state file; try again when it is done"
+    else:
+        hint = ""
+    return reason, hint
 
 
 def _dumps(value: Any) -> str:
@@ -120,6 +208,7 @@ class LockInfo:
     purpose: str | None
     acquired_at: str
     heartbeat_at: str
+    lease_s: int | None = None
 
 
 @dataclass(frozen=True)
@@ -177,6 +266,7 @@ class StateStore:
     def __init__(self, engine: Engine, *, clock: Clock = utcnow):
         self.engine = engine
         self.clock = clock
+        self.url = describe_url(engine.url.render_as_string(hide_password=False))
         self._state_ids: dict[tuple[str, str], int] = {}
         self._has_drift: dict[int, bool] = {}  # state id -> any drift rows (saves a delete per batch)
 
@@ -184,15 +274,39 @@ class StateStore:
 
     @classmethod
     def open(cls, url: str, *, base_dir: Path | None = None, clock: Clock = utcnow, migrate: bool = True) -> StateStore:
+        """Open (and migrate) the store. An unsupported or malformed URL is a ``ConfigError``; a store that
+        cannot be reached, created or read is ``StateUnavailable`` — both without the URL's password."""
+        shown = describe_url(url)
         url = normalise_url(url, base_dir=base_dir)
-        if url.startswith("sqlite:///") and not url.endswith(":memory:"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, future=True, pool_pre_ping=True)
+        _check_url(url, shown)
+        try:
+            if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+                Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            args = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") \
+                and "connect_timeout" not in url else {}
+            engine = create_engine(url, future=True, pool_pre_ping=True, **args)
+        except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+            raise ConfigError([ConfigProblem(f"state store URL {shown!r} is not a valid URL: {_explain(exc)[0]}",
+                                             setting="state.url")]) from None
+        except ImportError as exc:
+            raise ConfigError([ConfigProblem(f"state store URL {shown!r} needs a driver that is not installed "
+                                             f"({exc.name}); for PostgreSQL: pip install 'koppel[postgres]'",
+                                             setting="state.url")]) from None
+        except OSError as exc:
+            raise state_unavailable(exc, shown, doing="create") from exc
         if engine.dialect.name == "sqlite":
             _tune_sqlite(engine)
         store = cls(engine, clock=clock)
+        store.url = shown
         if migrate:
-            store.migrate()
+            try:
+                store.migrate()
+            except DBAPIError as exc:
+                engine.dispose()
+                hint = None
+                if url.startswith("sqlite:///") and _read_only_fs(Path(url[len("sqlite:///"):]).parent):
+                    hint = "the file system that holds it is read-only: move the state or remount it writable"
+                raise state_unavailable(exc, shown, doing="open", hint=hint) from exc
         return store
 
     def migrate(self) -> None:
@@ -339,9 +453,23 @@ class StateStore:
         for rows in self._raw_chunks(f"SELECT key, fingerprint {active}", state_id):
             memberships.update(rows)
         totals = _LazyCounts(lambda: dict(self._raw(f"SELECT school, count(*) {active} GROUP BY school", state_id)))
-        view = StateView(tenant, target, lineage, serial, records, memberships=memberships, membership_totals=totals,
+        sent_attrs, unrecorded = _reopen(records, memberships, self._raw(
+            "SELECT key, kind, action, school, label, after FROM unrecorded WHERE state_id = {p}", state_id))
+        view = StateView(tenant, target, lineage, serial, records, attrs_json=sent_attrs, memberships=memberships,
+                         membership_totals=totals, unrecorded=unrecorded,
                          membership_target_ids=self._adopted_membership_ids(tenant, target, state_id, active))
         return view, identities
+
+    def unrecorded(self, tenant: str, target: str) -> list[dict[str, Any]]:
+        """What was sent to the target and has no recorded outcome (sent again by the next plan)."""
+        state_id = self.state_id(tenant, target)
+        if state_id is None:
+            return []
+        u = t.unrecorded.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(u.key, u.kind, u.action, u.run_id, u.plan_id, u.sent_at, u.school, u.label)
+                                .where(u.state_id == state_id).order_by(u.sent_at, u.key))
+            return [dict(r._mapping) for r in rows]
 
     def _adopted_membership_ids(self, tenant: str, target: str, state_id: int, active: str) -> dict[str, str]:
         """Active memberships whose target id is not the one koppel derives (``<person id>|<group id>``), as
@@ -445,6 +573,35 @@ class StateStore:
 
     # -- recording what the target acknowledged -------------------------------------------
 
+    def mark_sent(self, *, tenant: str, target: str, run_id: int, plan_id: str | None,
+                  changes: Sequence[Change]) -> None:
+        """Before a request goes out: note its changes as sent and not recorded, in one transaction.
+
+        ``record`` removes the note with the outcome. A note left behind makes the next plan send the
+        object again (see ``load_for_plan``). Raises ``StateUnavailable`` — then nothing was sent."""
+        state_id = self._state_id_for_write(tenant, target)
+        now = self.now()
+        create = Action.CREATE
+        rows = [(state_id, c.key, c.kind.value, c.action.value, run_id, plan_id, now, c.school, c.label or None,
+                 _dumps(dict(c.after)) if c.action is create and c.after is not None else None) for c in changes]
+        try:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(_mark_sql(self._marker), rows)
+        except DBAPIError as exc:
+            raise state_unavailable(exc, self.url, doing="note what it is about to send in") from exc
+
+    def unmark(self, *, tenant: str, target: str, keys: Sequence[str]) -> None:
+        """Close the notes of changes the platform refused as a whole before applying anything (a wrong
+        endpoint, refused credentials): nothing to record, nothing to send again."""
+        state_id = self._state_id_for_write(tenant, target)
+        marker = self._marker
+        try:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f"DELETE FROM unrecorded WHERE state_id = {marker} AND key = {marker}",
+                                     [(state_id, k) for k in keys])
+        except DBAPIError as exc:
+            raise state_unavailable(exc, self.url, doing="write") from exc
+
     def record(
         self,
         *,
@@ -456,7 +613,10 @@ class StateStore:
     ) -> int:
         """Journal every outcome and move the state of every acknowledged change, in one transaction.
 
-        Returns the new serial. Failed and skipped outcomes are journaled but move no state.
+        Returns the new serial. Failed and skipped outcomes are journaled but move no state. Every outcome
+        closes its change's ``mark_sent`` note. When the transaction fails, ``UnrecordedChanges`` says how
+        many changes the platform confirmed that the state does not know: their notes stay, and the next
+        plan sends them again.
         """
         state_id = self._state_id_for_write(tenant, target)
         now = self.now()
@@ -493,9 +653,28 @@ class StateStore:
                 else:
                     removals.append(change.key)
         marker = self._marker
+        try:
+            return self._record(state_id, now, outcomes, journal_rows, upserts, status_updates, removals, marker)
+        except DBAPIError as exc:
+            answered = sum(1 for _, r in outcomes if r.code != "skipped")
+            confirmed = sum(1 for _, r in outcomes if r.ok)
+            reason, hint = _explain(exc)
+            raise UnrecordedChanges(
+                f"the platform answered {answered:,} change(s) ({confirmed:,} confirmed), but koppel could not "
+                f"record the answers in the state store {self.url}: {reason}"
+                + (f" — {hint}" if hint else "") + ". The run stopped. Nothing is lost: what was sent and not "
+                "recorded stays noted in the state, and the next run sends it again (`koppel plan` shows it)."
+            ) from exc
+
+    def _record(self, state_id: int, now: str, outcomes: Sequence[tuple[Change, ItemResult]],
+                journal_rows: list[dict[str, Any]], upserts: list[dict[str, Any]],
+                status_updates: list[dict[str, Any]], removals: list[str], marker: str) -> int:
         with self.engine.begin() as conn:
             # The two bulk statements go to the driver as they are: SQLAlchemy's per-row parameter
             # processing would cost more than SQLite's own work on a batch of fifty.
+            answered = [(state_id, c.key) for c, r in outcomes if r.code != "skipped"]  # skipped: never sent
+            if answered:
+                conn.exec_driver_sql(f"DELETE FROM unrecorded WHERE state_id = {marker} AND key = {marker}", answered)
             if journal_rows:
                 conn.exec_driver_sql(_insert_sql("journal", _JOURNAL_COLUMNS, marker),
                                      [tuple(r[c] for c in _JOURNAL_COLUMNS) for r in journal_rows])
@@ -758,24 +937,69 @@ class StateStore:
     # -- locks -----------------------------------------------------------------------------
 
     @contextmanager
-    def lock(self, tenant: str, target: str, *, purpose: str, stale_after_s: int = 6 * 3600) -> Iterator[str]:
-        """One run per (tenant, target). A lock left by a dead process on this host is taken over;
-        one from another host is taken over only after ``stale_after_s`` without a heartbeat."""
+    def lock(self, tenant: str, target: str, *, purpose: str, stale_after_s: int = DEFAULT_LEASE_S) -> Iterator[str]:
+        """One run per (tenant, target). The lock's lease is ``stale_after_s``: a lock whose last heartbeat is
+        older than its lease is stale whatever its pid (pids are reused after a reboot or a container
+        restart), and one left by a process that no longer runs on this host is stale at once; a stale
+        lock is taken over. Releasing is best effort: a lock that cannot be removed (the store failed)
+        goes stale by itself, and ``koppel unlock`` shows it."""
         holder = uuid.uuid4().hex
         self._acquire(tenant, target, holder, purpose, stale_after_s)
         try:
             yield holder
         finally:
-            with self.engine.begin() as conn:
-                conn.execute(delete(t.locks).where(
-                    t.locks.c.tenant == tenant, t.locks.c.target == target, t.locks.c.holder == holder
-                ))
+            try:
+                self.remove_lock(tenant, target, holder)
+            except DBAPIError as exc:
+                import structlog
+
+                structlog.get_logger("koppel.state").warning(
+                    "the run lock could not be removed; it goes stale by itself (`koppel unlock` shows it)",
+                    tenant=tenant, target=target, error=_explain(exc)[0])
 
     def heartbeat(self, tenant: str, target: str, holder: str) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(update(t.locks).where(
+                    t.locks.c.tenant == tenant, t.locks.c.target == target, t.locks.c.holder == holder
+                ).values(heartbeat_at=self.now()))
+        except DBAPIError as exc:
+            raise state_unavailable(exc, self.url, doing="renew the run lock in") from exc
+
+    def remove_lock(self, tenant: str, target: str, holder: str) -> bool:
+        """Remove this holder's lock (and no other: a lock taken over meanwhile stays). Whether it was there."""
         with self.engine.begin() as conn:
-            conn.execute(update(t.locks).where(
+            return bool(conn.execute(delete(t.locks).where(
                 t.locks.c.tenant == tenant, t.locks.c.target == target, t.locks.c.holder == holder
-            ).values(heartbeat_at=self.now()))
+            )).rowcount)
+
+    def lock_verdict(self, lock: LockInfo, *, lease_s: int = DEFAULT_LEASE_S) -> tuple[bool, str]:
+        """Whether ``lock`` is stale, and why (or why it is kept), in words for ``koppel unlock``.
+
+        The heartbeat is trusted over the pid: a lock silent for longer than its lease is stale even when
+        a process with its pid runs on this host (after a reboot or a container restart, pids are reused)."""
+        lease = lock.lease_s or lease_s
+        silent = max(0.0, (self.clock() - _parse_ts(lock.heartbeat_at)).total_seconds())
+        if silent > lease:
+            return True, (f"its last heartbeat was {_duration(silent)} ago, longer than its lease of {_duration(lease)}: "
+                          "the run that took it is gone, whatever process has pid "
+                          f"{lock.pid} on {lock.host} now")
+        here = lock.host == socket.gethostname()
+        if here and not _pid_alive(lock.pid):
+            return True, f"process {lock.pid} no longer runs on this host ({lock.host})"
+        where = (f"process {lock.pid} still runs on this host" if here
+                 else f"it is held on another host ({lock.host}), where koppel cannot see whether it runs")
+        return False, (f"its last heartbeat was {_duration(silent)} ago, within its lease of {_duration(lease)}, "
+                       f"and {where}")
+
+    def lock_run(self, lock: LockInfo) -> RunInfo | None:
+        """The run that took ``lock``: the newest run of its tenant and target by the same host and pid."""
+        r = t.runs.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(t.runs).where(
+                r.tenant == lock.tenant, r.target == lock.target, r.host == lock.host, r.pid == lock.pid,
+                r.started_at >= lock.acquired_at).order_by(r.id.desc()).limit(1)).mappings().first()
+        return _run_info(row) if row else None
 
     def current_lock(self, tenant: str, target: str) -> LockInfo | None:
         with self.engine.connect() as conn:
@@ -783,9 +1007,9 @@ class StateStore:
         return LockInfo(**row) if row else None
 
     def _acquire(self, tenant: str, target: str, holder: str, purpose: str, stale_after_s: int) -> None:
-        host, pid, now = socket.gethostname(), os.getpid(), self.now()
-        row = {"tenant": tenant, "target": target, "holder": holder, "host": host, "pid": pid,
-               "purpose": purpose, "acquired_at": now, "heartbeat_at": now}
+        pid, now = os.getpid(), self.now()
+        row = {"tenant": tenant, "target": target, "holder": holder, "host": socket.gethostname(), "pid": pid,
+               "purpose": purpose, "acquired_at": now, "heartbeat_at": now, "lease_s": int(stale_after_s)}
         for _ in range(2):
             try:
                 with self.engine.begin() as conn:
@@ -795,22 +1019,18 @@ class StateStore:
                 existing = self.current_lock(tenant, target)
                 if existing is None:
                     continue
-                if not self._lock_is_dead(existing, host, stale_after_s):
+                stale, why = self.lock_verdict(existing, lease_s=stale_after_s)
+                if not stale:
                     raise LockHeld(
                         f"another run for tenant {tenant!r}, target {target!r} is busy "
-                        f"({existing.purpose or 'run'} by pid {existing.pid} on {existing.host} since {existing.acquired_at})"
+                        f"({existing.purpose or 'run'} by pid {existing.pid} on {existing.host} since "
+                        f"{existing.acquired_at}): {why}. `koppel unlock` shows the lock and removes it once stale."
                     ) from None
                 with self.engine.begin() as conn:
                     conn.execute(delete(t.locks).where(
                         t.locks.c.tenant == tenant, t.locks.c.target == target, t.locks.c.holder == existing.holder
                     ))
         raise LockHeld(f"could not take the run lock for tenant {tenant!r}, target {target!r}")
-
-    def _lock_is_dead(self, lock: LockInfo, host: str, stale_after_s: int) -> bool:
-        if lock.host == host:
-            return not _pid_alive(lock.pid)
-        beat = dt.datetime.fromisoformat(lock.heartbeat_at.replace("Z", "+00:00"))
-        return (self.clock() - beat).total_seconds() > stale_after_s
 
     # -- history ---------------------------------------------------------------------------
 
@@ -960,6 +1180,69 @@ def _tune_sqlite(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
+
+
+def _parse_ts(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``5 h 3 min``, ``3 days 2 h``: how long, for people."""
+    seconds = int(seconds)
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 120:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h" + (f" {minutes} min" if minutes else "")
+    days, hours = divmod(hours, 24)
+    return f"{days} days" + (f" {hours} h" if hours else "")
+
+
+@functools.lru_cache(maxsize=4)
+def _mark_sql(marker: str) -> str:
+    columns = tuple(c.name for c in t.unrecorded.columns)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("state_id", "key"))
+    return _insert_sql("unrecorded", columns, marker) + f" ON CONFLICT (state_id, key) DO UPDATE SET {sets}"
+
+
+_UNRECORDED_STATUS = {Action.RESTORE.value: ObjectStatus.ACTIVE}
+
+
+def _reopen(records: dict[str, StateRecord], memberships: dict[str, str],
+            rows: Iterable[tuple]) -> tuple[dict[str, str], dict[str, str]]:
+    """Fold what was sent and not recorded into the plan's view of the state (in place).
+
+    The platform may or may not hold such a change, so the plan must send the object again, as the LAS
+    has it now: its fingerprint becomes ``UNRECORDED`` (it never equals a real one) and ``unrecorded``
+    names the action sent (the plan picks the action that sends it again). A create the state has no
+    record of becomes an active record with the attributes sent, and a restore makes the record active,
+    so that an object the LAS dropped meanwhile is removed rather than left behind on the platform.
+    Returns (attribute JSON of those created records, key → action sent)."""
+    attrs: dict[str, str] = {}
+    unrecorded: dict[str, str] = {}
+    active, deleted = ObjectStatus.ACTIVE, ObjectStatus.DELETED
+    for key, kind, action, school, label, after in rows:
+        unrecorded[key] = action
+        if key in memberships:
+            memberships[key] = UNRECORDED
+            continue
+        rec = records.get(key)
+        if rec is None or (rec.status is deleted and action == Action.CREATE.value):
+            if action != Action.CREATE.value or after is None:
+                continue  # a removal of something the state no longer holds: nothing to send again
+            sent = orjson.loads(after)
+            attrs[key] = after
+            group = kind == ObjectKind.GROUP.value
+            records[key] = StateRecord(_KIND[kind], key, active, UNRECORDED, school, label,
+                                       rec.target_id if rec is not None else None, None, None,
+                                       sent.get("parent") if group else None, None,
+                                       sent.get("type") if group else None)
+            continue
+        records[key] = rec._replace(fingerprint=UNRECORDED, status=_UNRECORDED_STATUS.get(action, rec.status))
+    return attrs, unrecorded
 
 
 def _pid_alive(pid: int) -> bool:

@@ -13,7 +13,10 @@ and error handling are exercised for real. Faults:
 * ``busy_above``: a request that would put more than that many operations in flight is answered "busy"
   (an overload, with ``retry_after_s`` as its Retry-After), as a throttled platform does;
 * ``config_fault``: every request fails as a configuration fault (a wrong endpoint), which stops a run;
-* ``latency_s``: time per request.
+* ``latency_s``: time per request;
+* ``on_applied``: called with a request's changes and results after the fake platform applied them and
+  before it answers — a test's seam to break something (the state store's disk, say) at exactly that
+  moment.
 
 It counts what a strict platform would: the peak of operations in flight (objects in unanswered
 requests), the requests, and the largest request.
@@ -31,7 +34,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +86,7 @@ class FakeTarget:
         config_fault: bool = False,
         seed: int = 0,
         path: Path | None = None,
+        on_applied: Callable[[Sequence[Change], Sequence[ItemResult]], None] | None = None,
     ):
         self.name = name
         self.capabilities = Capabilities(max_batch=batch_size, max_operations_in_flight=operations_in_flight,
@@ -97,6 +101,7 @@ class FakeTarget:
         self.fail_after_write = fail_after_write
         self.seed = seed
         self.path = path
+        self.on_applied = on_applied
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.objects: dict[str, dict[str, Any]] = {}  # key -> {"kind", "attrs", "status"}
@@ -149,6 +154,8 @@ class FakeTarget:
                 raise TransientTargetError("fake target: injected transient failure (HTTP 500)")
             with self._lock:
                 results = [self._apply_one(c) for c in batch]
+            if self.on_applied is not None:
+                self.on_applied(batch, results)
             if fail:
                 raise TransientTargetError("fake target: injected failure after the write (answer lost)")
             return results
