@@ -269,6 +269,19 @@ def test_an_excel_bomb_is_refused_before_anything_is_inflated(tmp_path: Path) ->
     assert peak < 20 * 1024 * 1024
 
 
+def test_a_workbook_part_compressed_otherwise_than_deflate_is_refused(tmp_path: Path) -> None:
+    book = _excel_export(tmp_path)
+    with zipfile.ZipFile(book) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    with zipfile.ZipFile(book, "w", zipfile.ZIP_BZIP2) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+    with pytest.raises(
+        SourceDataError, match=r"leerlingen.xlsx: is refused .* uses a compression no workbook"
+    ):
+        magister(tmp_path)
+
+
 def test_a_workbook_unpacking_beyond_max_file_mb_is_refused(tmp_path: Path) -> None:
     rows = [["Stamnr", "Roepnaam", "Achternaam", "Klas"]] + [
         [n, f"N{n * 7919}", f"A{n * 104729}", "1A"] for n in range(1, 8_000)

@@ -107,8 +107,9 @@ class CsvSourceSettings(BaseModel):
     )
     encoding: str = Field(
         default="auto",
-        description="Text encoding; auto reads UTF-8 (with or without BOM), UTF-16 with BOM, else "
-        "Windows-1252.",
+        description="Text encoding; auto reads UTF-8 (with or without BOM; a few stray bytes that are not "
+        "UTF-8 are read as Windows-1252 and warned about), UTF-16 with BOM, else Windows-1252. A codec name is "
+        "obeyed strictly.",
     )
     columns: dict[str, dict[str, list[str]]] = Field(
         default_factory=dict,
@@ -133,7 +134,8 @@ class CsvSourceSettings(BaseModel):
     max_file_mb: int = Field(
         default=1024,
         gt=0,
-        description="Refuse files larger than this many megabytes (a wrong path, not an export).",
+        description="Refuse files larger than this many megabytes (a wrong path, not an export); for an "
+        ".xlsx workbook, also what it unpacks to.",
     )
 
     @field_validator("columns", mode="before")

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from koppel.errors import ConfigError, ConfigProblem, KoppelError, SourceDataError
 from koppel.model.roster import Diagnostic, Severity
@@ -546,13 +546,12 @@ def _read_workbook(path: Path, display: str, options: TextOptions, allow_empty: 
                     cells.pop()
                 header, header_line = cells, line
                 break
+        if header is None:
+            raise _fail(display, "is empty: an export without rows is refused (it never means everyone left)")
+        _check_header(header, display, header_line)
     except BaseException:
         workbook.close()
         raise
-    if header is None:
-        workbook.close()
-        raise _fail(display, "is empty: an export without rows is refused (it never means everyone left)")
-    _check_header(header, display, header_line)
     table = RawTable(display, options.source, header, header_line, iter(()))
     table.rows = _workbook_rows(workbook, rows, table, allow_empty)
     return table
@@ -567,7 +566,7 @@ def _unreadable(display: str, exc: BaseException) -> SourceDataError:
     )
 
 
-def _first_sheet(workbook: Workbook, display: str) -> object:
+def _first_sheet(workbook: Workbook, display: str) -> Any:
     if not workbook.worksheets:
         raise _fail(display, "is an Excel workbook without sheets")
     return workbook.worksheets[0]

@@ -9,9 +9,11 @@ archive is checked from its directory first — nothing is inflated for that —
   which are OLE files, are named as such);
 * it has more than :data:`MAX_PARTS` parts, or unpacks to more than the ``max_file_mb`` limit in
   total, or a part unpacks to more than :data:`MAX_RATIO` times its packed size (real sheets pack 5
-  to 25 times; only parts above 1 MB unpacked count). The sizes in the directory cannot lie to
-  openpyxl: Python's ``zipfile`` never inflates a part beyond the size its directory declares;
-* a part is encrypted;
+  to 25 times; only parts above 1 MB unpacked count), or its shared strings (which openpyxl holds in
+  memory, while it streams the sheet) to more than :data:`MAX_SHARED_STRINGS`. The sizes in the
+  directory cannot lie to openpyxl: Python's ``zipfile`` never inflates a part beyond the size its
+  directory declares;
+* a part is encrypted, or compressed otherwise than with deflate (as every office program does);
 * an XML part declares a DOCTYPE (entities: "billion laughs", external entities), or names an
   encoding in which that could hide (anything but UTF-8, UTF-16, ASCII, Latin-1, Windows-1252).
   Only the head of each XML part is inflated for this: a DOCTYPE can only stand before the root
@@ -30,11 +32,20 @@ from pathlib import Path
 
 from koppel.errors import SourceDataError
 
-__all__ = ["MAX_CELLS", "MAX_PARTS", "MAX_RATIO", "MAX_ROW", "check_workbook"]
+__all__ = [
+    "MAX_CELLS",
+    "MAX_PARTS",
+    "MAX_RATIO",
+    "MAX_ROW",
+    "MAX_SHARED_STRINGS",
+    "check_workbook",
+    "prolog_problem",
+]
 
 MAX_PARTS = 10_000
 MAX_RATIO = 200
 MAX_ROW = 1_048_576  # Excel's last row
+MAX_SHARED_STRINGS = 128 * 1024 * 1024  # openpyxl keeps every shared string in memory; the sheet is streamed
 MAX_CELLS = 20_000_000  # cells and empty rows read from one sheet (a large export holds a few million)
 _RATIO_FLOOR = 1024 * 1024  # parts smaller than this unpacked are never bombs, whatever their ratio
 _HEAD = 64 * 1024  # how much of an XML part is inflated to find its root element
@@ -75,6 +86,7 @@ def _unreadable(display: str, reason: str) -> SourceDataError:
 
 def check_workbook(path: Path, display: str, max_bytes: int) -> None:
     """Refuse the workbook at ``path`` unless it is a zip openpyxl may safely open."""
+    magic = b""
     try:
         with path.open("rb") as stream:
             magic = stream.read(len(_OLE))
@@ -115,8 +127,17 @@ def _check_directory(parts: list[zipfile.ZipInfo], display: str, max_bytes: int)
             f"it unpacks to {total // 2**20:,} MB, more than the {max_bytes // 2**20:,} MB limit (max_file_mb)",
         )
     for part in parts:
+        if part.filename.lower().endswith("sharedstrings.xml") and part.file_size > MAX_SHARED_STRINGS:
+            raise _refused(
+                display,
+                f"its shared strings unpack to {part.file_size // 2**20:,} MB, more than "
+                f"{MAX_SHARED_STRINGS // 2**20} MB (openpyxl holds them all in memory)",
+            )
         if part.flag_bits & 0x1:
             raise _refused(display, f"part {part.filename!r} is encrypted")
+        if part.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # Office writes deflate only; bzip2 and LZMA inflate whole blocks at a time.
+            raise _refused(display, f"part {part.filename!r} uses a compression no workbook uses")
         if part.file_size > _RATIO_FLOOR and part.file_size > MAX_RATIO * max(part.compress_size, 1):
             ratio = part.file_size // max(part.compress_size, 1)
             raise _refused(
