@@ -18,8 +18,10 @@ tool zipped a folder; nothing else in the archive is read.
 
 from __future__ import annotations
 
+import lzma
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -176,7 +178,8 @@ def _read_entry(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, display: str, 
                         display, f"entry {entry.filename!r} unpacks to more than it declares (a zip bomb?)"
                     )
                 chunks.append(chunk)
-    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error, lzma.LZMAError) as exc:
+        # OSError: a seek outside the file, or bz2's "Invalid data stream"; zlib/lzma: a damaged stream
         raise SourceDataError(
             f"{display}/{entry.filename} is damaged ({exc}); the zip looks truncated"
         ) from None

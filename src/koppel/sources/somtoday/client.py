@@ -69,6 +69,8 @@ class ClientOptions:
     max_attempts: int = 3
     retry_backoff_s: float = 2.0
     verify_tls: bool = True
+    transport: httpx.BaseTransport | None = None
+    """Where requests go instead of the network (tests, fuzzing); None: the network."""
 
     def __repr__(self) -> str:
         return (
@@ -105,6 +107,7 @@ class ConnectClient:
             verify=options.verify_tls,
             headers={"User-Agent": _USER_AGENT, "Accept": "application/json"},
             follow_redirects=False,
+            transport=options.transport,
         )
 
     # -- public -------------------------------------------------------------------------------

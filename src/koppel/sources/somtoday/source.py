@@ -17,6 +17,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import httpx
+
 from koppel.connectors import ConnectorContext
 from koppel.errors import SourceAuthError, SourceDataError, SourceError
 from koppel.model.roster import BRIN6_RE, Roster, SchoolYear
@@ -145,11 +147,13 @@ class SomtodaySource:
         ctx: ConnectorContext,
         *,
         today: Callable[[], dt.date] = dt.date.today,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.name = name
         self.settings = settings
         self.ctx = ctx
         self._today = today
+        self._transport = transport
 
     def read(self) -> Roster:
         when = read_year(self.ctx.school_year, self.settings.peilschooljaar, self._today())
@@ -185,6 +189,7 @@ class SomtodaySource:
             max_attempts=s.max_attempts,
             retry_backoff_s=s.retry_backoff_s,
             verify_tls=s.verify_tls,
+            transport=self._transport,
         )
 
     def _read_vestiging(
