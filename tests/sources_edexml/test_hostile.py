@@ -60,7 +60,10 @@ def test_a_dtd_is_refused_in_every_encoding(
 ) -> None:
     reference = "&naam;" if "ENTITY" in doctype else "&undefined;"
     text = with_doctype(edex(leerlingen=pupils(reference)), doctype).replace("UTF-8", declared, 1)
-    path = write_bytes(tmp_path, text.encode(encoding))
+    data = text.encode(encoding)
+    if encoding == "utf-7":  # Python writes "<" as itself; UTF-7 may also shift it, to "+ADw-"
+        data = data.replace(b"<!DOCTYPE", b"+ADw-!DOCTYPE")
+    path = write_bytes(tmp_path, data)
     with pytest.raises(
         SourceDataError, match="school.xml: XML with a DOCTYPE or entity declaration is refused"
     ):

@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
+from koppel.errors import SourceDataError
 from koppel.generator import generate
 from koppel.model import PersonKind, SchoolYear, Severity
 
@@ -65,3 +68,12 @@ def test_rows_with_values_koppel_does_not_accept_are_left_out(tmp_path: Path) ->
     names = [p.display_name for p in roster.persons.values()]
     assert not any(ch in name for name in names for ch in ("\x00", "\u202e", "\x1b"))
     assert sum(p.kind is PersonKind.STUDENT for p in roster.persons.values()) >= 55
+
+
+def test_a_zip_missing_its_first_byte_is_damaged_not_a_crash(tmp_path: Path) -> None:
+    """Found by tests/fuzz: zipfile then seeks before the start of the file (OSError), which escaped."""
+    folder = write_export(generate(students=20, schools=1, year=YEAR, seed=3), tmp_path / "export")
+    archive = zip_folder(folder, tmp_path / "export.zip")
+    archive.write_bytes(archive.read_bytes()[1:])
+    with pytest.raises(SourceDataError, match="is damaged"):
+        read(archive)
