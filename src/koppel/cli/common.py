@@ -1,10 +1,21 @@
-"""What every command shares: options, error handling, output in text or JSON, logging, progress."""
+"""What every command shares: options, error handling, output in text or JSON, logging, progress.
+
+Text from a LAS (names, group names, reasons that quote them) and from a platform is data, never a
+terminal control: everything the command line prints goes through :func:`koppel.textsafe.printable`
+line by line (``out`` and ``err`` do it themselves), and JSON output escapes the few characters JSON
+itself leaves raw that a terminal would act on (C1 controls, bidi overrides, line separators).
+
+Errors never end in a traceback: koppel's own errors print their message and exit with their family's
+code (docs/cli.md), a state store that fails underneath (a database or file error) prints what failed
+and what to do (exit 1), and so does a file that cannot be written (a full disk).
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,11 +37,51 @@ from rich.progress import (
 )
 
 from koppel.errors import ConfigError, KoppelError
+from koppel.textsafe import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every control and bidi character shown as an escape, keeping its lines and tabs."""
+    return "\n".join("\t".join(printable(part) for part in line.split("\t")) for line in text.split("\n"))
+
+
+class SafeConsole(Console):
+    """A rich console that never sends a control character it was given in text: an ESC in a pupil's name
+    is printed as ``\x1b``, a right-to-left override as ``\u202e``. Rich's own styling still works."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(terminal_safe(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+out = SafeConsole(highlight=False, soft_wrap=True)
+err = SafeConsole(stderr=True, highlight=False, soft_wrap=True)
+
+_JSON_RAW = re.compile(rb"\xc2[\x80-\x9f]|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]|\xd8\x9c")
+
+
+def json_terminal_safe(data: bytes) -> bytes:
+    """JSON (UTF-8) whose strings show C1 controls, bidi controls and line separators as ``\\uXXXX`` escapes:
+    the same JSON to a parser, nothing a terminal acts on (JSON already escapes ESC and the C0 controls)."""
+    if _JSON_RAW.search(data) is None:
+        return data
+    return _JSON_RAW.sub(lambda m: b"\\u%04x" % ord(m.group().decode()), data)
+
+
+class JsonTerminalSafe:
+    """A binary stream that passes JSON through :func:`json_terminal_safe` (for ``Plan.write_json``, whose
+    every write is whole JSON tokens)."""
+
+    def __init__(self, raw: Any):
+        self.raw = raw
+
+    def write(self, data: bytes) -> int:
+        self.raw.write(json_terminal_safe(bytes(data)))
+        return len(data)
+
+    def flush(self) -> None:
+        self.raw.flush()
 
 
 class Format(StrEnum):
@@ -52,7 +103,8 @@ YearOpt = Annotated[str | None, typer.Option("--year", "-y", help="School year t
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS).decode() + "\n")
+    raw = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    sys.stdout.write(json_terminal_safe(raw).decode() + "\n")
     sys.stdout.flush()
 
 
@@ -102,8 +154,41 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(130) from None
+        except BrokenPipeError:  # `koppel plan | head`: the reader has all it wanted
+            _quiet_stdout()
+            raise typer.Exit(1) from None
+        except OSError as exc:  # a file koppel writes (a plan, a report) on a full or read-only disk
+            where = f"{exc.filename}: " if exc.filename else ""
+            err.print(f"[bold red]error:[/] {_escape(where + (exc.strerror or str(exc)))}", markup=True)
+            raise typer.Exit(1) from None
+        except Exception as exc:
+            problem = _state_problem(exc)
+            if problem is None:
+                raise
+            err.print(f"[bold red]error:[/] {_escape(str(problem))}", markup=True)
+            raise typer.Exit(problem.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _state_problem(exc: Exception) -> KoppelError | None:
+    """A database error that escaped the state store's own translation, as its clear message (never SQL,
+    parameters or a password); None for anything else — a bug, which keeps its traceback."""
+    if not type(exc).__module__.startswith("sqlalchemy"):
+        return None
+    from sqlalchemy.exc import DBAPIError
+
+    from koppel.state.store import state_unavailable
+
+    return state_unavailable(exc) if isinstance(exc, DBAPIError) else None
+
+
+def _quiet_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _escape(text: str) -> str:

@@ -16,6 +16,7 @@ from koppel.cli.common import (
     ConfigOpt,
     Format,
     FormatOpt,
+    JsonTerminalSafe,
     TargetOpt,
     TenantOpt,
     YearOpt,
@@ -142,10 +143,13 @@ def plan(
     outcome = app_.plan(tenant, target, year=year)
     p = outcome.plan
     if out_file is not None:
-        with out_file.open("wb") as fh:
-            p.write_json(fh)
+        try:
+            with out_file.open("wb") as fh:
+                p.write_json(fh)
+        except OSError as exc:
+            raise fail(f"could not write the plan to {out_file}: {exc.strerror or exc}") from None
     if fmt is Format.JSON:
-        p.write_json(sys.stdout.buffer)
+        p.write_json(JsonTerminalSafe(sys.stdout.buffer))
         sys.stdout.flush()
     else:
         out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools)), markup=False,
@@ -353,6 +357,50 @@ def history(
         emit_json({"person": matches[0], "history": [e.to_json() for e in entries]})
     else:
         out.print(render_history(matches[0], entries), markup=False, end="")
+
+
+# -- the run lock -----------------------------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def unlock(
+    config: ConfigOpt = Path("koppel.toml"),
+    tenant: TenantOpt = None,
+    target: TargetOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Remove the lock even when it looks live (only when you "
+                                        "know the run that holds it is gone).")] = False,
+    by: Annotated[str | None, typer.Option("--by", help="Who removes it (default: the login name, or KOPPEL_USER).")] = None,
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """Show the target's run lock — whose it is (host, pid, run, started) and when it last beat — and remove it
+    when it is stale. A lock whose last heartbeat is older than its lease is stale whatever its pid; a live one is
+    kept (exit 4) unless --force."""
+    app_ = _app(config)
+    found = app_.unlock(tenant, target, force=force, by=f"koppel unlock (by {by or _who()})")
+    lock = found["lock"]
+    if fmt is Format.JSON:
+        emit_json(found)
+    elif lock is None:
+        out.print(f"No run lock for tenant {found['tenant']}, target {found['target']}: nothing to remove.",
+                  markup=False)
+    else:
+        run = found["run"]
+        run_text = (f"run {run['id']} ({run['kind']}, {run['status']}), started {run['started_at']}" if run
+                    else "no run recorded for it")
+        out.print(f"Run lock of tenant {found['tenant']}, target {found['target']}:\n"
+                  f"  {lock['purpose'] or 'run'} by pid {lock['pid']} on host {lock['host']}; {run_text}\n"
+                  f"  taken {lock['acquired_at']}, last heartbeat {lock['heartbeat_at']}", markup=False)
+        if found["removed"] and found["forced"]:
+            out.print(f"Removed (--force), although {found['why']}.", markup=False)
+        elif found["removed"]:
+            out.print(f"Removed: stale — {found['why']}.", markup=False)
+        elif found["stale"]:
+            out.print("Already gone: another run removed or took it over meanwhile.", markup=False)
+        else:
+            out.print(f"Kept: {found['why']}. Stop that run first (SIGTERM lets it record what is in flight), or, "
+                      "when you are sure it is gone, run `koppel unlock --force`.", markup=False)
+    raise typer.Exit(4 if lock is not None and not found["removed"] and not found["stale"] else 0)
 
 
 # -- set-up: init, generate, connectors, demo ------------------------------------------------------------

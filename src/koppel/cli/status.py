@@ -1,10 +1,15 @@
-"""Status, run and history renderings (pure functions of what the store returns)."""
+"""Status, run and history renderings (pure functions of what the store returns).
+
+Names, labels, reasons and messages come from the LAS or the platform: they are shown through
+:func:`koppel.textsafe.printable`, never as terminal controls.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from koppel.state.store import JournalEntry, RunInfo
+from koppel.textsafe import printable
 
 SYMBOL = {"create": "+", "update": "~", "suspend": "-", "restore": "^", "archive": ">", "delete": "x", "adopt": "="}
 
@@ -23,6 +28,7 @@ def status_data(app: Any, tenant_id: str | None) -> dict[str, Any]:
             runs = store.runs(tenant.id, name, limit=5)
             held = store.plans(tenant.id, name, status=["held"])
             lock = store.current_lock(tenant.id, name)
+            verdict = store.lock_verdict(lock) if lock else None
             targets.append({
                 "target": name,
                 "kind": target.kind,
@@ -30,7 +36,7 @@ def status_data(app: Any, tenant_id: str | None) -> dict[str, Any]:
                 "objects": store.counts(tenant.id, name),
                 "last_runs": [_run_json(r) for r in runs],
                 "held_plans": [p.to_json() for p in held],
-                "lock": lock.__dict__ if lock else None,
+                "lock": {**lock.__dict__, "stale": verdict[0], "why": verdict[1]} if lock and verdict else None,
             })
         latest = store.latest_source_read(tenant.id)
         out["tenants"].append({
@@ -56,7 +62,7 @@ def render_status(data: dict[str, Any]) -> str:
         if read:
             lines.append(f"  last source read {read['at']}: {read['status']}, school year {read['school_year']}, "
                          f"{read['errors']} error(s), {read['warnings']} warning(s)"
-                         + (f" — {read['message']}" if read.get("message") else ""))
+                         + (f" — {printable(read['message'])}" if read.get("message") else ""))
         for g in t["targets"]:
             objects = g["objects"]
             managed = ", ".join(
@@ -67,12 +73,15 @@ def render_status(data: dict[str, Any]) -> str:
             lines.append(f"  target {g['target']} ({g['kind']}{'' if g['enabled'] else ', disabled'}): {managed}")
             if g["lock"]:
                 lk = g["lock"]
-                lines.append(f"    busy: {lk['purpose']} by pid {lk['pid']} on {lk['host']} since {lk['acquired_at']}")
+                lines.append(f"    busy: {lk['purpose']} by pid {lk['pid']} on {printable(lk['host'])} since {lk['acquired_at']}, "
+                             f"last heartbeat {lk['heartbeat_at']}")
+                if lk.get("stale"):
+                    lines.append(f"      ! stale: {lk['why']}; `koppel unlock` removes it (the next run takes it over)")
             for p in g["held_plans"]:
                 summary = ", ".join(f"{v} {k}" for k, v in p["summary"].items() if v)
                 lines.append(f"    HELD plan {p['id']} ({p['created_at']}): {summary}")
                 for h in p["holds"]:
-                    lines.append(f"      ! {h['message']}")
+                    lines.append(f"      ! {printable(h['message'])}")
                 lines.append(f"      approve: koppel apply --approve {p['id']}")
             if not g["last_runs"]:
                 lines.append("    no runs yet")
@@ -80,7 +89,7 @@ def render_status(data: dict[str, Any]) -> str:
                 counts = r["summary"].get("outcomes") or r["summary"].get("plan") or {}
                 text = ", ".join(f"{v:,} {k}" for k, v in counts.items() if v) or "no changes"
                 lines.append(f"    run {r['id']} {r['kind']} {r['started_at']} {r['status']}: {text}"
-                             + (f" (approved by {r['approved_by']})" if r.get("approved_by") else ""))
+                             + (f" (approved by {printable(r['approved_by'])})" if r.get("approved_by") else ""))
         lines.append("")
     return "\n".join(lines)
 
@@ -104,7 +113,7 @@ def render_run(run: RunInfo, problems: list[JournalEntry]) -> str:
     lines = [f"Run {run.id} — {run.kind} for {run.tenant} → {run.target}, {run.started_at} … {run.finished_at or ''}: "
              f"{run.status}"]
     if run.message:
-        lines.append(f"  {run.message}")
+        lines.append(f"  {printable(run.message)}")
     for k, v in (run.summary.get("outcomes") or {}).items():
         lines.append(f"  {k}: {v:,}")
     if run.summary.get("load"):
@@ -114,24 +123,24 @@ def render_run(run: RunInfo, problems: list[JournalEntry]) -> str:
     if problems:
         lines.append("Per-object problems:")
         for e in problems:
-            lines.append(f"  {e.outcome:<8} {e.action} {e.kind} {e.key} {e.label or ''}")
-            lines.append(f"           {e.message or ''}" + (f" [{e.code}]" if e.code else ""))
+            lines.append(f"  {e.outcome:<8} {e.action} {e.kind} {printable(e.key)} {printable(e.label or '')}")
+            lines.append(f"           {printable(e.message or '')}" + (f" [{printable(e.code)}]" if e.code else ""))
     return "\n".join(lines) + "\n"
 
 
 def render_history(person: dict[str, Any], entries: list[JournalEntry]) -> str:
     meta = person.get("meta", {})
-    ids = ", ".join(f"{k} {v}" for k, v in meta.items() if k in ("leerlingnummer", "docentcode", "las_key"))
-    lines = [f"{person['label']} — {person['key']} ({ids}) [{person['school']}], now {person['status']}"]
+    ids = ", ".join(f"{k} {printable(v)}" for k, v in meta.items() if k in ("leerlingnummer", "docentcode", "las_key"))
+    lines = [f"{printable(person['label'])} — {printable(person['key'])} ({ids}) [{printable(person['school'])}], now {person['status']}"]
     if not entries:
         lines.append("  no changes recorded")
     for e in entries:
-        what = "" if e.kind == "person" else f" {e.label or e.key}"
+        what = "" if e.kind == "person" else f" {printable(e.label or e.key)}"
         lines.append(f"  {e.at}  {SYMBOL.get(e.action, '?')} {e.action} {e.kind}{what}  [{e.outcome}, run {e.run_id}]")
         if e.reason:
-            lines.append(f"      why: {e.reason}")
+            lines.append(f"      why: {printable(e.reason)}")
         if e.message and e.outcome != "done":
-            lines.append(f"      {e.message}")
+            lines.append(f"      {printable(e.message)}")
     return "\n".join(lines) + "\n"
 
 
@@ -144,24 +153,25 @@ def render_drift(report: Any) -> str:
     if report.changed:
         lines.append(f"Changed by hand ({len(report.changed)}):")
         for d in report.changed:
-            lines.append(f"  ~ {d.kind} {d.key} {d.label}")
+            lines.append(f"  ~ {d.kind} {printable(d.key)} {printable(d.label)}")
             for name, (ours, theirs) in d.fields.items():
                 lines.append(f"      {name}: koppel sent {ours!r}, the platform has {theirs!r}")
     if report.missing:
         lines.append(f"Removed by hand ({len(report.missing)}):")
-        lines += [f"  - {m['kind']} {m['key']} {m['label']}" for m in report.missing]
+        lines += [f"  - {m['kind']} {printable(m['key'])} {printable(m['label'])}" for m in report.missing]
     if report.unknown:
         lines.append(f"In the platform with a sync key koppel does not manage ({len(report.unknown)}):")
-        lines += [f"  ? {u['kind']} {u['key']}" for u in report.unknown]
+        lines += [f"  ? {u['kind']} {printable(u['key'])}" for u in report.unknown]
     if report.manual:
         lines.append(f"Accounts made by hand: {report.manual}")
     if report.candidates:
         lines.append("Manual accounts that match a LAS person (adopt after review with "
                      "`koppel reconcile --adopt ACCOUNT=PERSON`):")
         for c in report.candidates:
-            lines.append(f"  = {c.username or c.target_id} ({c.platform_name}) ↔ {c.person_key} {c.person_label} "
+            lines.append(f"  = {printable(c.username or c.target_id)} ({printable(c.platform_name)}) ↔ {printable(c.person_key)} "
+                         f"{printable(c.person_label)} "
                          f"[matched on {', '.join(c.matched_on)}]")
     if report.notes:
         lines.append("Notes:")
-        lines += [f"  • {n}" for n in report.notes]
+        lines += [f"  • {printable(n)}" for n in report.notes]
     return "\n".join(lines) + "\n"

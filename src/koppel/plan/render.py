@@ -1,6 +1,8 @@
 """Plan renderings for people: the one-line summary, the breakdown, the changes with their reasons.
 
-Pure: returns strings. The CLI prints them; the dashboard shows the same content in HTML.
+Pure: returns strings. The CLI prints them; the dashboard shows the same content in HTML. Labels,
+reasons, notes and school names come from the LAS: they are shown through ``textsafe.printable``, so a
+name can never move the cursor, recolour a terminal or reorder what is shown.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from collections.abc import Iterable
 
 from koppel.model.desired import ObjectKind
 from koppel.plan.model import ACTION_ORDER, Action, Change, Plan
+from koppel.textsafe import printable
 
 __all__ = ["render_summary_line", "render_text", "SYMBOL"]
 
@@ -38,6 +41,7 @@ def _table(title: str, rows: dict[str, dict[str, int]]) -> list[str]:
     actions = [a.value for a in ACTION_ORDER]
     width = max([len(title)] + [len(k) for k in rows]) + 2
     lines = [title.ljust(width) + "".join(a.rjust(9) for a in actions)]
+    rows = {printable(name): counts for name, counts in rows.items()}
     for name, counts in rows.items():
         lines.append(name.ljust(width) + "".join(f"{counts.get(a, 0):,}".rjust(9) for a in actions))
     return lines
@@ -63,9 +67,9 @@ def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, s
         lines.extend(_table("per school", schools))
     if plan.holds:
         lines += ["", "HELD — this plan applies only with approval (`koppel apply --approve " + plan.id + "`):"]
-        lines += [f"  ! {h.message}" for h in plan.holds]
+        lines += [f"  ! {printable(h.message)}" for h in plan.holds]
     if plan.notes:
-        lines += ["", "Notes:"] + [f"  • {n}" for n in plan.notes]
+        lines += ["", "Notes:"] + [f"  • {printable(n)}" for n in plan.notes]
     if plan.diagnostics:
         counts = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in plan.diagnostics.items())
         lines += ["", f"Data quality: {counts} in the source data (`koppel validate` shows them)."]
@@ -106,13 +110,13 @@ def _change_lines(changes: Iterable[Change], limit: int | None) -> Iterable[str]
         if limit is not None and shown >= limit:
             continue
         shown += 1
-        school = f" [{change.school}]" if change.school else ""
+        school = f" [{printable(change.school)}]" if change.school else ""
         if change.kind is ObjectKind.MEMBERSHIP and change.label:
             what = change.label  # "Jan Jansen → Nederlands 3A"; the key is in the JSON
         else:
             what = f"{change.label} ({change.key})" if change.label else change.key
-        yield f"  {SYMBOL[change.action]} {change.action.value:<7} {change.kind.value:<10} {what}{school}"
-        yield f"      {change.reason}"
+        yield f"  {SYMBOL[change.action]} {change.action.value:<7} {change.kind.value:<10} {printable(what)}{school}"
+        yield f"      {printable(change.reason)}"
         if change.action is Action.UPDATE and change.before is not None and change.after is not None:
             for field in change.fields:
                 yield f"      {field}: {change.before.get(field)!r} → {change.after.get(field)!r}"
