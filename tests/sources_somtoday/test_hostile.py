@@ -1,5 +1,6 @@
 """Values Somtoday may send but koppel does not accept, through the sandbox over HTTP: a name of megabytes,
-control and bidi characters. The record is left out and named (``bad-text``); the rest is read."""
+control and bidi characters. The record is left out and named (``field-too-long``, ``bad-character``);
+the rest is read."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def test_a_nine_megabyte_name_leaves_the_pupil_out(
     pupils = [p for p in roster.persons.values() if p.kind is PersonKind.STUDENT]
     assert len(pupils) == len(current.pupils) - 1
     assert current.pupils[0].stamnr not in {p.leerlingnummer for p in pupils}
-    (diagnostic,) = [d for d in roster.diagnostics if d.code == "bad-text"]
+    (diagnostic,) = [d for d in roster.diagnostics if d.code == "field-too-long"]
     assert (diagnostic.severity, diagnostic.field) == (Severity.ERROR, "achternaam")
     assert diagnostic.object is not None and "/leerling/" in diagnostic.object
     assert "achternaam: is 9,000,000 characters long, more than the 200 koppel accepts for a name" in (
@@ -72,7 +73,7 @@ def test_control_and_bidi_characters_leave_their_records_out(
     bad = sorted(
         (d.field, d.object.split("/")[4] if d.object else None)
         for d in roster.diagnostics
-        if d.code == "bad-text"
+        if d.code == "bad-character"
     )
     assert bad == [("achternaam", "medewerker"), ("naam", "lesgroep"), ("roepnaam", "leerling")]
     names = {p.display_name for p in roster.persons.values()}
@@ -84,7 +85,7 @@ def test_a_bad_uuid_is_not_repeated_in_the_message() -> None:
     records, problems = parse_records(Leerling, [{"uuid": "u" * 300, "achternaam": "Jansen"}, {"uuid": "ok"}])
     assert [r.uuid for r in records] == ["ok"]
     (problem,) = problems
-    assert (problem.code, problem.field, problem.uuid) == ("bad-text", "uuid", None)
+    assert (problem.code, problem.field, problem.uuid) == ("field-too-long", "uuid", None)
 
 
 def test_an_error_body_is_bounded_and_shown_safely() -> None:

@@ -89,10 +89,11 @@ JAARGROEPEN: dict[str, int | None] = {
 
 DIAGNOSTIC_CODES: dict[str, tuple[Severity, str]] = {
     "missing-value": (Severity.ERROR, "element without its required key; left out"),
-    "bad-text": (
+    "field-too-long": (
         Severity.ERROR,
-        "value too long, or with NUL, control or bidi characters (koppel.textsafe); the element is left out",
+        "value longer than koppel accepts for its kind; the element is left out",
     ),
+    "bad-character": (Severity.ERROR, "value with a NUL, control or bidi character; the element is left out"),
     "duplicate-id": (Severity.ERROR, "the same key twice in one school; the later element is left out"),
     "duplicate-person": (Severity.ERROR, "two persons with one ECK iD in one school; the later is left out"),
     "unknown-group-ref": (Severity.WARNING, "reference to a groep that is not in <groepen>; left out"),

@@ -14,8 +14,9 @@ mapping's.
 
 What is there is not trusted either: every value koppel reads (keys, names, codes, e-mail) is checked
 with :func:`koppel.textsafe.field_problem` — its length bounded, NUL, control and bidi characters
-refused. An element with such a value is left out and reported (``bad-text``) with its line, as an
-element without its key is; a bad value in the ``school`` block makes the document unusable.
+refused. An element with such a value is left out and reported (``field-too-long`` or
+``bad-character``, the codes every source uses) with its line, as an element without its key is; a bad
+value in the ``school`` block makes the document unusable.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from koppel.sources.edexml.model import (
     SchoolBlok,
     Vestiging,
 )
-from koppel.textsafe import FieldKind, field_problem
+from koppel.textsafe import FIELD_LIMITS, FieldKind, field_problem
 
 __all__ = ["EdexmlStructureError", "local_name", "read_document"]
 
@@ -102,21 +103,31 @@ def _key(element: etree._Element, attribute: str = "key") -> str | None:
     return value or None
 
 
-def _first_bad(values: Iterable[tuple[str, str | None]]) -> tuple[str, str] | None:
-    """The first (name, why) among the (name, value) pairs whose value :func:`field_problem` refuses."""
+def problem_code(value: str, kind: FieldKind) -> str:
+    """The diagnostic code of a value :func:`field_problem` refuses (the same in every source)."""
+    return "field-too-long" if len(value) > FIELD_LIMITS[kind] else "bad-character"
+
+
+def _first_bad(values: Iterable[tuple[str, str | None]]) -> tuple[str, str, str] | None:
+    """The first (name, why, code) among the (name, value) pairs whose value :func:`field_problem` refuses."""
     for name, value in values:
         if value is not None:
-            problem = field_problem(value, FIELD_KINDS.get(name, "code"))
+            kind = FIELD_KINDS.get(name, "code")
+            problem = field_problem(value, kind)
             if problem is not None:
-                return name, problem
+                return name, problem, problem_code(value, kind)
     return None
 
 
 def _bad_text(
-    problems: list[ReadProblem], element: etree._Element, what: str, bad: tuple[str, str], ref: str | None
+    problems: list[ReadProblem],
+    element: etree._Element,
+    what: str,
+    bad: tuple[str, str, str],
+    ref: str | None,
 ) -> None:
-    name, why = bad
-    problems.append(ReadProblem("bad-text", f"{what}: {name} {why}; left out", element.sourceline, ref, name))
+    name, why, code = bad
+    problems.append(ReadProblem(code, f"{what}: {name} {why}; left out", element.sourceline, ref, name))
 
 
 def _checked_key(
@@ -132,7 +143,13 @@ def _checked_key(
     problem = field_problem(key, "id")
     if problem is not None:
         problems.append(
-            ReadProblem("bad-text", f"{what} whose key {problem}; left out", element.sourceline, None, "key")
+            ReadProblem(
+                problem_code(key, "id"),
+                f"{what} whose key {problem}; left out",
+                element.sourceline,
+                None,
+                "key",
+            )
         )
         return None
     return key

@@ -17,8 +17,8 @@ with file and line, and only that row, or only that value, is left out.
 
 Every value koppel reads is checked with :func:`koppel.textsafe.field_problem` — bounded by its kind
 (an id, a name, a code, an e-mail address; each item of a multi-value cell as an id) and free of NUL,
-control and bidi characters. A row with a value it refuses is left out (``bad-text``, with file, line
-and column).
+control and bidi characters. A row with a value it refuses is left out (``field-too-long`` or
+``bad-character``, with file, line and column, as the CSV source reports it).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from enum import StrEnum
 
 from koppel.errors import SourceDataError
 from koppel.model.roster import Severity
-from koppel.textsafe import FieldKind, field_problem
+from koppel.textsafe import FIELD_LIMITS, FieldKind, field_problem
 
 __all__ = [
     "FILE_SPECS",
@@ -172,17 +172,19 @@ def column_kind(column: str) -> FieldKind:
     return "code"
 
 
-def _value_problem(values: dict[str, str]) -> tuple[str, str] | None:
-    """The first (column, why) whose value koppel does not accept, else None."""
+def _value_problem(values: dict[str, str]) -> tuple[str, str, str] | None:
+    """The first (column, why, code) whose value koppel does not accept, else None."""
     for column, value in values.items():
         if not value:
             continue
         kind = column_kind(column)
         items = value.split(",") if column in MULTI_VALUE_COLUMNS else (value,)
         for item in items:
-            problem = field_problem(item.strip(), kind)
+            item = item.strip()
+            problem = field_problem(item, kind)
             if problem is not None:
-                return column, problem
+                code = "field-too-long" if len(item) > FIELD_LIMITS[kind] else "bad-character"
+                return column, problem, code
     return None
 
 
@@ -356,10 +358,10 @@ def read_rows(data: bytes, display: str, spec: FileSpec, mode: FileMode, report:
         values = {name: cells[index].strip() for name, index in columns.items()}
         bad = _value_problem(values)
         if bad is not None:
-            column, why = bad
+            column, why, code = bad
             sourced_id = values.get("sourcedId", "")
             who = f"{sourced_id}: " if sourced_id and field_problem(sourced_id, "id") is None else ""
-            report(Severity.ERROR, "bad-text", f"{who}{column} {why}; row left out", display, line, column)
+            report(Severity.ERROR, code, f"{who}{column} {why}; row left out", display, line, column)
             continue
         row = _row(values, display, line, spec, mode, checks, report)
         if row is not None:

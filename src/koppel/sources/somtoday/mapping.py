@@ -173,7 +173,9 @@ class RosterAssembler:
                     else f"/connect/vestiging/{records.uuid}/{endpoint.path}"
                 )
                 said = (
-                    "has a value koppel does not accept" if problem.code == "bad-text" else "breaks the spec"
+                    "breaks the spec"
+                    if problem.code == "bad-record"
+                    else "has a value koppel does not accept"
                 )
                 self._report(
                     Severity.ERROR,

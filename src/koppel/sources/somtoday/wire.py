@@ -25,7 +25,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-from koppel.textsafe import FieldKind, field_problem
+from koppel.textsafe import FIELD_LIMITS, FieldKind, field_problem
 
 __all__ = [
     "ErrorBody",
@@ -54,8 +54,8 @@ def _blank_as_none(value: object) -> object:
     return None if isinstance(value, str) and not value.strip() else value
 
 
-BAD_TEXT = "bad_text"
-"""The pydantic error type of a value :func:`field_problem` refuses."""
+REFUSED = {"field_too_long": "field-too-long", "bad_character": "bad-character"}
+"""The pydantic error types of a value :func:`field_problem` refuses → their diagnostic codes."""
 
 
 def _accepted(kind: FieldKind) -> AfterValidator:
@@ -63,7 +63,8 @@ def _accepted(kind: FieldKind) -> AfterValidator:
         if value is not None:
             problem = field_problem(value, kind)
             if problem is not None:
-                raise PydanticCustomError(BAD_TEXT, "{problem}", {"problem": problem})
+                error = "field_too_long" if len(value) > FIELD_LIMITS[kind] else "bad_character"
+                raise PydanticCustomError(error, "{problem}", {"problem": problem})
         return value
 
     return AfterValidator(check)
@@ -280,8 +281,8 @@ R = TypeVar("R", bound=_Record)
 class RecordProblem:
     """One record that could not be read: its position on the page, its uuid if known, and why.
 
-    ``code`` is ``bad-record`` for a record that breaks the spec, ``bad-text`` for one with a value koppel
-    does not accept (``field`` names it).
+    ``code`` is ``bad-record`` for a record that breaks the spec, ``field-too-long`` or ``bad-character`` for
+    one with a value koppel does not accept (``field`` names it).
     """
 
     __slots__ = ("code", "field", "index", "reason", "uuid")
@@ -318,11 +319,11 @@ def _usable_uuid(value: object) -> str | None:
 
 def _problem(index: int, uuid: str | None, exc: ValidationError) -> RecordProblem:
     errors = exc.errors(include_url=False, include_input=False)
-    bad_text = next((e for e in errors if e["type"] == BAD_TEXT), None)
-    first = bad_text or errors[0]
+    refused = next((e for e in errors if e["type"] in REFUSED), None)
+    first = refused or errors[0]
     where = ".".join(str(p) for p in first["loc"]) or "record"
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     reason = f"{where}: {first['msg']}{more}"
-    if bad_text is not None:
-        return RecordProblem(index, uuid, reason, "bad-text", where)
+    if refused is not None:
+        return RecordProblem(index, uuid, reason, REFUSED[refused["type"]], where)
     return RecordProblem(index, uuid, reason)
