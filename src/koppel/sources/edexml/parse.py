@@ -111,11 +111,14 @@ def problem_code(value: str, kind: FieldKind) -> str:
 def _first_bad(values: Iterable[tuple[str, str | None]]) -> tuple[str, str, str] | None:
     """The first (name, why, code) among the (name, value) pairs whose value :func:`field_problem` refuses."""
     for name, value in values:
-        if value is not None:
-            kind = FIELD_KINDS.get(name, "code")
-            problem = field_problem(value, kind)
-            if problem is not None:
-                return name, problem, problem_code(value, kind)
+        if value is None:
+            continue
+        kind = FIELD_KINDS.get(name, "code")
+        if value.isprintable() and len(value) <= FIELD_LIMITS[kind]:
+            continue  # the common case, quickly: isprintable() is False for every character refused
+        problem = field_problem(value, kind)
+        if problem is not None:
+            return name, problem, problem_code(value, kind)
     return None
 
 
