@@ -62,7 +62,8 @@ def field_problem(value: str, kind: FieldKind = "name") -> str | None:
     """
     limit = FIELD_LIMITS[kind]
     if len(value) > limit:
-        return f"is {len(value):,} characters long, more than the {limit:,} koppel accepts for a {kind}"
+        article = "an" if kind[0] in "aeiou" else "a"
+        return f"is {len(value):,} characters long, more than the {limit:,} koppel accepts for {article} {kind}"
     match = _CONTROL.search(value)
     if match is not None:
         char = match.group()
