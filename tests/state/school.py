@@ -93,21 +93,18 @@ class Disk:
         self._filler = path / ".filler"
 
     def fill(self) -> None:
-        chunk = b"\0" * 65536
-        with self._filler.open("ab") as fh:
-            try:
+        """Take every free byte (unbuffered writes, ever smaller, until the disk refuses even one)."""
+        fd = os.open(self._filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            for size in (1 << 20, 65536, 4096, 512, 1):
+                block = b"\0" * size
                 while True:
-                    fh.write(chunk)
-                    fh.flush()
-            except OSError:
-                pass
-        # What a 64 KiB write could not take, smaller writes can: leave nothing at all.
-        with self._filler.open("ab", buffering=0) as fh:
-            try:
-                while True:
-                    fh.write(b"\0" * 512)
-            except OSError:
-                pass
+                    try:
+                        os.write(fd, block)
+                    except OSError:
+                        break
+        finally:
+            os.close(fd)
 
     def free(self) -> None:
         self._filler.unlink(missing_ok=True)
