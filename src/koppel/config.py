@@ -31,8 +31,8 @@ from koppel.connectors import ConnectorContext, load_source_kind, load_target_ki
 from koppel.errors import ConfigError, ConfigProblem, KoppelError
 from koppel.model.desired import ObjectKind
 from koppel.model.roster import SchoolYear
-from koppel.retry import RetryPolicy
 from koppel.plan.policy import AbsentGroupAction, ArchivedMemberships, GuardPolicy, PlanPolicy
+from koppel.retry import RetryPolicy
 from koppel.rules.settings import RulesSettings
 from koppel.validation import ValidationSettings
 

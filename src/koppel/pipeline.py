@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import threading
-from contextlib import contextmanager
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -26,14 +26,14 @@ from koppel.errors import (
     ConfigError,
     KoppelError,
     PlanError,
-    PreflightFailed,
     PlanHeldError,
+    PreflightFailed,
     SourceDataError,
     SourceError,
     StalePlanError,
     ValidationFailed,
 )
-from koppel.model.desired import Desired, ObjectKind
+from koppel.model.desired import ObjectKind
 from koppel.model.merge import merge_rosters
 from koppel.model.roster import PersonKind, Roster, SchoolYear
 from koppel.plan.engine import make_plan
@@ -42,8 +42,8 @@ from koppel.plan.state_view import ObjectStatus
 from koppel.reconcile import DriftReport, compare
 from koppel.rules.engine import IdentityIndex, build_desired, identity_index_from_rows
 from koppel.state.store import StateStore, utcnow
-from koppel.targets.base import Check, CheckableTarget, CheckStatus, Target
 from koppel.takeover.model import TakeoverOutcome, TakeoverPlan, TakeoverResult
+from koppel.targets.base import Check, CheckableTarget, CheckStatus, Target
 
 __all__ = ["Koppel", "PlanOutcome", "SyncOutcome"]
 

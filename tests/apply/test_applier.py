@@ -13,13 +13,10 @@ from koppel.apply.applier import Applier, RetryPolicy
 from koppel.errors import PlanHeldError, StalePlanError, TargetAuthError, TargetConfigError
 from koppel.model.desired import Desired, ObjectKind
 from koppel.plan.engine import make_plan
-from koppel.plan.model import Action, Hold
+from koppel.plan.model import Hold
 from koppel.plan.policy import PlanPolicy
-from koppel.plan.state_view import StateView
 from koppel.state.store import StateStore
-from koppel.targets.base import Capabilities
 from koppel.testing.fake import FakeTarget
-
 from tests.plan.test_engine import bestuur
 
 FAST = RetryPolicy(max_attempts=8, initial_delay_s=0.001, max_delay_s=0.005)

@@ -9,7 +9,6 @@ from dataclasses import replace
 
 from koppel.model.desired import ObjectKind
 from koppel.sandbox.itslearning import SandboxConfig, SandboxServer
-
 from tests.e2e.workspace import PASSWORD, SITE_ROOT, make_workspace
 
 FAST_RETRIES = """

@@ -9,6 +9,7 @@ import httpx
 
 from tests.e2e.workspace import make_workspace
 
+
 def sandbox_post(ws, path: str, body: dict) -> dict:
     response = httpx.post(ws.sandbox.url + path, json=body, timeout=10)
     assert response.status_code < 300, response.text

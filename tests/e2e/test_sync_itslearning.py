@@ -7,9 +7,8 @@ import pytest
 
 from koppel.errors import PreflightFailed
 from koppel.generator import add_teacher, drop_subject, move_pupil
+from koppel.model.change import Action
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action
-
 from tests.e2e.workspace import SITE_ROOT, make_workspace
 
 WRITE_OPS = {"createPersons", "createGroups", "createMemberships", "deletePersons", "deleteGroups",

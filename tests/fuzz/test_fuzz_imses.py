@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from koppel.errors import KoppelError, TransientTargetError
+from koppel.model.change import ItemOutcome
 from koppel.retry import RetryPolicy
-from koppel.targets.base import ItemOutcome
 from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning import mapping
 from koppel.targets.itslearning.client import ImsClient, retry_after_seconds

@@ -17,7 +17,7 @@ import shutil
 import pytest
 
 from koppel.errors import SourceError, StalePlanError
-from koppel.plan.model import Action
+from koppel.model.change import Action
 from tests.lifecycle.support import (
     TARGET,
     TENANT,

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from koppel.plan.model import Action
+from koppel.model.change import Action
 from tests.lifecycle.support import TARGET, TENANT, YEAR, build_baseline, sqlite_rows, without_pupils
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)

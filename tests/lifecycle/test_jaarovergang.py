@@ -15,8 +15,8 @@ import json
 import pytest
 
 from koppel.generator.curriculum import STREAMS
+from koppel.model.change import Action
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action
 from tests.lifecycle.support import (
     NEXT_YEAR,
     TARGET,

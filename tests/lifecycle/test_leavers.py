@@ -11,8 +11,8 @@ import datetime as dt
 
 import pytest
 
+from koppel.model.change import Action
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action
 from tests.lifecycle.support import (
     TARGET,
     TENANT,

@@ -12,8 +12,8 @@ import datetime as dt
 import pytest
 
 from koppel.generator import drop_subject, move_pupil
+from koppel.model.change import Action
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action
 from tests.lifecycle.support import (
     ROLE_OF,
     YEAR,

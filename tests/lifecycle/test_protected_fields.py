@@ -12,8 +12,8 @@ import json
 
 import pytest
 
+from koppel.model.change import Action
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action
 from tests.lifecycle.support import YEAR, build_baseline, change_pupil, delta, without_pupils, writes
 
 TODAY = dt.date(2025, 10, 1)

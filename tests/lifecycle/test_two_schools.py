@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from koppel.model.change import Action
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action
 from tests.lifecycle.support import TARGET, TENANT, YEAR, build_baseline
 
 TODAY = dt.date(2025, 10, 1)

@@ -9,9 +9,10 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from koppel.model.change import Action
 from koppel.model.desired import Desired, DesiredObject, ObjectKind
 from koppel.plan.engine import make_plan
-from koppel.plan.model import Action, Plan
+from koppel.plan.model import Plan
 from koppel.plan.policy import AbsentGroupAction, ArchivedMemberships, GuardPolicy, PlanPolicy
 from koppel.plan.render import render_summary_line, render_text
 from koppel.plan.state_view import ObjectStatus, StateRecord, StateView

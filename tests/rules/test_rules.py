@@ -6,7 +6,17 @@ import pytest
 from pydantic import ValidationError
 
 from koppel.model.desired import ObjectKind
-from koppel.model.roster import Group, GroupKind, Membership, Person, PersonKind, Role, Roster, School, SchoolYear
+from koppel.model.roster import (
+    Group,
+    GroupKind,
+    Membership,
+    Person,
+    PersonKind,
+    Role,
+    Roster,
+    School,
+    SchoolYear,
+)
 from koppel.rules.engine import IdentityIndex, build_desired, normalise_username, person_sync_key
 from koppel.rules.settings import AccountSettings, NameTemplates, RulesSettings
 

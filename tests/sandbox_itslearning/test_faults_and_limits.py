@@ -17,7 +17,6 @@ from .envelopes import (
     by_id,
     envelope,
     group,
-    membership,
     person,
     write_many,
     write_one,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 
@@ -11,12 +10,12 @@ import pytest
 from sqlalchemy import func, select
 
 from koppel.errors import LockHeld, PlanNotFound
+from koppel.model.change import Action, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Plan
+from koppel.plan.model import Plan
 from koppel.plan.state_view import ObjectStatus
 from koppel.state import schema as t
 from koppel.state.store import StateStore
-from koppel.targets.base import ItemOutcome, ItemResult
 from koppel.testing.conformance import change, membership, person, school
 
 

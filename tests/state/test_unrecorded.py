@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from koppel.errors import UnrecordedChanges
+from koppel.model.change import Action
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action
 from koppel.testing.fake import FakeTarget
 from tests.state.school import (
     TARGET,

@@ -7,9 +7,9 @@ import datetime as dt
 
 import orjson
 
+from koppel.model.change import Action
 from koppel.model.desired import Desired, DesiredObject, ObjectKind
 from koppel.plan.engine import make_plan
-from koppel.plan.model import Action
 from koppel.plan.policy import PlanPolicy
 from koppel.plan.state_view import ObjectStatus, StateRecord, StateView
 

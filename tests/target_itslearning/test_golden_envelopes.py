@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
+from koppel.model.change import Action, Change
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Change
 from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning import mapping
 from koppel.targets.itslearning.envelopes import (

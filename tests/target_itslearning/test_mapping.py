@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Change
-from koppel.targets.base import ItemOutcome, ItemResult
 from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning import mapping
 from koppel.targets.itslearning.mapping import Limits, MappingConfig, Prepared, stable_key

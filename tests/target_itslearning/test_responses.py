@@ -13,9 +13,8 @@ from __future__ import annotations
 import pytest
 
 from koppel.errors import TargetAuthError, TargetProtocolError, TransientTargetError
+from koppel.model.change import Action, Change, ItemOutcome
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Change
-from koppel.targets.base import ItemOutcome
 from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning import mapping
 from koppel.targets.itslearning.envelopes import CodeMajor, Operation, Severity

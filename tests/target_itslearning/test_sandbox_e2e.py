@@ -17,10 +17,9 @@ import httpx
 import pytest
 
 from koppel.errors import TargetAuthError, TransientTargetError
+from koppel.model.change import Action, Change, ItemOutcome
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Change
 from koppel.sandbox.itslearning import SandboxConfig, SandboxServer
-from koppel.targets.base import ItemOutcome
 from koppel.targets.itslearning import ItslearningTarget
 
 from .sandbox_support import make_site_root, target_for

@@ -7,8 +7,8 @@ from pydantic import ValidationError
 
 from koppel.connectors import ConnectorContext, load_target_kind
 from koppel.errors import ConfigError
+from koppel.model.change import Action
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action
 from koppel.targets.itslearning import KIND, ItslearningTarget
 from koppel.targets.itslearning.envelopes import Service
 from koppel.targets.itslearning.settings import ItslearningSettings, resolve_endpoints

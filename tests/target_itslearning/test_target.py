@@ -14,9 +14,9 @@ import pytest
 
 from koppel.connectors import ConnectorContext
 from koppel.errors import TargetAuthError
+from koppel.model.change import Action, Change, ItemOutcome
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Change
-from koppel.targets.base import ItemOutcome, Target
+from koppel.targets.base import Target
 from koppel.targets.itslearning import ItslearningTarget, factory
 from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning.mapping import stable_key

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from koppel.model.change import Action, Change
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Change
 from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning import mapping
 from koppel.targets.itslearning.envelopes import NS, Operation, PageRequest, Service

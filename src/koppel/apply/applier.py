@@ -52,11 +52,12 @@ from koppel.errors import (
     TargetProtocolError,
     TransientTargetError,
 )
+from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Change, Plan
+from koppel.plan.model import Plan
 from koppel.retry import RetryPolicy
 from koppel.state.store import StateStore
-from koppel.targets.base import ItemOutcome, ItemResult, Target
+from koppel.targets.base import Target
 
 __all__ = ["ApplyResult", "Applier", "RetryPolicy"]
 

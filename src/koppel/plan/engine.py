@@ -29,8 +29,9 @@ from dataclasses import replace
 from operator import attrgetter
 from typing import Any
 
+from koppel.model.change import Action, Change
 from koppel.model.desired import Desired, DesiredObject, ObjectKind
-from koppel.plan.model import Action, Change, Hold, Plan
+from koppel.plan.model import Hold, Plan
 from koppel.plan.policy import AbsentGroupAction, ArchivedMemberships, PlanPolicy
 from koppel.plan.state_view import TAKEOVER_FOREIGN, ObjectStatus, StateRecord, StateView, stale_serial
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from koppel.model.change import Action
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action
 
 __all__ = ["AbsentGroupAction", "ArchivedMemberships", "GuardPolicy", "PlanPolicy"]
 

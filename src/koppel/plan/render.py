@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from koppel.model.change import ACTION_ORDER, Action, Change
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import ACTION_ORDER, Action, Change, Plan
+from koppel.plan.model import Plan
 from koppel.textsafe import printable
 
 __all__ = ["render_summary_line", "render_text", "SYMBOL"]

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from koppel.model.desired import Desired, ObjectKind
+from koppel.model.desired import ObjectKind
 
 __all__ = ["TAKEOVER_FOREIGN", "TAKEOVER_STALE", "UNRECORDED", "ObjectStatus", "StateRecord", "StateView",
            "stale_serial"]

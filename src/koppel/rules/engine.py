@@ -20,11 +20,20 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any
 
 from koppel.model.desired import Desired, DesiredObject, LeanMembership, ObjectKind
-from koppel.model.roster import Diagnostic, Group, GroupKind, Person, PersonKind, Role, Roster, School, Severity
+from koppel.model.roster import (
+    Diagnostic,
+    Group,
+    GroupKind,
+    Person,
+    PersonKind,
+    Role,
+    Roster,
+    School,
+    Severity,
+)
 from koppel.rules.settings import CourseStrategy, RulesSettings
 
 __all__ = ["IdentityIndex", "build_desired", "person_sync_key", "school_key", "year_key"]

@@ -23,7 +23,8 @@ import orjson
 from sqlalchemy import select
 
 from koppel.errors import PlanNotFound
-from koppel.plan.model import ACTION_ORDER, Plan
+from koppel.model.change import ACTION_ORDER
+from koppel.plan.model import Plan
 from koppel.state import schema as t
 from koppel.state.store import StateStore
 

@@ -33,7 +33,19 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, and_, bindparam, create_engine, delete, event, func, insert, or_, select, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from koppel.errors import (
@@ -44,11 +56,11 @@ from koppel.errors import (
     StateUnavailable,
     UnrecordedChanges,
 )
+from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Change, Plan
+from koppel.plan.model import Plan
 from koppel.plan.state_view import UNRECORDED, ObjectStatus, StateRecord, StateView
 from koppel.state import schema as t
-from koppel.targets.base import ItemOutcome, ItemResult
 
 __all__ = ["DEFAULT_LEASE_S", "JournalEntry", "LockInfo", "RunInfo", "StateStore", "describe_url", "normalise_url",
            "state_unavailable", "utcnow"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from koppel.model.change import Action, Change
 from koppel.model.desired import ObjectKind
 from koppel.plan.engine import PHASE_MEMBERSHIP, PHASE_PERSON
-from koppel.plan.model import Action, Change
 from koppel.takeover.match import record_fingerprint
 from koppel.takeover.model import TakeoverPlan
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Change
 
 __all__ = [
     "Capabilities",
@@ -37,26 +37,6 @@ __all__ = [
     "Target",
     "TargetSnapshot",
 ]
-
-
-class ItemOutcome(StrEnum):
-    DONE = "done"
-    WARNING = "warning"  # done, with a warning from the target worth showing
-    FAILED = "failed"  # permanent for this object: data error; do not retry blindly
-    RETRY = "retry"  # transient for this object: the applier may retry it
-
-
-@dataclass(frozen=True, slots=True)
-class ItemResult:
-    key: str
-    outcome: ItemOutcome
-    message: str | None = None
-    code: str | None = None
-    target_id: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (ItemOutcome.DONE, ItemOutcome.WARNING)
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from typing import Any
 
 import pytest
 
+from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind, fingerprint
-from koppel.plan.model import Action, Change
-from koppel.targets.base import ItemOutcome, ItemResult, Target
+from koppel.targets.base import Target
 
 __all__ = ["TargetConformance", "change"]
 

@@ -43,9 +43,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from koppel.connectors import ConnectorContext, TargetKind
 from koppel.errors import TargetConfigError, TransientTargetError
+from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Change
-from koppel.targets.base import Capabilities, Check, CheckStatus, ItemOutcome, ItemResult, ReadObject, TargetSnapshot
+from koppel.targets.base import Capabilities, Check, CheckStatus, ReadObject, TargetSnapshot
 
 __all__ = ["FakeTarget", "FakeTargetSettings", "KIND"]
 

@@ -35,7 +35,7 @@ from .capacity import Admission, InFlightMeter, Refusal, Ticket
 from .config import SandboxConfig
 from .contract import Skipped
 from .decode import Request as ImsRequest
-from .decode import decode_request, request_keys, item_count, operation_count
+from .decode import decode_request, item_count, operation_count, request_keys
 from .encode import encode_response
 from .faults import FaultInjector, InjectedFault
 from .model import GroupType, Outcome

@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from koppel.takeover.model import Discovery, FoundGroup, FoundMembership, FoundPerson
 from koppel.targets.itslearning import mapping
 from koppel.targets.itslearning.envelopes import (
     CodeMajor,
@@ -46,7 +47,6 @@ from koppel.targets.itslearning.envelopes import (
     read_memberships_result,
 )
 from koppel.targets.itslearning.mapping import KeyResolver, MappingConfig
-from koppel.takeover.model import Discovery, FoundGroup, FoundMembership, FoundPerson
 
 __all__ = ["CONCURRENCY", "PAGE_SIZE", "READ_BATCH", "discover"]
 

@@ -42,7 +42,13 @@ from typing import TypeVar
 
 from lxml import etree
 
-from koppel.errors import TargetAuthError, TargetConfigError, TargetError, TargetProtocolError, TransientTargetError
+from koppel.errors import (
+    TargetAuthError,
+    TargetConfigError,
+    TargetError,
+    TargetProtocolError,
+    TransientTargetError,
+)
 from koppel.xmlsafe import XMLParseError, parse_xml
 
 __all__ = [

@@ -33,10 +33,9 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
 from koppel.model.roster import PersonKind, Role
-from koppel.plan.model import Action, Change
-from koppel.targets.base import ItemOutcome, ItemResult
 from koppel.targets.itslearning.envelopes import (
     CodeMajor,
     ExtensionField,

@@ -45,9 +45,10 @@ from typing import Any
 import structlog
 
 from koppel.errors import TargetProtocolError
+from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
-from koppel.plan.model import Action, Change
-from koppel.targets.base import Capabilities, Check, ItemOutcome, ItemResult, ReadObject, TargetSnapshot
+from koppel.takeover.model import Discovery
+from koppel.targets.base import Capabilities, Check, ReadObject, TargetSnapshot
 from koppel.targets.itslearning import mapping
 from koppel.targets.itslearning.client import ImsClient
 from koppel.targets.itslearning.envelopes import (
@@ -71,7 +72,6 @@ from koppel.targets.itslearning.envelopes import (
 from koppel.targets.itslearning.mapping import ArchiveFolder, KeyResolver, MappingConfig, Prepared
 from koppel.targets.itslearning.preflight import run_checks
 from koppel.targets.itslearning.settings import ItslearningSettings
-from koppel.takeover.model import Discovery
 
 __all__ = ["OPERATIONS", "PAGE_SIZE", "ItslearningTarget"]
 
