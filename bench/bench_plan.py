@@ -52,7 +52,7 @@ path = "{export}"
 [tenants.bench.targets.fake]
 kind = "fake"
 batch_size = 2000
-in_flight = 2
+max_operations_in_flight = 4000
 
 [tenants.bench.targets.fake.policy.guards]
 max_count = 100000000
