@@ -60,7 +60,7 @@ path = "{export}"
 [tenants.bestuur.targets.fake]
 kind = "fake"
 batch_size = 2000
-in_flight = 1
+max_operations_in_flight = 2000
 
 [service]
 secure_cookies = "never"
