@@ -62,7 +62,7 @@ FIRST_PUPIL_STAMNR = 100001
 FIRST_STAFF_STAMNR = 1001
 
 _SCHOOL_TYPES: dict[str, tuple[float, dict[str, float], tuple[str, ...]]] = {
-    # type: (how common, stream shares of the intake, name patterns)
+    # school type → (how common, stream shares of the intake, name patterns)
     "breed": (
         0.35,
         {"vmbo-b": 0.10, "vmbo-k": 0.12, "vmbo-t": 0.23, "havo": 0.30, "vwo": 0.25},
