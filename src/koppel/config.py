@@ -113,7 +113,7 @@ class PolicySettings(_Strict):
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     guards: GuardSettings = Field(default_factory=GuardSettings)
     protected: dict[Literal["person", "group", "membership"], list[str]] = Field(
-        default_factory=lambda: {"person": [], "group": []},
+        default_factory=lambda: {"person": [], "group": []},  # type: ignore[arg-type]  # pydantic's inference
         description="Fields koppel does not own, per kind: sent when an object is created, never on update "
                     "(e.g. person = [\"email\"] when the school manages e-mail in the platform).",
     )
@@ -247,7 +247,7 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Co
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem(f"configuration file not found (create one with `koppel init`)",
+        raise ConfigError([ConfigProblem("configuration file not found (create one with `koppel init`)",
                                          file=str(path))]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(f"not UTF-8 text: {exc.reason}", file=str(path))]) from None
@@ -303,7 +303,7 @@ def validate_section(model: type[BaseModel], data: Any, loc: tuple, problem) -> 
             where = loc + tuple(err["loc"])
             msg = err["msg"]
             if err["type"] == "extra_forbidden":
-                msg = _unknown_setting(err["loc"][-1], model, err["loc"][:-1])
+                msg = _unknown_setting(str(err["loc"][-1]), model, err["loc"][:-1])
             problem(msg, where)
         return None
 
@@ -442,7 +442,7 @@ def _target(name: str, graw: Any, loc: tuple, problem) -> TargetConfig | None:
             for f in sorted(set(fields) & set(mandatory)):
                 problem(f"{kind_name}.{f} is required by {kind} on every update and cannot be protected",
                         loc + ("policy", "protected", kind_name))
-    if None in (settings, rules, policy, retry, schedule):
+    if settings is None or rules is None or policy is None or retry is None or schedule is None or kind is None:
         return None
     return TargetConfig(name, kind, settings, rules, policy, retry, schedule, bool(enabled))
 
@@ -546,7 +546,7 @@ def mask_url(url: str) -> str:
         if scheme.group(1).split("+", 1)[0].lower() in _DATABASE_SCHEMES:
             return _mask_database_url(text)
         return _mask_other_url(text)
-    except Exception:  # noqa: BLE001 - whatever the parsers make of it, an unreadable URL shows nothing
+    except Exception:  # whatever the parsers make of it, an unreadable URL shows nothing
         return MASK
 
 

@@ -35,7 +35,11 @@ _LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 def form_bestuur(simulation: Simulation) -> Bestuur:
     """Freeze the simulation's current year into a :class:`Bestuur`."""
-    schools, pupils, teachers, klassen, lesgroepen = [], [], [], [], []
+    schools: list[GeneratedSchool] = []
+    pupils: list[Pupil] = []
+    teachers: list[Teacher] = []
+    klassen: list[Klas] = []
+    lesgroepen: list[Lesgroep] = []
     for school in simulation.schools:
         rng = rng_for(simulation.seed, "formation", simulation.year, school.brin6)
         school_pupils, school_klassen, school_groups = _form_school(school, rng)

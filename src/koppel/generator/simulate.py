@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from koppel.generator.curriculum import (
@@ -270,7 +270,7 @@ class Simulation:
         voorvoegsel, achternaam = rng.choice(ACHTERNAMEN)
         code = docentcode(roepnaam, achternaam, school.used_codes, rng)
         school.used_codes.add(code)
-        taught = (sectie,)
+        taught: tuple[str, ...] = (sectie,)
         if rng.random() < 0.2:
             second = rng.choice(secties)
             if second != sectie:
@@ -302,9 +302,9 @@ def group_counts(school: SimSchool) -> Counter[str]:
     return counts
 
 
-def _staffing(teachers: list[SimTeacher]) -> Counter[str]:
+def _staffing(teachers: list[SimTeacher]) -> defaultdict[str, float]:
     """Docenten per sectie; one who teaches two secties counts half in each."""
-    have: Counter[str] = Counter()
+    have: defaultdict[str, float] = defaultdict(float)
     for teacher in teachers:
         for sectie in teacher.secties:
             have[sectie] += 1 / len(teacher.secties)

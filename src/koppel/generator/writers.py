@@ -371,9 +371,9 @@ def staff_id(teacher: Teacher) -> str:
 def _write_koppel(bestuur: Bestuur, out_dir: Path) -> list[Path]:
     year = str(bestuur.school_year)
     views = _views(bestuur)
-    persons = []
-    groups = []
-    memberships = []
+    persons: list[Sequence[object]] = []
+    groups: list[Sequence[object]] = []
+    memberships: list[Sequence[object]] = []
     for view in views:
         brin6 = view.school.brin6
         persons.extend(
