@@ -29,16 +29,21 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from koppel.model.desired import Desired, DesiredObject, ObjectKind, fingerprint
+from koppel.model.desired import Desired, DesiredObject, ObjectKind
 from koppel.plan.state_view import TAKEOVER_FOREIGN, TAKEOVER_STALE
+from koppel.takeover.adopt import (
+    adopt_groups,
+    adopt_memberships,
+    adopt_persons,
+    find_collisions,
+    find_foreign,
+    membership_label,
+)
 from koppel.takeover.facts import LasFacts, applies, render_all
 from koppel.takeover.mapping_file import MappingFile
 from koppel.takeover.model import (
-    Adoption,
     Ambiguity,
-    Collision,
     Discovery,
-    Foreign,
     FoundGroup,
     FoundPerson,
     Missing,
@@ -74,12 +79,6 @@ def _fold(text: str | None) -> str:
         return ""
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     return re.sub(r"\s+", " ", text).strip().casefold()
-
-
-def _norm(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(value)
-    return None if value == "" else value
 
 
 class _Pairs:
@@ -165,6 +164,7 @@ class _Matching:
         self.people = _Pairs()
         self.groups = _Pairs()
         self.problems: list[str] = []
+        self.by_target_id: dict[str, list[tuple[int | None, FoundPerson]]] | None = None
 
     # -- the whole plan -----------------------------------------------------------------------
 
@@ -173,19 +173,19 @@ class _Matching:
         self._match_groups()
         self._match_persons()
         ambiguous = self._ambiguities()
-        adopt = self._adopt_persons() + self._adopt_groups()
-        memberships, left_memberships, managed_memberships = self._adopt_memberships()
+        adopt = adopt_persons(self) + adopt_groups(self)
+        memberships, left_memberships, managed_memberships = adopt_memberships(self)
         adopt += memberships
         adopted = {a.key for a in adopt}
         managed = self.state.managed
         create = [Missing(o.kind.value, o.key, o.label, o.school) for o in self.desired.objects.values()
                   if o.kind is not ObjectKind.MEMBERSHIP and o.key not in managed and o.key not in adopted]
-        create += [Missing("membership", key, self._membership_label(m.person, m.group), m.school)
+        create += [Missing("membership", key, membership_label(self, m.person, m.group), m.school)
                    for key, m in self.desired.memberships.items() if key not in managed and key not in adopted]
         create += [Missing("membership", o.key, o.label, o.school) for o in self.desired.objects.values()
                    if o.kind is ObjectKind.MEMBERSHIP and o.key not in managed and o.key not in adopted]
-        foreign = self._foreign()
-        collisions = self._collisions(create)
+        foreign = find_foreign(self)
+        collisions = find_collisions(self, create)
         unmatched_groups = tuple(sorted((g.target_id, g.name) for j, g in enumerate(self.groups_f)
                                         if j not in self.groups.f2d))
         managed_count = (sum(1 for p in self.discovery.persons if p.managed_key)
@@ -471,169 +471,6 @@ class _Matching:
 
     def _group_label(self, j: int) -> str:
         return self.groups_f[j].name
-
-    # -- adoptions -------------------------------------------------------------------------------
-
-    def _merge(self, kind: ObjectKind, wanted: Mapping[str, Any], found: Mapping[str, Any]
-               ) -> tuple[dict[str, Any], tuple[str, ...]]:
-        """What to record — the desired attributes, with the site's values where the site holds another —
-        and the fields the first sync will set to the LAS's value."""
-        expected = self.held(kind, wanted)
-        recorded = dict(wanted)
-        updates = []
-        for name, value in expected.items():
-            theirs = found.get(name)
-            if _norm(theirs) == _norm(value):
-                continue
-            recorded[name] = theirs
-            if name == "username" and theirs:
-                continue  # an account keeps its user name: the rules read it back from the state
-            updates.append(name)
-        return recorded, tuple(sorted(updates))
-
-    def _marker_key(self, person: FoundPerson) -> str | None:
-        if person.target_id:
-            return f"takeover:{person.target_id}"
-        if person.username:
-            return f"takeover-manual:{person.username.casefold()}"
-        return None
-
-    def _adopt_persons(self) -> list[Adoption]:
-        out = []
-        for i, key in sorted(self.people.f2d.items(), key=lambda kv: kv[1]):
-            found, wanted = self.persons_f[i], self.persons_d[key]
-            recorded, updates = self._merge(ObjectKind.PERSON, wanted.attrs, found.attrs())
-            marker = self._marker_key(found)
-            out.append(Adoption(
-                kind="person", key=key, target_id=found.target_id, label=wanted.label, matched_on=self.people.how[i],
-                attrs=recorded, fingerprint=fingerprint(recorded), school=wanted.school, meta=dict(wanted.meta or {}),
-                updates=updates, site_label=found.label, username=None if found.target_id else found.username,
-                replaces=marker if marker in self.state.markers else None,
-            ))
-        return out
-
-    def _adopt_groups(self) -> list[Adoption]:
-        out = []
-        for j, key in sorted(self.groups.f2d.items(), key=lambda kv: kv[1]):
-            found, wanted = self.groups_f[j], self.groups_d[key]
-            theirs: dict[str, Any] = {"type": found.type, "name": found.name, "parent": self._parent_key(found.parent)}
-            if found.type == "course":
-                theirs["code"] = found.code
-            recorded, updates = self._merge(ObjectKind.GROUP, wanted.attrs, theirs)
-            out.append(Adoption(
-                kind="group", key=key, target_id=found.target_id, label=wanted.label, matched_on=self.groups.how[j],
-                attrs=recorded, fingerprint=fingerprint(recorded), school=wanted.school, meta=dict(wanted.meta or {}),
-                updates=updates, site_label=found.name,
-            ))
-        return out
-
-    def _person_key(self, target_id: str) -> str | None:
-        for p_index, p in self._persons_by_target_id().get(target_id, ()):
-            if p.managed_key:
-                return p.managed_key
-            if p_index is not None and p_index in self.people.f2d:
-                return self.people.f2d[p_index]
-        return None
-
-    def _persons_by_target_id(self) -> dict[str, list[tuple[int | None, FoundPerson]]]:
-        cached = getattr(self, "_by_target_id", None)
-        if cached is None:
-            free = {id(p): i for i, p in enumerate(self.persons_f)}
-            cached = defaultdict(list)
-            for p in self.discovery.persons:
-                if p.target_id:
-                    cached[p.target_id].append((free.get(id(p)), p))
-            self._by_target_id = cached
-        return cached
-
-    def _adopt_memberships(self) -> tuple[list[Adoption], int, int]:
-        wanted: dict[tuple[str, str], tuple[str, str, str | None, bool]] = {}  # (person, group) -> key, role, school, home
-        for key, m in self.desired.memberships.items():
-            wanted[(m.person, m.group)] = (key, m.role, m.school, m.home)
-        for obj in self.desired.of_kind(ObjectKind.MEMBERSHIP):
-            if obj.key not in self.desired.memberships:
-                a = obj.attrs
-                wanted[(a["person"], a["group"])] = (obj.key, a["role"], obj.school, bool(a.get("home")))
-        out: list[Adoption] = []
-        taken: set[str] = set()
-        left = managed = 0
-        for fm in sorted(self.discovery.memberships, key=lambda m: m.target_id):
-            person, group = self._person_key(fm.person), self._group_key(fm.group)
-            hit = wanted.get((person, group)) if person and group else None
-            if hit is None:
-                left += 1
-                continue
-            key, role, school, home = hit
-            if key in self.state.managed:
-                managed += 1
-                continue
-            if key in taken:  # a second membership of the same person in the same group: left alone
-                left += 1
-                continue
-            taken.add(key)
-            recorded = {"person": person, "group": group, "role": fm.role or role, "home": fm.home}
-            updates = tuple(name for name, value in (("home", home), ("role", role)) if recorded[name] != value)
-            same_role = recorded["role"] == role
-            out.append(Adoption(
-                kind="membership", key=key, target_id=fm.target_id, label=self._membership_label(person, group),
-                matched_on="person and group", attrs=recorded,
-                fingerprint=(f"m1:{int(fm.home)}" if same_role else "adopted"), school=school, updates=updates,
-                site_label=fm.target_id,
-            ))
-        return out, left, managed
-
-    def _membership_label(self, person: str, group: str) -> str:
-        p, g = self.desired.objects.get(person), self.desired.objects.get(group)
-        return f"{p.label if p else person} → {g.label if g else group}"
-
-    # -- what is left on the site ------------------------------------------------------------------
-
-    def _foreign(self) -> list[Foreign]:
-        groups_of: dict[str, set[str]] = defaultdict(set)
-        for fm in self.discovery.memberships:
-            groups_of[fm.person].add(fm.group)
-        scope = set(self.desired.schools)
-        out = []
-        for i, p in enumerate(self.persons_f):
-            if i in self.people.f2d:
-                continue
-            record_key = self._marker_key(p)
-            schools = sorted({s for g in groups_of.get(p.target_id or "", ())
-                              if (found := self.all_groups.get(g)) is not None
-                              and (s := self._school_of(found)) is not None} & scope) if p.target_id else []
-            if i in self.people.blocked:
-                status, reason = "left alone", "the mapping CSV says it is no one's"
-            elif p.manual:
-                status, reason = "left alone", "made by hand; matches no LAS person"
-            elif p.role not in self.person_kinds:
-                status, reason = "left alone", f"a {p.role or 'person without profile'}: koppel does not provision these"
-            elif schools:
-                status, reason = "stale", (f"made by the previous koppeling in {', '.join(schools)}; no LAS person "
-                                           "matches it")
-            else:
-                status, reason = "left alone", "in none of the schools koppel covers"
-            if record_key in self.state.markers:
-                reason += " (recorded at an earlier takeover)"
-                record_key = None
-            out.append(Foreign(p.target_id, p.label, status, reason, record_key, p.attrs(),
-                               schools[0] if schools else None))
-        return out
-
-    def _collisions(self, create: list[Missing]) -> list[Collision]:
-        holders: dict[str, FoundPerson] = {}
-        for p in self.discovery.persons:
-            if p.username:
-                holders.setdefault(p.username.casefold(), p)
-        out = []
-        for missing in create:
-            if missing.kind != "person":
-                continue
-            username = self.persons_d[missing.key].attrs.get("username") if missing.key in self.persons_d else None
-            holder = holders.get(str(username).casefold()) if username else None
-            if holder is not None:
-                out.append(Collision(missing.key, missing.label, str(username), holder.target_id or holder.username or "",
-                                     holder.label))
-        return out
 
 
 _KIND_ORDER = {"group": 0, "person": 1, "membership": 2}

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "TAKEOVER_FORMAT_VERSION",
     "Adoption",
     "Ambiguity",
     "Collision",
@@ -30,7 +31,6 @@ __all__ = [
     "TakeoverOutcome",
     "TakeoverPlan",
     "TakeoverResult",
-    "TAKEOVER_FORMAT_VERSION",
 ]
 
 TAKEOVER_FORMAT_VERSION = 1
@@ -278,7 +278,7 @@ class TakeoverPlan:
                 adopt=tuple(Adoption(**{**a, "updates": tuple(a["updates"])}) for a in data["adopt"]),
                 create=tuple(Missing(**m) for m in data["create"]),
                 foreign=tuple(Foreign(**f) for f in data["foreign"]),
-                unmatched_groups=tuple(tuple(g) for g in data["unmatched_groups"]),  # type: ignore[misc]
+                unmatched_groups=tuple((str(g[0]), str(g[1])) for g in data["unmatched_groups"]),
                 unmatched_memberships=int(data["unmatched_memberships"]),
                 ambiguous=tuple(Ambiguity(**{**a, "candidates": tuple(tuple(c) for c in a["candidates"])})
                                 for a in data["ambiguous"]),

@@ -62,6 +62,26 @@ def render_text(plan: TakeoverPlan, *, limit: int | None = 20) -> str:
     if manual:
         lines.append(f"{len(manual)} adopted account(s) were made by hand and have no sync key: approving asks "
                      "itslearning to give accounts made by hand one (readAllPersons with ConvertFromManual).")
+    _left_on_the_site(lines, plan, limit)
+    if plan.problems:
+        lines += ["", f"Problems ({len(plan.problems)}):"]
+        _listed(lines, plan.problems, None)
+    notes = d.get("notes") or []
+    if notes:
+        lines += ["", "Notes:"]
+        _listed(lines, notes, None)
+    lines.append("")
+    blocked = plan.blocked
+    if blocked:
+        lines.append("This plan cannot be approved yet: " + "; ".join(blocked) + ".")
+    else:
+        lines.append("Review it (--report FILE writes every object to a CSV), then approve it with "
+                     "`koppel takeover --approve` (or `--approve --plan FILE` for a plan saved with --out).")
+    return "\n".join(lines) + "\n"
+
+
+def _left_on_the_site(lines: list[str], plan: TakeoverPlan, limit: int | None) -> None:
+    """Stale and foreign accounts, unmatched hierarchies, user-name collisions and ambiguities."""
     stale = plan.stale
     if stale:
         lines += ["", f"Stale accounts ({len(stale):,}): made by the previous koppeling, no LAS person. They are "
@@ -84,21 +104,6 @@ def render_text(plan: TakeoverPlan, *, limit: int | None = 20) -> str:
         _listed(lines, (f"{a.kind} {'on the site' if a.side == 'site' else 'in the LAS'} {a.subject} "
                         f"({a.subject_label}) could be: " + "; ".join(f"{c} ({label})" for c, label in a.candidates)
                         + f" [rule {a.rule}]" for a in plan.ambiguous), limit)
-    if plan.problems:
-        lines += ["", f"Problems ({len(plan.problems)}):"]
-        _listed(lines, plan.problems, None)
-    notes = d.get("notes") or []
-    if notes:
-        lines += ["", "Notes:"]
-        _listed(lines, notes, None)
-    lines.append("")
-    blocked = plan.blocked
-    if blocked:
-        lines.append("This plan cannot be approved yet: " + "; ".join(blocked) + ".")
-    else:
-        lines.append("Review it (--report FILE writes every object to a CSV), then approve it with "
-                     "`koppel takeover --approve` (or `--approve --plan FILE` for a plan saved with --out).")
-    return "\n".join(lines) + "\n"
 
 
 def render_report(plan: TakeoverPlan) -> str:
@@ -116,13 +121,13 @@ def render_report(plan: TakeoverPlan) -> str:
         writer.writerow([f.status, "person", f.target_id or "", f.label, "", "", f.school or "", "", f.reason])
     for sync_id, name in plan.unmatched_groups:
         writer.writerow(["left alone", "group", sync_id, name, "", "", "", "", "matches no LAS group"])
-    for a in plan.ambiguous:
-        for candidate, label in a.candidates:
-            if a.side == "site":
-                row = [a.subject, a.subject_label, candidate, label]
+    for amb in plan.ambiguous:
+        for candidate, label in amb.candidates:
+            if amb.side == "site":
+                row = [amb.subject, amb.subject_label, candidate, label]
             else:
-                row = [candidate, label, a.subject, a.subject_label]
-            writer.writerow(["ambiguous", a.kind, *row, "", a.rule, "one of these pairs, or none: never guessed"])
+                row = [candidate, label, amb.subject, amb.subject_label]
+            writer.writerow(["ambiguous", amb.kind, *row, "", amb.rule, "one of these pairs, or none: never guessed"])
     for c in plan.collisions:
         writer.writerow(["user name taken", "person", c.holder, c.holder_label, c.key, c.label, "", "",
                          f"'{c.username}' is held by another account; koppel gives the next free user name"])
