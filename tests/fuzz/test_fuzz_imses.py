@@ -22,10 +22,27 @@ from hypothesis import strategies as st
 from koppel.errors import KoppelError, TransientTargetError
 from koppel.model.change import ItemOutcome
 from koppel.retry import RetryPolicy
-from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning import mapping
 from koppel.targets.itslearning.client import ImsClient, retry_after_seconds
-from koppel.targets.itslearning.envelopes import Operation, RequestHeader, Service
+from koppel.targets.itslearning.requests import build_request
+from koppel.targets.itslearning.responses import (
+    item_statuses,
+    parse_response,
+    read_all_persons_result,
+    read_group_result,
+    read_groups_result,
+    read_memberships_result,
+    read_person_result,
+    read_persons_result,
+)
+from koppel.targets.itslearning.values import (
+    ImsGroup,
+    ImsPerson,
+    Operation,
+    PersonPage,
+    RequestHeader,
+    Service,
+)
 
 RESPONSES = Path(__file__).resolve().parents[1] / "target_itslearning" / "responses"
 SEEDS = [path.read_bytes() for path in sorted(RESPONSES.iterdir()) if path.is_file()]
@@ -90,14 +107,14 @@ CONFIG = mapping.MappingConfig(site_root="site")
 def _results(raw: bytes, expected: int) -> None:
     """Everything the target derives from one answer; koppel's errors are fine, nothing else is."""
     try:
-        response = ims.parse_response(raw)
+        response = parse_response(raw)
     except KoppelError:
         return
     ids = [f"id-{n}" for n in range(expected)]
     prepared = mapping.Prepared(key="person:1", wire_id="1")
     for operation in (Operation.CREATE_PERSONS, Operation.DELETE_PERSONS):
         try:
-            statuses = ims.item_statuses(response, expected, operation=operation)
+            statuses = item_statuses(response, expected, operation=operation)
         except KoppelError:
             continue
         assert len(statuses) == expected
@@ -105,12 +122,12 @@ def _results(raw: bytes, expected: int) -> None:
             result = mapping.item_result(prepared, status, deleting=operation is Operation.DELETE_PERSONS)
             assert result.outcome in ItemOutcome
     readers = (
-        lambda: ims.read_person_result(response),
-        lambda: ims.read_persons_result(response, ids),
-        lambda: ims.read_group_result(response),
-        lambda: ims.read_groups_result(response, ids),
-        lambda: ims.read_all_persons_result(response),
-        lambda: ims.read_memberships_result(response),
+        lambda: read_person_result(response),
+        lambda: read_persons_result(response, ids),
+        lambda: read_group_result(response),
+        lambda: read_groups_result(response, ids),
+        lambda: read_all_persons_result(response),
+        lambda: read_memberships_result(response),
     )
     for read in readers:
         try:
@@ -123,14 +140,14 @@ def _results(raw: bytes, expected: int) -> None:
 def _to_attrs(found: object) -> None:
     """Read objects as reconcile and takeover read them."""
     resolve = str
-    if isinstance(found, ims.ImsPerson):
+    if isinstance(found, ImsPerson):
         mapping.person_attrs(found, resolve, CONFIG)
-    elif isinstance(found, ims.ImsGroup):
+    elif isinstance(found, ImsGroup):
         mapping.group_attrs(found, resolve, CONFIG)
     elif isinstance(found, dict):
         for value in found.values():
             _to_attrs(value)
-    elif isinstance(found, ims.PersonPage):
+    elif isinstance(found, PersonPage):
         for _, person in found.persons:
             mapping.person_attrs(person, resolve, CONFIG)
     elif isinstance(found, tuple):
@@ -178,7 +195,9 @@ def test_the_client_turns_every_answer_into_a_response_or_a_koppel_error(
             status, headers=[(k, v.encode("latin-1")) for k, v in headers.items()], content=raw
         )
 
-    request = ims.delete_persons(["p1", "p2"], header=RequestHeader(message_id="m-1", credentials=None))
+    request = build_request(
+        Operation.DELETE_PERSONS, ["p1", "p2"], header=RequestHeader(message_id="m-1", credentials=None)
+    )
     endpoints = dict.fromkeys(Service, "https://itslearning.example/ims")
     once = RetryPolicy(max_attempts=1)
     with ImsClient(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from koppel.targets.itslearning.envelopes import Credentials, RequestHeader
+from koppel.targets.itslearning.values import Credentials, RequestHeader
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"

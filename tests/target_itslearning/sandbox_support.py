@@ -7,9 +7,11 @@ from typing import Any
 from koppel.connectors import ConnectorContext
 from koppel.sandbox.itslearning import SandboxServer
 from koppel.targets.itslearning import ItslearningTarget, factory
-from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning.client import ImsClient
 from koppel.targets.itslearning.settings import ItslearningSettings, resolve_endpoints
+from koppel.targets.itslearning.values import CodeMajor, Credentials, ImsGroup, RequestHeader
+
+from .builders import create_groups
 
 SITE_ROOT = "ROOT"
 
@@ -34,8 +36,8 @@ def make_site_root(server: SandboxServer) -> None:
     koppel never creates the Site itself; this setup step sends one createGroups of type Site.
     """
     endpoints = resolve_endpoints(ItslearningSettings.model_validate(settings_for(server)))
-    header = ims.RequestHeader("setup", ims.Credentials("koppel", "sandbox"))
-    request = ims.create_groups([(SITE_ROOT, ims.ImsGroup(type="Site", name="Site"))], header=header)
+    header = RequestHeader("setup", Credentials("koppel", "sandbox"))
+    request = create_groups([(SITE_ROOT, ImsGroup(type="Site", name="Site"))], header=header)
     with ImsClient(endpoints) as client:
         (status,) = client.send(request).statuses
-    assert status.code_major is ims.CodeMajor.SUCCESS, status
+    assert status.code_major is CodeMajor.SUCCESS, status

@@ -26,11 +26,12 @@ from koppel.errors import (
     TransientTargetError,
 )
 from koppel.retry import RetryPolicy
-from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning.client import ImsClient, retry_after_seconds
-from koppel.targets.itslearning.envelopes import Service
+from koppel.targets.itslearning.requests import read_all_persons, read_person
+from koppel.targets.itslearning.values import CodeMajor, PageRequest, Service, SoapRequest, SoapResponse
 
 from . import replies
+from .builders import delete_group, delete_membership, delete_person
 from .conftest import header
 from .http_stub import Recorded, StubServer
 
@@ -40,9 +41,9 @@ def client_for(base: str, **options) -> ImsClient:
     return ImsClient(endpoints, **options)
 
 
-def send(stub: StubServer, request: ims.SoapRequest | None = None, **options) -> ims.SoapResponse:
+def send(stub: StubServer, request: SoapRequest | None = None, **options) -> SoapResponse:
     with client_for(stub.url, **options) as client:
-        return client.send(request or ims.delete_person("876", header=header()))
+        return client.send(request or delete_person("876", header=header()))
 
 
 def test_success_posts_soap_to_the_service_endpoint():
@@ -52,15 +53,15 @@ def test_success_posts_soap_to_the_service_endpoint():
     assert recorded.path == "/WCFServiceLibrary/PersonManagementServiceSync.svc"
     assert recorded.headers["soapaction"] == '"http://www.imsglobal.org/soap/pms/deletePerson"'
     assert recorded.headers["content-type"] == "text/xml; charset=utf-8"
-    assert recorded.body == ims.delete_person("876", header=header()).envelope
-    assert response.statuses[0].code_major is ims.CodeMajor.SUCCESS
+    assert recorded.body == delete_person("876", header=header()).envelope
+    assert response.statuses[0].code_major is CodeMajor.SUCCESS
 
 
 def test_each_service_has_its_endpoint():
     with StubServer(lambda r: (200, replies.response([replies.OK]))) as stub, client_for(stub.url) as client:
-        client.send(ims.read_all_persons(ims.PageRequest(1), header=header()))
-        client.send(ims.delete_group("g", header=header()))
-        client.send(ims.delete_membership("m", header=header()))
+        client.send(read_all_persons(PageRequest(1), header=header()))
+        client.send(delete_group("g", header=header()))
+        client.send(delete_membership("m", header=header()))
     paths = [r.path.rsplit("/", 1)[1] for r in stub.requests]
     assert paths == [
         "ExtendedPersonManagementServiceSync.svc",
@@ -157,7 +158,7 @@ def test_connection_refused_is_transient():
         client_for(f"http://127.0.0.1:{port}/x") as client,
         pytest.raises(TransientTargetError, match="ConnectError"),
     ):
-        client.send(ims.delete_person("876", header=header()))
+        client.send(delete_person("876", header=header()))
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +199,7 @@ def test_unverifiable_certificate_is_refused(self_signed: ssl.SSLContext):
         send(stub)
         assert stub.requests == []
         # Only when the settings turn verification off (a local test server) does it go through.
-        assert send(stub, verify_tls=False).statuses[0].code_major is ims.CodeMajor.SUCCESS
+        assert send(stub, verify_tls=False).statuses[0].code_major is CodeMajor.SUCCESS
 
 
 def test_missing_endpoint_is_a_programming_error():
@@ -266,20 +267,22 @@ def test_a_read_is_repeated_after_transient_failures_and_a_write_is_not():
     waits: list[float] = []
     with StubServer(lambda r: next(answers)) as stub:
         with client_for(stub.url, read_retry=fast, sleep=waits.append) as client:
-            response = client.send(ims.read_person("876", header=header()))
-        assert response.statuses[0].code_major is ims.CodeMajor.SUCCESS
+            response = client.send(read_person("876", header=header()))
+        assert response.statuses[0].code_major is CodeMajor.SUCCESS
         assert len(stub.requests) == 3 and len(waits) == 2
     with StubServer(lambda r: (500, b"oops")) as stub:
-        with client_for(stub.url, read_retry=fast, sleep=waits.append) as client:
-            with pytest.raises(TransientTargetError, match="HTTP 500"):
-                client.send(ims.delete_person("876", header=header()))
+        with client_for(stub.url, read_retry=fast, sleep=waits.append) as client, pytest.raises(
+            TransientTargetError, match="HTTP 500"
+        ):
+            client.send(delete_person("876", header=header()))
         assert len(stub.requests) == 1, "writes are the applier's to retry, within its budget"
 
 
 def test_a_read_gives_up_after_its_attempts_with_the_count_in_the_message():
     fast = RetryPolicy(max_attempts=2, initial_delay_s=0.001, max_delay_s=0.001)
     with StubServer(lambda r: (502, b"bad gateway")) as stub:
-        with client_for(stub.url, read_retry=fast, sleep=lambda s: None) as client:
-            with pytest.raises(TransientTargetError, match="gave up after 2 attempts"):
-                client.send(ims.read_person("876", header=header()))
+        with client_for(stub.url, read_retry=fast, sleep=lambda s: None) as client, pytest.raises(
+            TransientTargetError, match="gave up after 2 attempts"
+        ):
+            client.send(read_person("876", header=header()))
         assert len(stub.requests) == 2

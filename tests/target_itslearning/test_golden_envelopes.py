@@ -3,7 +3,7 @@
 The golden files under ``golden/`` were written by hand from itslearning's published examples as
 recorded in ``shared/reference/itslearning-wire-facts.md`` — in the vendor's own prefix style, which
 differs from the builder's — and are named after the page and section they show. Two layers are
-checked: the pure builders in ``envelopes`` (one golden per operation), and the whole way from a
+checked: the pure builders in ``requests`` (one golden per operation, named in ``builders``), and the whole way from a
 koppel ``Change`` through ``mapping`` to the envelope for the shapes the mapping decides.
 """
 
@@ -15,18 +15,50 @@ import pytest
 
 from koppel.model.change import Action, Change
 from koppel.model.desired import ObjectKind
-from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning import mapping
-from koppel.targets.itslearning.envelopes import (
+from koppel.targets.itslearning.requests import (
+    build_request,
+    read_all_persons,
+    read_group,
+    read_groups,
+    read_memberships_for_group,
+    read_memberships_for_person,
+    read_person,
+)
+from koppel.targets.itslearning.values import (
+    Credentials,
     ExtensionField,
     ImsGroup,
     ImsMembership,
     ImsPerson,
     Operation,
     PageRequest,
+    RequestHeader,
     Service,
+    SoapRequest,
 )
 
+from .builders import (
+    create_group,
+    create_groups,
+    create_membership,
+    create_memberships,
+    create_person,
+    create_persons,
+    delete_group,
+    delete_groups,
+    delete_membership,
+    delete_memberships,
+    delete_person,
+    delete_persons,
+    read_persons,
+    update_group,
+    update_groups,
+    update_membership,
+    update_memberships,
+    update_person,
+    update_persons,
+)
 from .canon import assert_xml_equal
 from .conftest import GOLDEN, header
 
@@ -75,26 +107,26 @@ def _school_klas_course() -> list[tuple[str, ImsGroup]]:
     ]
 
 
-BUILDERS: dict[str, Callable[[], ims.SoapRequest]] = {
-    "deletePerson.html__example-request.xml": lambda: ims.delete_person("876", header=header()),
-    "deletePersons.html__example-request.xml": lambda: ims.delete_persons(
+BUILDERS: dict[str, Callable[[], SoapRequest]] = {
+    "deletePerson.html__example-request.xml": lambda: delete_person("876", header=header()),
+    "deletePersons.html__example-request.xml": lambda: delete_persons(
         ["66666", "33333", "999"], header=header()
     ),
-    "readPerson.html__example-request.xml": lambda: ims.read_person("333222", header=header()),
-    "readPersons.html__example-request.xml": lambda: ims.read_persons(["333222", "999"], header=header()),
-    "readAllPersons.html__request-first-page.xml": lambda: ims.read_all_persons(
+    "readPerson.html__example-request.xml": lambda: read_person("333222", header=header()),
+    "readPersons.html__example-request.xml": lambda: read_persons(["333222", "999"], header=header()),
+    "readAllPersons.html__request-first-page.xml": lambda: read_all_persons(
         PageRequest(index=1, size=100), header=header()
     ),
-    "createPerson.html__example-request.xml": lambda: ims.create_person("csv:1001", JAN, header=header()),
-    "createPersons.html__example-request.xml": lambda: ims.create_persons(
+    "createPerson.html__example-request.xml": lambda: create_person("csv:1001", JAN, header=header()),
+    "createPersons.html__example-request.xml": lambda: create_persons(
         [("csv:1002", FATIMA), ("csv:T042", KEES)], header=header()
     ),
-    "updatePerson.html__additive-update-clearing-email.xml": lambda: ims.update_person(
+    "updatePerson.html__additive-update-clearing-email.xml": lambda: update_person(
         "csv:1001",
         ImsPerson(given="Jan", family="Berg", email="", institution_role="Student"),
         header=header(),
     ),
-    "updatePersons.html__example-request.xml": lambda: ims.update_persons(
+    "updatePersons.html__example-request.xml": lambda: update_persons(
         [
             ("csv:1001", ImsPerson(given="Jan", family="Bergsma", prefix="", institution_role="Student")),
             (
@@ -106,18 +138,18 @@ BUILDERS: dict[str, Callable[[], ims.SoapRequest]] = {
         ],
         header=header(),
     ),
-    "updatePerson.html__parent-child-relationship.xml": lambda: ims.update_person(
+    "updatePerson.html__parent-child-relationship.xml": lambda: update_person(
         "csv:G77",
         ImsPerson(given="Mieke", family="Berg", institution_role="Carer", children=("csv:1001", "csv:1003")),
         header=header(),
     ),
     "Creating-courses-and-course-groups.html__example-1-request-to-create-course.xml": lambda: (
-        ims.create_group("CourseA", COURSE_A, header=header())
+        create_group("CourseA", COURSE_A, header=header())
     ),
-    "createGroups.html__school-klas-course.xml": lambda: ims.create_groups(
+    "createGroups.html__school-klas-course.xml": lambda: create_groups(
         _school_klas_course(), header=header()
     ),
-    "updateGroup.html__rename-course-with-parent.xml": lambda: ims.update_group(
+    "updateGroup.html__rename-course-with-parent.xml": lambda: update_group(
         "CourseA",
         ImsGroup(
             type="Course",
@@ -127,40 +159,40 @@ BUILDERS: dict[str, Callable[[], ims.SoapRequest]] = {
         ),
         header=header(),
     ),
-    "updateGroups.html__move-two-hierarchies.xml": lambda: ims.update_groups(
+    "updateGroups.html__move-two-hierarchies.xml": lambda: update_groups(
         [
             ("HHH", ImsGroup(type="Unspecified", parent="AAA", name="HHH")),
             ("III", ImsGroup(type="Unspecified", parent="HHH", name="III")),
         ],
         header=header(),
     ),
-    "deleteGroup.html__example-request.xml": lambda: ims.delete_group("HHH", header=header("1234567890")),
-    "deleteGroups.html__example-request.xml": lambda: ims.delete_groups(["AAA", "RRR"], header=header()),
-    "readGroup.html__example-request.xml": lambda: ims.read_group("AAA", header=header()),
-    "readGroups.html__example-request.xml": lambda: ims.read_groups(["HHH", "III"], header=header()),
-    "deleteMembership.html__example-request.xml": lambda: ims.delete_membership("M1", header=header()),
-    "deleteMemberships.html__example-request.xml": lambda: ims.delete_memberships(
+    "deleteGroup.html__example-request.xml": lambda: delete_group("HHH", header=header("1234567890")),
+    "deleteGroups.html__example-request.xml": lambda: delete_groups(["AAA", "RRR"], header=header()),
+    "readGroup.html__example-request.xml": lambda: read_group("AAA", header=header()),
+    "readGroups.html__example-request.xml": lambda: read_groups(["HHH", "III"], header=header()),
+    "deleteMembership.html__example-request.xml": lambda: delete_membership("M1", header=header()),
+    "deleteMemberships.html__example-request.xml": lambda: delete_memberships(
         ["M2", "M3"], header=header()
     ),
-    "readMembershipsForGroup.html__request.xml": lambda: ims.read_memberships_for_group(
+    "readMembershipsForGroup.html__request.xml": lambda: read_memberships_for_group(
         "G2", header=header()
     ),
-    "readMembershipsForPerson.html__request.xml": lambda: ims.read_memberships_for_person(
+    "readMembershipsForPerson.html__request.xml": lambda: read_memberships_for_person(
         "99998888", header=header()
     ),
-    "createMembership.html__learner-in-course.xml": lambda: ims.create_membership(
+    "createMembership.html__learner-in-course.xml": lambda: create_membership(
         "csv:1001|CourseA",
         ImsMembership(group="CourseA", person="csv:1001", role_type="Learner"),
         header=header(),
     ),
-    "createMemberships.html__learner-and-instructor.xml": lambda: ims.create_memberships(
+    "createMemberships.html__learner-and-instructor.xml": lambda: create_memberships(
         [
             ("csv:1001|CourseA", ImsMembership(group="CourseA", person="csv:1001", role_type="Learner")),
             ("csv:T042|CourseA", ImsMembership(group="CourseA", person="csv:T042", role_type="Instructor")),
         ],
         header=header(),
     ),
-    "Managing-memberships.html__extensions-home-organisation.xml": lambda: ims.create_memberships(
+    "Managing-memberships.html__extensions-home-organisation.xml": lambda: create_memberships(
         [
             (
                 "99998888|SchoolA",
@@ -169,13 +201,13 @@ BUILDERS: dict[str, Callable[[], ims.SoapRequest]] = {
         ],
         header=header(),
     ),
-    "updateMembership.html__change-role-type.xml": lambda: ims.update_membership(
+    "updateMembership.html__change-role-type.xml": lambda: update_membership(
         "csv:T042|csv:12AB00:2025-2026:3A",
         ImsMembership(group="csv:12AB00:2025-2026:3A", person="csv:T042", role_type="Mentor"),
         header=header(),
     ),
     "Marking-an-organisation-as-a-users-home-organisation.html__updateMemberships.xml": lambda: (
-        ims.update_memberships(
+        update_memberships(
             [
                 (
                     "csv:T042|school:12AB01",
@@ -231,13 +263,13 @@ def test_soap_action_and_headers(golden: str):
 
 
 def test_password_is_escaped_and_never_in_repr():
-    request = ims.delete_person("876", header=ims.RequestHeader("1", ims.Credentials("koppel", "p<&>'\"w")))
+    request = delete_person("876", header=RequestHeader("1", Credentials("koppel", "p<&>'\"w")))
     assert b"p&lt;&amp;&gt;'\"w" in request.envelope
-    assert "p<&>" not in repr(request) and "p<&>" not in repr(ims.Credentials("koppel", "p<&>"))
+    assert "p<&>" not in repr(request) and "p<&>" not in repr(Credentials("koppel", "p<&>"))
 
 
 def test_read_all_persons_never_converts_manual_accounts():
-    request = ims.read_all_persons(
+    request = read_all_persons(
         PageRequest(index=3, size=100, created_from="2025-08-01T00:00:00Z"), header=header()
     )
     assert b"<msg:ConvertFromManual>false</msg:ConvertFromManual>" in request.envelope
@@ -257,7 +289,7 @@ def _change(kind: ObjectKind, action: Action, key: str, after=None, before=None,
 
 def _request(
     operation: Operation, changes: list[Change], config: mapping.MappingConfig = CONFIG
-) -> ims.SoapRequest:
+) -> SoapRequest:
     prepared = [mapping.prepare(change, config) for change in changes]
     assert all(isinstance(p, mapping.Prepared) for p in prepared), prepared
     items = (
@@ -265,7 +297,7 @@ def _request(
         if operation.value.startswith("delete")
         else [(p.wire_id, p.payload) for p in prepared]
     )
-    return ims.build_request(operation, items, header=header())
+    return build_request(operation, items, header=header())
 
 
 def test_person_creates_from_changes():
@@ -338,7 +370,7 @@ def test_guardian_children_become_child_relationships_when_enabled():
         after={"role": "guardian", "given": "Mieke", "family": "Berg", "children": ("csv:1001", "csv:1003")},
     )
     prepared = mapping.prepare(change, config)
-    request = ims.update_person(prepared.wire_id, prepared.payload, header=header())
+    request = update_person(prepared.wire_id, prepared.payload, header=header())
     assert_xml_equal(request.envelope, GOLDEN / "updatePerson.html__parent-child-relationship.xml")
     # Off by default: no relationship is sent.
     assert mapping.prepare(change, CONFIG).payload.children == ()

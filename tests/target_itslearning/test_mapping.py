@@ -10,11 +10,14 @@ from hypothesis import strategies as st
 
 from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
-from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning import mapping
+from koppel.targets.itslearning.batches import OPERATIONS
 from koppel.targets.itslearning.mapping import Limits, MappingConfig, Prepared, stable_key
-from koppel.targets.itslearning.target import OPERATIONS
+from koppel.targets.itslearning.responses import person_from_xml
+from koppel.targets.itslearning.values import NS, ExtensionField, ImsGroup, ImsMembership, ImsPerson
+from koppel.xmlsafe import parse_xml
 
+from .builders import create_persons
 from .conftest import header
 
 CONFIG = MappingConfig(site_root="ROOT")
@@ -174,9 +177,9 @@ def test_any_names_survive_the_wire(given_name: str, family: str, prefix: str):
         after={"role": "student", "given": given_name or "x", "family": family or "y", "prefix": prefix},
     )
     p = prepared(c)
-    request = ims.create_persons([(p.wire_id, p.payload)], header=header())
-    element = ims.parse_xml(request.envelope).find(f".//{{{ims.NS.PMS_MESS}}}person")
-    back = ims.person_from_xml(element)
+    request = create_persons([(p.wire_id, p.payload)], header=header())
+    element = parse_xml(request.envelope).find(f".//{{{NS.PMS_MESS}}}person")
+    back = person_from_xml(element)
     assert (back.given, back.family) == (p.payload.given.strip(), p.payload.family.strip())
     assert len(back.given) <= 64 and not mapping._XML_UNSAFE.search(back.given)
 
@@ -188,7 +191,7 @@ def test_update_sends_only_what_after_holds_plus_mandatory_fields():
     before = dict(STUDENT)
     c = change(ObjectKind.PERSON, Action.UPDATE, "p", after={"email": "new@x.nl"}, before=before)
     person = prepared(c).payload
-    assert person == ims.ImsPerson(given="Jan", family="Berg", email="new@x.nl", institution_role="Student")
+    assert person == ImsPerson(given="Jan", family="Berg", email="new@x.nl", institution_role="Student")
 
 
 def test_update_clears_owned_fields_that_became_empty_but_never_the_username():
@@ -234,7 +237,7 @@ def test_institution_role_is_never_sent_empty():
 def test_group_update_always_sends_the_parent_relationship_and_type():
     before = {"type": "klas", "name": "3A", "parent": "school:12AB00"}
     p = prepared(change(ObjectKind.GROUP, Action.UPDATE, "g", after={"name": "3A (nieuw)"}, before=before))
-    assert p.payload == ims.ImsGroup(type="Unspecified", parent="school:12AB00", name="3A (nieuw)")
+    assert p.payload == ImsGroup(type="Unspecified", parent="school:12AB00", name="3A (nieuw)")
     top = prepared(
         change(ObjectKind.GROUP, Action.UPDATE, "s", after={"type": "school", "parent": None, "name": "S"})
     )
@@ -273,7 +276,7 @@ def test_membership_roles(role: str, role_type: str):
         "m",
         after={"person": "p", "group": "g", "role": role, "home": False},
     )
-    assert prepared(c).payload == ims.ImsMembership(group="g", person="p", role_type=role_type)
+    assert prepared(c).payload == ImsMembership(group="g", person="p", role_type=role_type)
 
 
 def test_home_organisation_extension():
@@ -285,7 +288,7 @@ def test_home_organisation_extension():
             after={"person": "p", "group": "s", "role": "student", "home": True},
         )
     )
-    assert home.payload.extension_fields == (ims.ExtensionField("HomeOrganisation", "1", "bool"),)
+    assert home.payload.extension_fields == (ExtensionField("HomeOrganisation", "1", "bool"),)
     moved_away = prepared(
         change(
             ObjectKind.MEMBERSHIP,
@@ -294,7 +297,7 @@ def test_home_organisation_extension():
             after={"person": "p", "group": "s", "role": "student", "home": False},
         )
     )
-    assert moved_away.payload.extension_fields == (ims.ExtensionField("HomeOrganisation", "0", "bool"),)
+    assert moved_away.payload.extension_fields == (ExtensionField("HomeOrganisation", "0", "bool"),)
 
 
 def test_membership_delete_derives_its_id_from_before():
@@ -343,13 +346,13 @@ def test_archive_moves_a_course_under_the_school_archive_and_marks_the_year():
         change(ObjectKind.GROUP, Action.ARCHIVE, "c", before=before, meta={"school_group": "school:12AB00"})
     )
     assert p.archive_folder == mapping.ArchiveFolder("school:12AB00:archive", "school:12AB00", "Archief")
-    assert p.payload == ims.ImsGroup(
+    assert p.payload == ImsGroup(
         type="Course",
         parent="school:12AB00:archive",
         name="3A wiskunde (2025-2026)",
         extension_fields=(
-            ims.ExtensionField("course", "3A wiskunde (2025-2026)"),
-            ims.ExtensionField("course/code", "3A-wi"),
+            ExtensionField("course", "3A wiskunde (2025-2026)"),
+            ExtensionField("course/code", "3A-wi"),
         ),
     )
 

@@ -10,8 +10,8 @@ from koppel.errors import ConfigError
 from koppel.model.change import Action
 from koppel.model.desired import ObjectKind
 from koppel.targets.itslearning import KIND, ItslearningTarget
-from koppel.targets.itslearning.envelopes import Service
 from koppel.targets.itslearning.settings import ItslearningSettings, resolve_endpoints
+from koppel.targets.itslearning.values import Service
 
 PORT = "https://enterprise.itslearning.com/WCFServiceLibrary/ImsEnterpriseServicesPort.svc"
 BASE = "https://enterprise.itslearning.com/WCFServiceLibrary"

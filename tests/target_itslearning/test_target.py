@@ -18,8 +18,8 @@ from koppel.model.change import Action, Change, ItemOutcome
 from koppel.model.desired import ObjectKind
 from koppel.targets.base import Target
 from koppel.targets.itslearning import ItslearningTarget, factory
-from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning.mapping import stable_key
+from koppel.targets.itslearning.values import NS
 
 from . import replies
 from .canon import assert_xml_equal
@@ -166,7 +166,7 @@ def test_archive_makes_the_archive_hierarchy_once_then_moves_groups():
         "3A wiskunde (2025-2026)",
         "3B wiskunde (2025-2026)",
     ]
-    assert {e.text for e in moved.iter(f"{{{ims.NS.COMMON}}}identifier")} >= {"school:12AB00:archive"}
+    assert {e.text for e in moved.iter(f"{{{NS.COMMON}}}identifier")} >= {"school:12AB00:archive"}
 
 
 def test_archive_items_fail_when_their_archive_hierarchy_cannot_be_made():
@@ -182,7 +182,7 @@ def test_archive_items_fail_when_their_archive_hierarchy_cannot_be_made():
         results = target.apply([archive("3A", "12AB00"), archive("1A", "99ZZ00")])
         target.close()
     assert [r.outcome for r in results] == [ItemOutcome.DONE, ItemOutcome.FAILED]
-    assert "archive hierarchy 'Archief' could not be made: Parent does not exist" == results[1].message
+    assert results[1].message == "archive hierarchy 'Archief' could not be made: Parent does not exist"
     assert items_in(stub.requests[1]) == 1
 
 
@@ -262,7 +262,7 @@ def reading(recorded: Recorded) -> tuple[int, bytes]:
         }.get(page, [])
         return 200, replies.response([replies.OK], replies.all_persons_body(pairs, 3), in_set=False)
     if recorded.operation == "readGroups":
-        ids = [e.text for e in root.iter(f"{{{ims.NS.COMMON}}}identifier")]
+        ids = [e.text for e in root.iter(f"{{{NS.COMMON}}}identifier")]
         statuses = [
             replies.OK if i == stable_key(LONG_GROUP) else ("failure", "error", "unknownobject", "unknown")
             for i in ids

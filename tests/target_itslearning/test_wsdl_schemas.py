@@ -24,10 +24,35 @@ from lxml import etree
 
 from koppel.model.change import Action, Change
 from koppel.model.desired import ObjectKind
-from koppel.targets.itslearning import envelopes as ims
 from koppel.targets.itslearning import mapping
-from koppel.targets.itslearning.envelopes import NS, Operation, PageRequest, Service
+from koppel.targets.itslearning.requests import (
+    build_request,
+    read_all_persons,
+    read_memberships_for_group,
+    read_memberships_for_person,
+    read_person,
+)
+from koppel.targets.itslearning.values import NS, ImsPerson, Operation, PageRequest, Service, SoapRequest
 
+from .builders import (
+    create_group,
+    create_groups,
+    create_membership,
+    create_memberships,
+    create_person,
+    create_persons,
+    delete_membership,
+    delete_memberships,
+    delete_person,
+    delete_persons,
+    read_persons,
+    update_group,
+    update_groups,
+    update_membership,
+    update_memberships,
+    update_person,
+    update_persons,
+)
 from .conftest import header
 
 WSDLS = Path(__file__).resolve().parents[1] / "data" / "specs" / "itslearning-wsdl-2017"
@@ -64,13 +89,13 @@ def schemas(tmp_path_factory: pytest.TempPathFactory) -> dict[Service, etree.XML
     }
 
 
-def body_of(request: ims.SoapRequest) -> etree._Element:
+def body_of(request: SoapRequest) -> etree._Element:
     envelope = etree.fromstring(request.envelope)
     (body,) = [node for node in envelope.find(f"{{{SOAP}}}Body") if isinstance(node.tag, str)]
     return body
 
 
-def assert_valid(schemas: dict[Service, etree.XMLSchema], request: ims.SoapRequest) -> None:
+def assert_valid(schemas: dict[Service, etree.XMLSchema], request: SoapRequest) -> None:
     schema = schemas[request.service]
     body = body_of(request)
     assert body.tag == f"{{{request.service.mess_ns}}}{request.operation.request_tag}"
@@ -145,41 +170,41 @@ GROUPS = _pairs(GROUP_CHANGES)
 H = header
 
 
-def _requests() -> Iterator[tuple[str, Callable[[], ims.SoapRequest]]]:
+def _requests() -> Iterator[tuple[str, Callable[[], SoapRequest]]]:
     """(label, builder) for every person, extended-person and membership request koppel builds."""
     for key, person in PERSONS:
-        yield f"createPerson-{key}", lambda key=key, person=person: ims.create_person(key, person, header=H())
-        yield f"updatePerson-{key}", lambda key=key, person=person: ims.update_person(key, person, header=H())
-    yield "createPersons", lambda: ims.create_persons(PERSONS, header=H())
-    yield "updatePersons", lambda: ims.update_persons(PERSONS, header=H())
-    yield "deletePerson", lambda: ims.delete_person("csv:1001", header=H())
-    yield "deletePersons", lambda: ims.delete_persons([key for key, _ in PERSONS], header=H())
-    yield "readPerson", lambda: ims.read_person("csv:1001", header=H())
-    yield "readPersons", lambda: ims.read_persons([key for key, _ in PERSONS], header=H())
-    yield "readAllPersons-first-page", lambda: ims.read_all_persons(PageRequest(index=1), header=H())
-    yield "readAllPersons-since", lambda: ims.read_all_persons(
+        yield f"createPerson-{key}", lambda key=key, person=person: create_person(key, person, header=H())
+        yield f"updatePerson-{key}", lambda key=key, person=person: update_person(key, person, header=H())
+    yield "createPersons", lambda: create_persons(PERSONS, header=H())
+    yield "updatePersons", lambda: update_persons(PERSONS, header=H())
+    yield "deletePerson", lambda: delete_person("csv:1001", header=H())
+    yield "deletePersons", lambda: delete_persons([key for key, _ in PERSONS], header=H())
+    yield "readPerson", lambda: read_person("csv:1001", header=H())
+    yield "readPersons", lambda: read_persons([key for key, _ in PERSONS], header=H())
+    yield "readAllPersons-first-page", lambda: read_all_persons(PageRequest(index=1), header=H())
+    yield "readAllPersons-since", lambda: read_all_persons(
         PageRequest(index=3, size=50, created_from="2025-08-01T00:00:00Z"), header=H()
     )
-    yield "readAllPersons-adopt", lambda: ims.read_all_persons(
+    yield "readAllPersons-adopt", lambda: read_all_persons(
         PageRequest(index=1, only_manually_created=True, convert_from_manual=True), header=H()
     )
     for key, membership in MEMBERSHIPS:
-        yield f"createMembership-{key}", lambda key=key, m=membership: ims.create_membership(key, m, header=H())
-        yield f"updateMembership-{key}", lambda key=key, m=membership: ims.update_membership(key, m, header=H())
-    yield "createMemberships", lambda: ims.create_memberships(MEMBERSHIPS, header=H())
-    yield "updateMemberships", lambda: ims.update_memberships(MEMBERSHIPS, header=H())
-    yield "deleteMembership", lambda: ims.delete_membership(MEMBERSHIPS[0][0], header=H())
-    yield "deleteMemberships", lambda: ims.delete_memberships([key for key, _ in MEMBERSHIPS], header=H())
-    yield "readMembershipsForGroup", lambda: ims.read_memberships_for_group("school:12AB00", header=H())
-    yield "readMembershipsForPerson", lambda: ims.read_memberships_for_person("csv:1001", header=H())
+        yield f"createMembership-{key}", lambda key=key, m=membership: create_membership(key, m, header=H())
+        yield f"updateMembership-{key}", lambda key=key, m=membership: update_membership(key, m, header=H())
+    yield "createMemberships", lambda: create_memberships(MEMBERSHIPS, header=H())
+    yield "updateMemberships", lambda: update_memberships(MEMBERSHIPS, header=H())
+    yield "deleteMembership", lambda: delete_membership(MEMBERSHIPS[0][0], header=H())
+    yield "deleteMemberships", lambda: delete_memberships([key for key, _ in MEMBERSHIPS], header=H())
+    yield "readMembershipsForGroup", lambda: read_memberships_for_group("school:12AB00", header=H())
+    yield "readMembershipsForPerson", lambda: read_memberships_for_person("csv:1001", header=H())
     for operation in (Operation.CREATE_PERSONS, Operation.UPDATE_PERSONS, Operation.CREATE_MEMBERSHIPS,
                       Operation.UPDATE_MEMBERSHIPS):
         items = PERSONS if "Person" in operation.value else MEMBERSHIPS
-        yield f"build_request-{operation.value}", lambda op=operation, items=items: ims.build_request(
+        yield f"build_request-{operation.value}", lambda op=operation, items=items: build_request(
             op, items, header=H()
         )
     for operation in (Operation.DELETE_PERSONS, Operation.READ_PERSONS, Operation.DELETE_MEMBERSHIPS):
-        yield f"build_request-{operation.value}", lambda op=operation: ims.build_request(op, ["a", "b"], header=H())
+        yield f"build_request-{operation.value}", lambda op=operation: build_request(op, ["a", "b"], header=H())
 
 
 REQUESTS = dict(_requests())
@@ -209,20 +234,20 @@ def test_the_items_are_the_interesting_ones() -> None:
 def test_the_schemas_do_refuse(schemas) -> None:
     """The validator is not a rubber stamp: readAllPersons without CreatedFrom (what koppel sent before)
     and a person whose role comes before its name are refused."""
-    request = ims.read_all_persons(PageRequest(index=1), header=H())
+    request = read_all_persons(PageRequest(index=1), header=H())
     body = body_of(request)
     body.remove(body.find(f"{{{NS.PMS_MESS}}}CreatedFrom"))
     assert not schemas[Service.EXTENDED_PERSON].validate(body)
 
-    body = body_of(ims.create_person(*PERSONS[0], header=H()))
+    body = body_of(create_person(*PERSONS[0], header=H()))
     person = body.find(f"{{{NS.PMS_MESS}}}person")
     name = person.find(f"{{{NS.PMS_DATA}}}name")
     person.remove(name)
     person.append(name)
     assert not schemas[Service.PERSON].validate(body)
 
-    teacher = ims.ImsPerson(given="A", family="B", institution_role="Teacher")
-    body = body_of(ims.create_person("x", teacher, header=H()))
+    teacher = ImsPerson(given="A", family="B", institution_role="Teacher")
+    body = body_of(create_person("x", teacher, header=H()))
     assert not schemas[Service.PERSON].validate(body)
 
 
@@ -256,18 +281,18 @@ def _assert_in_order(element: etree._Element) -> None:
     assert len(singles) == len(set(singles)), f"{local} repeats a single element"
 
 
-def _group_requests() -> Iterator[tuple[str, ims.SoapRequest]]:
+def _group_requests() -> Iterator[tuple[str, SoapRequest]]:
     for key, group in GROUPS:
-        yield f"createGroup-{key}", ims.create_group(key, group, header=H())
-        yield f"updateGroup-{key}", ims.update_group(key, group, header=H())
-    yield "createGroups", ims.create_groups(GROUPS, header=H())
-    yield "updateGroups", ims.update_groups(GROUPS, header=H())
+        yield f"createGroup-{key}", create_group(key, group, header=H())
+        yield f"updateGroup-{key}", update_group(key, group, header=H())
+    yield "createGroups", create_groups(GROUPS, header=H())
+    yield "updateGroups", update_groups(GROUPS, header=H())
 
 
 @pytest.mark.parametrize(
     ("label", "request_"), list(_group_requests()), ids=lambda v: v if isinstance(v, str) else ""
 )
-def test_group_requests_follow_the_known_order(label: str, request_: ims.SoapRequest) -> None:
+def test_group_requests_follow_the_known_order(label: str, request_: SoapRequest) -> None:
     body = body_of(request_)
     groups = list(body.iter(f"{{{NS.GMS_MESS}}}group"))
     assert groups, label
@@ -276,7 +301,7 @@ def test_group_requests_follow_the_known_order(label: str, request_: ims.SoapReq
         extension = group.find(f"{{{NS.GMS_DATA}}}extension")
         if extension is not None:
             assert {etree.QName(c).namespace for c in extension} == {NS.COMMON}
-    for identifier in body.iter(f"{{*}}identifier"):
+    for identifier in body.iter("{*}identifier"):
         assert etree.QName(identifier).namespace == NS.COMMON
     for sourced_id in body.iter(f"{{{NS.GMS_MESS}}}sourcedId"):
         assert sourced_id.getparent().tag in (

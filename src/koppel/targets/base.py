@@ -29,10 +29,11 @@ from koppel.model.desired import ObjectKind
 __all__ = [
     "Capabilities",
     "Check",
-    "CheckableTarget",
     "CheckStatus",
+    "CheckableTarget",
     "ItemOutcome",
     "ItemResult",
+    "Payload",
     "ReadObject",
     "Target",
     "TargetSnapshot",
@@ -104,6 +105,18 @@ class TargetSnapshot:
     objects: tuple[ReadObject, ...]
     complete: bool = True
     notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """One request a target would send, as ``koppel plan --show-payloads`` prints it.
+
+    ``title`` says which request it is (an operation, a method and path); ``body`` is what goes over the
+    wire, as text. Built without credentials: a payload never holds a password, token or key.
+    """
+
+    title: str
+    body: str
 
 
 @runtime_checkable

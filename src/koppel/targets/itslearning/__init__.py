@@ -1,8 +1,10 @@
 """itslearning target: IMS Enterprise Services v1.0 over SOAP 1.1 (docs/targets/itslearning.md).
 
-Layout (sans-I/O, STYLE §3): :mod:`.envelopes` builds and parses the SOAP messages,
-:mod:`.mapping` turns koppel changes into IMS objects and statuses into item results — both pure —
-:mod:`.client` is the one module that talks HTTP, :mod:`.target` puts them together, and
+Layout (sans-I/O, STYLE §3), pure first: :mod:`.values` names what travels, :mod:`.requests` builds
+the SOAP requests and :mod:`.responses` reads the answers; :mod:`.mapping` turns koppel changes into IMS
+objects and statuses into item results, :mod:`.batches` a batch of changes into requests. Then
+:mod:`.client`, the one module that talks HTTP; :mod:`.target` puts them together, with :mod:`.reader`
+(reconciliation), :mod:`.discover` (takeover) and :mod:`.preflight` (``koppel check``) for the reads;
 :mod:`.settings` is the documented settings model.
 """
 
@@ -12,11 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from koppel.connectors import ConnectorContext, TargetKind
+from koppel.targets.itslearning.batches import OPERATIONS
 from koppel.targets.itslearning.client import ImsClient
-from koppel.targets.itslearning.envelopes import Credentials
 from koppel.targets.itslearning.mapping import MANDATORY_FIELDS
 from koppel.targets.itslearning.settings import ItslearningSettings, resolve_endpoints
-from koppel.targets.itslearning.target import OPERATIONS, ItslearningTarget
+from koppel.targets.itslearning.target import ItslearningTarget
+from koppel.targets.itslearning.values import Credentials
 
 __all__ = ["KIND", "ItslearningSettings", "ItslearningTarget", "factory"]
 

@@ -1,8 +1,9 @@
 """The only module of the itslearning target that does I/O: POST a SOAP request, classify the answer.
 
 Everything else — building envelopes, parsing statuses, mapping — is pure and lives in
-:mod:`~koppel.targets.itslearning.envelopes` and :mod:`~koppel.targets.itslearning.mapping`. This
-client takes a ready :class:`~koppel.targets.itslearning.envelopes.SoapRequest`, posts it to the
+:mod:`~koppel.targets.itslearning.requests`, :mod:`~koppel.targets.itslearning.responses` and
+:mod:`~koppel.targets.itslearning.mapping`. This client takes a ready
+:class:`~koppel.targets.itslearning.values.SoapRequest`, posts it to the
 endpoint of its service and turns the HTTP outcome into either a parsed response or one of
 koppel's target errors, named by what the caller should do next:
 
@@ -48,13 +49,8 @@ from koppel.errors import (
     TransientTargetError,
 )
 from koppel.retry import RetryPolicy, call_with_retries
-from koppel.targets.itslearning.envelopes import (
-    Service,
-    SoapRequest,
-    SoapResponse,
-    parse_response,
-    soap_fault_error,
-)
+from koppel.targets.itslearning.responses import parse_response, soap_fault_error
+from koppel.targets.itslearning.values import Service, SoapRequest, SoapResponse
 
 __all__ = ["ImsClient"]
 

@@ -29,7 +29,16 @@ from typing import TypeVar
 
 from koppel.takeover.model import Discovery, FoundGroup, FoundMembership, FoundPerson
 from koppel.targets.itslearning import mapping
-from koppel.targets.itslearning.envelopes import (
+from koppel.targets.itslearning.mapping import KeyResolver, MappingConfig
+from koppel.targets.itslearning.requests import read_all_persons, read_groups, read_memberships_for_person
+from koppel.targets.itslearning.responses import (
+    item_statuses,
+    overall_status,
+    read_all_persons_result,
+    read_groups_result,
+    read_memberships_result,
+)
+from koppel.targets.itslearning.values import (
     CodeMajor,
     ImsGroup,
     Operation,
@@ -38,15 +47,7 @@ from koppel.targets.itslearning.envelopes import (
     SoapRequest,
     SoapResponse,
     StatusInfo,
-    item_statuses,
-    read_all_persons,
-    read_all_persons_result,
-    read_groups,
-    read_groups_result,
-    read_memberships_for_person,
-    read_memberships_result,
 )
-from koppel.targets.itslearning.mapping import KeyResolver, MappingConfig
 
 __all__ = ["CONCURRENCY", "PAGE_SIZE", "READ_BATCH", "discover"]
 
@@ -120,9 +121,9 @@ class _Walk:
 
     def _page(self, index: int) -> tuple[int, list[FoundPerson]] | None:
         response = self.send(lambda header: read_all_persons(PageRequest(index=index, size=PAGE_SIZE), header=header))
-        status = _overall(response, Operation.READ_ALL_PERSONS)
+        status = overall_status(response, Operation.READ_ALL_PERSONS)
         if status.code_major is not CodeMajor.SUCCESS:
-            self.note(f"readAllPersons page {index} failed ({_why(status)}); is readAllPersons enabled in the "
+            self.note(f"readAllPersons page {index} failed ({status.text}); is readAllPersons enabled in the "
                       "integration's settings?")
             return None
         page = read_all_persons_result(response)
@@ -155,10 +156,10 @@ class _Walk:
 
     def _memberships_of(self, person_id: str) -> list[FoundMembership]:
         response = self.send(lambda header: read_memberships_for_person(person_id, header=header))
-        status = _overall(response, Operation.READ_MEMBERSHIPS_FOR_PERSON)
+        status = overall_status(response, Operation.READ_MEMBERSHIPS_FOR_PERSON)
         if status.code_major is not CodeMajor.SUCCESS:
             if not _unknown(status):  # an account deleted while reading has no memberships to take over
-                self.note(f"readMembershipsForPerson {person_id}: {_why(status)}")
+                self.note(f"readMembershipsForPerson {person_id}: {status.text}")
             return []
         out = []
         for membership_id, membership in read_memberships_result(response):
@@ -188,13 +189,13 @@ class _Walk:
                     read[group_id] = self._found_group(group_id, group)
             parents = []
             for group_id in level:
-                group = read.get(group_id)
-                if group is None:
+                found_group = read.get(group_id)
+                if found_group is None:
                     continue
-                if group.type == "site":
+                if found_group.type == "site":
                     site_root = group_id
-                elif group.parent:
-                    parents.append(group.parent)
+                elif found_group.parent:
+                    parents.append(found_group.parent)
             level = [p for p in dict.fromkeys(parents) if p != self.config.site_root]
         else:
             self.note(f"the hierarchy is more than {MAX_LEVELS} levels deep (or loops); stopped going up")
@@ -207,7 +208,7 @@ class _Walk:
         found = read_groups_result(response, chunk)
         for group_id, status in zip(chunk, statuses, strict=True):
             if group_id not in found and not _unknown(status):
-                self.note(f"readGroups {group_id}: {_why(status)}")
+                self.note(f"readGroups {group_id}: {status.text}")
         return found
 
     def _found_group(self, group_id: str, group: ImsGroup) -> FoundGroup:
@@ -248,17 +249,6 @@ def discover(
 
 def _same(value: str) -> str:
     return value
-
-
-def _overall(response: SoapResponse, operation: Operation) -> StatusInfo:
-    """The status of a one-object read: its first failure speaks for the request."""
-    if not response.statuses:
-        return item_statuses(response, 1, operation=operation)[0]
-    return next((s for s in response.statuses if s.code_major is not CodeMajor.SUCCESS), response.statuses[0])
-
-
-def _why(status: StatusInfo) -> str:
-    return status.description or status.code or status.code_major.value
 
 
 def _unknown(status: StatusInfo) -> bool:

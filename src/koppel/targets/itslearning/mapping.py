@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar
 from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
 from koppel.model.roster import PersonKind, Role
-from koppel.targets.itslearning.envelopes import (
+from koppel.targets.itslearning.values import (
     CodeMajor,
     ExtensionField,
     GroupType,
@@ -629,10 +629,11 @@ def person_attrs(person: ImsPerson, resolve: Callable[[str], str], config: Mappi
 def group_attrs(group: ImsGroup, resolve: Callable[[str], str], config: MappingConfig) -> dict[str, Any]:
     """A hierarchy in the desired vocabulary. ``Unspecified`` reads as ``folder`` (also for klas)."""
     raw_type = group.type or ""
+    parent = group.parent
     attrs: dict[str, Any] = {
         "type": _READ_GROUP_TYPES.get(raw_type.lower(), raw_type or None),
         "name": group.name or "",
-        "parent": None if group.parent in (None, "", config.site_root) else resolve(group.parent),
+        "parent": resolve(parent) if parent and parent != config.site_root else None,
     }
     code = group.extension(COURSE_CODE)
     if code:
@@ -660,6 +661,7 @@ def held_attrs(kind: ObjectKind, attrs: Mapping[str, Any], config: MappingConfig
     ``klas`` reads back as ``folder``, over-long names come back cut, and attributes itslearning
     does not store (school year, school, subject, leerjaar) are dropped.
     """
+    out: dict[str, Any]
     if kind is ObjectKind.PERSON:
         out = {
             name: attrs.get(name)

@@ -35,21 +35,22 @@ from koppel.errors import (
 from koppel.retry import RetryPolicy
 from koppel.targets.base import Check, CheckStatus
 from koppel.targets.itslearning.client import ImsClient
-from koppel.targets.itslearning.envelopes import (
+from koppel.targets.itslearning.requests import (
+    read_all_persons,
+    read_group,
+    read_memberships_for_group,
+    read_person,
+)
+from koppel.targets.itslearning.responses import read_all_persons_result, read_group_result
+from koppel.targets.itslearning.settings import EXAMPLE_URL, ItslearningSettings
+from koppel.targets.itslearning.values import (
     CodeMajor,
     PageRequest,
     RequestHeader,
     Severity,
     SoapResponse,
     StatusInfo,
-    read_all_persons,
-    read_all_persons_result,
-    read_group,
-    read_group_result,
-    read_memberships_for_group,
-    read_person,
 )
-from koppel.targets.itslearning.settings import EXAMPLE_URL, ItslearningSettings
 
 __all__ = ["run_checks"]
 

@@ -23,13 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from koppel.connectors import SecretRef
 from koppel.model.roster import PersonKind, Role
 from koppel.takeover.settings import TakeoverSettings
-from koppel.targets.itslearning.envelopes import Service
 from koppel.targets.itslearning.mapping import (
     DEFAULT_INSTITUTION_ROLES,
     DEFAULT_MEMBERSHIP_ROLES,
     Limits,
     MappingConfig,
 )
+from koppel.targets.itslearning.values import Service
 
 __all__ = ["EndpointMode", "ItslearningSettings", "ProfileMap", "ServiceUrls", "resolve_endpoints"]
 
