@@ -102,7 +102,7 @@ def decode_request(
     element or holds a value the serializer cannot convert.
     """
     if body.tag != operation.request_tag:
-        found_namespace, found_local = _split(body.tag)
+        found_namespace, found_local = _split(str(body.tag))
         expected_namespace, expected_local = _split(operation.request_tag)
         raise SoapFault.deserialization_failed(
             operation.name,

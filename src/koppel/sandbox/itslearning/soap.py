@@ -154,7 +154,7 @@ def read_envelope(raw: bytes) -> Envelope:
     if root.tag != qname(NS.SOAP, "Envelope"):
         raise SoapFault(
             FaultCode.VERSION_MISMATCH,
-            f"The envelope {root.tag} is not a SOAP 1.1 Envelope ({NS.SOAP}).",
+            f"The envelope {root.tag!s} is not a SOAP 1.1 Envelope ({NS.SOAP}).",
         )
     header = child(root, NS.SOAP, "Header")
     payload = _elements(child(root, NS.SOAP, "Body"))
@@ -187,7 +187,7 @@ def _username_token(header: etree._Element | None) -> UsernameToken | None:
 
 def _unknown_required(header: etree._Element | None) -> tuple[str, ...]:
     return tuple(
-        block.tag
+        str(block.tag)
         for block in _elements(header)
         if block.tag not in UNDERSTOOD_HEADERS and block.get(_MUST_UNDERSTAND, "0").strip() in ("1", "true")
     )

@@ -97,7 +97,7 @@ def read_request(body: bytes) -> Verzoek:
     except XMLParseError as exc:
         raise _invalid(str(exc)) from None
     if envelope.tag != f"{{{SOAP_ENV_NS}}}Envelope":
-        raise _invalid(f"geen SOAP 1.1-envelop maar <{envelope.tag}>")
+        raise _invalid(f"geen SOAP 1.1-envelop maar <{envelope.tag!s}>")
     header = envelope.find(f"{{{SOAP_ENV_NS}}}Header")
     body_element = envelope.find(f"{{{SOAP_ENV_NS}}}Body")
     if body_element is None:
@@ -140,7 +140,7 @@ def _only_child(body: etree._Element, name: str) -> etree._Element:
     children = [child for child in body if isinstance(child.tag, str)]
     expected = f"{{{LEERLINGGEGEVENS_NS}}}{name}"
     if len(children) != 1 or children[0].tag != expected:
-        found = ", ".join(f"<{c.tag}>" for c in children) or "niets"
+        found = ", ".join(f"<{c.tag!s}>" for c in children) or "niets"
         raise _invalid(f"de Body moet precies één {name} in {LEERLINGGEGEVENS_NS} bevatten, niet {found}")
     return children[0]
 
