@@ -1,10 +1,14 @@
 """Backoff for transient failures, shared by the applier (writes) and the connectors' reads.
 
 A transient failure (HTTP 5xx, a timeout, a busy platform) is tried again after an exponentially
-growing delay with jitter, so that many clients that failed together do not come back together. The
-jitter here is "equal jitter" (AWS Architecture Blog, *Exponential Backoff And Jitter*): half the
-exponential delay is kept, the other half drawn at random, so a retry never comes back at once. A
-platform's own ``Retry-After`` wins when it asks for longer.
+growing delay with jitter, so that many clients that failed together do not come back together.
+
+The jitter is *equal jitter*, not full jitter (AWS Architecture Blog, *Exponential Backoff And
+Jitter*): after failed try ``n`` the ceiling is ``c = min(max_delay_s, initial_delay_s · 2^(n-1))``
+and the wait is drawn uniformly from ``[c/2, c]`` — half the exponential delay is always kept, so a
+retry never comes back at once (full jitter would draw from ``[0, c]``). A platform's own
+``Retry-After`` lengthens the wait when it asks for longer, up to ``5 × max(max_delay_s, 1 s)``, so a
+platform asking for hours cannot stall a run.
 """
 
 from __future__ import annotations

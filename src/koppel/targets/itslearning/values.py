@@ -7,6 +7,10 @@ their operations, the IMS objects koppel sends and reads (:class:`ImsPerson`, :c
 (:class:`SoapResponse`, :class:`StatusInfo`). :mod:`.requests` turns values into request envelopes,
 :mod:`.responses` turns response envelopes into values; all three are pure (no sockets, no clock, no
 randomness — the message identifier is an argument).
+
+Only koppel's client uses them. The itslearning sandbox (:mod:`koppel.sandbox.itslearning`) does not:
+it reads and writes the wire format on its own, from itslearning's documentation, so that a
+misunderstanding in one shows up as a failing test instead of cancelling out.
 """
 
 from __future__ import annotations
