@@ -65,7 +65,8 @@ class Change:
 
     def to_json(self) -> dict[str, Any]:
         """Every field, as the plan file holds it (orjson writes the same shape straight from the object)."""
-        return orjson.loads(orjson.dumps(self))
+        data: dict[str, Any] = orjson.loads(orjson.dumps(self))
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Change:

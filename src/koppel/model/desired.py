@@ -4,17 +4,9 @@ The rules turn a Roster into a Desired for one target profile; the plan diffs a 
 the state. Attributes are plain JSON scalars (str, int, bool, None) or tuples of strings, so that
 fingerprints are stable and state rows can store them as JSON.
 
-Attribute vocabulary (targets map these to their wire format):
-
-* group: ``type`` (``school`` | ``folder`` | ``klas`` | ``course``), ``name``, ``code``,
-  ``parent`` (sync key of the parent group or None for the top), ``school_year``, ``school``
-  (BRIN6), ``subject``, ``leerjaar``.
-* person: ``role`` (``student`` | ``staff`` | ``guardian``), ``given`` (roepnaam), ``prefix``
-  (voorvoegsel), ``family`` (achternaam), ``username``, ``email``, ``children`` (sync keys of a
-  guardian's children).
-* membership: ``person`` and ``group`` (sync keys), ``role`` (``student`` | ``teacher`` |
-  ``mentor`` | ``guardian``), ``home`` (True on exactly one school membership per person:
-  itslearning's HomeOrganisation; False elsewhere).
+The attributes of each kind are a typed contract, in :mod:`koppel.model.attrs` (``GroupAttrs``,
+``PersonAttrs``, ``MembershipAttrs``); sync keys and the membership fingerprint are made by the functions of
+:mod:`koppel.model.keys`. Targets map the attributes to their wire format.
 
 ``meta`` holds what koppel keeps for people, not for the target (leerlingnummer, docentcode, ECK iD,
 display name, provenance) — stored in the state for search and history, never sent, never diffed.
@@ -30,6 +22,10 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import orjson
+
+from koppel.model.attrs import MembershipAttrs, MembershipRole
+from koppel.model.keys import membership_fingerprint
+from koppel.model.roster import Diagnostic
 
 __all__ = ["Desired", "DesiredObject", "LeanMembership", "ObjectKind", "fingerprint"]
 
@@ -54,7 +50,7 @@ class DesiredObject:
 
     kind: ObjectKind
     key: str
-    attrs: Mapping[str, Any]
+    attrs: Mapping[str, Any]  # GroupAttrs, PersonAttrs or MembershipAttrs by ``kind`` (koppel.model.attrs)
     school: str | None = None  # BRIN6, for breakdowns and per-school guards
     label: str = ""  # human name for renderings ("3A", "Jan van der Berg")
     meta: Mapping[str, Any] = field(default_factory=dict)
@@ -87,14 +83,17 @@ class LeanMembership(NamedTuple):
 
     person: str
     group: str
-    role: str
+    role: MembershipRole
     home: bool
     school: str | None
-    fingerprint: str  # "m1:1" with home, else "m1:0": person, group and role are the key
+    fingerprint: str  # keys.membership_fingerprint(home): person, group and role are the key
 
     @classmethod
-    def of(cls, person: str, group: str, role: str, home: bool, school: str | None) -> LeanMembership:
-        return cls(person, group, role, home, school, "m1:1" if home else "m1:0")
+    def of(cls, person: str, group: str, role: MembershipRole, home: bool, school: str | None) -> LeanMembership:
+        return cls(person, group, role, home, school, membership_fingerprint(home))
+
+    def attrs(self) -> MembershipAttrs:
+        return {"person": self.person, "group": self.group, "role": self.role, "home": self.home}
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ class Desired:
     target: str
     school_year: str
     objects: Mapping[str, DesiredObject]
-    diagnostics: tuple = ()
+    diagnostics: tuple[Diagnostic, ...] = ()
     # Scope: the schools this desired state speaks for. Objects of other schools in the state are
     # left alone (a filter or a missing source must never read as "everyone left").
     schools: frozenset[str] = frozenset()
@@ -120,7 +119,7 @@ class Desired:
 
     @classmethod
     def from_table(cls, target: str, school_year: str, table: dict[str, DesiredObject], *,
-                   memberships: dict[str, LeanMembership] | None = None, diagnostics: Iterable = (),
+                   memberships: dict[str, LeanMembership] | None = None, diagnostics: Iterable[Diagnostic] = (),
                    schools: Iterable[str] = (), years: Iterable[str] = (), notes: Iterable[str] = ()) -> Desired:
         """From tables the caller built keyed by sync key and hands over (they are not copied, nor wrapped
         in a read-only proxy: a million lookups through a proxy cost a second)."""
@@ -142,8 +141,7 @@ class Desired:
         """The full object of a lean membership, labelled "person → group"."""
         person, group = self.objects.get(m.person), self.objects.get(m.group)
         label = f"{person.label if person else m.person} → {group.label if group else m.group}"
-        attrs = {"person": m.person, "group": m.group, "role": m.role, "home": m.home}
-        return DesiredObject(ObjectKind.MEMBERSHIP, key, attrs, m.school, label, _NO_META, m.fingerprint)
+        return DesiredObject(ObjectKind.MEMBERSHIP, key, m.attrs(), m.school, label, _NO_META, m.fingerprint)
 
     @classmethod
     def build(
@@ -152,7 +150,7 @@ class Desired:
         school_year: str,
         objects: Iterable[DesiredObject],
         *,
-        diagnostics: Iterable = (),
+        diagnostics: Iterable[Diagnostic] = (),
         schools: Iterable[str] = (),
     ) -> Desired:
         table: dict[str, DesiredObject] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from koppel.model.roster import Diagnostic, Person, Roster, Severity
+from koppel.model.roster import Diagnostic, Group, Membership, Person, Roster, School, Severity, SourceInfo
 
 
 def merge_rosters(rosters: Sequence[Roster]) -> Roster:
@@ -23,12 +23,12 @@ def merge_rosters(rosters: Sequence[Roster]) -> Roster:
     if len(years) != 1:
         listed = ", ".join(sorted(str(y) for y in years))
         raise ValueError(f"sources describe different school years ({listed}); read them for one year")
-    schools: dict = {}
+    schools: dict[str, School] = {}
     persons: dict[str, Person] = {}
-    groups: dict = {}
-    memberships: list = []
+    groups: dict[str, Group] = {}
+    memberships: list[Membership] = []
     diagnostics: list[Diagnostic] = []
-    sources: list = []
+    sources: list[SourceInfo] = []
     for roster in rosters:
         for brin6, school in roster.schools.items():
             schools.setdefault(brin6, school)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 __all__ = [
     "BRIN6_RE",
@@ -42,6 +43,8 @@ __all__ = [
 
 BRIN4_RE = re.compile(r"^\d\d[A-Z][A-Z]$")
 BRIN6_RE = re.compile(r"^\d\d[A-Z][A-Z]\d\d$")
+
+_V = TypeVar("_V")
 
 
 class PersonKind(StrEnum):
@@ -279,8 +282,8 @@ class Diagnostic:
             return f"{self.file}:{self.line}" if self.line else self.file
         return self.object or self.source or ""
 
-    def to_json(self) -> dict[str, object]:
-        out: dict[str, object] = {"severity": self.severity.value, "code": self.code, "message": self.message}
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"severity": self.severity.value, "code": self.code, "message": self.message}
         for name in ("source", "file", "line", "field", "object"):
             value = getattr(self, name)
             if value is not None:
@@ -304,7 +307,7 @@ class SourceInfo:
     counts: Mapping[str, int] = field(default_factory=dict)
 
 
-def _freeze(mapping: Mapping) -> Mapping:
+def _freeze(mapping: Mapping[str, _V]) -> Mapping[str, _V]:
     return MappingProxyType(dict(mapping))
 
 

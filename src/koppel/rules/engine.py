@@ -14,7 +14,6 @@ itslearning; a renamed account would lock a pupil out). That is why the rules ta
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import re
 import unicodedata
 from collections import defaultdict
@@ -22,7 +21,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from koppel.model.attrs import GroupAttrs, MembershipRole, PersonAttrs, PersonRole
 from koppel.model.desired import Desired, DesiredObject, LeanMembership, ObjectKind
+from koppel.model.keys import (
+    MEMBERSHIP_AWAY,
+    klas_vak_key,
+    leerjaar_key,
+    membership_key,
+    person_sync_key,
+    school_key,
+    vak_jaarlaag_key,
+    year_key,
+)
 from koppel.model.roster import (
     Diagnostic,
     Group,
@@ -36,12 +46,17 @@ from koppel.model.roster import (
 )
 from koppel.rules.settings import CourseStrategy, RulesSettings
 
+# The sync-key functions are koppel.model.keys'; the ones tests and callers long imported from here stay importable.
 __all__ = ["IdentityIndex", "build_desired", "person_sync_key", "school_key", "year_key"]
 
-_ROLE_OF_KIND = {PersonKind.STUDENT: "student", PersonKind.STAFF: "staff", PersonKind.GUARDIAN: "guardian"}
-_SCHOOL_ROLE = {PersonKind.STUDENT: "student", PersonKind.STAFF: "teacher", PersonKind.GUARDIAN: "guardian"}
-_ROLE_RANK = {"teacher": 0, "mentor": 1, "student": 2, "guardian": 3}
-_ROLE_NAME = {r: r.value for r in Role}  # plain str: Enum.value goes through a slow descriptor
+_ROLE_OF_KIND: dict[PersonKind, PersonRole] = {
+    PersonKind.STUDENT: "student", PersonKind.STAFF: "staff", PersonKind.GUARDIAN: "guardian"}
+_SCHOOL_ROLE: dict[PersonKind, MembershipRole] = {
+    PersonKind.STUDENT: "student", PersonKind.STAFF: "teacher", PersonKind.GUARDIAN: "guardian"}
+_ROLE_RANK: dict[MembershipRole, int] = {"teacher": 0, "mentor": 1, "student": 2, "guardian": 3}
+# Plain str: Enum.value goes through a slow descriptor.
+_ROLE_NAME: dict[Role, MembershipRole] = {
+    Role.STUDENT: "student", Role.TEACHER: "teacher", Role.MENTOR: "mentor", Role.GUARDIAN: "guardian"}
 _ROUTE_KLAS, _ROUTE_COURSE, _ROUTE_DERIVED = 1, 2, 3
 
 
@@ -60,26 +75,6 @@ class IdentityIndex:
         if known is not None:
             return known
         return person_sync_key(person)
-
-
-def person_sync_key(person: Person) -> str:
-    """``eck-<20 hex>`` for a person with an ECK iD (the iD itself is long and a pseudonym we do not
-    spread further), otherwise ``<source>:<LAS key>``."""
-    if person.eckid:
-        return "eck-" + hashlib.blake2b(person.eckid.encode(), digest_size=10).hexdigest()
-    return f"{person.source}:{person.las_key}"
-
-
-def school_key(brin6: str) -> str:
-    return f"school:{brin6}"
-
-
-def year_key(brin6: str, school_year: str) -> str:
-    return f"year:{brin6}:{school_year}"
-
-
-def leerjaar_key(brin6: str, school_year: str, leerjaar: int) -> str:
-    return f"leerjaar:{brin6}:{school_year}:{leerjaar}"
 
 
 def build_desired(
@@ -255,10 +250,10 @@ class _Builder:
         if strategy is not CourseStrategy.LESGROEP:
             for m in roster.memberships:
                 if m.role is Role.STUDENT:
-                    g = groups_in.get(m.group)
-                    if g is not None and g.kind is GroupKind.STAMGROEP:
-                        klas_of_person[m.person] = g
-        routes: dict[str, tuple[int, str | None, str, str]] = {}
+                    klas = groups_in.get(m.group)
+                    if klas is not None and klas.kind is GroupKind.STAMGROEP:
+                        klas_of_person[m.person] = klas
+        routes: dict[str, tuple[int, str, str, str]] = {}  # group -> mode, its node or course ("": derived), school
         for key, g in groups_in.items():
             if g.kind is GroupKind.STAMGROEP:
                 node = klas_node.get(key)
@@ -268,7 +263,7 @@ class _Builder:
                 course = course_of[key][0]
                 routes[key] = (_ROUTE_COURSE, course, g.school, "")
             else:
-                routes[key] = (_ROUTE_DERIVED, None, g.school, "")
+                routes[key] = (_ROUTE_DERIVED, "", g.school, "")
         pupils_of: dict[str, list[str]] = defaultdict(list)  # derived-course lesgroep -> roster pupil keys
         teachers_of: dict[str, list[str]] = defaultdict(list)  # derived-course lesgroep -> teacher sync keys
         person_keys, memberships, non_pupils = self.person_keys, self.memberships, self.non_pupils
@@ -297,13 +292,13 @@ class _Builder:
                 continue
             if mode is _ROUTE_KLAS and role not in ("student", "mentor"):
                 continue
-            key = f"{person}|{target}|{role}"
+            key = membership_key(person, target, role)
             if key in memberships:
                 continue
             if (role != "student" or person in non_pupils) and not self._one_role(person, target, role):
                 continue
             # Person, group and role are in the key; only ``home`` can change for the same key.
-            memberships[key] = new(lean, (person, target, role, False, school, "m1:0"))
+            memberships[key] = new(lean, (person, target, role, False, school, MEMBERSHIP_AWAY))
         # A teacher of a lesgroep that feeds derived courses teaches each course its pupils are in.
         for group_key, teacher_keys in teachers_of.items():
             g = groups_in[group_key]
@@ -338,35 +333,35 @@ class _Builder:
     def _derived_course(self, g: Group, klas: Group | None, year: str, short: str, schools: Mapping[str, School]) -> str:
         vak = g.subject or g.name
         if self.s.course_strategy is CourseStrategy.KLAS_VAK and klas is not None:
-            key = f"{klas.key}:{vak}"
+            key = klas_vak_key(klas.key, vak)
             return self._course(key, g, f"{klas.name} {vak}", year, short, schools, klas=klas.name)
         leerjaar = g.leerjaar if g.leerjaar is not None else (klas.leerjaar if klas else None)
-        key = f"vj:{g.school}:{year}:{leerjaar if leerjaar is not None else '-'}:{vak}"
+        key = vak_jaarlaag_key(g.school, year, leerjaar, vak)
         groep = f"{vak} leerjaar {leerjaar}" if leerjaar is not None else vak
         return self._course(key, g, groep, year, short, schools)
 
-    def _add_group(self, key: str, attrs: dict[str, Any], school: str, label: str) -> None:
+    def _add_group(self, key: str, attrs: GroupAttrs, school: str, label: str) -> None:
         if key not in self.objects:
             self.objects[key] = DesiredObject.make(ObjectKind.GROUP, key, attrs, school=school, label=label)
 
-    def _add_membership(self, person: str, group: str, role: str, school: str) -> None:
-        key = f"{person}|{group}|{role}"
+    def _add_membership(self, person: str, group: str, role: MembershipRole, school: str) -> None:
+        key = membership_key(person, group, role)
         if key in self.memberships:
             return
         if (role != "student" or person in self.non_pupils) and not self._one_role(person, group, role):
             return
         self.memberships[key] = LeanMembership.of(person, group, role, False, school)
 
-    def _one_role(self, person: str, group: str, role: str) -> bool:
+    def _one_role(self, person: str, group: str, role: MembershipRole) -> bool:
         """A platform holds one role per person per group: keep the strongest (teacher > mentor > student).
 
         Only staff and non-pupil roles are checked (a few per group), which keeps the million pupil
         memberships of a bestuur free of extra lookups."""
         for other in _ROLE_RANK:
-            other_key = f"{person}|{group}|{other}"
+            other_key = membership_key(person, group, other)
             if other == role or other_key not in self.memberships:
                 continue
-            keep, drop = (role, other) if _ROLE_RANK[role] < _ROLE_RANK[other] else (other, role)
+            keep = role if _ROLE_RANK[role] < _ROLE_RANK[other] else other
             self.diagnostics.append(Diagnostic(
                 Severity.WARNING, "two-roles", f"{self.person_labels.get(person, person)} is both {role} and "
                 f"{other} in {self.objects[group].label}; keeping {keep}", object=f"{person}|{group}",
@@ -419,8 +414,8 @@ class _Builder:
             home_school = self.home[sync]
             for brin6 in self.person_schools[sync]:
                 group = school_key(brin6)
-                self.memberships[f"{sync}|{group}|{role}"] = LeanMembership.of(sync, group, role,
-                                                                               brin6 == home_school, brin6)
+                self.memberships[membership_key(sync, group, role)] = LeanMembership.of(sync, group, role,
+                                                                                        brin6 == home_school, brin6)
 
     def _template_values(self, person: Person) -> dict[str, str]:
         home = self.home.get(self.person_keys.get(person.key, ""), person.schools[0] if person.schools else "")
@@ -463,7 +458,7 @@ class _Builder:
         return a.email_template.format(username=username, domain=a.domain or "", **self._template_values(person))
 
     def _person_object(self, sync: str, person: Person, username: str) -> None:
-        attrs: dict[str, Any] = {
+        attrs: PersonAttrs = {
             "role": _ROLE_OF_KIND[person.kind],
             "given": person.roepnaam,
             "prefix": person.voorvoegsel,

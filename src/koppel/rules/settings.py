@@ -9,16 +9,16 @@ import string
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 __all__ = [
+    "TEMPLATE_FIELDS",
     "AccountSettings",
     "CourseStrategy",
     "FilterSettings",
     "HierarchySettings",
     "NameTemplates",
     "RulesSettings",
-    "TEMPLATE_FIELDS",
 ]
 
 
@@ -85,8 +85,8 @@ class NameTemplates(_Strict):
 
     @field_validator("school", "year", "leerjaar", "klas", "course", "course_code")
     @classmethod
-    def _check(cls, value: str, info) -> str:
-        return check_template(value, info.field_name)
+    def _check(cls, value: str, info: ValidationInfo) -> str:
+        return check_template(value, info.field_name or "")
 
 
 class AccountSettings(_Strict):
@@ -122,6 +122,10 @@ class AccountSettings(_Strict):
         return self
 
 
+def _pupils_and_staff() -> list[Literal["student", "staff", "guardian"]]:
+    return ["student", "staff"]
+
+
 class FilterSettings(_Strict):
     """What is in scope. Empty lists mean everything. Patterns use shell-style wildcards (fnmatch)."""
 
@@ -130,7 +134,7 @@ class FilterSettings(_Strict):
     leerjaren: list[int] = Field(default_factory=list, description="Leerjaren to include (pupils and their groups).")
     klassen: list[str] = Field(default_factory=list, description="Klas names (or patterns, e.g. '4*') to include.")
     person_kinds: list[Literal["student", "staff", "guardian"]] = Field(
-        default_factory=lambda: ["student", "staff"], description="Kinds of person to provision.")
+        default_factory=_pupils_and_staff, description="Kinds of person to provision.")
 
 
 class RulesSettings(_Strict):
