@@ -168,7 +168,7 @@ def test_jaarovergang_archives_last_year_and_keeps_memberships_by_default():
     archived = {c.key for c in p.changes if c.action is Action.ARCHIVE}
     assert archived == {"y", "k3a", "k3b", "c-ne"}
     assert not [c for c in p.changes if c.action is Action.DELETE], "keep: last year's memberships stay"
-    assert all("school year 2025-2026 ended (jaarovergang)" == c.reason for c in p.changes
+    assert all(c.reason == "school year 2025-2026 ended (jaarovergang)" for c in p.changes
                if c.action is Action.ARCHIVE)
     assert [h.guard for h in p.holds] == ["jaarovergang"], "the transition is one held plan"
     assert "jaarovergang 2025-2026 → 2026-2027: 4 group(s)" in p.holds[0].message

@@ -15,70 +15,170 @@ The lifecycle (DESIGN §7):
 * objects of schools outside this run's scope are left alone: a filter or a missing school never
   reads as "everyone left".
 
-Then the guards count suspensions and deletions per kind and per school and hold the plan when a
-limit is passed.
+The plan is made in passes:
+
+1. **wanted** — everything the LAS wants, against the state's index (key, status, fingerprint): what is
+   unchanged is passed over, what is new becomes a create, the rest waits for its stored attributes;
+2. **absent** — everything the state holds that the LAS no longer wants.
+
+   These two need only the index, which holds no attributes (a bestuur's state is a million rows). Together
+   they are :func:`diff_index`, whose ``details_needed`` names the objects whose stored attributes the plan
+   reads: the caller loads those — in the same read of the state as the index — and hands them in with
+   ``StateView.with_details``. The plan itself never reads anything.
+3. **decide** — updates, restores, suspensions, archives and deletions, each with its before and reason;
+4. **annotate and order** — moves, the target ids changes refer to, kept fields; parents before children
+   (``plan.order``, ``plan.annotate``);
+5. **guards** — count suspensions and deletions per kind and per school and hold the plan when a limit is
+   passed (``plan.guards``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import unicodedata
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import replace
-from operator import attrgetter
+from dataclasses import dataclass, replace
 from typing import Any
 
+from koppel.model.attrs import MembershipAttrs, membership_attrs, person_attrs
 from koppel.model.change import Action, Change
 from koppel.model.desired import Desired, DesiredObject, ObjectKind
-from koppel.plan.model import Hold, Plan
+from koppel.model.keys import TAKEOVER_FOREIGN, stale_serial
+from koppel.plan.annotate import annotate_moves, attach_target_refs, kept_notes
+from koppel.plan.guards import holds
+from koppel.plan.model import Plan
+from koppel.plan.order import (
+    MAX_DEPTH,
+    PHASE_GROUP_REMOVE,
+    PHASE_GROUP_UPSERT,
+    PHASE_GUARDIAN,
+    PHASE_MEMBERSHIP,
+    PHASE_MEMBERSHIP_REMOVE,
+    PHASE_PERSON,
+    PHASE_PERSON_REMOVE,
+    PHASES,
+    desired_depths,
+    in_order,
+    state_depths,
+    upsert_phase,
+)
 from koppel.plan.policy import AbsentGroupAction, ArchivedMemberships, PlanPolicy
-from koppel.plan.state_view import TAKEOVER_FOREIGN, ObjectStatus, StateRecord, StateView, stale_serial
+from koppel.plan.reasons import R_GONE, R_NEW, R_STALE
+from koppel.plan.state_view import ObjectStatus, StateRecord, StateView
 
-__all__ = ["make_plan", "PHASES"]
-
-# Phases: parents before children on create; persons before memberships; removals in reverse.
-PHASE_GROUP_UPSERT = 10  # + depth of the group (school = 1)
-PHASE_PERSON = 30
-PHASE_GUARDIAN = 31  # guardians after the children they point at
-PHASE_MEMBERSHIP = 40
-PHASE_MEMBERSHIP_REMOVE = 50
-PHASE_PERSON_REMOVE = 60
-PHASE_GROUP_REMOVE = 70  # + (MAX_DEPTH - depth): children before parents
-MAX_DEPTH = 19
-PHASES = {
-    "groups (parents first)": (PHASE_GROUP_UPSERT, PHASE_GROUP_UPSERT + MAX_DEPTH),
-    "persons": (PHASE_PERSON, PHASE_GUARDIAN),
-    "memberships": (PHASE_MEMBERSHIP, PHASE_MEMBERSHIP),
-    "membership removals": (PHASE_MEMBERSHIP_REMOVE, PHASE_MEMBERSHIP_REMOVE),
-    "person removals": (PHASE_PERSON_REMOVE, PHASE_PERSON_REMOVE),
-    "group removals (children first)": (PHASE_GROUP_REMOVE, PHASE_GROUP_REMOVE + MAX_DEPTH),
-}
-
-R_NEW = "new in the LAS"
-R_GONE = "no longer in the LAS"
+__all__ = [
+    "PHASES",
+    "PHASE_GROUP_REMOVE",
+    "PHASE_GROUP_UPSERT",
+    "PHASE_GUARDIAN",
+    "PHASE_MEMBERSHIP",
+    "PHASE_MEMBERSHIP_REMOVE",
+    "PHASE_PERSON",
+    "PHASE_PERSON_REMOVE",
+    "IndexDiff",
+    "diff_index",
+    "make_plan",
+]
 
 
-def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant: str, today: dt.date) -> Plan:
-    records = state.records
-    scope = desired.schools
-    creates: list[Change] = []  # the bulk of a first plan: kept apart so the passes below skip them
-    others: list[Change] = []  # updates, restores and removals: what guards and explanations look at
+@dataclass(slots=True)
+class IndexDiff:
+    """What the passes over the state's index found: passes 1 (wanted) and 2 (absent)."""
+
+    creates: list[Change]  # new objects: the bulk of a first plan, complete already
+    pending: list[tuple[DesiredObject, StateRecord | None]]  # wanted, and not as the state holds them
+    lean_pending: list[DesiredObject]  # the same, of the state's lean memberships
+    absent: list[StateRecord]  # held by the state, no longer wanted
+    lean_absent: list[str]  # the same, of the state's lean memberships
+    groups: dict[str, StateRecord]  # every group of the state
+    foreign: set[str]  # objects the target knows by an id other than their key
+    depth: dict[str, int]  # of every desired group
+    notes: list[str]
+    # The objects whose stored attributes (and labels) the plan shows a before for, or reads to decide,
+    # that the state view does not hold yet: what the caller loads for ``StateView.with_details``.
+    details_needed: list[str]
+
+
+def diff_index(desired: Desired, state: StateView, policy: PlanPolicy) -> IndexDiff:
+    """Passes 1 and 2, on the state's index alone."""
+    depth = desired_depths(desired)
+    creates: list[Change] = []
+    pending: list[tuple[DesiredObject, StateRecord | None]] = []
+    lean_pending: list[DesiredObject] = []
+    _wanted_objects(desired, state, depth, creates, pending, lean_pending)
+    _wanted_memberships(desired, state, creates, pending, lean_pending)
     notes: list[str] = []
-    depth = _depths(desired)
+    if policy.supported is not None and not all((k, Action.CREATE) in policy.supported for k in ObjectKind):
+        creates = [c for c in creates if _supported(c, policy, notes)]
+    groups, absent, foreign, lean_absent = _absent(desired, state)
+    have = state.attrs_json
+    needed = [k for k in [obj.key for obj, _ in pending] + [rec.key for rec in absent] + list(state.drift)
+              + [obj.key for obj in lean_pending] + lean_absent if k not in have]
+    return IndexDiff(creates, pending, lean_pending, absent, lean_absent, groups, foreign, depth, notes, needed)
 
-    # 1. Everything the LAS wants. The loop is the hot path of a bestuur (a million objects): the
-    #    common cases — unchanged, or new — are decided inline; the rest in _upsert_change.
-    get = records.get
+
+def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant: str, today: dt.date,
+              diff: IndexDiff | None = None) -> Plan:
+    """The plan that brings the target from ``state`` to ``desired``.
+
+    ``diff`` is :func:`diff_index` of the same desired, state and policy (made here when not given), and
+    ``state`` holds the stored attributes of its ``details_needed`` — ``state.with_details(...)`` — or of every
+    object, as a test's view does. An object whose attributes it does not hold shows an empty before."""
+    if diff is None:
+        diff = diff_index(desired, state, policy)
+    if state.details is not None and diff.details_needed:  # TRANSITIONAL, until the pipeline loads up front
+        state = state.with_details(*state.details(diff.details_needed))
+    notes = list(diff.notes)
+    # 3. Decide: updates and restores, then removals; the stale accounts of a takeover once all else is known.
+    creates, others = _upserts(diff, state, policy, notes)
+    removals, stale, closing_notes = _removals(diff, desired, state, policy, today, notes)
+    others += removals
+    if stale:
+        others += _stale_suspensions(stale, state, policy, today, quiet=not creates and not others, notes=notes)
+    if policy.supported is not None:
+        others = [c for c in others if _supported(c, policy, notes)]
+    # 4. Annotate and order.
+    changes = creates + others
+    if any(c.kind is ObjectKind.MEMBERSHIP and c.action is Action.DELETE for c in others):
+        annotate_moves(changes, desired, state.records)
+    attach_target_refs(changes, state.records, others, diff.foreign)
+    changes = in_order(changes)
+    if state.drift:
+        notes.extend(kept_notes(desired, state, policy, {c.key for c in others}))
+    notes.extend(closing_notes)
+    # 5. Guards.
+    held = holds(others, state.records, policy, desired.schools, desired.school_year, state.membership_totals)
+    return Plan(
+        tenant=tenant,
+        target=state.target,
+        lineage=state.lineage,
+        serial=state.serial,
+        today=today.isoformat(),
+        school_year=desired.school_year,
+        changes=tuple(changes),
+        holds=tuple(held),
+        policy=policy.to_json(),
+        notes=tuple(_capped(_dedupe([*desired.notes, *notes]))),
+        diagnostics=_diagnostic_counts(desired),
+    )
+
+
+# -- 1. wanted ---------------------------------------------------------------------------------------
+
+
+def _wanted_objects(desired: Desired, state: StateView, depth: Mapping[str, int], creates: list[Change],
+                    pending: list[tuple[DesiredObject, StateRecord | None]],
+                    lean_pending: list[DesiredObject]) -> None:
+    """The groups and persons the LAS wants (and memberships given as full objects). The hot path of a
+    bestuur: the common cases — unchanged, or new — are decided inline; the rest wait for the stored
+    attributes (``pending``)."""
+    get = state.records.get
     append = creates.append
     drift = state.drift
-    pending: list[tuple[DesiredObject, StateRecord]] = []
     create, group_kind, person_kind = Action.CREATE, ObjectKind.GROUP, ObjectKind.PERSON
     active = ObjectStatus.ACTIVE
-    can_create = {k: policy.supported is None or (k, create) in policy.supported for k in ObjectKind}
     lean = state.memberships  # active memberships of a lean state: key -> fingerprint
     lean_get = lean.get
-    lean_pending: list[DesiredObject] = []
     for key, obj in desired.objects.items():
         rec = get(key)
         if rec is None and lean:
@@ -92,7 +192,7 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
             if kind is group_kind:
                 phase = PHASE_GROUP_UPSERT + min(depth.get(key, 1), MAX_DEPTH)
             elif kind is person_kind:
-                phase = PHASE_GUARDIAN if obj.attrs.get("role") == "guardian" else PHASE_PERSON
+                phase = PHASE_GUARDIAN if person_attrs(obj.attrs).get("role") == "guardian" else PHASE_PERSON
             else:
                 phase = PHASE_MEMBERSHIP
             append(Change(create, kind, key, R_NEW, phase, obj.school, obj.label, None, obj.attrs, (), (),
@@ -100,11 +200,21 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
         elif rec.status is active and rec.fingerprint == obj.fingerprint and key not in drift:
             continue
         else:
-            pending.append((obj, rec))  # needs the stored attributes: decided below
-    # 1b. The rules' lean memberships: compared by key and fingerprint; a full change is built only for
-    #     what changes (most of a bestuur's million memberships, most of the time, do not).
+            pending.append((obj, rec))
+
+
+def _wanted_memberships(desired: Desired, state: StateView, creates: list[Change],
+                        pending: list[tuple[DesiredObject, StateRecord | None]],
+                        lean_pending: list[DesiredObject]) -> None:
+    """The rules' lean memberships, compared by key and fingerprint; a full change is built only for what
+    changes (most of a bestuur's million memberships, most of the time, do not)."""
+    get = state.records.get
+    append = creates.append
+    drift = state.drift
+    create, membership_kind, active = Action.CREATE, ObjectKind.MEMBERSHIP, ObjectStatus.ACTIVE
+    lean = state.memberships
+    lean_get = lean.get
     materialise = desired.materialise
-    membership_kind = ObjectKind.MEMBERSHIP
     objects_get = desired.objects.get
     for key, m in desired.memberships.items():
         if lean:
@@ -118,113 +228,59 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
             # Built here, without the full object: a first plan makes a million of these.
             person, group = objects_get(m.person), objects_get(m.group)
             label = f"{person.label if person else m.person} → {group.label if group else m.group}"
-            append(Change(create, membership_kind, key, R_NEW, PHASE_MEMBERSHIP, m.school, label, None,
-                          {"person": m.person, "group": m.group, "role": m.role, "home": m.home}, (), (),
-                          m.fingerprint, None))
+            after: MembershipAttrs = {"person": m.person, "group": m.group, "role": m.role, "home": m.home}
+            append(Change(create, membership_kind, key, R_NEW, PHASE_MEMBERSHIP, m.school, label, None, after,
+                          (), (), m.fingerprint, None))
         elif rec.status is active and rec.fingerprint == m.fingerprint and key not in drift:
             continue
         else:
             pending.append((materialise(key, m), rec))
-    if not all(can_create.values()):
-        creates = [c for c in creates if _supported(c, policy, notes)]
 
-    # 2. Everything the state holds that the LAS no longer wants — except groups of a later school year
-    #    this run did not read (provisioned earlier; next year's data unavailable now): left alone.
-    #    One pass over the state (a million records) collects what the rest needs.
+
+# -- 2. absent ---------------------------------------------------------------------------------------
+
+
+def _absent(desired: Desired, state: StateView) -> tuple[dict[str, StateRecord], list[StateRecord], set[str],
+                                                         list[str]]:
+    """Everything the state holds that the LAS no longer wants, in one pass over the state (a million
+    records) that also collects its groups and the objects the target knows by another id."""
     wanted, wanted_memberships = desired.objects, desired.memberships
-    deleted, group_kind_ = ObjectStatus.DELETED, ObjectKind.GROUP
+    deleted, group_kind = ObjectStatus.DELETED, ObjectKind.GROUP
     groups: dict[str, StateRecord] = {}
     absent: list[StateRecord] = []
     foreign: set[str] = set()
-    for key, rec in records.items():
-        if rec.kind is group_kind_:
+    for key, rec in state.records.items():
+        if rec.kind is group_kind:
             groups[key] = rec
         if rec.target_id is not None and rec.target_id != key:
             foreign.add(key)
         if rec.status is not deleted and key not in wanted and key not in wanted_memberships:
             absent.append(rec)
-    lean_absent = [key for key in lean if key not in wanted_memberships and key not in wanted]
-    # The stored attributes (and labels) of exactly the objects the plan shows a before for.
-    state = state.with_details([obj.key for obj, _ in pending] + [rec.key for rec in absent] + list(drift)
-                               + [obj.key for obj in lean_pending] + lean_absent)
-    pending += [(obj, state.record(obj.key)) for obj in lean_pending]
-    absent += [state.record(key) for key in lean_absent]
+    lean_absent = [key for key in state.memberships if key not in wanted_memberships and key not in wanted]
+    return groups, absent, foreign, lean_absent
+
+
+# -- 3. decide: creates, updates, restores -------------------------------------------------------------
+
+
+def _upserts(diff: IndexDiff, state: StateView, policy: PlanPolicy,
+             notes: list[str]) -> tuple[list[Change], list[Change]]:
+    """The creates (those of pass 1 and the objects back after a deletion) and the updates and restores."""
+    creates = list(diff.creates)
+    others: list[Change] = []
+    pending = diff.pending + [(obj, state.record(obj.key)) for obj in diff.lean_pending]
     for obj, rec in pending:
-        change = _upsert_change(obj, rec, state, policy, depth, notes)
+        change = _upsert_change(obj, rec, state, policy, diff.depth, notes)
         if change is not None:
-            (creates if change.action is create else others).append(change)
-    later = _later_groups(desired, groups, state)
-    if later:
-        notes.append(f"{len(later)} group(s) of a later school year were not read this run and are left alone")
-    removed_groups = _removal_groups(desired, groups) - later
-    pending_deletes: list[str] = []
-    out_of_scope = 0
-    state_depth = _state_depths(groups)
-    stale: list[StateRecord] = []
-    for rec in absent:
-        key = rec.key
-        if rec.fingerprint == TAKEOVER_FOREIGN and rec.status is ObjectStatus.ACTIVE:
-            continue  # an account koppel found and leaves alone: recorded only to keep its user name taken
-        if scope and rec.school is not None and rec.school not in scope:
-            out_of_scope += 1
-            continue
-        if rec.status is ObjectStatus.ACTIVE and stale_serial(rec.fingerprint) is not None:
-            stale.append(rec)
-            continue
-        if later and (key in later or (rec.kind is ObjectKind.MEMBERSHIP
-                                       and (state.attrs(key) or {}).get("group") in later)):
-            continue
-        change = _removal_change(rec, state, policy, today, removed_groups, state_depth, desired.school_year)
-        if change is None:
-            if rec.kind is ObjectKind.PERSON and rec.status is ObjectStatus.SUSPENDED and rec.delete_after:
-                pending_deletes.append(rec.delete_after)
-            continue
-        others.append(change)
-
-    if stale:
-        others += _stale_suspensions(stale, state, policy, today, quiet=not creates and not others, notes=notes)
-    if policy.supported is not None:
-        others = [c for c in others if _supported(c, policy, notes)]
-    changes = creates + others
-    if any(c.kind is ObjectKind.MEMBERSHIP and c.action is Action.DELETE for c in others):
-        _annotate_moves(changes, desired, records)
-    _attach_target_refs(changes, records, others, foreign)
-    changes = _in_order(changes)
-    if state.drift:
-        notes.extend(_kept_notes(desired, state, policy, {c.key for c in others}))
-
-    if pending_deletes:
-        notes.append(
-            f"{len(pending_deletes)} suspended person(s) wait for their grace period; "
-            f"the first deletion is due on {min(pending_deletes)}"
-        )
-    if out_of_scope:
-        notes.append(f"{out_of_scope} object(s) of schools outside this run's scope are left alone")
-    holds = _guards(others, records, policy, scope, desired.school_year, state.membership_totals) + \
-        _jaarovergang_hold(others, policy, desired.school_year) + _takeover_hold(others)
-    return Plan(
-        tenant=tenant,
-        target=state.target,
-        lineage=state.lineage,
-        serial=state.serial,
-        today=today.isoformat(),
-        school_year=desired.school_year,
-        changes=tuple(changes),
-        holds=tuple(holds),
-        policy=policy.to_json(),
-        notes=tuple(_capped(_dedupe([*desired.notes, *notes]))),
-        diagnostics=_diagnostic_counts(desired),
-    )
-
-
-# -- creates, updates, restores ---------------------------------------------------------------
+            (creates if change.action is Action.CREATE else others).append(change)
+    return creates, others
 
 
 def _upsert_change(obj: DesiredObject, rec: StateRecord | None, state: StateView, policy: PlanPolicy,
                    depth: Mapping[str, int], notes: list[str]) -> Change | None:
-    phase = _upsert_phase(obj, depth)
+    phase = upsert_phase(obj, depth)
     sent = state.unrecorded.get(obj.key) if rec is not None else None
-    if sent is not None:
+    if rec is not None and sent is not None:
         resent = _send_again(obj, rec, sent, state, policy, phase)
         if resent is not None:
             return resent
@@ -244,6 +300,12 @@ def _upsert_change(obj: DesiredObject, rec: StateRecord | None, state: StateView
         return Change(Action.RESTORE, obj.kind, obj.key, f"back in the LAS{since}; was {what}", phase, obj.school,
                       obj.label, before, after, fingerprint=obj.fingerprint, meta=obj.meta or None,
                       target_id=rec.target_id)
+    return _update_change(obj, rec, state, policy, phase, notes)
+
+
+def _update_change(obj: DesiredObject, rec: StateRecord, state: StateView, policy: PlanPolicy, phase: int,
+                   notes: list[str]) -> Change | None:
+    """An active object whose fingerprint differs, or whose fields were changed by hand in the platform."""
     drifted = state.drift.get(obj.key, {})
     if rec.fingerprint == obj.fingerprint and not drifted:
         return None
@@ -312,19 +374,6 @@ def _send_again(obj: DesiredObject, rec: StateRecord, sent: str, state: StateVie
                   fingerprint=obj.fingerprint, meta=meta, target_id=rec.target_id)
 
 
-def _kept_notes(desired: Desired, state: StateView, policy: PlanPolicy, planned: set[str]) -> list[str]:
-    """Objects with no change of their own whose fields changed by hand are kept as they are: say so."""
-    notes = []
-    for key, fields in sorted(state.drift.items()):
-        obj = desired.get(key)
-        if obj is None or key in planned:
-            continue
-        kept = sorted(f for f in fields if f in policy.protected.get(obj.kind, frozenset()))
-        if kept:
-            notes.append(f"kept: {obj.label or key} — {', '.join(kept)} changed in the platform (not owned by koppel)")
-    return notes
-
-
 def _describe(field: str, old: Any, new: Any) -> str:
     if field in ("parent",):
         return f"{field} {old} → {new}"
@@ -340,45 +389,57 @@ def _short(value: Any) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "…")
 
 
-def _upsert_phase(obj: DesiredObject, depth: Mapping[str, int]) -> int:
-    if obj.kind is ObjectKind.GROUP:
-        return PHASE_GROUP_UPSERT + min(depth.get(obj.key, 1), MAX_DEPTH)
-    if obj.kind is ObjectKind.PERSON:
-        return PHASE_GUARDIAN if obj.attrs.get("role") == "guardian" else PHASE_PERSON
-    return PHASE_MEMBERSHIP
+# -- 3. decide: suspensions, archives, deletions -----------------------------------------------------
 
 
-def _depths(desired: Desired) -> dict[str, int]:
-    parents = {o.key: o.attrs.get("parent") for o in desired.objects.values() if o.kind is ObjectKind.GROUP}
-    return _depth_table(parents)
+def _removals(diff: IndexDiff, desired: Desired, state: StateView, policy: PlanPolicy, today: dt.date,
+              notes: list[str]) -> tuple[list[Change], list[StateRecord], list[str]]:
+    """What leaves: the removals, the stale accounts a takeover found (decided once everything else is known)
+    and the notes that close the plan's list. Groups of a later school year this run did not read
+    (provisioned earlier; next year's data unavailable now) are left alone, and so are their memberships."""
+    scope = desired.schools
+    absent = diff.absent + [rec for key in diff.lean_absent if (rec := state.record(key)) is not None]
+    later = _later_groups(desired, diff.groups, state)
+    if later:
+        notes.append(f"{len(later)} group(s) of a later school year were not read this run and are left alone")
+    removed_groups = _removal_groups(desired, diff.groups) - later
+    state_depth = state_depths(diff.groups)
+    changes: list[Change] = []
+    stale: list[StateRecord] = []
+    pending_deletes: list[str] = []
+    out_of_scope = 0
+    for rec in absent:
+        key = rec.key
+        if rec.fingerprint == TAKEOVER_FOREIGN and rec.status is ObjectStatus.ACTIVE:
+            continue  # an account koppel found and leaves alone: recorded only to keep its user name taken
+        if scope and rec.school is not None and rec.school not in scope:
+            out_of_scope += 1
+            continue
+        if rec.status is ObjectStatus.ACTIVE and stale_serial(rec.fingerprint) is not None:
+            stale.append(rec)
+            continue
+        if later and (key in later or (rec.kind is ObjectKind.MEMBERSHIP
+                                       and (state.attrs(key) or {}).get("group") in later)):
+            continue
+        change = _removal_change(rec, state, policy, today, removed_groups, state_depth, desired.school_year)
+        if change is None:
+            if rec.kind is ObjectKind.PERSON and rec.status is ObjectStatus.SUSPENDED and rec.delete_after:
+                pending_deletes.append(rec.delete_after)
+            continue
+        changes.append(change)
+    closing = []
+    if pending_deletes:
+        closing.append(f"{len(pending_deletes)} suspended person(s) wait for their grace period; "
+                       f"the first deletion is due on {min(pending_deletes)}")
+    if out_of_scope:
+        closing.append(f"{out_of_scope} object(s) of schools outside this run's scope are left alone")
+    return changes, stale, closing
 
 
-def _state_depths(records: Mapping[str, StateRecord]) -> dict[str, int]:
-    parents = {k: r.parent for k, r in records.items() if r.kind is ObjectKind.GROUP}
-    return _depth_table(parents)
-
-
-def _depth_table(parents: Mapping[str, str | None]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for key in parents:
-        chain = []
-        node: str | None = key
-        while node is not None and node not in out and node in parents and len(chain) <= MAX_DEPTH:
-            chain.append(node)
-            node = parents[node]
-        base = out.get(node, 0) if node is not None else 0
-        for i, k in enumerate(reversed(chain), start=1):
-            out[k] = base + i
-    return out
-
-
-# -- suspensions, archives, deletions ------------------------------------------------------------
-
-
-def _later_groups(desired: Desired, records: Mapping[str, StateRecord], state: StateView) -> set[str]:
+def _later_groups(desired: Desired, groups: Mapping[str, StateRecord], state: StateView) -> set[str]:
     out = set()
-    for key, rec in records.items():
-        if rec.kind is not ObjectKind.GROUP or key in desired.objects or rec.status is ObjectStatus.DELETED:
+    for key, rec in groups.items():
+        if key in desired.objects or rec.status is ObjectStatus.DELETED:
             continue
         year = (state.attrs(key) or {}).get("school_year")
         if year and year > desired.school_year and year not in desired.years:
@@ -386,42 +447,55 @@ def _later_groups(desired: Desired, records: Mapping[str, StateRecord], state: S
     return out
 
 
-def _removal_groups(desired: Desired, records: Mapping[str, StateRecord]) -> set[str]:
+def _removal_groups(desired: Desired, groups: Mapping[str, StateRecord]) -> set[str]:
     """Groups that are archived already or leave the LAS now (their memberships follow policy)."""
     return {
-        key for key, rec in records.items()
-        if rec.kind is ObjectKind.GROUP and key not in desired.objects
-        and rec.status in (ObjectStatus.ACTIVE, ObjectStatus.ARCHIVED)
+        key for key, rec in groups.items()
+        if key not in desired.objects and rec.status in (ObjectStatus.ACTIVE, ObjectStatus.ARCHIVED)
     }
 
 
 def _removal_change(rec: StateRecord, state: StateView, policy: PlanPolicy, today: dt.date, removed_groups: set[str],
                     state_depth: Mapping[str, int], school_year: str) -> Change | None:
-    kind = rec.kind
-    if kind is ObjectKind.MEMBERSHIP:
-        if rec.status is not ObjectStatus.ACTIVE:
-            return None
-        before = state.attrs(rec.key) or {}
-        if before.get("group") in removed_groups and not _remove_with_archive(policy, before.get("role")):
-            return None
-        return Change(Action.DELETE, kind, rec.key, R_GONE, PHASE_MEMBERSHIP_REMOVE, rec.school, state.label(rec.key),
-                      before, None, target_id=rec.target_id)
-    if kind is ObjectKind.PERSON:
-        before = state.attrs(rec.key) or {}
-        if rec.status is ObjectStatus.ACTIVE:
-            grace = policy.grace(before.get("role"))
-            delete_after = (today + dt.timedelta(days=grace)).isoformat()
-            dates = {"absent_since": today.isoformat(), "delete_after": delete_after}
-            reason = f"absent from the LAS since {today.isoformat()}; delete after {delete_after} ({grace} days' grace)"
-            return Change(Action.SUSPEND, kind, rec.key, reason, PHASE_PERSON_REMOVE, rec.school, rec.label or "",
-                          before, None, dates=dates, target_id=rec.target_id)
-        if rec.status is ObjectStatus.SUSPENDED and rec.delete_after and today.isoformat() >= rec.delete_after:
-            dates = {"absent_since": rec.absent_since or "", "delete_after": rec.delete_after}
-            reason = f"absent from the LAS since {rec.absent_since}; grace period ended on {rec.delete_after}"
-            return Change(Action.DELETE, kind, rec.key, reason, PHASE_PERSON_REMOVE, rec.school, rec.label or "",
-                          before, None, dates=dates, target_id=rec.target_id)
+    if rec.kind is ObjectKind.MEMBERSHIP:
+        return _membership_removal(rec, state, policy, removed_groups)
+    if rec.kind is ObjectKind.PERSON:
+        return _person_removal(rec, state, policy, today)
+    return _group_removal(rec, state, policy, today, state_depth, school_year)
+
+
+def _membership_removal(rec: StateRecord, state: StateView, policy: PlanPolicy,
+                        removed_groups: set[str]) -> Change | None:
+    if rec.status is not ObjectStatus.ACTIVE:
         return None
-    # groups
+    before = membership_attrs(state.attrs(rec.key) or {})
+    if before.get("group") in removed_groups and not _remove_with_archive(policy, before.get("role")):
+        return None
+    return Change(Action.DELETE, rec.kind, rec.key, R_GONE, PHASE_MEMBERSHIP_REMOVE, rec.school, state.label(rec.key),
+                  before, None, target_id=rec.target_id)
+
+
+def _person_removal(rec: StateRecord, state: StateView, policy: PlanPolicy, today: dt.date) -> Change | None:
+    """Suspended when it leaves the LAS; deleted when the grace period for its role has passed."""
+    before = person_attrs(state.attrs(rec.key) or {})
+    if rec.status is ObjectStatus.ACTIVE:
+        grace = policy.grace(before.get("role"))
+        delete_after = (today + dt.timedelta(days=grace)).isoformat()
+        dates = {"absent_since": today.isoformat(), "delete_after": delete_after}
+        reason = f"absent from the LAS since {today.isoformat()}; delete after {delete_after} ({grace} days' grace)"
+        return Change(Action.SUSPEND, rec.kind, rec.key, reason, PHASE_PERSON_REMOVE, rec.school, rec.label or "",
+                      before, None, dates=dates, target_id=rec.target_id)
+    if rec.status is ObjectStatus.SUSPENDED and rec.delete_after and today.isoformat() >= rec.delete_after:
+        dates = {"absent_since": rec.absent_since or "", "delete_after": rec.delete_after}
+        reason = f"absent from the LAS since {rec.absent_since}; grace period ended on {rec.delete_after}"
+        return Change(Action.DELETE, rec.kind, rec.key, reason, PHASE_PERSON_REMOVE, rec.school, rec.label or "",
+                      before, None, dates=dates, target_id=rec.target_id)
+    return None
+
+
+def _group_removal(rec: StateRecord, state: StateView, policy: PlanPolicy, today: dt.date,
+                   state_depth: Mapping[str, int], school_year: str) -> Change | None:
+    """Archived (or deleted, by policy); last year's groups leave as the jaarovergang."""
     if rec.status is not ObjectStatus.ACTIVE:
         return None
     before = state.attrs(rec.key) or {}
@@ -433,17 +507,14 @@ def _removal_change(rec: StateRecord, state: StateView, policy: PlanPolicy, toda
         reason = R_GONE
     action = Action.ARCHIVE if policy.absent_groups is AbsentGroupAction.ARCHIVE else Action.DELETE
     dates = {"absent_since": today.isoformat()}
-    return Change(action, kind, rec.key, reason, phase, rec.school, rec.label or "", before, None, dates=dates,
+    return Change(action, rec.kind, rec.key, reason, phase, rec.school, rec.label or "", before, None, dates=dates,
                   target_id=rec.target_id)
-
-
-R_STALE = "found on the platform when koppel took it over, with no LAS person"
 
 
 def _stale_suspensions(stale: list[StateRecord], state: StateView, policy: PlanPolicy, today: dt.date, *,
                        quiet: bool, notes: list[str]) -> list[Change]:
     """Accounts a takeover found without a LAS person: their suspension is proposed — always held, see
-    ``_takeover_hold`` — from the first plan after the takeover's first sync on (or in that first plan when
+    ``plan.guards`` — from the first plan after the takeover's first sync on (or in that first plan when
     it has nothing else to do), so that confirming them never holds up the takeover's own first sync."""
     changes, waiting = [], 0
     for rec in stale:
@@ -457,17 +528,6 @@ def _stale_suspensions(stale: list[StateRecord], state: StateView, policy: PlanP
         notes.append(f"{waiting} account(s) found when koppel took over the platform match no LAS person: their "
                      "suspension is proposed in the next plan, after this one, and waits for approval")
     return changes
-
-
-def _takeover_hold(changes: list[Change]) -> list[Hold]:
-    """Accounts found at a takeover without a LAS person leave only after someone confirms it."""
-    n = sum(1 for c in changes if c.action is Action.SUSPEND and c.reason.startswith(R_STALE))
-    if not n:
-        return []
-    return [Hold(guard="takeover-stale", kind="person", school=None, count=n, total=n, limit="approval",
-                 message=f"{n} account(s) found when koppel took over the platform match no LAS person (the previous "
-                         "koppeling's leavers?): check the list, then approve their suspension; the grace period "
-                         "runs from then")]
 
 
 def _remove_with_archive(policy: PlanPolicy, role: str | None) -> bool:
@@ -486,220 +546,7 @@ def _supported(change: Change, policy: PlanPolicy, notes: list[str]) -> bool:
     return False
 
 
-# -- explanations ------------------------------------------------------------------------------
-
-
-def _in_order(changes: list[Change]) -> list[Change]:
-    """Phase first, then key: deterministic whatever order the inputs came in. Each phase holds one kind,
-    so sorting per phase bucket by key (no tuple per change) is the same order, and much cheaper."""
-    buckets: dict[int, list[Change]] = defaultdict(list)
-    for c in changes:
-        buckets[c.phase].append(c)
-    by_key = attrgetter("key")
-    out: list[Change] = []
-    for phase in sorted(buckets):
-        bucket = buckets[phase]
-        bucket.sort(key=by_key)
-        out.extend(bucket)
-    return out
-
-
-def _annotate_moves(changes: list[Change], desired: Desired, records: Mapping[str, StateRecord]) -> None:
-    """A pupil who leaves one klas and joins another in the same plan has *moved*: say so on both."""
-    added: dict[str, list[int]] = defaultdict(list)
-    removed: dict[str, list[int]] = defaultdict(list)
-    for i, c in enumerate(changes):
-        if c.kind is not ObjectKind.MEMBERSHIP:
-            continue
-        attrs = c.after if c.action is Action.CREATE else c.before
-        if not attrs or attrs.get("role") != "student":
-            continue
-        group = attrs.get("group")
-        if c.action is Action.CREATE:
-            g = desired.objects.get(group)
-            if g is not None and g.attrs.get("type") == "klas":
-                added[attrs["person"]].append(i)
-        elif c.action is Action.DELETE:
-            rec = records.get(group)
-            if rec is not None and rec.group_type == "klas":
-                removed[attrs["person"]].append(i)
-    moved: dict[str, str] = {}
-    for person, adds in added.items():
-        rems = removed.get(person)
-        if not rems or len(adds) != 1 or len(rems) != 1:
-            continue
-        a, r = adds[0], rems[0]
-        old = records[changes[r].before["group"]].label or changes[r].before["group"]
-        new = desired.objects[changes[a].after["group"]].label or changes[a].after["group"]
-        changes[a] = _with_reason(changes[a], f"moved from {old} to {new}")
-        changes[r] = _with_reason(changes[r], f"moved from {old} to {new}")
-        moved[person] = f"from {old} to {new}"
-    if not moved:
-        return
-    # The pupil's other memberships that change in the same plan (whole-klas lesgroepen) go with the move.
-    for i, c in enumerate(changes):
-        if c.kind is ObjectKind.MEMBERSHIP and c.action in (Action.CREATE, Action.DELETE) \
-                and c.reason in (R_NEW, R_GONE):
-            attrs = c.after if c.action is Action.CREATE else c.before
-            move = moved.get(attrs.get("person")) if attrs else None
-            if move:
-                changes[i] = _with_reason(c, f"{c.reason} (with the move {move})")
-
-
-def _attach_target_refs(changes: list[Change], records: Mapping[str, StateRecord], others: list[Change],
-                        foreign: set[str]) -> None:
-    """Tell the target what it needs beyond the change itself: the recorded target id of every object a
-    change refers to, where that id is not the key (an adopted manual account), and for a group that is
-    archived, the school group it belongs to (where the target keeps its archive)."""
-    removals = any(c.kind is ObjectKind.GROUP and c.action in (Action.ARCHIVE, Action.DELETE) for c in others)
-    if not foreign and not removals:
-        return
-    for i, c in enumerate(changes):
-        meta = None
-        attrs = c.after if c.after is not None else c.before
-        if attrs:
-            refs = {}
-            for name in ("person", "group", "parent"):
-                ref = attrs.get(name)
-                rec = records.get(ref) if isinstance(ref, str) else None
-                if rec is not None and rec.target_id and rec.target_id != ref:
-                    refs[ref] = rec.target_id
-            if refs:
-                meta = {**(c.meta or {}), "target_ids": refs}
-        if c.kind is ObjectKind.GROUP and c.action in (Action.ARCHIVE, Action.DELETE):
-            school = _school_group(c.key, records)
-            if school is not None:
-                meta = {**(meta or c.meta or {}), "school_group": school}
-        if meta is not None:
-            changes[i] = replace(c, meta=meta)
-
-
-def _school_group(key: str, records: Mapping[str, StateRecord]) -> str | None:
-    node: str | None = key
-    for _ in range(MAX_DEPTH + 1):
-        rec = records.get(node) if node else None
-        if rec is None:
-            return None
-        if rec.group_type == "school":
-            return node
-        node = rec.parent
-    return None
-
-
-def _with_reason(change: Change, reason: str) -> Change:
-    return replace(change, reason=reason)
-
-
-# -- guards --------------------------------------------------------------------------------------
-
-
-def _guards(changes: list[Change], records: Mapping[str, StateRecord], policy: PlanPolicy,
-            scope: frozenset[str], school_year: str, membership_totals: Mapping[str | None, int]) -> list[Hold]:
-    """Hold the plan when too much would go at once: suspensions, deletions and archives (the
-    jaarovergang has its own hold), and updates that empty a field koppel owns (a column that vanished
-    from the export must not wipe every pupil's e-mail)."""
-    guard = policy.guards
-    removing: Counter = Counter()
-    clearing: Counter = Counter()
-    accents: Counter = Counter()
-    for c in changes:
-        if c.kind is ObjectKind.PERSON and c.action is Action.UPDATE and _only_accents(c):
-            accents[(c.kind, None)] += 1
-            accents[(c.kind, c.school)] += 1
-        if c.kind not in guard.kinds:
-            continue
-        if c.action in (Action.SUSPEND, Action.DELETE, Action.ARCHIVE):
-            if c.kind is ObjectKind.PERSON and c.action is Action.DELETE:
-                continue  # a deletion after the grace period was weighed when the person was suspended
-            if c.action is Action.ARCHIVE and (c.before or {}).get("school_year", school_year) < school_year:
-                continue  # last year's groups: the jaarovergang hold
-            removing[(c.kind, None)] += 1
-            removing[(c.kind, c.school)] += 1
-        elif c.action is Action.UPDATE and c.before and c.after and any(
-                c.before.get(f) not in (None, "", ()) and c.after.get(f) in (None, "", ()) for f in c.fields):
-            clearing[(c.kind, None)] += 1
-            clearing[(c.kind, c.school)] += 1
-    if not removing and not clearing and not accents:
-        return []
-    totals: Counter = Counter()
-    for rec in records.values():
-        if rec.kind in guard.kinds and rec.status in (ObjectStatus.ACTIVE, ObjectStatus.SUSPENDED) \
-                and rec.fingerprint != TAKEOVER_FOREIGN:
-            if scope and rec.school is not None and rec.school not in scope:
-                continue
-            totals[(rec.kind, None)] += 1
-            totals[(rec.kind, rec.school)] += 1
-    for school, n in membership_totals.items():  # a lean state counts its memberships per school
-        if scope and school is not None and school not in scope:
-            continue
-        totals[(ObjectKind.MEMBERSHIP, None)] += n
-        totals[(ObjectKind.MEMBERSHIP, school)] += n
-    return (_holds("removals", "would be suspended, archived or deleted", removing, totals, guard)
-            + _holds("cleared-fields", "would have a field emptied", clearing, totals, guard)
-            + _holds("accent-renames", "would be renamed only in their accents (an export read in the wrong "
-                     "encoding? check the source's encoding setting)", accents, totals, guard, any_share=True))
-
-
-def _fold(value: object) -> str:
-    """A name without its accents and case, after undoing UTF-8 read as Windows-1252 ("NoÃ«lle")."""
-    text = str(value or "")
-    try:
-        text = text.encode("cp1252").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        pass
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-
-
-def _only_accents(change: Change) -> bool:
-    """An update whose every changed field differs only in accents or in how its text was decoded."""
-    before, after = change.before or {}, change.after or {}
-    fields = [f for f in change.fields if isinstance(before.get(f), str) and isinstance(after.get(f), str)]
-    return bool(fields) and len(fields) == len(change.fields) and all(
-        before[f] != after[f] and _fold(before[f]) == _fold(after[f]) for f in fields)
-
-
-def _holds(name: str, what: str, counts: Counter, totals: Counter, guard, *, any_share: bool = False) -> list[Hold]:
-    """Holds per kind and school over the guard's limits; ``any_share``: ``min_count`` alone is enough
-    (accent-only renames are never a normal day's work, whatever share of the school they are)."""
-    holds = []
-    for (kind, school), count in sorted(counts.items(), key=lambda kv: (kv[0][0].value, kv[0][1] or "")):
-        if school is None and _single_school(counts, kind):
-            continue  # the per-school hold says it already
-        total = totals.get((kind, school), 0)
-        pct = 100.0 * count / total if total else 100.0
-        if not (count > guard.max_count or (count >= guard.min_count and (any_share or pct > guard.max_percent))):
-            continue
-        where = f"school {school}" if school else "the whole tenant"
-        limit = f"{guard.min_count} objects" if any_share else f"{guard.max_percent:g}% or {guard.max_count} objects"
-        holds.append(Hold(guard=name, kind=kind.value, school=school, count=count, total=total, limit=limit,
-                          message=f"{count} of {total} {kind.value}s ({pct:.1f}%) in {where} {what}; "
-                                  f"the limit is {limit}"))
-    return holds
-
-
-def _jaarovergang_hold(changes: list[Change], policy: PlanPolicy, school_year: str) -> list[Hold]:
-    """Last year's groups leaving is the jaarovergang: one step that a person approves."""
-    if not policy.guards.hold_jaarovergang:
-        return []
-    ended = Counter()
-    for c in changes:
-        if c.kind is ObjectKind.GROUP and c.action in (Action.ARCHIVE, Action.DELETE) and c.before:
-            year = c.before.get("school_year")
-            if year and year < school_year:
-                ended[year] += 1
-    return [
-        Hold(guard="jaarovergang", kind="group", school=None, count=n, total=n, limit="approval",
-             message=f"jaarovergang {year} → {school_year}: {n} group(s) of {year} are "
-                     f"{'archived' if policy.absent_groups is AbsentGroupAction.ARCHIVE else 'deleted'}; "
-                     "the transition applies after approval")
-        for year, n in sorted(ended.items())
-    ]
-
-
-def _single_school(removing: Counter, kind: ObjectKind) -> bool:
-    schools = [s for (k, s) in removing if k is kind and s is not None]
-    return len(schools) == 1
+# -- the plan's notes ------------------------------------------------------------------------------
 
 
 def _diagnostic_counts(desired: Desired) -> dict[str, int]:

@@ -18,6 +18,7 @@ import orjson
 
 from koppel.model.change import ACTION_ORDER, Action, Change
 from koppel.model.desired import ObjectKind
+from koppel.model.keys import membership_fingerprint, membership_key
 
 __all__ = ["PLAN_FORMAT_VERSION", "Hold", "Plan"]
 
@@ -25,7 +26,7 @@ PLAN_FORMAT_VERSION = 1
 _ID_CHUNK = 10_000
 
 
-_WORD = {**{a: a.value for a in Action}, **{k: k.value for k in ObjectKind}}  # enum formatting is slow
+_WORD: dict[Action | ObjectKind, str] = {**{a: a.value for a in Action}, **{k: k.value for k in ObjectKind}}  # enum formatting is slow
 
 
 def _id_line(c: Change) -> str:
@@ -51,8 +52,8 @@ def _check_create(change: Change) -> None:
 
     after = change.after or {}
     if change.kind is ObjectKind.MEMBERSHIP:
-        ok = (change.key == f"{after.get('person')}|{after.get('group')}|{after.get('role')}"
-              and change.fingerprint == f"m1:{int(bool(after.get('home')))}")
+        ok = (change.key == membership_key(str(after.get("person")), str(after.get("group")), str(after.get("role")))
+              and change.fingerprint == membership_fingerprint(bool(after.get("home"))))
     else:
         ok = fingerprint(after) == change.fingerprint
     if not ok:
@@ -84,7 +85,9 @@ class Hold:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Hold:
-        return cls(**{k: data.get(k) for k in ("guard", "kind", "school", "count", "total", "limit", "message")})
+        values: dict[str, Any] = {k: data.get(k) for k in ("guard", "kind", "school", "count", "total", "limit",
+                                                            "message")}
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ class Plan:
     def empty(self) -> bool:
         return not self.changes
 
-    def _tally(self) -> Counter:
+    def _tally(self) -> Counter[tuple[ObjectKind, Action, str | None]]:
         """(kind, action, school) -> count, computed once: every summary and breakdown derives from it."""
         cached = self.__dict__.get("_tally_cache")
         if cached is None:
@@ -118,15 +121,15 @@ class Plan:
         return cached
 
     def summary(self) -> dict[str, int]:
-        counts = Counter()
+        counts: Counter[Action] = Counter()
         for (_, action, _), n in self._tally().items():
             counts[action] += n
         return {a.value: counts.get(a, 0) for a in ACTION_ORDER}
 
     def breakdown(self) -> dict[str, dict[str, dict[str, int]]]:
         """Counts per object kind and per school: ``{"kind": {"group": {"create": 3}}, "school": …}``."""
-        by_kind: dict[str, Counter] = {}
-        by_school: dict[str, Counter] = {}
+        by_kind: dict[str, Counter[str]] = {}
+        by_school: dict[str, Counter[str]] = {}
         for (kind, action, school), n in self._tally().items():
             by_kind.setdefault(kind.value, Counter())[action.value] += n
             by_school.setdefault(school or "-", Counter())[action.value] += n

@@ -7,14 +7,15 @@ name can never move the cursor, recolour a terminal or reorder what is shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from koppel.model.change import ACTION_ORDER, Action, Change
 from koppel.model.desired import ObjectKind
 from koppel.plan.model import Plan
 from koppel.textsafe import printable
 
-__all__ = ["render_summary_line", "render_text", "SYMBOL"]
+__all__ = ["SYMBOL", "render_summary_line", "render_text"]
 
 SYMBOL = {
     Action.CREATE: "+",
@@ -85,7 +86,7 @@ def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, s
     return "\n".join(lines) + "\n"
 
 
-def _policy_line(policy: dict) -> str:
+def _policy_line(policy: Mapping[str, Any]) -> str:
     parts = []
     grace = policy.get("grace_days")
     if grace:

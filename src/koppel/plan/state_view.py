@@ -1,8 +1,12 @@
 """What the plan knows of the state: plain values, loaded by the caller (the plan does no I/O).
 
 Attributes are loaded in two steps to keep a million-membership plan lean: the index (key, kind,
-status, fingerprint, school …) for every object, then — through ``details``, a reader of the same
-snapshot — the attribute JSON only of the objects the plan will actually show a before for.
+status, fingerprint, school …) for every object, then the attribute JSON only of the objects the plan
+will actually show a before for — ``plan.engine.diff_index`` names them, the caller reads them and
+:meth:`StateView.with_details` adds them to the view.
+
+The fingerprint markers (``TAKEOVER_STALE``, ``TAKEOVER_FOREIGN``, ``UNRECORDED``) live in
+:mod:`koppel.model.keys`; they are importable from here too.
 """
 
 from __future__ import annotations
@@ -15,33 +19,10 @@ from typing import Any, NamedTuple
 import orjson
 
 from koppel.model.desired import ObjectKind
+from koppel.model.keys import TAKEOVER_FOREIGN, TAKEOVER_STALE, UNRECORDED, stale_serial
 
 __all__ = ["TAKEOVER_FOREIGN", "TAKEOVER_STALE", "UNRECORDED", "ObjectStatus", "StateRecord", "StateView",
            "stale_serial"]
-
-# Fingerprints of the accounts a takeover (`koppel takeover --approve`) found on the platform without a LAS
-# person. A stale one — made by the previous koppeling in a school koppel covers — is proposed for
-# suspension by a later plan, always held for approval; the number after the colon is the state's serial
-# the takeover left, so that the takeover's first sync does not carry them. A foreign one (made by hand,
-# outside koppel's schools) is never planned: it is recorded only so that its user name stays taken.
-TAKEOVER_STALE = "takeover-stale:"
-TAKEOVER_FOREIGN = "takeover-foreign"
-
-# The fingerprint of an object whose last change was sent to the target without its outcome being recorded
-# (the state could not be written after the platform answered, or the process died with the request in
-# flight). It never equals a real fingerprint, so the plan looks at the object again; ``StateView.unrecorded``
-# says what was sent.
-UNRECORDED = "unrecorded"
-
-
-def stale_serial(fingerprint: str) -> int | None:
-    """The serial in a stale account's fingerprint; None for any other fingerprint."""
-    if not fingerprint.startswith(TAKEOVER_STALE):
-        return None
-    try:
-        return int(fingerprint[len(TAKEOVER_STALE):])
-    except ValueError:
-        return 0
 
 
 class ObjectStatus(StrEnum):
@@ -89,18 +70,16 @@ class StateView:
     # Objects whose last change was sent and not recorded: key -> the action sent. The plan sends each of them
     # again, as the LAS has it now, whether or not it differs from what the state recorded.
     unrecorded: Mapping[str, str] = field(default_factory=dict)
-    # Reads (attribute JSON, labels) of given keys from the same snapshot. The plan asks for exactly the
-    # objects it shows a before for; without a reader, ``attrs_json`` and ``labels`` are all there is.
+    # TRANSITIONAL: a reader the plan called halfway through; the caller now loads ``diff_index``'s
+    # ``details_needed`` itself and passes them with ``with_details``.
     details: Callable[[Iterable[str]], tuple[Mapping[str, str | bytes], Mapping[str, str]]] | None = None
 
-    def with_details(self, keys: Iterable[str]) -> StateView:
-        if self.details is None:
-            return self
-        wanted = [k for k in keys if k not in self.attrs_json]
-        if not wanted:
-            return self
-        attrs, labels = self.details(wanted)
-        return replace(self, attrs_json={**self.attrs_json, **attrs}, labels={**self.labels, **labels}, details=None)
+    def with_details(self, attrs: Mapping[str, str | bytes], labels: Mapping[str, str]) -> StateView:
+        """This view with the stored attribute JSON and labels of more objects (what the view holds already —
+        what was sent and not recorded — stays)."""
+        if not attrs and not labels:
+            return replace(self, details=None)
+        return replace(self, attrs_json={**attrs, **self.attrs_json}, labels={**labels, **self.labels}, details=None)
 
     def label(self, key: str) -> str:
         rec = self.records.get(key)
@@ -123,7 +102,8 @@ class StateView:
         raw = self.attrs_json.get(key)
         if raw is None:
             return None
-        return orjson.loads(raw)
+        attrs: dict[str, Any] = orjson.loads(raw)
+        return attrs
 
     @classmethod
     def empty(cls, tenant: str, target: str, lineage: str = "", serial: int = 0) -> StateView:
