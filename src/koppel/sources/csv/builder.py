@@ -1,4 +1,4 @@
-"""Collecting a roster row by row: persons, group drafts, memberships, diagnostics and the school year.
+"""Collecting a roster row by row: the shared builder, plus group drafts and the school year.
 
 Groups are *drafts* while reading (a Magister lesgroep is known only by the rows that mention it;
 its vak may come from another file), frozen into :class:`~koppel.model.roster.Group` at the end.
@@ -18,27 +18,24 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from koppel.errors import SourceDataError
 from koppel.model.roster import (
-    Diagnostic,
     Group,
     GroupKind,
     Membership,
-    Person,
     Provenance,
     Role,
     Roster,
     School,
     SchoolYear,
-    Severity,
-    SourceInfo,
     group_key,
 )
+from koppel.sources.builder import RosterBuilder
 from koppel.sources.csv.settings import KeyScope
 
-__all__ = ["GroupDraft", "RosterBuilder", "YearSelector", "membership_maker", "split_multi"]
+__all__ = ["CsvRosterBuilder", "GroupDraft", "YearSelector", "membership_maker", "split_multi"]
 
 intern = sys.intern
 _UNSEEN = object()
@@ -211,63 +208,24 @@ class GroupDraft:
         )
 
 
-class RosterBuilder:
-    """Everything one read collects, for one source name."""
+class CsvRosterBuilder(RosterBuilder):
+    """What one read of an export collects: the shared builder, plus group drafts and the school year."""
 
     def __init__(self, source: str, years: YearSelector, key_scope: KeyScope) -> None:
-        self.source = source
+        super().__init__(source, per_school_keys=key_scope is KeyScope.SCHOOL)
         self.years = years
-        self.key_scope = key_scope
-        self.persons: dict[str, Person] = {}
-        self.memberships: list[Membership] = []
         self.membership = membership_maker()
-        self.diagnostics: list[Diagnostic] = []
         self.school_names: dict[str, str] = {}
-        self.groups: dict[str, GroupDraft] = {}
-        self._groups_by_school: dict[str, dict[str, GroupDraft]] = {}
-
-    # -- diagnostics ------------------------------------------------------------------------
-
-    def report(
-        self,
-        severity: Severity,
-        code: str,
-        message: str,
-        file: str | None,
-        line: int | None,
-        *,
-        field: str | None = None,
-        object: str | None = None,
-    ) -> None:
-        self.diagnostics.append(
-            Diagnostic(
-                severity, code, message, source=self.source, file=file, line=line, field=field, object=object
-            )
-        )
-
-    def error(self, code: str, message: str, file: str | None, line: int | None, **where: str | None) -> None:
-        self.report(Severity.ERROR, code, message, file, line, **where)
-
-    def warning(
-        self, code: str, message: str, file: str | None, line: int | None, **where: str | None
-    ) -> None:
-        self.report(Severity.WARNING, code, message, file, line, **where)
-
-    # -- keys -------------------------------------------------------------------------------
-
-    def las_key(self, brin6: str, number: str, prefix: str = "") -> str:
-        """The LAS key of a person: scoped by school unless numbers are unique across the export."""
-        if self.key_scope is KeyScope.SCHOOL:
-            return f"{brin6}:{prefix}{number}"
-        return f"{prefix}{number}"
+        self.drafts: dict[str, GroupDraft] = {}
+        self._drafts_by_school: dict[str, dict[str, GroupDraft]] = {}
 
     # -- groups -----------------------------------------------------------------------------
 
     def school_groups(self, brin6: str) -> dict[str, GroupDraft]:
         """The drafts of one school by LAS group key (the dict itself, for fast lookups in loops)."""
-        groups = self._groups_by_school.get(brin6)
+        groups = self._drafts_by_school.get(brin6)
         if groups is None:
-            groups = self._groups_by_school[brin6] = {}
+            groups = self._drafts_by_school[brin6] = {}
         return groups
 
     def group_key_of(self, brin6: str, las_key: str) -> str:
@@ -286,32 +244,20 @@ class RosterBuilder:
             key = self.group_key_of(brin6, las_key)
             draft = GroupDraft(key, kind, intern(name), brin6, las_key, provenance)
             groups[las_key] = draft
-            self.groups[key] = draft
+            self.drafts[key] = draft
         return draft
 
     # -- result -----------------------------------------------------------------------------
 
-    def build(self, *, school_year: SchoolYear, location: str, extra_schools: Iterable[str] = ()) -> Roster:
+    def roster(self, *, school_year: SchoolYear, location: str) -> Roster:
+        """The Roster: the schools of every person and group (named where a file named them), the
+        drafts frozen in ``school_year``."""
         brins = {s for p in self.persons.values() for s in p.schools}
-        brins.update(g.school for g in self.groups.values())
-        brins.update(extra_schools)
-        schools = [School(b, self.school_names.get(b, b)) for b in sorted(brins)]
-        groups = [draft.freeze(self.source, school_year) for draft in self.groups.values()]
-        counts = {
-            "schools": len(schools),
-            "persons": len(self.persons),
-            "groups": len(groups),
-            "memberships": len(self.memberships),
-        }
-        info = SourceInfo(
-            name=self.source, kind="csv", location=location, school_year=str(school_year), counts=counts
-        )
-        return Roster.build(
-            school_year=school_year,
-            schools=schools,
-            persons=self.persons.values(),
-            groups=groups,
-            memberships=self.memberships,
-            diagnostics=self.diagnostics,
-            sources=(info,),
+        brins.update(g.school for g in self.drafts.values())
+        return self.build(
+            school_year,
+            kind="csv",
+            location=location,
+            schools=[School(b, self.school_names.get(b, b)) for b in sorted(brins)],
+            groups=[draft.freeze(self.source, school_year) for draft in self.drafts.values()],
         )

@@ -23,23 +23,23 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from koppel.errors import ConfigError, ConfigProblem, SourceDataError
-from koppel.model.roster import BRIN6_RE, GroupKind, Person, PersonKind, Provenance, Role, person_key
-from koppel.sources.csv.builder import GroupDraft, RosterBuilder, split_multi
+from koppel.model.roster import BRIN6_RE, GroupKind, Person, PersonKind, Provenance, Role
+from koppel.sources.builder import STAFF_KEY_PREFIX
+from koppel.sources.csv.builder import CsvRosterBuilder, GroupDraft, split_multi
 from koppel.sources.csv.files import ExportFiles, SchoolFiles
 from koppel.sources.csv.headers import ColumnMap
 from koppel.sources.csv.settings import CsvSourceSettings
 from koppel.sources.csv.specs import GROUPS, PUPILS, SCHOOLS, STAFF, TableSpec
 from koppel.sources.csv.text import RawTable
 
-__all__ = ["KLAS_KEY_PREFIX", "STAFF_KEY_PREFIX", "LasReader", "Table", "TableOpener"]
+__all__ = ["KLAS_KEY_PREFIX", "LasReader", "Table", "TableOpener"]
 
 KLAS_KEY_PREFIX = "stamgroep:"
-STAFF_KEY_PREFIX = "mw:"  # pupils and staff are numbered separately in a LAS
 intern = sys.intern
 _STUDENT, _TEACHER, _MENTOR = Role.STUDENT, Role.TEACHER, Role.MENTOR
 
@@ -119,7 +119,7 @@ def _padded_indexes(table: Table, layout: type[NamedTuple]) -> NamedTuple:
 class _SchoolOf:
     """Which school (BRIN6) a row belongs to: its folder, its Locatie, or the school setting."""
 
-    def __init__(self, builder: RosterBuilder, default: str | None, locations: dict[str, str]) -> None:
+    def __init__(self, builder: CsvRosterBuilder, default: str | None, locations: dict[str, str]) -> None:
         self.builder = builder
         self.default = default
         self.locations = locations
@@ -204,9 +204,9 @@ def _same(eckid: str, number: str, other: Person) -> str:
 
 
 class LasReader:
-    """Reads one LAS-layout export into a :class:`RosterBuilder`."""
+    """Reads one LAS-layout export into a :class:`CsvRosterBuilder`."""
 
-    def __init__(self, builder: RosterBuilder, settings: CsvSourceSettings, export: ExportFiles,
+    def __init__(self, builder: CsvRosterBuilder, settings: CsvSourceSettings, export: ExportFiles,
                  open_table: TableOpener) -> None:
         self.b = builder
         self.settings = settings
@@ -314,12 +314,12 @@ class LasReader:
         b = self.b
         eckid = cells[at.eckid].strip()
         las_key = b.las_key(brin6, number)
-        key = person_key(source=b.source, las_key=las_key, eckid=eckid)
+        key = b.person_key(las_key, eckid)
         known = b.persons.get(key)
         if known is not None:
             if eckid and known.kind is PersonKind.STUDENT and brin6 not in known.schools:
                 # One pupil at two schools of the bestuur (the ECK iD says so): one person, both schools.
-                b.persons[key] = replace(known, schools=(*known.schools, brin6))
+                b.join_schools(key, (brin6,))
                 return key
             b.error("duplicate-person", f"{_same(eckid, number, known)}; this row is left out",
                     provenance.file, provenance.line, field="EckId" if eckid else "Stamnr")
@@ -395,7 +395,7 @@ class LasReader:
         b = self.b
         eckid = cells[at.eckid].strip()
         las_key = b.las_key(brin6, number, STAFF_KEY_PREFIX)
-        key = person_key(source=b.source, las_key=las_key, eckid=eckid)
+        key = b.person_key(las_key, eckid)
         code = cells[at.code].strip()
         known = b.persons.get(key)
         if known is not None and not (known.kind is PersonKind.STAFF and known.las_key == las_key):
@@ -403,8 +403,7 @@ class LasReader:
                     provenance.file, provenance.line, field="EckId" if eckid else "Stamnr")
             return None
         if known is not None:  # key scope "export": the same docent at a second school
-            if brin6 not in known.schools:
-                b.persons[key] = replace(known, schools=(*known.schools, brin6))
+            b.join_schools(key, (brin6,))
         else:
             b.persons[key] = Person(
                 key=key, kind=PersonKind.STAFF, source=b.source, las_key=las_key,
@@ -481,7 +480,7 @@ class LasReader:
                 self._mentor(person, brin6, klas, provenance, field="Mentor")
 
     def _check_klas_parents(self) -> None:
-        groups = self.b.groups
+        groups = self.b.drafts
         for draft in groups.values():
             if draft.parent is not None and draft.parent not in groups:
                 where = draft.provenance or Provenance(self.b.source)

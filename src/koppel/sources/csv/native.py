@@ -23,9 +23,8 @@ from koppel.model.roster import (
     PersonKind,
     Provenance,
     Role,
-    person_key,
 )
-from koppel.sources.csv.builder import RosterBuilder, split_multi
+from koppel.sources.csv.builder import CsvRosterBuilder, split_multi
 from koppel.sources.csv.files import ExportFiles
 from koppel.sources.csv.las import Table, TableOpener
 from koppel.sources.csv.settings import CsvSourceSettings
@@ -77,11 +76,11 @@ class _Row:
 
 
 class NativeReader:
-    """Reads a koppel-native export into a :class:`RosterBuilder`."""
+    """Reads a koppel-native export into a :class:`CsvRosterBuilder`."""
 
     def __init__(
         self,
-        builder: RosterBuilder,
+        builder: CsvRosterBuilder,
         settings: CsvSourceSettings,
         export: ExportFiles,
         open_table: TableOpener,
@@ -159,7 +158,7 @@ class NativeReader:
             schools = self._schools(split_multi(row["schools"], self.sep), display, line)
             las_key = b.las_key(schools[0], person_id) if schools else person_id
             eckid = row["eckid"]
-            key = person_key(source=b.source, las_key=las_key, eckid=eckid)
+            key = b.person_key(las_key, eckid)
             if key in b.persons:
                 b.error(
                     "duplicate-person",

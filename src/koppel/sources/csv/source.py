@@ -5,22 +5,21 @@ empty, truncated, binary or lacks a required column raises a SourceDataError nam
 nothing is planned. Bad *rows* become diagnostics with file and line, and only those rows are
 left out.
 
-Garbage collection is paused while reading: a large bestuur is a million small, acyclic objects,
-and the cyclic collector would otherwise rescan the growing heap over and over for nothing (it
-roughly halves the read time). It is switched back on, as it was, when the read ends.
+Garbage collection is paused while reading (:func:`~koppel.sources.builder.gc_paused`): a large
+bestuur is a million small, acyclic objects, and the cyclic collector would otherwise rescan the
+growing heap over and over for nothing (it roughly halves the read time).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from koppel.connectors import ConnectorContext
 from koppel.model.roster import Roster, SchoolYear
-from koppel.sources.csv.builder import RosterBuilder, YearSelector
+from koppel.sources.builder import gc_paused
+from koppel.sources.csv.builder import CsvRosterBuilder, YearSelector
 from koppel.sources.csv.fields import row_check
 from koppel.sources.csv.files import ExportFiles, locate
 from koppel.sources.csv.headers import resolve_columns
@@ -39,17 +38,6 @@ class _ReadAgain(Exception):
     def __init__(self, year: SchoolYear) -> None:
         super().__init__(str(year))
         self.year = year
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class CsvSource:
@@ -79,7 +67,7 @@ class CsvSource:
 
     def read(self) -> Roster:
         export = locate(self.settings, self.path)
-        with _gc_paused():
+        with gc_paused():
             try:
                 return self._read(export, self.settings.fixed_school_year)
             except _ReadAgain as again:
@@ -87,17 +75,17 @@ class CsvSource:
 
     def _read(self, export: ExportFiles, fixed: SchoolYear | None) -> Roster:
         years = YearSelector(fixed=fixed, requested=self.ctx.school_year, today=self._today())
-        builder = RosterBuilder(self.name, years, self.settings.effective_key_scope)
+        builder = CsvRosterBuilder(self.name, years, self.settings.effective_key_scope)
         reader_class = NativeReader if self.settings.layout is CsvLayout.KOPPEL else LasReader
         reader_class(builder, self.settings, export, self._opener(builder, export)).read()
         year = years.decide()
         if years.used is not None and year != years.used:
             raise _ReadAgain(year)
         self._report_years(builder, years, year)
-        return builder.build(school_year=year, location=str(export.root))
+        return builder.roster(school_year=year, location=str(export.root))
 
     def _opener(
-        self, builder: RosterBuilder, export: ExportFiles
+        self, builder: CsvRosterBuilder, export: ExportFiles
     ) -> Callable[[Path, TableSpec, bool], Table]:
         settings = self.settings
         options = TextOptions(
@@ -124,16 +112,9 @@ class CsvSource:
 
         return open_table
 
-    def _report_years(self, builder: RosterBuilder, years: YearSelector, year: SchoolYear) -> None:
+    def _report_years(self, builder: CsvRosterBuilder, years: YearSelector, year: SchoolYear) -> None:
         for (file, other), rows in sorted(years.skipped.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
             builder.warning(
                 "other-school-year", f"{rows} row(s) of {other} left out: reading {year}", file, None
             )
-        requested = self.ctx.school_year
-        if requested is not None and requested != year:
-            builder.warning(
-                "school-year-mismatch",
-                f"koppel asked for {requested}, but the export describes {year}",
-                None,
-                None,
-            )
+        builder.year_mismatch(self.ctx.school_year, year)
