@@ -29,16 +29,13 @@ two schools' documents with one ECK iD (or, with ``KeyScope.SOURCE``, one key) i
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from koppel.model.roster import (
     BRIN6_RE,
-    Diagnostic,
     Group,
     GroupKind,
     Membership,
@@ -47,13 +44,11 @@ from koppel.model.roster import (
     Provenance,
     Role,
     Roster,
-    School,
     SchoolYear,
     Severity,
-    SourceInfo,
     group_key,
-    person_key,
 )
+from koppel.sources.builder import STAFF_KEY_PREFIX, RosterBuilder, gc_paused
 from koppel.sources.edexml.model import (
     EDEXML_ROLLEN,
     EdexDocument,
@@ -73,12 +68,10 @@ __all__ = [
     "RoleChoice",
     "RosterAssembler",
     "document_school_year",
-    "gc_paused",
+    "gc_paused",  # the shared one (koppel.sources.builder), still importable from here
     "leerjaar_of",
     "school_brin6",
 ]
-
-STAFF_KEY_PREFIX = "mw:"  # as the CSV source: leerling and leerkracht keys are separate key spaces
 
 JAARGROEPEN: dict[str, int | None] = {
     **{str(n): n for n in range(9)},  # PO: peutergroep 0, groep 1 … groep 8, kept as they are
@@ -144,23 +137,6 @@ class Origin:
     brin6: str
     file: str | None = None
     school_name: str | None = None
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a read builds its many small, acyclic objects.
-
-    A school of 8,000 pupils is ~150,000 model values, persons and memberships; the collector would
-    rescan the growing heap over and over for nothing (the CSV source does the same, for the same
-    reason). It is switched back on, as it was, when the block ends.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # -- school and year -----------------------------------------------------------------------------
@@ -241,16 +217,12 @@ class _DocumentScope:
 
 
 class RosterAssembler:
-    """Collects one or more schools' documents of one school year into one Roster."""
+    """Maps one or more schools' documents of one school year into one :class:`RosterBuilder` (``out``)."""
 
     def __init__(self, options: MappingOptions, school_year: SchoolYear) -> None:
         self.options = options
         self.school_year = school_year
-        self.schools: dict[str, School] = {}
-        self.persons: dict[str, Person] = {}
-        self.groups: dict[str, Group] = {}
-        self.memberships: list[Membership] = []
-        self.diagnostics: list[Diagnostic] = []
+        self.out = RosterBuilder(options.source, per_school_keys=options.key_scope is KeyScope.SCHOOL)
         self._reported_rollen: set[str] = set()
 
     # -- diagnostics and provenance ------------------------------------------------------------
@@ -266,31 +238,21 @@ class RosterAssembler:
     ) -> None:
         severity = DIAGNOSTIC_CODES[code][0]
         file = scope.origin.file
-        self.diagnostics.append(
-            Diagnostic(
-                severity,
-                code,
-                f"{scope.origin.brin6}: {message}",
-                source=self.options.source,
-                file=file,
-                line=line if file else None,
-                field=field,
-                object=ref,
-            )
-        )
+        line = line if file else None
+        self.out.report(severity, code, f"{scope.origin.brin6}: {message}", file, line, field, ref)
 
     def _provenance(self, scope: _DocumentScope, line: int | None, ref: str) -> Provenance:
         file = scope.origin.file
-        return Provenance(self.options.source, file=file, line=line if file else None, ref=ref)
+        return self.out.provenance(file, line if file else None, ref)
 
     # -- documents -----------------------------------------------------------------------------
 
     def add(self, document: EdexDocument, origin: Origin) -> int:
         """Map one school's document; returns how many pupils it contributed (0 means: unusable)."""
-        if origin.brin6 in self.schools:
+        if origin.brin6 in self.out.schools:
             raise EdexmlStructureError(f"school {origin.brin6} is delivered twice")
         scope = _DocumentScope(origin, f"{origin.brin6}/")
-        self.schools[origin.brin6] = School(
+        self.out.add_school(
             origin.brin6,
             self._school_name(document, origin),
             self._provenance(scope, document.school.line, f"{origin.brin6}/school"),
@@ -354,7 +316,7 @@ class RosterAssembler:
             provenance=self._provenance(scope, groep.line, ref),
         )
         scope.groups[groep.key] = group
-        self.groups[key] = group
+        self.out.groups[key] = group
 
     def _leerjaar(
         self, scope: _DocumentScope, jaargroep: str | None, line: int | None, ref: str
@@ -366,11 +328,6 @@ class RosterAssembler:
         return leerjaar_of(jaargroep)
 
     # -- persons -------------------------------------------------------------------------------
-
-    def _las_key(self, brin6: str, key: str, prefix: str = "") -> str:
-        if self.options.key_scope is KeyScope.SCHOOL:
-            return f"{brin6}:{prefix}{key}"
-        return f"{prefix}{key}"
 
     def _claim(
         self,
@@ -394,9 +351,7 @@ class RosterAssembler:
             return None
         seen[key] = line
         prefix = STAFF_KEY_PREFIX if element == "leerkracht" else ""
-        pkey = person_key(
-            source=self.options.source, las_key=self._las_key(scope.origin.brin6, key, prefix), eckid=eckid
-        )
+        pkey = self.out.person_key(self.out.las_key(scope.origin.brin6, key, prefix), eckid)
         if pkey in scope.person_keys:
             self._report(
                 scope,
@@ -408,20 +363,6 @@ class RosterAssembler:
             return None
         scope.person_keys.add(pkey)
         return pkey
-
-    def _put_person(self, person: Person) -> None:
-        """Add a person, or join them with the same person from another school's document."""
-        known = self.persons.get(person.key)
-        if known is None:
-            self.persons[person.key] = person
-            return
-        self.persons[person.key] = replace(
-            known,
-            schools=tuple(dict.fromkeys(known.schools + person.schools)),
-            email=known.email or person.email,
-            las_username=known.las_username or person.las_username,
-            leerjaar=known.leerjaar if known.leerjaar is not None else person.leerjaar,
-        )
 
     def _member(
         self,
@@ -449,7 +390,7 @@ class RosterAssembler:
         if (group.key, role) in seen:
             return
         seen.add((group.key, role))
-        self.memberships.append(Membership(person, group.key, role, None, None, provenance))
+        self.out.memberships.append(Membership(person, group.key, role, None, None, provenance))
 
     def _add_leerling(self, scope: _DocumentScope, leerling: Leerling, peildatum: dt.date) -> int:
         ref = f"{scope.ref_prefix}leerlingen/leerling[@key='{leerling.key}']"
@@ -473,12 +414,12 @@ class RosterAssembler:
         if leerjaar is None and stamgroep is not None:
             leerjaar = stamgroep.leerjaar
         provenance = self._provenance(scope, leerling.line, ref)
-        self._put_person(
+        self.out.put_person(  # one ECK iD (or source-wide key) in two schools' documents: one person
             Person(
                 key=pkey,
                 kind=PersonKind.STUDENT,
                 source=self.options.source,
-                las_key=self._las_key(scope.origin.brin6, leerling.key),
+                las_key=self.out.las_key(scope.origin.brin6, leerling.key),
                 roepnaam=_roepnaam(leerling),
                 voorvoegsel=leerling.voorvoegsel or "",
                 achternaam=leerling.achternaam or "",
@@ -489,7 +430,8 @@ class RosterAssembler:
                 schools=(scope.origin.brin6,),
                 leerjaar=leerjaar,
                 provenance=provenance,
-            )
+            ),
+            fill_blanks=True,
         )
         who, seen = f"leerling {leerling.key!r}", set()
         refs = (
@@ -509,12 +451,12 @@ class RosterAssembler:
         if pkey is None:
             return
         provenance = self._provenance(scope, leerkracht.line, ref)
-        self._put_person(
+        self.out.put_person(
             Person(
                 key=pkey,
                 kind=PersonKind.STAFF,
                 source=self.options.source,
-                las_key=self._las_key(scope.origin.brin6, leerkracht.key, STAFF_KEY_PREFIX),
+                las_key=self.out.las_key(scope.origin.brin6, leerkracht.key, STAFF_KEY_PREFIX),
                 roepnaam=_roepnaam(leerkracht),
                 voorvoegsel=leerkracht.voorvoegsel or "",
                 achternaam=leerkracht.achternaam or "",
@@ -524,7 +466,8 @@ class RosterAssembler:
                 las_username=leerkracht.gebruikersnaam,
                 schools=(scope.origin.brin6,),
                 provenance=provenance,
-            )
+            ),
+            fill_blanks=True,
         )
         who, seen = f"leerkracht {leerkracht.key!r}", set()
         for koppeling in leerkracht.groepen:
@@ -556,35 +499,15 @@ class RosterAssembler:
 
     def last_problems(self, count: int = 3) -> str:
         """The last few diagnostics as one line, for the message of an error that stops the read."""
-        if not self.diagnostics:
+        diagnostics = self.out.diagnostics
+        if not diagnostics:
             return "no <leerling> elements"
-        shown = "; ".join(d.message for d in self.diagnostics[-count:])
-        more = len(self.diagnostics) - count
+        shown = "; ".join(d.message for d in diagnostics[-count:])
+        more = len(diagnostics) - count
         return f"{shown}; and {more} more" if more > 0 else shown
 
     def build(self, *, kind: str, location: str | None) -> Roster:
-        counts = {
-            "schools": len(self.schools),
-            "persons": len(self.persons),
-            "groups": len(self.groups),
-            "memberships": len(self.memberships),
-        }
-        info = SourceInfo(
-            name=self.options.source,
-            kind=kind,
-            location=location,
-            school_year=str(self.school_year),
-            counts=counts,
-        )
-        return Roster.build(
-            school_year=self.school_year,
-            schools=self.schools.values(),
-            persons=self.persons.values(),
-            groups=self.groups.values(),
-            memberships=self.memberships,
-            diagnostics=self.diagnostics,
-            sources=(info,),
-        )
+        return self.out.build(self.school_year, kind=kind, location=location)
 
 
 def _roepnaam(person: Leerling | Leerkracht) -> str:

@@ -16,13 +16,13 @@ from pathlib import Path
 
 from koppel.connectors import ConnectorContext
 from koppel.errors import SourceDataError
-from koppel.model.roster import Diagnostic, Roster, SchoolYear, Severity
+from koppel.model.roster import Roster, SchoolYear
+from koppel.sources.builder import gc_paused
 from koppel.sources.edexml.mapping import (
     MappingOptions,
     Origin,
     RosterAssembler,
     document_school_year,
-    gc_paused,
     school_brin6,
 )
 from koppel.sources.edexml.model import EdexDocument
@@ -86,17 +86,7 @@ class EdexmlSource:
                     "'everyone left'",
                     source=self.name,
                 )
-        requested = self.ctx.school_year
-        if requested is not None and requested != year:
-            assembler.diagnostics.append(
-                Diagnostic(
-                    Severity.WARNING,
-                    "school-year-mismatch",
-                    f"koppel asked for {requested}, but the export describes {year}",
-                    source=self.name,
-                    file=files[0].display,
-                )
-            )
+        assembler.out.year_mismatch(self.ctx.school_year, year, files[0].display)
         return assembler.build(kind="edexml", location=str(root))
 
     def _locate(self, root: Path) -> list[Path]:

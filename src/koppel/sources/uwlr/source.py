@@ -26,12 +26,12 @@ from lxml import etree
 from koppel.connectors import ConnectorContext
 from koppel.errors import SourceDataError
 from koppel.model.roster import Roster, SchoolYear
+from koppel.sources.builder import gc_paused
 from koppel.sources.edexml.mapping import (
     MappingOptions,
     Origin,
     RosterAssembler,
     document_school_year,
-    gc_paused,
     school_brin6,
 )
 from koppel.sources.edexml.model import EdexDocument
