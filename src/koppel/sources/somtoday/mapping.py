@@ -30,10 +30,9 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from koppel.model.roster import (
-    Diagnostic,
     Group,
     GroupKind,
     Membership,
@@ -42,13 +41,11 @@ from koppel.model.roster import (
     Provenance,
     Role,
     Roster,
-    School,
     SchoolYear,
     Severity,
-    SourceInfo,
     group_key,
-    person_key,
 )
+from koppel.sources.builder import RosterBuilder
 from koppel.sources.somtoday.protocol import Endpoint, record_ref
 from koppel.sources.somtoday.wire import (
     Leerling,
@@ -139,30 +136,24 @@ class _Pending:
 
 
 class RosterAssembler:
-    """Collects the records of every vestiging of one read and builds one Roster from them."""
+    """Maps the records of every vestiging of one read into one :class:`RosterBuilder` (``out``)."""
 
     def __init__(self, source: str, year: SchoolYear, reference: dt.date) -> None:
         self.source = source
         self.year = year
         self.reference = reference
-        self.schools: dict[str, School] = {}
-        self.persons: dict[str, Person] = {}
-        self.groups: dict[str, Group] = {}  # group key -> group
+        self.out = RosterBuilder(source)  # LAS keys are uuids, unique within the instelling
         self.group_by_uuid: dict[str, str] = {}  # lesgroep/stamgroep uuid -> group key
         self.leerling_keys: dict[str, str] = {}  # uuid -> person key
         self.medewerker_keys: dict[str, str] = {}
         self.pending: list[_Pending] = []
-        self.diagnostics: list[Diagnostic] = []
-        self.counts: Counter[str] = Counter()
 
     # -- diagnostics --------------------------------------------------------------------------
 
     def _report(
         self, severity: Severity, code: str, message: str, ref: str | None, field: str | None = None
     ) -> None:
-        self.diagnostics.append(
-            Diagnostic(severity, code, message, source=self.source, object=ref, field=field)
-        )
+        self.out.report(severity, code, message, field=field, object=ref)
 
     def _problems(self, records: VestigingRecords) -> None:
         for endpoint, problems in records.problems.items():
@@ -190,11 +181,8 @@ class RosterAssembler:
 
     def add(self, records: VestigingRecords) -> None:
         """Take in everything one vestiging delivered."""
-        self.schools.setdefault(
-            records.brin6,
-            School(
-                records.brin6, records.naam, Provenance(self.source, ref=f"/connect/vestiging/{records.uuid}")
-            ),
+        self.out.add_school(
+            records.brin6, records.naam, self.out.provenance(ref=f"/connect/vestiging/{records.uuid}")
         )
         self._problems(records)
         for medewerker in records.medewerkers:
@@ -205,14 +193,6 @@ class RosterAssembler:
             self._stamgroep(records, stamgroep)
         for leerling in records.leerlingen:
             self._leerling(records, leerling)
-
-    def _person(self, person: Person) -> str:
-        known = self.persons.get(person.key)
-        if known is None:
-            self.persons[person.key] = person
-        elif person.schools[0] not in known.schools:
-            self.persons[person.key] = replace(known, schools=known.schools + person.schools)
-        return person.key
 
     def _without_uuid(self, records: VestigingRecords, endpoint: Endpoint, name: str | None) -> None:
         what = f"{endpoint.entity} {name!r}" if name else f"a {endpoint.entity}"
@@ -229,16 +209,16 @@ class RosterAssembler:
             self._without_uuid(records, Endpoint.MEDEWERKER, m.afkorting or m.achternaam)
             return
         if m.datum_uit_dienst is not None and m.datum_uit_dienst < self.reference:
-            self.counts["medewerkers.uit_dienst"] += 1
+            self.out.counts["medewerkers.uit_dienst"] += 1
             return
         if m.datum_in_dienst is not None and m.datum_in_dienst > self.year.end:
-            self.counts["medewerkers.nog_niet_in_dienst"] += 1
+            self.out.counts["medewerkers.nog_niet_in_dienst"] += 1
             return
         ref = record_ref(records.uuid, Endpoint.MEDEWERKER, m.uuid)
-        provenance = Provenance(self.source, ref=ref)
-        key = self._person(
+        provenance = self.out.provenance(ref=ref)
+        key = self.out.put_person(  # one ECK iD at two vestigingen: one person, both schools
             Person(
-                key=person_key(source=self.source, las_key=m.uuid, eckid=m.eckid),
+                key=self.out.person_key(m.uuid, m.eckid),
                 kind=PersonKind.STAFF,
                 source=self.source,
                 las_key=m.uuid,
@@ -287,7 +267,7 @@ class RosterAssembler:
                 ref,
                 field="naam",
             )
-        self.groups[key] = Group(
+        self.out.groups[key] = Group(
             key=key,
             kind=kind,
             name=naam or uuid,
@@ -299,7 +279,7 @@ class RosterAssembler:
             subject=subject,
             subject_name=subject_name,
             onderwijssoort=onderwijssoort,
-            provenance=Provenance(self.source, ref=ref),
+            provenance=self.out.provenance(ref=ref),
         )
         self.group_by_uuid[uuid] = key
         return key
@@ -310,7 +290,7 @@ class RosterAssembler:
             return
         year = school_year_of(g.schooljaar)
         if year is not None and year != self.year:
-            self.counts["lesgroepen.ander_schooljaar"] += 1
+            self.out.counts["lesgroepen.ander_schooljaar"] += 1
             self._report(
                 Severity.WARNING,
                 "other-school-year",
@@ -330,7 +310,7 @@ class RosterAssembler:
             subject_name=g.vaknaam,
             onderwijssoort=g.onderwijssoort,
         )
-        provenance = Provenance(self.source, ref=record_ref(records.uuid, Endpoint.LESGROEP, g.uuid))
+        provenance = self.out.provenance(ref=record_ref(records.uuid, Endpoint.LESGROEP, g.uuid))
         self.pending.extend(
             _Pending(ll.uuid, PersonKind.STUDENT, g.uuid, Role.STUDENT, provenance)
             for ll in g.leerlingen
@@ -353,7 +333,7 @@ class RosterAssembler:
             leerjaar=s.leerjaar,
             onderwijssoort=s.onderwijssoort,
         )
-        provenance = Provenance(self.source, ref=record_ref(records.uuid, Endpoint.STAMGROEP, s.uuid))
+        provenance = self.out.provenance(ref=record_ref(records.uuid, Endpoint.STAMGROEP, s.uuid))
         self.pending.extend(
             _Pending(ll.uuid, PersonKind.STUDENT, s.uuid, Role.STUDENT, provenance)
             for ll in s.leerlingen
@@ -370,19 +350,19 @@ class RosterAssembler:
                     _Pending(mentor.medewerker_uuid, PersonKind.STAFF, stamgroep, Role.MENTOR, provenance)
                 )
             else:
-                self.counts["mentoren.per_plaatsing"] += 1
+                self.out.counts["mentoren.per_plaatsing"] += 1
 
     def _leerling(self, records: VestigingRecords, ll: Leerling) -> None:
         if not ll.uuid:
             self._without_uuid(records, Endpoint.LEERLING, ll.achternaam)
             return
         ref = record_ref(records.uuid, Endpoint.LEERLING, ll.uuid)
-        provenance = Provenance(self.source, ref=ref)
+        provenance = self.out.provenance(ref=ref)
         plaatsing = choose_plaatsing(ll.plaatsingen, self.year, self.reference)
         roepnaam = ll.roepnaam or (ll.voornamen.split()[0] if ll.voornamen else "")
-        key = self._person(
+        key = self.out.put_person(
             Person(
-                key=person_key(source=self.source, las_key=ll.uuid, eckid=ll.eckid),
+                key=self.out.person_key(ll.uuid, ll.eckid),
                 kind=PersonKind.STUDENT,
                 source=self.source,
                 las_key=ll.uuid,
@@ -466,7 +446,7 @@ class RosterAssembler:
         for (group, kind), count in sorted(persons.items()):
             what = "leerlingen" if kind is PersonKind.STUDENT else "medewerkers"
             endpoint = "leerling" if kind is PersonKind.STUDENT else "medewerker"
-            target = self.groups[group]
+            target = self.out.groups[group]
             self._report(
                 Severity.WARNING,
                 f"unknown-{endpoint}",
@@ -486,22 +466,4 @@ class RosterAssembler:
 
     def roster(self, *, location: str) -> Roster:
         memberships = self._memberships()
-        counts = {
-            "schools": len(self.schools),
-            "persons": len(self.persons),
-            "groups": len(self.groups),
-            "memberships": len(memberships),
-            **dict(sorted(self.counts.items())),
-        }
-        info = SourceInfo(
-            name=self.source, kind="somtoday", location=location, school_year=str(self.year), counts=counts
-        )
-        return Roster.build(
-            school_year=self.year,
-            schools=self.schools.values(),
-            persons=self.persons.values(),
-            groups=self.groups.values(),
-            memberships=memberships,
-            diagnostics=self.diagnostics,
-            sources=(info,),
-        )
+        return self.out.build(self.year, kind="somtoday", location=location, memberships=memberships)

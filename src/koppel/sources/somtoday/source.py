@@ -169,7 +169,7 @@ class SomtodaySource:
             assembler = RosterAssembler(self.name, when.year, when.reference)
             for vestiging in select_vestigingen(available, self.settings, self.name):
                 assembler.add(self._read_vestiging(client, vestiging, when.peilschooljaar))
-            assembler.counts.update({"http.requests": client.requests, "http.tokens": client.token_renewals})
+            assembler.out.counts.update({"http.requests": client.requests, "http.tokens": client.token_renewals})
         return assembler.roster(
             location=f"{self.settings.api_url} (instelling {self.settings.instelling}, peilschooljaar "
             f"{when.peilschooljaar.value})"
