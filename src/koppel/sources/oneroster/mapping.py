@@ -36,7 +36,6 @@ from koppel.errors import SourceDataError
 from koppel.model.roster import (
     BRIN4_RE,
     BRIN6_RE,
-    Diagnostic,
     Group,
     GroupKind,
     Membership,
@@ -45,13 +44,11 @@ from koppel.model.roster import (
     Provenance,
     Role,
     Roster,
-    School,
     SchoolYear,
     Severity,
-    SourceInfo,
     group_key,
-    person_key,
 )
+from koppel.sources.builder import RosterBuilder
 from koppel.sources.oneroster.dataset import Dataset
 from koppel.sources.oneroster.settings import VoorvoegselSource
 from koppel.sources.oneroster.tables import Row, parse_date
@@ -147,18 +144,15 @@ class _User:
 
 
 class OneRosterMapper:
-    """Builds one Roster from a :class:`Dataset`; reports row problems as diagnostics."""
+    """Maps a :class:`Dataset` into a :class:`RosterBuilder` (``out``, which may already hold what
+    reading the files reported) and builds one Roster; reports row problems as diagnostics."""
 
-    def __init__(
-        self, dataset: Dataset, options: MappingOptions, diagnostics: list[Diagnostic] | None = None
-    ) -> None:
+    def __init__(self, dataset: Dataset, options: MappingOptions, out: RosterBuilder | None = None) -> None:
         self.data = dataset
         self.options = options
         self.source = options.source
-        self.diagnostics: list[Diagnostic] = diagnostics if diagnostics is not None else []  # appended to
-        self.counts: Counter[str] = Counter()
+        self.out = out if out is not None else RosterBuilder(options.source)
         self.school_of_org: dict[str, str] = {}  # org sourcedId -> BRIN6
-        self.schools: dict[str, School] = {}
         self.groups: dict[str, Group] = {}  # class sourcedId -> group
         self.skipped_classes: set[str] = set()
         self.persons: dict[str, Person] = {}  # user sourcedId -> person
@@ -168,27 +162,11 @@ class OneRosterMapper:
 
     # -- diagnostics --------------------------------------------------------------------------
 
-    def report(
-        self,
-        severity: Severity,
-        code: str,
-        message: str,
-        file: str | None = None,
-        line: int | None = None,
-        field: str | None = None,
-        obj: str | None = None,
-    ) -> None:
-        self.diagnostics.append(
-            Diagnostic(
-                severity, code, message, source=self.source, file=file, line=line, field=field, object=obj
-            )
-        )
-
     def _at(self, row: Row, severity: Severity, code: str, message: str, field: str | None = None) -> None:
-        self.report(severity, code, message, row.file, row.line, field, row.sourced_id)
+        self.out.report(severity, code, message, row.file, row.line, field, row.sourced_id)
 
     def _provenance(self, row: Row) -> Provenance:
-        return Provenance(self.source, file=row.file, line=row.line)
+        return self.out.provenance(row.file, row.line)
 
     # -- the roster ---------------------------------------------------------------------------
 
@@ -199,31 +177,15 @@ class OneRosterMapper:
         self._users()
         memberships = self._enrollments()
         self._guardians()
-        persons = self._placed_persons()
-        if not any(p.kind is PersonKind.STUDENT for p in persons):
+        self._place_persons()
+        if not any(p.kind is PersonKind.STUDENT for p in self.out.persons.values()):
             raise SourceDataError(self._nothing_read(), source=self.source)
-        counts = {
-            "schools": len(self.schools),
-            "persons": len(persons),
-            "groups": len(self.groups),
-            "memberships": len(memberships),
-            **dict(sorted(self.counts.items())),
-        }
-        info = SourceInfo(
-            name=self.source, kind="oneroster", location=location, school_year=str(self.year), counts=counts
-        )
-        return Roster.build(
-            school_year=self.year,
-            schools=self.schools.values(),
-            persons=persons,
-            groups=self.groups.values(),
-            memberships=memberships,
-            diagnostics=self.diagnostics,
-            sources=(info,),
+        return self.out.build(
+            self.year, kind="oneroster", location=location, groups=self.groups.values(), memberships=memberships
         )
 
     def _nothing_read(self) -> str:
-        errors = [d for d in self.diagnostics if d.severity is Severity.ERROR][:3]
+        errors = [d for d in self.out.diagnostics if d.severity is Severity.ERROR][:3]
         first = "; ".join(str(d) for d in errors)
         return "no pupil could be read from the export" + (f" (first errors: {first})" if first else "")
 
@@ -267,10 +229,10 @@ class OneRosterMapper:
             if brin6 is None:
                 continue
             self.school_of_org[org.sourced_id] = brin6
-            self.schools.setdefault(brin6, School(brin6, org["name"] or brin6, self._provenance(org)))
+            self.out.add_school(brin6, org["name"] or brin6, self._provenance(org))
         for name in self.options.schools:
             if not any(name in (o.sourced_id, o["name"]) for o in self.data.table("orgs").values()):
-                self.report(
+                self.out.report(
                     Severity.WARNING,
                     "unknown-org",
                     f"the schools setting names org {name!r}, which the export does not have",
@@ -316,12 +278,7 @@ class OneRosterMapper:
                     "the current one; set school_year to choose",
                     source=self.source,
                 )
-        if requested is not None and requested != chosen:
-            self.report(
-                Severity.WARNING,
-                "school-year-mismatch",
-                f"koppel asked for {requested}, but the export describes {chosen}",
-            )
+        self.out.year_mismatch(requested, chosen)
         return chosen
 
     # -- classes ------------------------------------------------------------------------------
@@ -383,8 +340,8 @@ class OneRosterMapper:
                 "type",
             )
         if other_year:
-            self.counts["classes.other_school_year"] = other_year
-            self.report(
+            self.out.counts["classes.other_school_year"] = other_year
+            self.out.report(
                 Severity.WARNING,
                 "other-school-year",
                 f"{other_year} class(es) have terms in another school year than {self.year}; left out",
@@ -478,7 +435,7 @@ class OneRosterMapper:
         for row in users.values():
             if row["enabledUser"].lower() == "false":
                 self.disabled.add(row.sourced_id)
-                self.counts["users.disabled"] += 1
+                self.out.counts["users.disabled"] += 1
                 continue
             user = self._user(row, roles.get(row.sourced_id, []))
             if user is not None:
@@ -557,7 +514,7 @@ class OneRosterMapper:
         roepnaam, voorvoegsel, achternaam = self._names(row)
         schools = tuple(dict.fromkeys(self.school_of_org[o] for o in user.orgs if o in self.school_of_org))
         return Person(
-            key=person_key(source=self.source, las_key=row.sourced_id, eckid=eckid),
+            key=self.out.person_key(row.sourced_id, eckid),
             kind=kind,
             source=self.source,
             las_key=row.sourced_id,
@@ -690,34 +647,34 @@ class OneRosterMapper:
                 guardian, children=tuple(k.key for k in kids), schools=schools
             )
 
-    def _placed_persons(self) -> list[Person]:
-        placed: dict[str, Person] = {}
+    def _place_persons(self) -> None:
+        """Put every user placed in a school into the roster; of two users with one ECK iD, the first."""
+        placed = self.out.persons
         for person in self.persons.values():
             if not person.schools:
-                self.report(
+                self.out.report(
                     Severity.WARNING,
                     "person-without-school",
                     f"{person.display_name} ({person.las_key}) belongs to no school and is in no class of "
                     "one; left out",
                     person.provenance.file if person.provenance else None,
                     person.provenance.line if person.provenance else None,
-                    obj=person.las_key,
+                    object=person.las_key,
                 )
                 continue
             known = placed.get(person.key)
             if known is not None:  # two users with one ECK iD
-                self.report(
+                self.out.report(
                     Severity.ERROR,
                     "duplicate-eckid",
                     f"users {known.las_key} and {person.las_key} share ECK iD {person.eckid}; the first is "
                     "kept",
                     person.provenance.file if person.provenance else None,
                     person.provenance.line if person.provenance else None,
-                    obj=person.las_key,
+                    object=person.las_key,
                 )
                 continue
             placed[person.key] = person
-        return list(placed.values())
 
 
 def _first(*candidates: list[str]) -> str | None:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from koppel.connectors import ConnectorContext
 from koppel.errors import SourceDataError
-from koppel.model.roster import Diagnostic, Roster, Severity
+from koppel.model.roster import Roster
+from koppel.sources.builder import RosterBuilder
 from koppel.sources.oneroster.archive import open_package
 from koppel.sources.oneroster.dataset import Export, load_dataset, read_export
 from koppel.sources.oneroster.mapping import MappingOptions, OneRosterMapper
@@ -41,19 +42,11 @@ class OneRosterSource:
         self._today = today
 
     def read(self) -> Roster:
-        diagnostics: list[Diagnostic] = []
-
-        def report(
-            severity: Severity, code: str, message: str, file: str | None, line: int | None, field: str | None
-        ) -> None:
-            diagnostics.append(
-                Diagnostic(severity, code, message, source=self.name, file=file, line=line, field=field)
-            )
-
+        out = RosterBuilder(self.name)
         try:
             base = self._open(self.settings.path)
             deltas = [self._open(path) for path in self.settings.deltas]
-            dataset = load_dataset(base, deltas, report, self._max_bytes)
+            dataset = load_dataset(base, deltas, out.report, self._max_bytes)
             options = MappingOptions(
                 source=self.name,
                 schools=dict(self.settings.schools),
@@ -62,7 +55,7 @@ class OneRosterSource:
                 requested_year=self.ctx.school_year,
                 today=self._today(),
             )
-            mapper = OneRosterMapper(dataset, options, diagnostics)
+            mapper = OneRosterMapper(dataset, options, out)
             location = " + ".join(str(self.ctx.path(p)) for p in (self.settings.path, *self.settings.deltas))
             return mapper.build(location)
         except SourceDataError as exc:
