@@ -264,18 +264,18 @@ class SoapEndpoint:
     def _log(self, exchange: Exchange, http_status: int) -> None:
         store, config = self.sandbox.store, self.sandbox.config
         with store.transaction():
-            store.log_request(exchange.entry(http_status))
-            store.raise_counter(Counter.MAX_IN_FLIGHT_SEEN, self.sandbox.admission.peak_requests)
+            store.requests.log(exchange.entry(http_status))
+            store.counters.raise_to(Counter.MAX_IN_FLIGHT_SEEN, self.sandbox.admission.peak_requests)
             if exchange.result in (RequestResult.INJECTED_BEFORE, RequestResult.INJECTED_AFTER):
-                store.add_to_counter(Counter.FAULTS_INJECTED, 1)
+                store.counters.add(Counter.FAULTS_INJECTED, 1)
             if http_status == 503:
-                store.add_to_counter(Counter.HTTP_503, 1)
+                store.counters.add(Counter.HTTP_503, 1)
             if exchange.admitted and exchange.operations > config.max_batch:
-                store.add_to_counter(Counter.BATCHES_OVER_LIMIT, 1)
+                store.counters.add(Counter.BATCHES_OVER_LIMIT, 1)
             if exchange.skipped.unknown:
-                store.add_to_counter(Counter.SKIPPED_UNKNOWN, exchange.skipped.unknown)
+                store.counters.add(Counter.SKIPPED_UNKNOWN, exchange.skipped.unknown)
             if exchange.skipped.out_of_order:
-                store.add_to_counter(Counter.SKIPPED_OUT_OF_ORDER, exchange.skipped.out_of_order)
+                store.counters.add(Counter.SKIPPED_OUT_OF_ORDER, exchange.skipped.out_of_order)
 
     def _service_page(self) -> Response:
         """What a browser sees at the ``.svc`` URL (WCF shows a service help page there)."""

@@ -187,89 +187,131 @@ def prefill(db_path: Path, bestuur: Bestuur, scheme: Scheme | str, *, site_root:
     store = Store(Path(db_path))
     try:
         with store.transaction():
-            _fill(_Writer(store, report), store, bestuur, ids, site_root, extras)
+            _Fill(_Writer(store, report), bestuur, ids, extras).run(store, site_root)
     finally:
         store.close()
     return report
 
 
-def _fill(w: _Writer, store: Store, bestuur: Bestuur, ids: _Ids, site_root: str, extras: Extras) -> None:
-    site = store.site_group()
-    root = site.id if site is not None else w.group(site_root, GroupType.SITE, "Site", None)
-    missing = bestuur.pupils[-1] if extras.collision and bestuur.pupils else None
-    w.report.missing_pupil = missing.stamnr if missing else None
-    manual_teacher = bestuur.teachers[-1] if extras.manual_accounts and bestuur.teachers else None
-    persons: dict[tuple[str, str], tuple[str, int]] = {}  # (brin6, stamnr or docentcode) -> sync key, id
-    uncoded = bestuur.lesgroepen[0].name if extras.course_without_code and bestuur.lesgroepen else None
-    for number, school in enumerate(bestuur.schools):
-        brin6 = school.brin6
-        school_id = w.group(ids.school(brin6), GroupType.SCHOOL, school.name, root)
+class _Fill:
+    """One prefill: the site's schools, one after the other, then the accounts made by hand.
+
+    Objects are written in a fixed order (per school: the school, its year folder, teachers, pupils,
+    klassen, courses, leavers), so the same bestuur gives the same site, row for row.
+    """
+
+    def __init__(self, writer: _Writer, bestuur: Bestuur, ids: _Ids, extras: Extras):
+        self.writer = writer
+        self.bestuur = bestuur
+        self.ids = ids
+        self.extras = extras
+        self.missing = bestuur.pupils[-1] if extras.collision and bestuur.pupils else None
+        self.manual_teacher = bestuur.teachers[-1] if extras.manual_accounts and bestuur.teachers else None
+        self.uncoded = bestuur.lesgroepen[0].name if extras.course_without_code and bestuur.lesgroepen else None
+        self.persons: dict[tuple[str, str], tuple[str, int]] = {}  # (brin6, stamnr or docentcode) -> key, id
+        writer.report.missing_pupil = self.missing.stamnr if self.missing else None
+
+    def run(self, store: Store, site_root: str) -> None:
+        site = store.site_group()
+        root = site.id if site is not None else self.writer.group(site_root, GroupType.SITE, "Site", None)
+        for number, school in enumerate(self.bestuur.schools):
+            self._school(number, school.brin6, school.name, root)
+        if self.extras.manual_accounts:
+            self.writer.person(None, "Beheer", "", "Applicatiebeheer", "beheerder", None, "Administrator",
+                               Profile.ADMINISTRATOR, Origin.MANUAL)
+        if self.missing is not None:  # a test account made by hand that holds the missing pupil's user name
+            self.writer.person(None, "Test", "", "Leerling", self.missing.login, None, "Student", Profile.STUDENT,
+                               Origin.MANUAL)
+            self.writer.report.collision = self.missing.login
+
+    def _school(self, number: int, brin6: str, name: str, root: int) -> None:
+        ids, writer = self.ids, self.writer
         school_key = ids.school(brin6)
+        school_id = writer.group(school_key, GroupType.SCHOOL, name, root)
         folder = ids.year_folder(brin6)
-        parent = w.group(folder, GroupType.UNSPECIFIED, ids.year_name(), school_id) if folder else school_id
-        for teacher in bestuur.teachers_of(brin6):
-            if teacher is manual_teacher:  # made by hand: no sync key, so no memberships IMS ES could manage
-                w.person(None, teacher.roepnaam, teacher.voorvoegsel, teacher.achternaam, teacher.login,
-                         teacher.email, "Staff", Profile.STAFF, Origin.MANUAL)
-                w.report.adoptable_manual = teacher.login
+        parent = writer.group(folder, GroupType.UNSPECIFIED, ids.year_name(), school_id) if folder else school_id
+        self._teachers(brin6, school_key, school_id)
+        self._pupils(brin6, school_key, school_id)
+        self._klassen(brin6, parent)
+        first_course = self._courses(brin6, parent)
+        self._leavers(number, brin6, school_key, school_id, first_course)
+
+    def _teachers(self, brin6: str, school_key: str, school_id: int) -> None:
+        writer = self.writer
+        for teacher in self.bestuur.teachers_of(brin6):
+            if teacher is self.manual_teacher:  # made by hand: no sync key, so no memberships IMS ES could manage
+                writer.person(None, teacher.roepnaam, teacher.voorvoegsel, teacher.achternaam, teacher.login,
+                              teacher.email, "Staff", Profile.STAFF, Origin.MANUAL)
+                writer.report.adoptable_manual = teacher.login
                 continue
-            key = ids.teacher(teacher)
-            person_id = w.person(key, teacher.roepnaam, teacher.voorvoegsel, teacher.achternaam, teacher.login,
-                                 teacher.email, "Staff", Profile.STAFF)
-            persons[(brin6, teacher.docentcode)] = (key, person_id)
-            w.member(ids.membership(key, school_key), school_id, person_id, RoleType.INSTRUCTOR, home=True)
-        for pupil in bestuur.pupils_of(brin6):
-            if pupil is missing:
+            key = self.ids.teacher(teacher)
+            person_id = writer.person(key, teacher.roepnaam, teacher.voorvoegsel, teacher.achternaam, teacher.login,
+                                      teacher.email, "Staff", Profile.STAFF)
+            self.persons[(brin6, teacher.docentcode)] = (key, person_id)
+            writer.member(self.ids.membership(key, school_key), school_id, person_id, RoleType.INSTRUCTOR, home=True)
+
+    def _pupils(self, brin6: str, school_key: str, school_id: int) -> None:
+        writer = self.writer
+        for pupil in self.bestuur.pupils_of(brin6):
+            if pupil is self.missing:
                 continue
-            key = ids.pupil(pupil)
-            person_id = w.person(key, pupil.roepnaam, pupil.voorvoegsel, pupil.achternaam, pupil.login,
-                                 pupil.email, "Student", Profile.STUDENT)
-            persons[(brin6, pupil.stamnr)] = (key, person_id)
-            w.member(ids.membership(key, school_key), school_id, person_id, RoleType.LEARNER, home=True)
-        for klas in (k for k in bestuur.klassen if k.brin6 == brin6):
-            klas_key = ids.klas(brin6, klas.name)
-            klas_id = w.group(klas_key, GroupType.UNSPECIFIED, klas.name, parent)
-            for pupil in bestuur.pupils_of(brin6):
-                if pupil.klas == klas.name and (brin6, pupil.stamnr) in persons:
-                    key, person_id = persons[(brin6, pupil.stamnr)]
-                    w.member(ids.membership(key, klas_key), klas_id, person_id, RoleType.LEARNER)
-            if klas.mentor and (brin6, klas.mentor) in persons:
-                key, person_id = persons[(brin6, klas.mentor)]
-                w.member(ids.membership(key, klas_key), klas_id, person_id, RoleType.MENTOR)
+            key = self.ids.pupil(pupil)
+            person_id = writer.person(key, pupil.roepnaam, pupil.voorvoegsel, pupil.achternaam, pupil.login,
+                                      pupil.email, "Student", Profile.STUDENT)
+            self.persons[(brin6, pupil.stamnr)] = (key, person_id)
+            writer.member(self.ids.membership(key, school_key), school_id, person_id, RoleType.LEARNER, home=True)
+
+    def _klassen(self, brin6: str, parent: int) -> None:
+        for klas in (k for k in self.bestuur.klassen if k.brin6 == brin6):
+            klas_key = self.ids.klas(brin6, klas.name)
+            klas_id = self.writer.group(klas_key, GroupType.UNSPECIFIED, klas.name, parent)
+            for pupil in self.bestuur.pupils_of(brin6):
+                if pupil.klas == klas.name:
+                    self._member(brin6, pupil.stamnr, klas_key, klas_id, RoleType.LEARNER)
+            if klas.mentor:
+                self._member(brin6, klas.mentor, klas_key, klas_id, RoleType.MENTOR)
+
+    def _courses(self, brin6: str, parent: int) -> tuple[str, int] | None:
+        """The school's courses; returns the first one's (sync id, id), where the leavers stay members."""
         first_course: tuple[str, int] | None = None
-        for group in (g for g in bestuur.lesgroepen if g.brin6 == brin6):
-            course_key = ids.course(group)
-            code = None if group.name == uncoded else ids.course_code(group)
+        for group in (g for g in self.bestuur.lesgroepen if g.brin6 == brin6):
+            course_key = self.ids.course(group)
+            code = None if group.name == self.uncoded else self.ids.course_code(group)
             if code is None:
-                w.report.course_without_code = course_key
+                self.writer.report.course_without_code = course_key
             title = f"{group.vaknaam} {group.name}"
-            course_id = w.group(course_key, GroupType.COURSE, title, parent, course=(title, code))
+            course_id = self.writer.group(course_key, GroupType.COURSE, title, parent, course=(title, code))
             first_course = first_course or (course_key, course_id)
-            for code_ in group.teachers:
-                if (brin6, code_) in persons:
-                    key, person_id = persons[(brin6, code_)]
-                    w.member(ids.membership(key, course_key), course_id, person_id, RoleType.INSTRUCTOR)
+            for docentcode in group.teachers:
+                self._member(brin6, docentcode, course_key, course_id, RoleType.INSTRUCTOR)
             for stamnr in group.pupils:
-                if (brin6, stamnr) in persons:
-                    key, person_id = persons[(brin6, stamnr)]
-                    w.member(ids.membership(key, course_key), course_id, person_id, RoleType.LEARNER)
-        for n in range(extras.leavers):  # pupils who left: still on the site, gone from the LAS
+                self._member(brin6, stamnr, course_key, course_id, RoleType.LEARNER)
+        return first_course
+
+    def _leavers(self, number: int, brin6: str, school_key: str, school_id: int,
+                 first_course: tuple[str, int] | None) -> None:
+        """Pupils who left: still on the site, gone from the LAS."""
+        writer = self.writer
+        for n in range(self.extras.leavers):
             stamnr = f"99{number:02d}{n + 1:02d}"
             leaver = Pupil(brin6, stamnr, None, ("Sem", "Fenna", "Daan", "Lotte")[n % 4], "",
                            f"Vertrokken{n + 1}", None, stamnr, "havo", 5, "5H1", None)
-            key = ids.pupil(leaver)
-            person_id = w.person(key, leaver.roepnaam, "", leaver.achternaam, stamnr, None, "Student",
-                                 Profile.STUDENT)
-            w.report.leavers.append(key)
-            w.member(ids.membership(key, school_key), school_id, person_id, RoleType.LEARNER, home=True)
+            key = self.ids.pupil(leaver)
+            person_id = writer.person(key, leaver.roepnaam, "", leaver.achternaam, stamnr, None, "Student",
+                                      Profile.STUDENT)
+            writer.report.leavers.append(key)
+            writer.member(self.ids.membership(key, school_key), school_id, person_id, RoleType.LEARNER, home=True)
             if first_course is not None:
-                w.member(ids.membership(key, first_course[0]), first_course[1], person_id, RoleType.LEARNER)
-    if extras.manual_accounts:
-        w.person(None, "Beheer", "", "Applicatiebeheer", "beheerder", None, "Administrator", Profile.ADMINISTRATOR,
-                 Origin.MANUAL)
-    if missing is not None:  # a test account made by hand that holds the missing pupil's would-be user name
-        w.person(None, "Test", "", "Leerling", missing.login, None, "Student", Profile.STUDENT, Origin.MANUAL)
-        w.report.collision = missing.login
+                writer.member(self.ids.membership(key, first_course[0]), first_course[1], person_id,
+                              RoleType.LEARNER)
+
+    def _member(self, brin6: str, person: str, group_key: str, group_id: int, role: RoleType) -> None:
+        """A membership of the person known at ``brin6`` by ``person`` (stamnr or docentcode), if they are on
+        the site."""
+        found = self.persons.get((brin6, person))
+        if found is not None:
+            key, person_id = found
+            self.writer.member(self.ids.membership(key, group_key), group_id, person_id, role)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

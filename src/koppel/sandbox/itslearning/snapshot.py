@@ -29,16 +29,16 @@ def stats(store: Store) -> dict[str, Any]:
     ``operations_in_flight`` is added by the running sandbox (it is measured in memory, not stored)."""
     return {
         **store.object_counts(),
-        "requests": store.request_counts(),
-        "requests_total": store.count_requests(),
-        "writes": store.count_requests(access="write"),
-        "max_in_flight_seen": store.counter(Counter.MAX_IN_FLIGHT_SEEN),
-        "faults_injected": store.counter(Counter.FAULTS_INJECTED),
-        "http_503": store.counter(Counter.HTTP_503),
-        "batches_over_50": store.counter(Counter.BATCHES_OVER_LIMIT),
+        "requests": store.requests.per_operation(),
+        "requests_total": store.requests.count(),
+        "writes": store.requests.count(access="write"),
+        "max_in_flight_seen": store.counters.get(Counter.MAX_IN_FLIGHT_SEEN),
+        "faults_injected": store.counters.get(Counter.FAULTS_INJECTED),
+        "http_503": store.counters.get(Counter.HTTP_503),
+        "batches_over_50": store.counters.get(Counter.BATCHES_OVER_LIMIT),
         "elements_skipped": {
-            "unknown": store.counter(Counter.SKIPPED_UNKNOWN),
-            "out_of_order": store.counter(Counter.SKIPPED_OUT_OF_ORDER),
+            "unknown": store.counters.get(Counter.SKIPPED_UNKNOWN),
+            "out_of_order": store.counters.get(Counter.SKIPPED_OUT_OF_ORDER),
         },
     }
 

@@ -33,7 +33,7 @@ from .model import (
     RoleType,
 )
 
-__all__ = ["Counter", "LogEntry", "RequestResult", "Store"]
+__all__ = ["Counter", "Counters", "LogEntry", "RequestLog", "RequestResult", "Store"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS persons (
@@ -211,7 +211,8 @@ def _fields(raw: str) -> tuple[ExtensionField, ...]:
 
 
 class Store:
-    """The site's tables. Use every method inside ``transaction()``."""
+    """The site's tables. Use every method inside ``transaction()``; the request log and the counters
+    (``requests``, ``counters``) too."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -223,6 +224,8 @@ class Store:
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.executescript(_SCHEMA)
+        self.requests = RequestLog(self._db)
+        self.counters = Counters(self._db)
 
     def close(self) -> None:
         with self._lock:
@@ -478,7 +481,7 @@ class Store:
             (person_id, except_membership),
         )
 
-    # -- counts, log and counters ----------------------------------------------------------------
+    # -- counts ----------------------------------------------------------------------------------
 
     def object_counts(self) -> dict[str, int]:
         row = self._one(
@@ -494,7 +497,14 @@ class Store:
         assert row is not None
         return dict(row)
 
-    def log_request(self, entry: LogEntry) -> None:
+
+class RequestLog:
+    """What the sandbox was asked: one row per request, for the stats page and ``/sandbox/stats``."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def log(self, entry: LogEntry) -> None:
         self._db.execute(
             """INSERT INTO request_log (at, endpoint, operation, access, items, failures, http_status, result,
                                         duration_ms, message_id)
@@ -513,42 +523,52 @@ class Store:
             ),
         )
 
-    def request_summary(self) -> list[dict[str, Any]]:
+    def summary(self) -> list[dict[str, Any]]:
         """Per operation: requests, items, failed items, HTTP status spread and mean duration."""
-        rows = self._all(
+        rows = self._db.execute(
             """SELECT coalesce(operation, '(unrouted)') AS operation, access, count(*) AS requests,
                       sum(items) AS items, sum(failures) AS failures,
                       sum(http_status >= 400) AS http_errors, round(avg(duration_ms), 1) AS mean_ms
                  FROM request_log GROUP BY operation, access ORDER BY operation"""
-        )
+        ).fetchall()
         return [dict(row) for row in rows]
 
-    def request_counts(self) -> dict[str, int]:
-        rows = self._all(
+    def per_operation(self) -> dict[str, int]:
+        rows = self._db.execute(
             "SELECT operation, count(*) AS n FROM request_log WHERE operation IS NOT NULL GROUP BY operation"
-        )
+        ).fetchall()
         return {row["operation"]: row["n"] for row in rows}
 
-    def count_requests(self, *, access: str | None = None) -> int:
+    def count(self, *, access: str | None = None) -> int:
         if access is None:
-            return self._count("SELECT count(*) FROM request_log")
-        return self._count("SELECT count(*) FROM request_log WHERE access = ?", access)
+            (count,) = self._db.execute("SELECT count(*) FROM request_log").fetchone()
+        else:
+            (count,) = self._db.execute("SELECT count(*) FROM request_log WHERE access = ?", (access,)).fetchone()
+        return int(count)
 
-    def recent_requests(self, limit: int) -> list[dict[str, Any]]:
-        return [dict(row) for row in self._all("SELECT * FROM request_log ORDER BY id DESC LIMIT ?", limit)]
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT * FROM request_log ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(row) for row in rows]
 
-    def counter(self, name: Counter) -> int:
-        row = self._one("SELECT value FROM counters WHERE name = ?", name.value)
-        return 0 if row is None else row["value"]
 
-    def add_to_counter(self, name: Counter, amount: int) -> None:
+class Counters:
+    """Named figures the request log cannot give: faults injected, 503s, the most requests in flight."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self._db = db
+
+    def get(self, name: Counter) -> int:
+        row = self._db.execute("SELECT value FROM counters WHERE name = ?", (name.value,)).fetchone()
+        return 0 if row is None else int(row["value"])
+
+    def add(self, name: Counter, amount: int) -> None:
         self._db.execute(
             """INSERT INTO counters (name, value) VALUES (?, ?)
                ON CONFLICT (name) DO UPDATE SET value = value + excluded.value""",
             (name.value, amount),
         )
 
-    def raise_counter(self, name: Counter, value: int) -> None:
+    def raise_to(self, name: Counter, value: int) -> None:
         """Set the counter to ``value`` if that is higher (a high-water mark)."""
         self._db.execute(
             """INSERT INTO counters (name, value) VALUES (?, ?)

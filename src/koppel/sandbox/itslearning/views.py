@@ -105,8 +105,8 @@ class _Pages:
         store = self.sandbox.store
         stats = self.sandbox.stats()
         with store.transaction():
-            summary = store.request_summary()
-            recent = store.recent_requests(RECENT_REQUESTS)
+            summary = store.requests.summary()
+            recent = store.requests.recent(RECENT_REQUESTS)
         return self._render("requests.html", summary=summary, recent=recent, stats=stats)
 
 

@@ -133,6 +133,7 @@ class SandboxServer:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # Over 60 lines on purpose: a declarative list of the command line's options, one call each.
     parser = argparse.ArgumentParser(
         prog="python -m koppel.sandbox.somtoday",
         description="Run koppel's local emulator of Somtoday Connect (OAuth2 token endpoint + REST API) "
