@@ -14,8 +14,6 @@ itslearning; a renamed account would lock a pupil out). That is why the rules ta
 from __future__ import annotations
 
 import fnmatch
-import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,10 +42,11 @@ from koppel.model.roster import (
     School,
     Severity,
 )
-from koppel.rules.settings import CourseStrategy, RulesSettings
+from koppel.rules.accounts import email_of, normalise_username, unique_usernames, username_base
+from koppel.rules.settings import CourseStrategy, FilterSettings, RulesSettings
 
 # The sync-key functions are koppel.model.keys'; the ones tests and callers long imported from here stay importable.
-__all__ = ["IdentityIndex", "build_desired", "person_sync_key", "school_key", "year_key"]
+__all__ = ["IdentityIndex", "build_desired", "normalise_username", "person_sync_key", "school_key", "year_key"]
 
 _ROLE_OF_KIND: dict[PersonKind, PersonRole] = {
     PersonKind.STUDENT: "student", PersonKind.STAFF: "staff", PersonKind.GUARDIAN: "guardian"}
@@ -130,64 +129,18 @@ class _Builder:
 
     # -- scope ----------------------------------------------------------------------------
 
-    def _school_in_scope(self, brin6: str) -> bool:
-        f = self.s.filters
-        if f.schools and not any(fnmatch.fnmatchcase(brin6, p) for p in f.schools):
-            return False
-        return not any(fnmatch.fnmatchcase(brin6, p) for p in f.exclude_schools)
-
-    def _klas_in_scope(self, group: Group) -> bool:
-        f = self.s.filters
-        if f.leerjaren and group.leerjaar not in f.leerjaren:
-            return False
-        return not f.klassen or any(fnmatch.fnmatchcase(group.name, p) for p in f.klassen)
-
     # -- the roster ----------------------------------------------------------------------
 
     def add_roster(self, roster: Roster, *, members: str) -> None:
         year = str(roster.school_year)
-        schools = {b: s for b, s in roster.schools.items() if self._school_in_scope(b)}
+        filters = self.s.filters
+        schools = {b: s for b, s in roster.schools.items() if _school_in_scope(filters, b)}
         if members == "all":
             self.scope.update(schools)
         for school in schools.values():
             self._school_nodes(school, roster)
-        groups = roster.groups
-        kinds = set(self.s.filters.person_kinds)
-
-        # Which pupils are in scope: by school, and by klas/leerjaar filters through their stamgroep.
-        filtering_klassen = bool(self.s.filters.leerjaren or self.s.filters.klassen)
-        klas_of: dict[str, Group] = {}
-        if filtering_klassen:  # a pass over every membership: only when a filter needs it
-            student, stamgroep = Role.STUDENT, GroupKind.STAMGROEP
-            for m in roster.memberships:
-                if m.role is student:
-                    g = groups.get(m.group)
-                    if g is not None and g.kind is stamgroep:
-                        klas_of[m.person] = g
-
-        persons_in: dict[str, Person] = {}
-        for key, person in roster.persons.items():
-            if person.kind not in kinds:
-                continue
-            if not any(b in schools for b in person.schools):
-                continue
-            if person.kind is PersonKind.STUDENT and filtering_klassen:
-                klas = klas_of.get(key)
-                if klas is None or not self._klas_in_scope(klas):
-                    continue
-            persons_in[key] = person
-
-        groups_in: dict[str, Group] = {}
-        for key, g in groups.items():
-            if g.school not in schools:
-                continue
-            if g.kind is GroupKind.STAMGROEP and filtering_klassen and not self._klas_in_scope(g):
-                continue
-            if g.kind is not GroupKind.STAMGROEP and self.s.filters.leerjaren and g.leerjaar is not None \
-                    and g.leerjaar not in self.s.filters.leerjaren:
-                continue
-            groups_in[key] = g
-
+        persons_in = _persons_in_scope(roster, schools, filters)
+        groups_in = _groups_in_scope(roster, schools, filters)
         if members == "all":
             for person in persons_in.values():
                 self._person(person)
@@ -226,9 +179,28 @@ class _Builder:
 
     def _groups_and_memberships(self, roster: Roster, schools: Mapping[str, School], groups_in: Mapping[str, Group],
                                 persons_in: Mapping[str, Person], year: str, members: str) -> None:
-        s = self.s
         short = roster.school_year.short
-        strategy = s.course_strategy
+        course_of, klas_node = self._klas_and_course_nodes(groups_in, schools, year, short)
+        klas_of_person: dict[str, Group] = {}
+        if self.s.course_strategy is not CourseStrategy.LESGROEP:
+            klas_of_person = _klas_of_person(roster, groups_in)
+        routes = _routes(groups_in, course_of, klas_node)
+        pupils_of, teachers_of = self._memberships(roster, routes, members, groups_in, klas_of_person, year, short,
+                                                   schools)
+        # A teacher of a lesgroep that feeds derived courses teaches each course its pupils are in.
+        for group_key, teacher_keys in teachers_of.items():
+            g = groups_in[group_key]
+            courses = {self._derived_course(g, klas_of_person.get(p), year, short, schools)
+                       for p in pupils_of.get(group_key, ())}
+            for course in sorted(courses):
+                for teacher in teacher_keys:
+                    self._add_membership(teacher, course, "teacher", g.school)
+
+    def _klas_and_course_nodes(self, groups_in: Mapping[str, Group], schools: Mapping[str, School], year: str,
+                               short: str) -> tuple[dict[str, list[str]], dict[str, str]]:
+        """The klas nodes, and the courses of lesgroepen (and of groups without a vak) — those a lesgroep feeds
+        by itself; courses derived per klas × vak or vak × jaarlaag are made as their pupils are met."""
+        s = self.s
         course_of: dict[str, list[str]] = {}  # roster group key -> course sync keys it feeds
         klas_node: dict[str, str] = {}
         for key, g in groups_in.items():
@@ -241,35 +213,22 @@ class _Builder:
                                           "school": g.school, "school_year": year, "leerjaar": g.leerjaar},
                                     g.school, name)
                     klas_node[key] = key
-            elif strategy is CourseStrategy.LESGROEP or not g.subject:
+            elif s.course_strategy is CourseStrategy.LESGROEP or not g.subject:
                 course_of[key] = [self._course(key, g, g.name, year, short, schools)]
+        return course_of, klas_node
 
-        # Memberships in roster order: the hot loop of a bestuur (a million), so a group's route is
-        # looked up once and the common case (klas node or lesgroep course) is handled inline.
-        klas_of_person: dict[str, Group] = {}
-        if strategy is not CourseStrategy.LESGROEP:
-            for m in roster.memberships:
-                if m.role is Role.STUDENT:
-                    klas = groups_in.get(m.group)
-                    if klas is not None and klas.kind is GroupKind.STAMGROEP:
-                        klas_of_person[m.person] = klas
-        routes: dict[str, tuple[int, str, str, str]] = {}  # group -> mode, its node or course ("": derived), school
-        for key, g in groups_in.items():
-            if g.kind is GroupKind.STAMGROEP:
-                node = klas_node.get(key)
-                if node is not None:
-                    routes[key] = (_ROUTE_KLAS, node, g.school, "")
-            elif key in course_of:
-                course = course_of[key][0]
-                routes[key] = (_ROUTE_COURSE, course, g.school, "")
-            else:
-                routes[key] = (_ROUTE_DERIVED, "", g.school, "")
-        pupils_of: dict[str, list[str]] = defaultdict(list)  # derived-course lesgroep -> roster pupil keys
-        teachers_of: dict[str, list[str]] = defaultdict(list)  # derived-course lesgroep -> teacher sync keys
+    def _memberships(self, roster: Roster, routes: Mapping[str, tuple[int, str, str, str]], members: str,
+                     groups_in: Mapping[str, Group], klas_of_person: Mapping[str, Group], year: str, short: str,
+                     schools: Mapping[str, School]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        """Memberships in roster order: the hot loop of a bestuur (a million), so a group's route is looked up
+        once and the common case (klas node or lesgroep course) is handled inline. Returns, per lesgroep that
+        feeds derived courses, its pupils (roster keys) and its teachers (sync keys)."""
+        pupils_of: dict[str, list[str]] = defaultdict(list)
+        teachers_of: dict[str, list[str]] = defaultdict(list)
         person_keys, memberships, non_pupils = self.person_keys, self.memberships, self.non_pupils
         with_pupils = members == "all"
         with_teachers = members in ("all", "teachers")
-        role_name, new, lean = _ROLE_NAME, tuple.__new__, LeanMembership
+        role_name, new, lean, away = _ROLE_NAME, tuple.__new__, LeanMembership, MEMBERSHIP_AWAY
         for m in roster.memberships:
             route = routes.get(m.group)
             if route is None:
@@ -298,15 +257,8 @@ class _Builder:
             if (role != "student" or person in non_pupils) and not self._one_role(person, target, role):
                 continue
             # Person, group and role are in the key; only ``home`` can change for the same key.
-            memberships[key] = new(lean, (person, target, role, False, school, MEMBERSHIP_AWAY))
-        # A teacher of a lesgroep that feeds derived courses teaches each course its pupils are in.
-        for group_key, teacher_keys in teachers_of.items():
-            g = groups_in[group_key]
-            courses = {self._derived_course(g, klas_of_person.get(p), year, short, schools)
-                       for p in pupils_of.get(group_key, ())}
-            for course in sorted(courses):
-                for teacher in teacher_keys:
-                    self._add_membership(teacher, course, "teacher", g.school)
+            memberships[key] = new(lean, (person, target, role, False, school, away))
+        return pupils_of, teachers_of
 
     def _course(self, key: str, g: Group, groep: str, year: str, short: str, schools: Mapping[str, School],
                 klas: str = "") -> str:
@@ -389,24 +341,8 @@ class _Builder:
 
     def finish_accounts(self) -> None:
         """User names (never renaming an existing account), e-mail, person objects, school memberships."""
-        taken: set[str] = set(self.ids.usernames.values())
-        usernames: dict[str, str] = {}
         order = sorted(self.persons)
-        known = self.ids.usernames
-        for sync in order:
-            existing = known.get(sync)
-            if existing:
-                usernames[sync] = existing
-        for sync in order:
-            if sync in usernames:
-                continue
-            base = self._username_base(self.persons[sync])
-            candidate, n = base, 1
-            while candidate in taken:
-                n += 1
-                candidate = f"{base}{n}"
-            taken.add(candidate)
-            usernames[sync] = candidate
+        usernames = unique_usernames(order, self.ids.usernames, self._username_base)
         for sync in order:
             person = self.persons[sync]
             self._person_object(sync, person, usernames[sync])
@@ -417,6 +353,12 @@ class _Builder:
                 self.memberships[membership_key(sync, group, role)] = LeanMembership.of(sync, group, role,
                                                                                         brin6 == home_school, brin6)
 
+    def _username_base(self, sync: str) -> str:
+        name, problem = username_base(self.s.accounts, self.persons[sync], self._template_values)
+        if problem is not None:
+            self.diagnostics.append(problem)
+        return name
+
     def _template_values(self, person: Person) -> dict[str, str]:
         home = self.home.get(self.person_keys.get(person.key, ""), person.schools[0] if person.schools else "")
         return {
@@ -426,37 +368,6 @@ class _Builder:
             "school_name": self.school_names.get(home, ""),
         }
 
-    def _username_base(self, person: Person) -> str:
-        a = self.s.accounts
-        template = {PersonKind.STUDENT: a.username_student, PersonKind.STAFF: a.username_staff,
-                    PersonKind.GUARDIAN: a.username_guardian}[person.kind]
-        if template == "{leerlingnummer}":  # the default for pupils: no need to fill in nine fields
-            raw = person.leerlingnummer or person.las_key
-        elif template == "{docentcode}":  # the default for staff
-            raw = person.docentcode or person.las_key
-        else:
-            raw = template.format(**self._template_values(person))
-        name = normalise_username(raw, lowercase=a.lowercase, ascii_only=a.ascii_only)
-        if not name:
-            name = normalise_username(f"{person.source}{person.las_key}", lowercase=True, ascii_only=True) or "user"
-            self.diagnostics.append(Diagnostic(
-                Severity.WARNING, "empty-username", f"user name template gave nothing for {person.display_name}; "
-                f"using {name!r}", source=person.source, object=person.key,
-                file=person.provenance.file if person.provenance else None,
-                line=person.provenance.line if person.provenance else None,
-            ))
-        return name
-
-    def _email(self, person: Person, username: str) -> str | None:
-        a = self.s.accounts
-        if a.email == "none":
-            return None
-        if a.email in ("las", "las-or-template") and person.email:
-            return person.email
-        if a.email == "las" or (a.domain is None and "{domain}" in a.email_template):
-            return None
-        return a.email_template.format(username=username, domain=a.domain or "", **self._template_values(person))
-
     def _person_object(self, sync: str, person: Person, username: str) -> None:
         attrs: PersonAttrs = {
             "role": _ROLE_OF_KIND[person.kind],
@@ -464,7 +375,7 @@ class _Builder:
             "prefix": person.voorvoegsel,
             "family": person.achternaam,
             "username": username,
-            "email": self._email(person, username),
+            "email": email_of(self.s.accounts, person, username, self._template_values),
         }
         if person.kind is PersonKind.GUARDIAN:
             attrs["children"] = tuple(sorted(self.person_keys[c] for c in person.children if c in self.person_keys))
@@ -478,23 +389,84 @@ class _Builder:
                                                 label=self.person_labels[sync], meta=meta)
 
 
-_NOT_USERNAME = re.compile(r"[^a-z0-9._-]+", re.IGNORECASE)
-# Letters that Unicode decomposition leaves alone (NFKD has no base letter for them).
-_TRANSLITERATE = str.maketrans({"ı": "i", "İ": "I", "ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "đ": "d",
-                                "Đ": "D", "ł": "l", "Ł": "L", "œ": "oe", "Œ": "OE", "þ": "th", "ð": "d"})
+# -- scope ------------------------------------------------------------------------------------------
 
 
-def normalise_username(raw: str, *, lowercase: bool = True, ascii_only: bool = True) -> str:
-    """``'Zoë van der Berg'`` → ``'zoevanderberg'``: diacritics stripped, spaces and odd characters out."""
-    text = raw.strip()
-    if text.isascii() and text.isalnum():  # leerlingnummers, docentcodes: nothing to strip
-        return text.lower() if lowercase else text
-    if ascii_only:
-        text = unicodedata.normalize("NFKD", text.translate(_TRANSLITERATE)).encode("ascii", "ignore").decode()
-        text = _NOT_USERNAME.sub("", text)
-    else:
-        text = re.sub(r"\s+", "", text)
-    return text.lower() if lowercase else text
+def _school_in_scope(f: FilterSettings, brin6: str) -> bool:
+    if f.schools and not any(fnmatch.fnmatchcase(brin6, p) for p in f.schools):
+        return False
+    return not any(fnmatch.fnmatchcase(brin6, p) for p in f.exclude_schools)
+
+
+def _klas_in_scope(f: FilterSettings, group: Group) -> bool:
+    if f.leerjaren and group.leerjaar not in f.leerjaren:
+        return False
+    return not f.klassen or any(fnmatch.fnmatchcase(group.name, p) for p in f.klassen)
+
+
+def _persons_in_scope(roster: Roster, schools: Mapping[str, School], f: FilterSettings) -> dict[str, Person]:
+    """By kind and school, and pupils by the klas and leerjaar filters through their stamgroep."""
+    kinds = set(f.person_kinds)
+    filtering_klassen = bool(f.leerjaren or f.klassen)
+    # A pass over every membership: only when a filter needs it.
+    klas_of = _klas_of_person(roster, roster.groups) if filtering_klassen else {}
+    persons_in: dict[str, Person] = {}
+    for key, person in roster.persons.items():
+        if person.kind not in kinds:
+            continue
+        if not any(b in schools for b in person.schools):
+            continue
+        if person.kind is PersonKind.STUDENT and filtering_klassen:
+            klas = klas_of.get(key)
+            if klas is None or not _klas_in_scope(f, klas):
+                continue
+        persons_in[key] = person
+    return persons_in
+
+
+def _groups_in_scope(roster: Roster, schools: Mapping[str, School], f: FilterSettings) -> dict[str, Group]:
+    filtering_klassen = bool(f.leerjaren or f.klassen)
+    groups_in: dict[str, Group] = {}
+    for key, g in roster.groups.items():
+        if g.school not in schools:
+            continue
+        if g.kind is GroupKind.STAMGROEP and filtering_klassen and not _klas_in_scope(f, g):
+            continue
+        if g.kind is not GroupKind.STAMGROEP and f.leerjaren and g.leerjaar is not None \
+                and g.leerjaar not in f.leerjaren:
+            continue
+        groups_in[key] = g
+    return groups_in
+
+
+# -- memberships ------------------------------------------------------------------------------------
+
+
+def _klas_of_person(roster: Roster, groups_in: Mapping[str, Group]) -> dict[str, Group]:
+    """Each pupil's klas (stamgroep): what a klas × vak or vak × jaarlaag course is derived from."""
+    out: dict[str, Group] = {}
+    for m in roster.memberships:
+        if m.role is Role.STUDENT:
+            klas = groups_in.get(m.group)
+            if klas is not None and klas.kind is GroupKind.STAMGROEP:
+                out[m.person] = klas
+    return out
+
+
+def _routes(groups_in: Mapping[str, Group], course_of: Mapping[str, list[str]],
+            klas_node: Mapping[str, str]) -> dict[str, tuple[int, str, str, str]]:
+    """Where a group's members go: group -> (mode, its klas node or course ("" when derived), school, "")."""
+    routes: dict[str, tuple[int, str, str, str]] = {}
+    for key, g in groups_in.items():
+        if g.kind is GroupKind.STAMGROEP:
+            node = klas_node.get(key)
+            if node is not None:
+                routes[key] = (_ROUTE_KLAS, node, g.school, "")
+        elif key in course_of:
+            routes[key] = (_ROUTE_COURSE, course_of[key][0], g.school, "")
+        else:
+            routes[key] = (_ROUTE_DERIVED, "", g.school, "")
+    return routes
 
 
 def identity_index_from_rows(rows: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any], str]]) -> IdentityIndex:
