@@ -102,7 +102,7 @@ def test_leerling_and_leerkracht_keys_are_separate_key_spaces(tmp_path: Path) ->
 
 
 def test_bad_elements_become_diagnostics_with_file_and_line(tmp_path: Path) -> None:
-    leerlingen = "\n".join(  # noqa: FLY002 - one element a line: the diagnostics name these lines
+    leerlingen = "\n".join(  # one element a line: the diagnostics name these lines
         [
             '<leerling key="1"><achternaam>Een</achternaam><groep key="g1"/></leerling>',
             "<leerling><achternaam>Zonder key</achternaam></leerling>",

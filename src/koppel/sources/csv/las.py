@@ -25,7 +25,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from koppel.errors import ConfigError, ConfigProblem, SourceDataError
 from koppel.model.roster import BRIN6_RE, GroupKind, Person, PersonKind, Provenance, Role
@@ -65,6 +65,7 @@ def _cell(cells: list[str], index: int) -> str:
 
 
 _ABSENT = ""  # what a column the file does not have reads as
+_Columns = TypeVar("_Columns", bound=NamedTuple)
 
 
 class _PupilColumns(NamedTuple):
@@ -106,14 +107,14 @@ class _GroupColumns(NamedTuple):
     klas: int
 
 
-def _padded_indexes(table: Table, layout: type[NamedTuple]) -> NamedTuple:
+def _padded_indexes(table: Table, layout: type[_Columns]) -> _Columns:
     """Column index per field; a field the file lacks points one past the last column.
 
     The hot loops append one empty cell to each row (``cells.append(_ABSENT)``), so an absent
     column simply reads as an empty cell, without a test per cell.
     """
     past_end = len(table.raw.header)
-    return layout(*(table.columns.index.get(field, past_end) for field in layout._fields))
+    return layout._make(table.columns.index.get(field, past_end) for field in layout._fields)
 
 
 class _SchoolOf:
@@ -269,7 +270,7 @@ class LasReader:
     # -- lesgroepen ---------------------------------------------------------------------------
 
     def _read_groups(self, table: Table, fixed: str | None, school_of: _SchoolOf) -> None:
-        at: _GroupColumns = _padded_indexes(table, _GroupColumns)  # type: ignore[assignment]
+        at = _padded_indexes(table, _GroupColumns)
         rows = _Rows(self, table, "name", "lesgroep", fixed=fixed, school_of=school_of, seen=None)
         for line, cells in table.raw.rows:
             accepted = rows.accept(cells, line)
@@ -294,7 +295,7 @@ class LasReader:
     # -- leerlingen ---------------------------------------------------------------------------
 
     def _read_pupils(self, table: Table, fixed: str | None, school_of: _SchoolOf) -> None:
-        at: _PupilColumns = _padded_indexes(table, _PupilColumns)  # type: ignore[assignment]
+        at = _padded_indexes(table, _PupilColumns)
         rows = _Rows(self, table, "number", "pupil", fixed=fixed, school_of=school_of, seen=self._pupil_lines)
         source, display = self.b.source, table.display
         for line, cells in table.raw.rows:
@@ -364,7 +365,7 @@ class LasReader:
     # -- docenten -----------------------------------------------------------------------------
 
     def _read_staff(self, table: Table, fixed: str | None, school_of: _SchoolOf) -> None:
-        at: _StaffColumns = _padded_indexes(table, _StaffColumns)  # type: ignore[assignment]
+        at = _padded_indexes(table, _StaffColumns)
         rows = _Rows(self, table, "number", "docent", fixed=fixed, school_of=school_of,
                      seen=self._staff_lines)
         mentor_header = table.columns.headers.get("mentor_of", "Mentor van")

@@ -518,7 +518,7 @@ def _read_workbook(path: Path, display: str, options: TextOptions, allow_empty: 
 
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - openpyxl fails on a damaged workbook in a dozen ways
+    except Exception as exc:  # openpyxl fails on a damaged workbook in a dozen ways
         raise _unreadable(display, exc) from None
     try:
         if options.sheet is not None and options.sheet not in workbook.sheetnames:
@@ -584,7 +584,7 @@ def _sheet_values(
             return
         except KoppelError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a damaged sheet: openpyxl raises whatever it met
+        except Exception as exc:  # a damaged sheet: openpyxl raises whatever it met
             raise _unreadable(display, exc) from None
         line += 1
         cells += len(values) + 1

@@ -433,7 +433,8 @@ class RosterAssembler:
             ),
             fill_blanks=True,
         )
-        who, seen = f"leerling {leerling.key!r}", set()
+        who = f"leerling {leerling.key!r}"
+        seen: set[tuple[str, Role]] = set()
         refs = (
             (leerling.groep, *leerling.samengestelde_groepen)
             if leerling.groep
@@ -469,7 +470,8 @@ class RosterAssembler:
             ),
             fill_blanks=True,
         )
-        who, seen = f"leerkracht {leerkracht.key!r}", set()
+        who = f"leerkracht {leerkracht.key!r}"
+        seen: set[tuple[str, Role]] = set()
         for koppeling in leerkracht.groepen:
             for role in self._roles(scope, koppeling.rollen or leerkracht.rollen, koppeling.line, ref):
                 self._member(scope, pkey, who, koppeling.key, role, seen, koppeling.line, provenance)

@@ -84,7 +84,7 @@ def local_name(element: etree._Element) -> str:
 
 def _children(element: etree._Element) -> Iterator[tuple[str, etree._Element]]:
     for child in element.iterchildren(tag=etree.Element):  # elements only: no comments, no PIs
-        yield _local(child.tag), child
+        yield _local(child.tag), child  # type: ignore[arg-type]  # an element's tag is a str
 
 
 def _text(element: etree._Element) -> str | None:
