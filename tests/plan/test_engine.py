@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from koppel.model.change import Action
 from koppel.model.desired import Desired, DesiredObject, ObjectKind
+from koppel.model.keys import membership_fingerprint, membership_key
 from koppel.plan.engine import make_plan
 from koppel.plan.model import Plan
 from koppel.plan.policy import AbsentGroupAction, ArchivedMemberships, GuardPolicy, PlanPolicy
@@ -32,9 +33,9 @@ def person(key, given="Jan", family="Jansen", role="student", school="12AB00", e
 
 
 def member(p, g, role="student", school="12AB00", home=False):
-    key = f"{p}|{g}|{role}"
+    key = membership_key(p, g, role)
     return DesiredObject(M, key, {"person": p, "group": g, "role": role, "home": home}, school, f"{p} → {g}", {},
-                         "m1:1" if home else "m1:0")
+                         membership_fingerprint(home))
 
 
 def bestuur(pupils=20, year="2025-2026"):

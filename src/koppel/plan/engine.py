@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from koppel.model.attrs import MembershipAttrs, membership_attrs, person_attrs
+from koppel.model.attrs import MembershipAttrs, group_attrs, membership_attrs, person_attrs
 from koppel.model.change import Action, Change
 from koppel.model.desired import Desired, DesiredObject, ObjectKind
 from koppel.model.keys import TAKEOVER_FOREIGN, stale_serial
@@ -498,7 +498,7 @@ def _group_removal(rec: StateRecord, state: StateView, policy: PlanPolicy, today
     """Archived (or deleted, by policy); last year's groups leave as the jaarovergang."""
     if rec.status is not ObjectStatus.ACTIVE:
         return None
-    before = state.attrs(rec.key) or {}
+    before = group_attrs(state.attrs(rec.key) or {})
     phase = PHASE_GROUP_REMOVE + (MAX_DEPTH - min(state_depth.get(rec.key, 1), MAX_DEPTH))
     group_year = before.get("school_year")
     if group_year and group_year < school_year:

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from koppel.model.attrs import membership_attrs
 from koppel.model.desired import ObjectKind
 from koppel.model.keys import TAKEOVER_FOREIGN, TAKEOVER_STALE, UNRECORDED, stale_serial
 
@@ -91,7 +92,7 @@ class StateView:
         if rec is None:
             fp = self.memberships.get(key)
             if fp is not None:
-                attrs = self.attrs(key) or {}
+                attrs = membership_attrs(self.attrs(key) or {})
                 group = self.records.get(attrs.get("group", ""))
                 rec = StateRecord(ObjectKind.MEMBERSHIP, key, ObjectStatus.ACTIVE, fp,
                                   group.school if group is not None else None,
