@@ -133,6 +133,10 @@ class TargetKind:
     # The (kind, action) pairs the target supports, known without connecting: planning needs no
     # credentials. None = ask a constructed target's capabilities.
     actions: frozenset | None = None
+    # preview(settings, changes) -> the payloads (koppel.targets.base.Payload) apply would send for one
+    # batch, built from the settings alone — no secret, no connection — for `koppel plan --show-payloads`.
+    # None = the target cannot show them.
+    preview: Callable[..., Any] | None = None
 
 
 def _load(table: Mapping[str, str], kind: str, what: str) -> Any:
