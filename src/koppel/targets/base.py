@@ -18,10 +18,10 @@ Contract for ``apply``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
 
 from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
@@ -34,6 +34,7 @@ __all__ = [
     "ItemOutcome",
     "ItemResult",
     "Payload",
+    "PayloadPreview",
     "ReadObject",
     "Target",
     "TargetSnapshot",
@@ -117,6 +118,10 @@ class Payload:
 
     title: str
     body: str
+
+
+# ``TargetKind.preview``: (the target's settings, one batch of changes) -> the payloads ``apply`` would send.
+PayloadPreview: TypeAlias = Callable[[Any, Sequence[Change]], list[Payload]]
 
 
 @runtime_checkable

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from koppel.connectors import ConnectorContext, TargetKind
-from koppel.targets.itslearning.batches import OPERATIONS
+from koppel.targets.itslearning.batches import OPERATIONS, preview
 from koppel.targets.itslearning.client import ImsClient
 from koppel.targets.itslearning.mapping import MANDATORY_FIELDS
 from koppel.targets.itslearning.settings import ItslearningSettings, resolve_endpoints
@@ -50,4 +50,5 @@ KIND = TargetKind(
     factory=factory,
     mandatory_fields=MANDATORY_FIELDS,
     actions=frozenset(OPERATIONS),
+    preview=preview,
 )
