@@ -135,10 +135,14 @@ def plan(
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 0 = no changes, 1 = error, "
                                                     "2 = changes (for cron and scripts).")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="List every change in text output.")] = False,
+    show_payloads: Annotated[bool, typer.Option("--show-payloads", help="After the plan, the request each change "
+                                                "would send to the target (text output; no credentials).")] = False,
 ) -> None:
     """Show what would change in the target: create, update, suspend, restore, archive, delete — with reasons."""
     from koppel.plan.render import render_text
 
+    if show_payloads and fmt is Format.JSON:
+        raise fail("--show-payloads shows the payloads in text output: leave out --format json")
     app_ = _app(config)
     outcome = app_.plan(tenant, target, year=year)
     p = outcome.plan
@@ -154,6 +158,10 @@ def plan(
     else:
         out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools)), markup=False,
                   end="")
+        if show_payloads:
+            from koppel.targets.preview import render_payloads
+
+            out.print(render_payloads(app_.config, p, limit=None if show_all else 50), markup=False, end="")
         if out_file is not None:
             out.print(f"\nSaved to {out_file}. Apply it with `koppel apply {out_file}`.", markup=False)
         elif p.changes and not p.held:  # a held plan's text says how to approve it
