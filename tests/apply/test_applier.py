@@ -12,7 +12,7 @@ import pytest
 from koppel.apply.applier import Applier, RetryPolicy
 from koppel.errors import PlanHeldError, StalePlanError, TargetAuthError, TargetConfigError
 from koppel.model.desired import Desired, ObjectKind
-from koppel.plan.engine import make_plan
+from koppel.plan.engine import diff_index, make_plan
 from koppel.plan.model import Hold
 from koppel.plan.policy import PlanPolicy
 from koppel.state.store import StateStore
@@ -26,10 +26,10 @@ TODAY = dt.date(2026, 3, 2)
 def plan_for(store: StateStore, objs, policy=None):
     desired = Desired.build("fake", "2025-2026", objs, schools=["12AB00"])
     view = store.load_view("t", "fake")
-    from dataclasses import replace
-
-    view = replace(view, details=lambda keys: store.load_details("t", "fake", keys))
-    return make_plan(desired, view, policy or PlanPolicy(), tenant="t", today=TODAY)
+    policy = policy or PlanPolicy()
+    diff = diff_index(desired, view, policy)
+    view = view.with_details(*store.load_details("t", "fake", diff.details_needed))
+    return make_plan(desired, view, policy, tenant="t", today=TODAY, diff=diff)
 
 
 def apply(store, target, plan, **kw):

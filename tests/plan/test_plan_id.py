@@ -14,7 +14,7 @@ from koppel.generator import Bestuur, add_teacher, drop_subject, generate, move_
 from koppel.model import Roster, SchoolYear
 from koppel.model.change import Action, ItemOutcome, ItemResult
 from koppel.model.desired import Desired
-from koppel.plan.engine import make_plan
+from koppel.plan.engine import diff_index, make_plan
 from koppel.plan.model import Plan
 from koppel.plan.policy import PlanPolicy
 from koppel.plan.state_view import StateView
@@ -41,8 +41,9 @@ def _plan_on(store: StateStore, desired: Desired) -> Plan:
     """A plan on the store's state as the pipeline makes one (lean view, details of what changes), with the
     state's random lineage replaced by a fixed one."""
     view = replace(store.load_view("bestuur", "its"), lineage=LINEAGE)
-    view = replace(view, details=lambda keys: store.load_details("bestuur", "its", keys))
-    return make_plan(desired, view, PlanPolicy(), tenant="bestuur", today=TODAY)
+    diff = diff_index(desired, view, PlanPolicy())
+    view = view.with_details(*store.load_details("bestuur", "its", diff.details_needed))
+    return make_plan(desired, view, PlanPolicy(), tenant="bestuur", today=TODAY, diff=diff)
 
 
 def _changed(bestuur: Bestuur) -> Bestuur:

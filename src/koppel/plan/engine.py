@@ -126,8 +126,6 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
     object, as a test's view does. An object whose attributes it does not hold shows an empty before."""
     if diff is None:
         diff = diff_index(desired, state, policy)
-    if state.details is not None and diff.details_needed:  # TRANSITIONAL, until the pipeline loads up front
-        state = state.with_details(*state.details(diff.details_needed))
     notes = list(diff.notes)
     # 3. Decide: updates and restores, then removals; the stale accounts of a takeover once all else is known.
     creates, others = _upserts(diff, state, policy, notes)

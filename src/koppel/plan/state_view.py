@@ -11,7 +11,7 @@ The fingerprint markers (``TAKEOVER_STALE``, ``TAKEOVER_FOREIGN``, ``UNRECORDED`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -71,16 +71,12 @@ class StateView:
     # Objects whose last change was sent and not recorded: key -> the action sent. The plan sends each of them
     # again, as the LAS has it now, whether or not it differs from what the state recorded.
     unrecorded: Mapping[str, str] = field(default_factory=dict)
-    # TRANSITIONAL: a reader the plan called halfway through; the caller now loads ``diff_index``'s
-    # ``details_needed`` itself and passes them with ``with_details``.
-    details: Callable[[Iterable[str]], tuple[Mapping[str, str | bytes], Mapping[str, str]]] | None = None
-
     def with_details(self, attrs: Mapping[str, str | bytes], labels: Mapping[str, str]) -> StateView:
         """This view with the stored attribute JSON and labels of more objects (what the view holds already —
         what was sent and not recorded — stays)."""
         if not attrs and not labels:
-            return replace(self, details=None)
-        return replace(self, attrs_json={**attrs, **self.attrs_json}, labels={**labels, **self.labels}, details=None)
+            return self
+        return replace(self, attrs_json={**attrs, **self.attrs_json}, labels={**labels, **self.labels})
 
     def label(self, key: str) -> str:
         rec = self.records.get(key)
