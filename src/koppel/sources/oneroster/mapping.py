@@ -143,24 +143,14 @@ class _User:
     orgs: list[str]
 
 
-class OneRosterMapper:
-    """Maps a :class:`Dataset` into a :class:`RosterBuilder` (``out``, which may already hold what
-    reading the files reported) and builds one Roster; reports row problems as diagnostics."""
+class _Pass:
+    """What every step of the mapping shares: the tables, the options, and the builder it reports into."""
 
-    def __init__(self, dataset: Dataset, options: MappingOptions, out: RosterBuilder | None = None) -> None:
+    def __init__(self, dataset: Dataset, options: MappingOptions, out: RosterBuilder) -> None:
         self.data = dataset
         self.options = options
         self.source = options.source
-        self.out = out if out is not None else RosterBuilder(options.source)
-        self.school_of_org: dict[str, str] = {}  # org sourcedId -> BRIN6
-        self.groups: dict[str, Group] = {}  # class sourcedId -> group
-        self.skipped_classes: set[str] = set()
-        self.persons: dict[str, Person] = {}  # user sourcedId -> person
-        self.disabled: set[str] = set()
-        self.session_years: dict[str, SchoolYear | None] = {}
-        self.year = SchoolYear(0)  # set by build() before anything uses it
-
-    # -- diagnostics --------------------------------------------------------------------------
+        self.out = out
 
     def _at(self, row: Row, severity: Severity, code: str, message: str, field: str | None = None) -> None:
         self.out.report(severity, code, message, row.file, row.line, field, row.sourced_id)
@@ -168,26 +158,53 @@ class OneRosterMapper:
     def _provenance(self, row: Row) -> Provenance:
         return self.out.provenance(row.file, row.line)
 
-    # -- the roster ---------------------------------------------------------------------------
+    def _reference(
+        self, row: Row, table: str, sourced_id: str, what: str, field: str, *, required: bool = True
+    ) -> Row | None:
+        """The row ``sourced_id`` refers to in ``table``, or a diagnostic.
 
-    def build(self, location: str) -> Roster:
+        A reference to something a delta deleted is a warning; to something that never was, an error
+        when the row cannot do without it (``required``), else a warning.
+        """
+        target = self.data.table(table).get(sourced_id)
+        if target is not None:
+            return target
+        consequence = "this row is left out" if required else "read without it"
+        if self.data.was_deleted(table, sourced_id):
+            self._at(
+                row,
+                Severity.WARNING,
+                "reference-to-deleted",
+                f"{what} {sourced_id} was deleted by a delta; {consequence}",
+                field,
+            )
+        else:
+            severity = Severity.ERROR if required else Severity.WARNING
+            self._at(
+                row,
+                severity,
+                f"unknown-{what}",
+                f"{what} {sourced_id} is not in {table}.csv; {consequence}",
+                field,
+            )
+        return None
+
+
+class _Places(_Pass):
+    """orgs → schools, academicSessions → the school year, classes (with their courses) → groups."""
+
+    def __init__(self, dataset: Dataset, options: MappingOptions, out: RosterBuilder) -> None:
+        super().__init__(dataset, options, out)
+        self.school_of_org: dict[str, str] = {}  # org sourcedId -> BRIN6
+        self.groups: dict[str, Group] = {}  # class sourcedId -> group
+        self.skipped_classes: set[str] = set()
+        self.session_years: dict[str, SchoolYear | None] = {}
+        self.year = SchoolYear(0)  # set by read() before anything uses it
+
+    def read(self) -> None:
         self._schools()
         self.year = self._school_year()
         self._classes()
-        self._users()
-        memberships = self._enrollments()
-        self._guardians()
-        self._place_persons()
-        if not any(p.kind is PersonKind.STUDENT for p in self.out.persons.values()):
-            raise SourceDataError(self._nothing_read(), source=self.source)
-        return self.out.build(
-            self.year, kind="oneroster", location=location, groups=self.groups.values(), memberships=memberships
-        )
-
-    def _nothing_read(self) -> str:
-        errors = [d for d in self.out.diagnostics if d.severity is Severity.ERROR][:3]
-        first = "; ".join(str(d) for d in errors)
-        return "no pupil could be read from the export" + (f" (first errors: {first})" if first else "")
 
     # -- orgs ---------------------------------------------------------------------------------
 
@@ -282,37 +299,6 @@ class OneRosterMapper:
         return chosen
 
     # -- classes ------------------------------------------------------------------------------
-
-    def _reference(
-        self, row: Row, table: str, sourced_id: str, what: str, field: str, *, required: bool = True
-    ) -> Row | None:
-        """The row ``sourced_id`` refers to in ``table``, or a diagnostic.
-
-        A reference to something a delta deleted is a warning; to something that never was, an error
-        when the row cannot do without it (``required``), else a warning.
-        """
-        target = self.data.table(table).get(sourced_id)
-        if target is not None:
-            return target
-        consequence = "this row is left out" if required else "read without it"
-        if self.data.was_deleted(table, sourced_id):
-            self._at(
-                row,
-                Severity.WARNING,
-                "reference-to-deleted",
-                f"{what} {sourced_id} was deleted by a delta; {consequence}",
-                field,
-            )
-        else:
-            severity = Severity.ERROR if required else Severity.WARNING
-            self._at(
-                row,
-                severity,
-                f"unknown-{what}",
-                f"{what} {sourced_id} is not in {table}.csv; {consequence}",
-                field,
-            )
-        return None
 
     def _classes(self) -> None:
         unplaced: Counter[str] = Counter()
@@ -427,6 +413,24 @@ class OneRosterMapper:
             return self.year
         return min(years)
 
+
+class _People(_Pass):
+    """users → persons, enrollments → memberships, guardians ↔ pupils; only persons placed in a school."""
+
+    def __init__(self, places: _Places) -> None:
+        super().__init__(places.data, places.options, places.out)
+        self.places = places
+        self.persons: dict[str, Person] = {}  # user sourcedId -> person
+        self.disabled: set[str] = set()
+
+    def read(self) -> list[Membership]:
+        """Put the persons into the builder; returns the memberships."""
+        self._users()
+        memberships = self._enrollments()
+        self._guardians()
+        self._place_persons()
+        return memberships
+
     # -- users --------------------------------------------------------------------------------
 
     def _users(self) -> None:
@@ -512,7 +516,7 @@ class OneRosterMapper:
         kind = user.kinds[0]
         eckid = self._eckid(row)
         roepnaam, voorvoegsel, achternaam = self._names(row)
-        schools = tuple(dict.fromkeys(self.school_of_org[o] for o in user.orgs if o in self.school_of_org))
+        schools = tuple(dict.fromkeys(self.places.school_of_org[o] for o in user.orgs if o in self.places.school_of_org))
         return Person(
             key=self.out.person_key(row.sourced_id, eckid),
             kind=kind,
@@ -543,9 +547,9 @@ class OneRosterMapper:
 
     def _enrollment(self, row: Row) -> Membership | None:
         class_id, user_id = row["classSourcedId"], row["userSourcedId"]
-        if class_id in self.skipped_classes:
+        if class_id in self.places.skipped_classes:
             return None
-        group = self.groups.get(class_id)
+        group = self.places.groups.get(class_id)
         if group is None:
             self._reference(row, "classes", class_id, "class", "classSourcedId")
             return None
@@ -614,7 +618,7 @@ class OneRosterMapper:
                 "role",
             )
         school = row["schoolSourcedId"]
-        if school and self.school_of_org.get(school, school) != group.school:
+        if school and self.places.school_of_org.get(school, school) != group.school:
             self._at(
                 row,
                 Severity.WARNING,
@@ -675,6 +679,32 @@ class OneRosterMapper:
                 )
                 continue
             placed[person.key] = person
+
+
+class OneRosterMapper:
+    """Maps a :class:`Dataset` into a :class:`RosterBuilder` (``out``, which may already hold what
+    reading the files reported) and builds one Roster; reports row problems as diagnostics."""
+
+    def __init__(self, dataset: Dataset, options: MappingOptions, out: RosterBuilder | None = None) -> None:
+        self.source = options.source
+        self.out = out if out is not None else RosterBuilder(options.source)
+        self.places = _Places(dataset, options, self.out)
+        self.people = _People(self.places)
+
+    def build(self, location: str) -> Roster:
+        self.places.read()
+        memberships = self.people.read()
+        if not any(p.kind is PersonKind.STUDENT for p in self.out.persons.values()):
+            raise SourceDataError(self._nothing_read(), source=self.source)
+        groups = self.places.groups.values()
+        return self.out.build(
+            self.places.year, kind="oneroster", location=location, groups=groups, memberships=memberships
+        )
+
+    def _nothing_read(self) -> str:
+        errors = [d for d in self.out.diagnostics if d.severity is Severity.ERROR][:3]
+        first = "; ".join(str(d) for d in errors)
+        return "no pupil could be read from the export" + (f" (first errors: {first})" if first else "")
 
 
 def _first(*candidates: list[str]) -> str | None:
