@@ -52,6 +52,7 @@ from koppel.errors import (
     TargetProtocolError,
     TransientTargetError,
 )
+from koppel.model.attrs import group_attrs, membership_attrs, person_attrs
 from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
 from koppel.plan.model import Plan
@@ -207,13 +208,13 @@ def _dependencies(change: Change) -> tuple[str, ...]:
         return ()
     after = change.after
     if change.kind is ObjectKind.GROUP:
-        parent = after.get("parent")
+        parent = group_attrs(after).get("parent")
         return (parent,) if parent else ()
     if change.kind is ObjectKind.MEMBERSHIP:
-        return tuple(k for k in (after.get("person"), after.get("group")) if k)
-    if change.kind is ObjectKind.PERSON and after.get("children"):
-        return tuple(after["children"])
-    return ()
+        membership = membership_attrs(after)
+        return tuple(k for k in (membership.get("person"), membership.get("group")) if k)
+    children = person_attrs(after).get("children") if change.kind is ObjectKind.PERSON else None
+    return tuple(children) if children else ()
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from koppel.model.desired import ObjectKind, fingerprint
+from koppel.model.keys import ADOPTED, membership_fingerprint
 from koppel.takeover.model import Adoption, Collision, Foreign, FoundPerson, Missing
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def adopt_memberships(m: _Matching) -> tuple[list[Adoption], int, int]:
         out.append(Adoption(
             kind="membership", key=key, target_id=fm.target_id, label=membership_label(m, person, group),
             matched_on="person and group", attrs=recorded,
-            fingerprint=(f"m1:{int(fm.home)}" if same_role else "adopted"), school=school, updates=updates,
+            fingerprint=(membership_fingerprint(fm.home) if same_role else ADOPTED), school=school, updates=updates,
             site_label=fm.target_id,
         ))
     return out, left, managed

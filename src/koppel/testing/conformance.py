@@ -28,6 +28,7 @@ import pytest
 
 from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind, fingerprint
+from koppel.model.keys import membership_key
 from koppel.targets.base import Target
 
 __all__ = ["TargetConformance", "change"]
@@ -61,7 +62,7 @@ def person(key: str, given: str = "Zoë", family: str = "Berg", prefix: str = "v
 
 
 def membership(person_key: str, group_key: str, role: str = "student", home: bool = False) -> Change:
-    key = f"{person_key}|{group_key}|{role}"
+    key = membership_key(person_key, group_key, role)
     return change(Action.CREATE, ObjectKind.MEMBERSHIP, key, {"person": person_key, "group": group_key, "role": role,
                                                                "home": home})
 

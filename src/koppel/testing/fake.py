@@ -43,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from koppel.connectors import ConnectorContext, TargetKind
 from koppel.errors import TargetConfigError, TransientTargetError
+from koppel.model.attrs import membership_attrs
 from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
 from koppel.targets.base import Capabilities, Check, CheckStatus, ReadObject, TargetSnapshot
@@ -249,10 +250,11 @@ class FakeTarget:
             if parent and not self._exists(parent, ObjectKind.GROUP):
                 return f"parent group {parent} does not exist"
         elif kind is ObjectKind.MEMBERSHIP:
-            if not self._exists(attrs.get("person"), ObjectKind.PERSON):
-                return f"person {attrs.get('person')} does not exist"
-            if not self._exists(attrs.get("group"), ObjectKind.GROUP):
-                return f"group {attrs.get('group')} does not exist"
+            membership = membership_attrs(attrs)
+            if not self._exists(membership.get("person"), ObjectKind.PERSON):
+                return f"person {membership.get('person')} does not exist"
+            if not self._exists(membership.get("group"), ObjectKind.GROUP):
+                return f"group {membership.get('group')} does not exist"
         return None
 
     def _save(self) -> None:
