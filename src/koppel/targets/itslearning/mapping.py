@@ -33,6 +33,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from koppel.model import attrs as contract  # the desired attributes per kind (not the wire's: *_attrs below)
 from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
 from koppel.model.roster import PersonKind, Role
@@ -425,7 +426,7 @@ def _archive(change: Change, config: MappingConfig) -> Prepared[ImsGroup]:
     marked too, because that is the name people see in their course list, and its code is sent
     along so that an upsert that replaces the course fields keeps it.
     """
-    attrs = {**(change.before or {}), **(change.after or {})}
+    attrs = contract.group_attrs({**(change.before or {}), **(change.after or {})})
     refs = _references(change)
     group_type = _group_type(attrs.get("type"))
     folder = _archive_folder(change, attrs, refs, config)
@@ -508,7 +509,7 @@ def _delete_object(change: Change, config: MappingConfig) -> Prepared[None]:
 def _delete_membership(change: Change, config: MappingConfig) -> Prepared[None]:
     if change.target_id:
         return Prepared(key=change.key, wire_id=change.target_id)
-    attrs = {**(change.after or {}), **(change.before or {})}
+    attrs = contract.membership_attrs({**(change.after or {}), **(change.before or {})})
     if not attrs.get("person") or not attrs.get("group"):
         raise _Refusal(
             CODE_MISSING_FIELD, "cannot tell which membership to delete: no target id and no person and group"
@@ -677,8 +678,9 @@ def held_attrs(kind: ObjectKind, attrs: Mapping[str, Any], config: MappingConfig
                 out[name] = out[name][:limit]
         if "prefix" in out and out["prefix"] is None:
             out["prefix"] = ""
-        if config.send_guardian_relationships and attrs.get("children"):
-            out["children"] = tuple(attrs["children"])
+        children = contract.person_attrs(attrs).get("children")
+        if config.send_guardian_relationships and children:
+            out["children"] = tuple(children)
         return out
     if kind is ObjectKind.GROUP:
         out = {name: attrs.get(name) for name in ("type", "name", "parent") if name in attrs}
