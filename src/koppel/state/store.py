@@ -58,6 +58,7 @@ from koppel.errors import (
 )
 from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
+from koppel.model.keys import ADOPTED
 from koppel.plan.model import Plan
 from koppel.plan.state_view import UNRECORDED, ObjectStatus, StateRecord, StateView
 from koppel.state import schema as t
@@ -764,7 +765,7 @@ class StateStore:
             else:
                 conn.execute(insert(t.objects).values(
                     state_id=state_id, key=key, kind=ObjectKind.PERSON.value, status=ObjectStatus.ACTIVE.value,
-                    fingerprint="adopted", attrs=_dumps({"username": username} if username else {}), meta="{}",
+                    fingerprint=ADOPTED, attrs=_dumps({"username": username} if username else {}), meta="{}",
                     target_id=target_id, person_key=key, created_at=now, updated_at=now,
                 ))
             conn.execute(insert(t.journal).values(
