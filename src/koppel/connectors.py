@@ -21,10 +21,10 @@ from koppel.model.roster import SchoolYear
 from koppel.retry import RetryPolicy
 
 __all__ = [
-    "ConnectorContext",
-    "SecretRef",
     "SOURCE_KINDS",
     "TARGET_KINDS",
+    "ConnectorContext",
+    "SecretRef",
     "TargetKind",
     "load_source_kind",
     "load_target_kind",

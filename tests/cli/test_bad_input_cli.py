@@ -111,7 +111,7 @@ def test_duplicate_stamnr_stops_the_run_naming_both_lines(synced):
     lines = path.read_text(encoding="utf-8-sig").splitlines()
     lines.append(lines[1])
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    out = refused(synced, contains=["data errors exceed the limit"])
+    refused(synced, contains=["data errors exceed the limit"])
     report = koppel("validate", cwd=synced)
     assert report.exit_code == 1
     assert f"leerlingen.csv:{len(lines)}" in report.output and "line 2" in report.output, report.output

@@ -136,7 +136,7 @@ def test_a_site_filled_by_another_koppeling_is_taken_over_without_duplicates(tmp
 
 
 def test_an_ambiguous_account_is_listed_and_blocks_approval_until_the_mapping_says(tmp_path):
-    ws, filled = takeover_workspace(tmp_path, "guid", edits=LIKE_GUID, missing_email="noor@example.org")
+    ws, _filled = takeover_workspace(tmp_path, "guid", edits=LIKE_GUID, missing_email="noor@example.org")
     try:
         missing = ws.bestuur.pupils[-1]
         for name in ("noor1", "noor2"):  # two accounts made by hand for the pupil the old koppeling missed

@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -216,7 +216,7 @@ def configure_logging(level: str = "warning", fmt: str = "text") -> None:
     )
 
 
-def _redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Never log a secret, even when someone passes one by mistake."""
     for key in list(event):
         lowered = key.lower()

@@ -15,11 +15,16 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from koppel.cli.common import err, out, progress_bar
 from koppel.cli.init_config import render_config
 from koppel.errors import SandboxError
 from koppel.model.roster import SchoolYear
+
+if TYPE_CHECKING:
+    from koppel.pipeline import Koppel
+    from koppel.plan.model import Plan
 
 DEMO_YEAR = SchoolYear(2025)
 PASSWORD_ENV = "KOPPEL_DEMO_ITSLEARNING_PASSWORD"
@@ -115,7 +120,8 @@ def run_demo(directory: Path | None, *, students: int = 240, keep_running: bool 
         sandbox.stop()
 
 
-def _apply(app, plan) -> None:
+def _apply(app: Koppel, plan: Plan) -> None:
+    from koppel.model.status import JournalOutcome, RunStatus
     from koppel.plan.render import render_summary_line
 
     if plan.empty:
@@ -123,10 +129,11 @@ def _apply(app, plan) -> None:
     with progress_bar(len(plan.changes), "applying", enabled=True) as progress:
         result = app.apply(plan, progress=progress, trigger="demo")
     o = result.outcomes
-    _say(f"Applied {render_summary_line(plan)[6:-1]}: {o.get('done', 0) + o.get('warning', 0)} confirmed by "
-         f"itslearning, {o.get('failed', 0) + o.get('skipped', 0)} not, in {result.requests} requests "
+    confirmed = o.get(JournalOutcome.DONE, 0) + o.get(JournalOutcome.WARNING, 0)
+    _say(f"Applied {render_summary_line(plan)[6:-1]}: {confirmed} confirmed by itslearning, "
+         f"{o.get(JournalOutcome.FAILED, 0) + o.get(JournalOutcome.SKIPPED, 0)} not, in {result.requests} requests "
          f"({result.seconds:.1f}s).")
-    if result.status != "succeeded":
+    if result.status != RunStatus.SUCCEEDED:
         for failure in result.failures[:5]:
             err.print(f"  ! {failure['action']} {failure['kind']} {failure['key']}: {failure['message']}", markup=False)
         raise SandboxError(f"the demo's apply did not succeed ({result.status}); see `koppel status --run "

@@ -6,8 +6,9 @@ import datetime as dt
 import getpass
 import os
 import sys
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, BinaryIO, cast
 
 import typer
 
@@ -29,6 +30,11 @@ from koppel.cli.common import (
     out,
     progress_bar,
 )
+
+if TYPE_CHECKING:
+    from koppel.apply.applier import ApplyResult
+    from koppel.pipeline import Koppel, Progress
+    from koppel.plan.model import Plan
 
 app = typer.Typer(
     name="koppel",
@@ -65,7 +71,7 @@ def main(
 _LOGGING: dict = {"explicit_level": False, "explicit_format": False, "level": "warning", "format": "text"}
 
 
-def _app(config_path: Path):
+def _app(config_path: Path) -> Koppel:
     from koppel.config import load_config
     from koppel.pipeline import Koppel
 
@@ -101,19 +107,11 @@ def validate(
     Exit code 0 when the data may be planned, 1 when errors exceed validation.max_errors.
     """
     from koppel.validation import render_text
-    from koppel.validation import validate as run_validation
 
-    app_ = _app(config)
-    tenant_cfg = app_.config.tenant(tenant)
-    school_year = tenant_cfg.resolve_year(app_.today(), year)
-    roster = app_.read_roster(tenant_cfg, school_year)
-    report = run_validation(roster, tenant_cfg.validation)
-    app_.store.record_source_read(
-        tenant_cfg.id, status="invalid" if report.exceeds_limit else "ok", school_year=str(school_year),
-        counts=roster.counts(), sources=[], diagnostics=[d.to_json() for d in report.diagnostics],
-    )
+    outcome = _app(config).validate(tenant, year=year)
+    report = outcome.report
     if fmt is Format.JSON:
-        emit_json({"tenant": tenant_cfg.id, "school_year": str(school_year), "roster": roster.counts(),
+        emit_json({"tenant": outcome.tenant, "school_year": str(outcome.year), "roster": dict(outcome.counts),
                    **report.to_json()})
     else:
         out.print(render_text(report, limit=limit or None), markup=False, end="")
@@ -153,7 +151,7 @@ def plan(
         except OSError as exc:
             raise fail(f"could not write the plan to {out_file}: {exc.strerror or exc}") from None
     if fmt is Format.JSON:
-        p.write_json(JsonTerminalSafe(sys.stdout.buffer))
+        p.write_json(cast("BinaryIO", JsonTerminalSafe(sys.stdout.buffer)))  # writes whole JSON tokens
         sys.stdout.flush()
     else:
         out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools)), markup=False,
@@ -172,14 +170,17 @@ def plan(
 # -- apply / sync -----------------------------------------------------------------------------------
 
 
-def _print_apply(result, fmt: Format) -> None:
+def _print_apply(result: ApplyResult, fmt: Format) -> None:
     if fmt is Format.JSON:
         emit_json(result.to_json())
         return
+    from koppel.model.status import JournalOutcome
+
     o = result.outcomes
+    done, warned = o.get(JournalOutcome.DONE, 0), o.get(JournalOutcome.WARNING, 0)
     out.print(
-        f"Applied: {o.get('done', 0) + o.get('warning', 0):,} done ({o.get('warning', 0):,} with a warning), "
-        f"{o.get('failed', 0):,} failed, {o.get('skipped', 0):,} skipped — {result.requests:,} requests, "
+        f"Applied: {done + warned:,} done ({warned:,} with a warning), {o.get(JournalOutcome.FAILED, 0):,} failed, "
+        f"{o.get(JournalOutcome.SKIPPED, 0):,} skipped — {result.requests:,} requests, "
         f"{result.retries:,} retries, {result.seconds:.1f}s. Run {result.run_id}: {result.status}.",
         markup=False,
     )
@@ -218,7 +219,7 @@ def apply(
         with progress_bar(total, "applying", enabled=fmt is Format.TEXT) as progress:
             result = app_.approve(approve, approved_by=by or _who(), progress=progress)
         _print_apply(result, fmt)
-        finish(0 if result.status == "succeeded" else 1, store=app_.store)
+        finish(_exit_code(result), store=app_.store)
     if plan_file is not None:
         try:
             p = Plan.from_json_bytes(plan_file.read_bytes())
@@ -234,7 +235,13 @@ def apply(
     with progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT) as progress:
         result = app_.apply(p, progress=progress)
     _print_apply(result, fmt)
-    finish(0 if result.status == "succeeded" else 1, store=app_.store)
+    finish(_exit_code(result), store=app_.store)
+
+
+def _exit_code(result: ApplyResult) -> int:
+    from koppel.model.status import RunStatus
+
+    return 0 if result.status == RunStatus.SUCCEEDED else 1
 
 
 @app.command()
@@ -250,28 +257,27 @@ def sync(
     from koppel.plan.render import render_summary_line, render_text
 
     app_ = _app(config)
-    outcome = app_.plan(tenant, target, year=year)
+    with ExitStack() as bars:
+        def starting(p: Plan) -> Progress | None:
+            if fmt is Format.TEXT:
+                out.print(render_summary_line(p), markup=False)
+            return bars.enter_context(progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT))
+
+        outcome = app_.sync(tenant, target, year=year, before_apply=starting)
     p = outcome.plan
-    if p.held:
-        run_id = app_.store.begin_run(p.tenant, p.target, kind="sync", plan_id=p.id)
-        app_.store.finish_run(run_id, status="held", summary={"plan": p.summary()},
-                              message="; ".join(h.message for h in p.holds))
+    if outcome.applied is None:  # held
         if fmt is Format.JSON:
             emit_json({"plan_id": p.id, "held": True, "holds": [h.to_json() for h in p.holds], "summary": p.summary()})
         else:
             out.print(render_text(p, limit=20), markup=False, end="")
         raise typer.Exit(3)
-    if fmt is Format.TEXT:
-        out.print(render_summary_line(p), markup=False)
-    with progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT) as progress:
-        result = app_.apply(p, progress=progress)
-    _print_apply(result, fmt)
-    finish(0 if result.status == "succeeded" else 1, store=app_.store)
+    _print_apply(outcome.applied, fmt)
+    finish(_exit_code(outcome.applied), store=app_.store)
 
 
 # -- check ----------------------------------------------------------------------------------------
 
-_CHECK_MARK = {"ok": "ok  ", "warning": "warn", "failed": "FAIL", "skipped": "skip"}
+_CHECK_MARK = {"ok": "ok  ", "warning": "warn", "failed": "FAIL", "skipped": "skip"}  # by CheckStatus
 
 
 @app.command()
@@ -284,15 +290,17 @@ def check(
 ) -> None:
     """Check, without writing, that koppel can work with a target: endpoint, TLS, credentials, site root, the
     operations it may use, and what it already holds. Exit 5 when something must be fixed."""
+    from koppel.targets.base import CheckStatus
+
     app_ = _app(config)
     checks = app_.check(tenant, target)
-    failed = [c for c in checks if c.status.value == "failed"]
+    failed = [c for c in checks if c.status is CheckStatus.FAILED]
     if fmt is Format.JSON:
         emit_json({"ok": not failed, "checks": [c.to_json() for c in checks]})
     else:
         for c in checks:
-            out.print(f"{_CHECK_MARK[c.status.value]}  {c.name}: {c.message}", markup=False)
-            if c.fix and c.status.value in ("failed", "warning"):
+            out.print(f"{_CHECK_MARK[c.status]}  {c.name}: {c.message}", markup=False)
+            if c.fix and c.status in (CheckStatus.FAILED, CheckStatus.WARNING):
                 out.print(f"      fix: {c.fix}", markup=False)
         out.print(f"{len(failed)} problem(s) to fix." if failed else "koppel can work with this target.", markup=False)
     raise typer.Exit(5 if failed else 0)
@@ -311,13 +319,14 @@ def status(
 ) -> None:
     """Per target: the last runs, held plans waiting for approval, objects managed, the run lock."""
     from koppel.cli.status import render_run, render_status, status_data
+    from koppel.model.status import PROBLEMS
 
     app_ = _app(config)
     if run is not None:
         info = app_.store.run(run)
         if info is None:
             raise fail(f"no run {run}")
-        entries = app_.store.run_journal(run, outcomes=["failed", "skipped", "warning"])
+        entries = app_.store.run_journal(run, outcomes=PROBLEMS)
         if fmt is Format.JSON:
             emit_json({"run": info.__dict__, "problems": [e.to_json() for e in entries]})
         else:
@@ -591,22 +600,7 @@ def purge(
 ) -> None:
     """AVG: remove the state and history of persons deleted longer ago than the retention period
     (policy.lifecycle.retention_days per target)."""
-    app_ = _app(config)
-    tenant_cfg = app_.config.tenant(tenant)
-    targets = [tenant_cfg.targets[target]] if target else list(tenant_cfg.targets.values())
-    report = []
-    for tgt in targets:
-        days = tgt.policy.lifecycle.retention_days
-        cutoff = (app_.store.clock() - dt.timedelta(days=days)).isoformat(timespec="seconds").replace("+00:00", "Z")
-        persons = app_.store.purgeable_persons(tenant_cfg.id, tgt.name, before=cutoff)
-        entry = {"target": tgt.name, "retention_days": days, "deleted_before": cutoff, "persons": persons}
-        if not dry_run and persons:
-            with app_.store.lock(tenant_cfg.id, tgt.name, purpose="purge"):
-                entry["purged"] = app_.store.purge_persons(tenant_cfg.id, tgt.name, [p["key"] for p in persons])
-            run_id = app_.store.begin_run(tenant_cfg.id, tgt.name, kind="purge")
-            app_.store.finish_run(run_id, status="succeeded", summary={"purged": entry["purged"]},
-                                  message=f"retention of {days} days: {len(persons)} person(s) purged")
-        report.append(entry)
+    report = _app(config).purge(tenant, target, dry_run=dry_run)
     if fmt is Format.JSON:
         emit_json({"dry_run": dry_run, "targets": report})
         return
@@ -627,7 +621,7 @@ def run() -> None:
 
 
 # Commands that live in their own modules register themselves on `app` when imported.
-from koppel.cli import (
+from koppel.cli import (  # noqa: E402
     sandbox_cmds,  # noqa: F401
     service_cmds,  # noqa: F401
     takeover_cmds,  # noqa: F401

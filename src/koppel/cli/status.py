@@ -6,15 +6,19 @@ Names, labels, reasons and messages come from the LAS or the platform: they are 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from koppel.model.status import JournalOutcome, PlanStatus
 from koppel.state.store import JournalEntry, RunInfo
 from koppel.textsafe import printable
+
+if TYPE_CHECKING:
+    from koppel.pipeline import Koppel
 
 SYMBOL = {"create": "+", "update": "~", "suspend": "-", "restore": "^", "archive": ">", "delete": "x", "adopt": "="}
 
 
-def status_data(app: Any, tenant_id: str | None) -> dict[str, Any]:
+def status_data(app: Koppel, tenant_id: str | None) -> dict[str, Any]:
     """Everything `koppel status` shows, as data (the dashboard's overview reads the same)."""
     tenants = [app.config.tenant(tenant_id)] if tenant_id else list(app.config.tenants.values())
     store = app.store
@@ -22,11 +26,9 @@ def status_data(app: Any, tenant_id: str | None) -> dict[str, Any]:
     for tenant in tenants:
         targets = []
         for name, target in tenant.targets.items():
-            serial = store.serial(tenant.id, name)
-            if serial is not None:
-                store.mark_stale_plans(tenant.id, name, serial[1])  # a held plan the state moved past
+            app.mark_stale_plans(tenant.id, name)  # a held plan the state moved past
             runs = store.runs(tenant.id, name, limit=5)
-            held = store.plans(tenant.id, name, status=["held"])
+            held = store.plans(tenant.id, name, status=[PlanStatus.HELD])
             lock = store.current_lock(tenant.id, name)
             verdict = store.lock_verdict(lock) if lock else None
             targets.append({
@@ -139,7 +141,7 @@ def render_history(person: dict[str, Any], entries: list[JournalEntry]) -> str:
         lines.append(f"  {e.at}  {SYMBOL.get(e.action, '?')} {e.action} {e.kind}{what}  [{e.outcome}, run {e.run_id}]")
         if e.reason:
             lines.append(f"      why: {printable(e.reason)}")
-        if e.message and e.outcome != "done":
+        if e.message and e.outcome != JournalOutcome.DONE:
             lines.append(f"      {printable(e.message)}")
     return "\n".join(lines) + "\n"
 

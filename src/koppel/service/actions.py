@@ -7,11 +7,17 @@ sync); discarding is a status change and happens at once, through ``Koppel.disca
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from koppel.errors import PlanNotFound
+from koppel.model.status import PlanStatus
 from koppel.service.dashboard import NotFound, plan_model
 from koppel.service.models import PlanRecordModel, RequestModel
 from koppel.service.queue import RequestKind, Trigger
 from koppel.service.runtime import Service
+
+if TYPE_CHECKING:
+    from koppel.state.store import PlanRecord
 
 __all__ = ["ActionRefused", "approve_plan", "discard_plan", "run_now"]
 
@@ -31,12 +37,12 @@ def run_now(service: Service, tenant: str, target: str, *, by: str, trigger: Tri
     return RequestModel(**request.to_json())
 
 
-def _held(service: Service, plan_id: str):
+def _held(service: Service, plan_id: str) -> PlanRecord:
     try:
         record = service.koppel.store.plan_record(plan_id)
     except PlanNotFound:
         raise NotFound(f"no plan {plan_id!r}") from None
-    if record.status != "held":
+    if record.status != PlanStatus.HELD:
         raise ActionRefused(f"plan {record.id} is {record.status}; only a held plan can be approved or discarded")
     pending = [r for r in service.queue.pending(record.tenant, record.target)
                if r.kind is RequestKind.APPROVE and r.plan_id == record.id]

@@ -20,6 +20,7 @@ new is sent, and the run ends as ``stopped`` for the next one to continue.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from koppel.service.plancache import PlanCache
 from koppel.service.queue import RequestKind, RequestStatus, RunQueue, RunRequest, Trigger
 from koppel.service.schedule import Schedule, ScheduleError
 from koppel.service.stats import RunStats, refresh_planner_statistics, since_days
-from koppel.service.worker import Worker
+from koppel.service.worker import Worker, WorkResult
 from koppel.state.store import StateStore
 
 __all__ = ["Job", "Scheduler", "load_schedules"]
@@ -90,7 +91,7 @@ class Scheduler:
         self._wake = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="koppel-run")
         self._workers = workers
-        self._running: dict[tuple[str, str], Future] = {}
+        self._running: dict[tuple[str, str], Future[WorkResult]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stats = RunStats(store)
@@ -148,12 +149,12 @@ class Scheduler:
                     continue
                 claimed = self.queue.get(request.id) or request
                 future = self._pool.submit(self.worker.execute, claimed, self.stop)
-                future.add_done_callback(lambda f, r=claimed: self._done(f, r))
+                future.add_done_callback(functools.partial(self._done, request=claimed))
                 self._running[request.key] = future
                 started.append(claimed)
         return started
 
-    def _done(self, future: Future, request: RunRequest) -> None:
+    def _done(self, future: Future[WorkResult], request: RunRequest) -> None:
         error = future.exception()
         if error is not None:  # not a KoppelError (the worker records those): a bug or the database gone
             log.error("run crashed", request=request.id, error=repr(error), exc_info=error)

@@ -6,7 +6,8 @@ adds what a service needs around them:
 * the ``stop`` event is passed on, so SIGTERM lets the batches in flight finish and be recorded;
 * another run holding the (tenant, target) lock makes the request *skipped*, never queued twice;
 * a sync that fails before anything was applied (the LAS could not be read, too many data errors)
-  is still recorded as a failed run, so the dashboard and the notice can show it;
+  is still recorded as a failed run, so the dashboard and the notice can show it: the request is passed
+  as the run's :class:`~koppel.runs.RunOrigin`, and the pipeline records the failure (and says which run);
 * a held plan and a failed run are notified, with a link;
 * the run's per-school counts are taken for the chart.
 """
@@ -19,7 +20,9 @@ from dataclasses import dataclass
 import structlog
 
 from koppel.errors import KoppelError, LockHeld
+from koppel.model.status import RunKind, RunStatus
 from koppel.pipeline import Koppel
+from koppel.runs import RunFailed, RunOrigin
 from koppel.service.notify import EventKind, Notice, Notifier
 from koppel.service.plancache import PlanCache
 from koppel.service.queue import RequestKind, RequestStatus, RunQueue, RunRequest
@@ -62,53 +65,49 @@ class Worker:
                 result = self._sync(request, stop)
         except LockHeld as exc:
             result = WorkResult(RequestStatus.SKIPPED, message=str(exc))
-        except KoppelError as exc:
-            result = self._failed(request, exc)
+        except RunFailed as exc:
+            result = self._failed(request, exc.run_id, exc.error)
+        except KoppelError as exc:  # the state store failed while the outcome was recorded or counted
+            log.warning("run outcome not recorded", request=request.id, error=str(exc))
+            result = WorkResult(RequestStatus.FAILED, message=str(exc))
         self.queue.finish(request.id, result.status, run_id=result.run_id, message=result.message)
         log.info("run finished", request=request.id, status=result.status.value, run=result.run_id)
         return result
 
     def _sync(self, request: RunRequest, stop: threading.Event) -> WorkResult:
-        outcome = self.koppel.sync(request.tenant, request.target, trigger=request.trigger.value, stop=stop)
+        outcome = self.koppel.sync(request.tenant, request.target, trigger=request.trigger.value, stop=stop,
+                                   origin=_origin(request))
         if outcome.held:
             if self.plans is not None:
                 self.plans.put(outcome.plan)
             self._notify(EventKind.PLAN_HELD, request, "; ".join(h.message for h in outcome.plan.holds),
                          plan_id=outcome.plan.id, run_id=outcome.run_id)
-            return WorkResult(RequestStatus.DONE, outcome.run_id, "held")
+            return WorkResult(RequestStatus.DONE, outcome.run_id, RunStatus.HELD)
         applied = outcome.applied
-        status = applied.status if applied is not None else "succeeded"
+        status = RunStatus(applied.status) if applied is not None else RunStatus.SUCCEEDED
         return self._after_run(request, outcome.run_id, status, applied.message if applied else None,
                                changed=len(outcome.plan.changes))
 
     def _approve(self, request: RunRequest, stop: threading.Event) -> WorkResult:
         assert request.plan_id is not None
-        result = self.koppel.approve(request.plan_id, approved_by=request.requested_by or "unknown", stop=stop)
-        return self._after_run(request, result.run_id, result.status, result.message,
+        result = self.koppel.approve(request.plan_id, approved_by=request.requested_by or "unknown", stop=stop,
+                                     origin=_origin(request))
+        return self._after_run(request, result.run_id, RunStatus(result.status), result.message,
                                changed=sum(result.outcomes.values()))
 
-    def _after_run(self, request: RunRequest, run_id: int | None, status: str, message: str | None, *,
+    def _after_run(self, request: RunRequest, run_id: int | None, status: RunStatus, message: str | None, *,
                    changed: int) -> WorkResult:
         if run_id is not None:
             self.stats.compute(run_id)
         if changed >= _ANALYZE_AFTER:
             refresh_planner_statistics(self.koppel.store)
-        if status == "failed":
+        if status is RunStatus.FAILED:
             self._notify(EventKind.RUN_FAILED, request, message or status, run_id=run_id)
             return WorkResult(RequestStatus.FAILED, run_id, message)
-        return WorkResult(RequestStatus.DONE, run_id, status if status != "succeeded" else None)
+        return WorkResult(RequestStatus.DONE, run_id, status if status is not RunStatus.SUCCEEDED else None)
 
-    def _failed(self, request: RunRequest, exc: KoppelError) -> WorkResult:
-        """Record a run for a failure that happened before the pipeline recorded one."""
-        store = self.koppel.store
-        latest = store.runs(request.tenant, request.target, limit=1)
-        if latest and latest[0].status == "failed" and request.started_at and latest[0].started_at >= request.started_at:
-            run_id = latest[0].id  # the pipeline recorded this failure itself
-        else:
-            run_id = store.begin_run(request.tenant, request.target, kind=request.kind.value,
-                                     trigger=request.trigger.value, plan_id=request.plan_id,
-                                     approved_by=request.requested_by if request.kind is RequestKind.APPROVE else None)
-            store.finish_run(run_id, status="failed", message=str(exc))
+    def _failed(self, request: RunRequest, run_id: int, exc: KoppelError) -> WorkResult:
+        """A failure the pipeline recorded as run ``run_id``: counted for the chart and notified."""
         self.stats.compute(run_id)
         self._notify(EventKind.RUN_FAILED, request, str(exc), run_id=run_id)
         return WorkResult(RequestStatus.FAILED, run_id, str(exc))
@@ -121,3 +120,10 @@ class Worker:
         link = self.settings.link(f"/plans/{plan_id}" if plan_id else f"/runs/{run_id}")
         self.notifier.notify(Notice(event, request.tenant, tenant.name if tenant else request.tenant,
                                     request.target, message, link, run_id=run_id, plan_id=plan_id))
+
+
+def _origin(request: RunRequest) -> RunOrigin:
+    """How the pipeline records this request as a failed run when it fails before its run began."""
+    approval = request.kind is RequestKind.APPROVE
+    return RunOrigin(request.tenant, request.target, RunKind(request.kind.value), request.trigger.value,
+                     plan_id=request.plan_id, approved_by=request.requested_by if approval else None)
