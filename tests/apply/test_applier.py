@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
+from typing import ClassVar
 
 import pytest
 
 from koppel.apply.applier import Applier, RetryPolicy
 from koppel.errors import PlanHeldError, StalePlanError, TargetAuthError, TargetConfigError
+from koppel.model.change import Action
 from koppel.model.desired import Desired, ObjectKind
 from koppel.plan.engine import diff_index, make_plan
 from koppel.plan.model import Hold
@@ -150,7 +152,7 @@ def test_refused_credentials_stop_at_once(store):
 
 def test_batches_hold_one_kind_and_action_and_respect_max_batch(store):
     class Recording(FakeTarget):
-        batches = []
+        batches: ClassVar[list[list[tuple[ObjectKind, Action]]]] = []
 
         def apply(self, batch):
             Recording.batches.append([(c.kind, c.action) for c in batch])

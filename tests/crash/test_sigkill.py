@@ -219,7 +219,7 @@ def test_sigkill_at_many_points_of_a_sync_then_a_rerun_lands_exactly_the_desired
         for target_id, (key, status) in by_kind["person"].items():
             assert target_id in persons, key
             assert persons[target_id]["trashed"] == (status in ("suspended", "deleted")), (key, status)
-        for target_id, (key, status) in by_kind["group"].items():
+        for target_id, (key, _status) in by_kind["group"].items():
             assert target_id in groups, key
         archive_folders = {g["sync_id"] for g in objects["groups"] if g["sync_id"].endswith(":archive")}
         archived = {t for t, (_, s) in by_kind["group"].items() if s == "archived"}

@@ -60,7 +60,7 @@ from koppel.retry import RetryPolicy
 from koppel.state.store import StateStore
 from koppel.targets.base import Target
 
-__all__ = ["ApplyResult", "Applier", "RetryPolicy"]
+__all__ = ["Applier", "ApplyResult", "RetryPolicy"]
 
 log = structlog.get_logger("koppel.apply")
 
@@ -70,8 +70,8 @@ class ApplyResult:
     plan_id: str
     run_id: int
     status: str = "succeeded"  # succeeded | partial | failed | stopped
-    outcomes: Counter = field(default_factory=Counter)  # done / warning / failed / skipped
-    by_action: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    outcomes: Counter[str] = field(default_factory=Counter)  # done / warning / failed / skipped
+    by_action: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     failures: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
@@ -99,6 +99,8 @@ class ApplyResult:
 
 
 _MAX_LISTED = 1000
+_DEFAULT_RETRY = RetryPolicy()
+"""The retry policy of an Applier that is given none (a frozen value, so one instance serves all)."""
 _SKIPPED = "skipped"
 _SPLIT_AFTER = 2
 """A batch refused as a whole this many times is split (a split half is split at its first refusal)."""
@@ -111,7 +113,7 @@ class Applier:
         target: Target,
         *,
         tenant: str,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = _DEFAULT_RETRY,
         progress: Callable[[int, int], None] | None = None,
         stop: threading.Event | None = None,
         heartbeat: Callable[[], None] | None = None,

@@ -48,7 +48,7 @@ from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
 from koppel.targets.base import Capabilities, Check, CheckStatus, ReadObject, TargetSnapshot
 
-__all__ = ["FakeTarget", "FakeTargetSettings", "KIND"]
+__all__ = ["KIND", "FakeTarget", "FakeTargetSettings"]
 
 
 class FakeTargetSettings(BaseModel):

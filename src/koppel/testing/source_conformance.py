@@ -22,7 +22,7 @@ from __future__ import annotations
 import pytest
 
 from koppel.errors import SourceError
-from koppel.model.roster import PersonKind, Roster
+from koppel.model.roster import Group, Membership, Person, PersonKind, Roster
 from koppel.sources.base import Source
 
 __all__ = ["SourceConformance", "roster_fingerprint"]
@@ -54,7 +54,8 @@ class SourceConformance:
 
     def test_provenance_on_every_object(self, source: Source) -> None:
         roster = source.read()
-        objects = [*roster.persons.values(), *roster.groups.values(), *roster.memberships]
+        objects: list[Person | Group | Membership] = [
+            *roster.persons.values(), *roster.groups.values(), *roster.memberships]
         for obj in objects:
             prov = obj.provenance
             assert prov is not None, f"{obj!r} has no provenance"
