@@ -18,7 +18,7 @@ Rows are written in a fixed order, so the same bestuur always gives byte-identic
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -370,58 +370,16 @@ def staff_id(teacher: Teacher) -> str:
 
 def _write_koppel(bestuur: Bestuur, out_dir: Path) -> list[Path]:
     year = str(bestuur.school_year)
-    views = _views(bestuur)
     persons: list[Sequence[object]] = []
     groups: list[Sequence[object]] = []
     memberships: list[Sequence[object]] = []
-    for view in views:
+    for view in _views(bestuur):
         brin6 = view.school.brin6
-        persons.extend(
-            (
-                p.stamnr,
-                "student",
-                brin6,
-                p.eckid or "",
-                p.roepnaam,
-                p.voorvoegsel,
-                p.achternaam,
-                p.email or "",
-                p.stamnr,
-                "",
-                p.login,
-                p.leerjaar,
-            )
-            for p in view.pupils
-        )
-        persons.extend(
-            (
-                staff_id(t),
-                "staff",
-                brin6,
-                "",
-                t.roepnaam,
-                t.voorvoegsel,
-                t.achternaam,
-                t.email,
-                "",
-                t.docentcode,
-                t.login,
-                "",
-            )
-            for t in view.teachers
-        )
+        persons.extend(_koppel_pupil(p, brin6) for p in view.pupils)
+        persons.extend(_koppel_staff(t, brin6) for t in view.teachers)
         groups.extend(_koppel_klas(k, year) for k in view.klassen)
         groups.extend(_koppel_lesgroep(g, year) for g in view.lesgroepen)
-        teacher_ids = {t.docentcode: staff_id(t) for t in view.teachers}
-        memberships.extend((p.stamnr, p.klas, brin6, "student", "", "") for p in view.pupils)
-        memberships.extend(
-            (teacher_ids[k.mentor], k.name, brin6, "mentor", "", "")
-            for k in view.klassen
-            if k.mentor in teacher_ids
-        )
-        for g in view.lesgroepen:
-            memberships.extend((s, g.name, brin6, "student", "", "") for s in g.pupils)
-            memberships.extend((teacher_ids[c], g.name, brin6, "teacher", "", "") for c in g.teachers)
+        memberships.extend(_koppel_memberships(view))
     options = {"delimiter": ","}
     return [
         _write(
@@ -431,6 +389,56 @@ def _write_koppel(bestuur: Bestuur, out_dir: Path) -> list[Path]:
         _write(out_dir / "groups.csv", KOPPEL_GROUPS, groups, **options),
         _write(out_dir / "memberships.csv", KOPPEL_MEMBERSHIPS, memberships, **options),
     ]
+
+
+def _koppel_pupil(p: Pupil, brin6: str) -> tuple[object, ...]:
+    return (
+        p.stamnr,
+        "student",
+        brin6,
+        p.eckid or "",
+        p.roepnaam,
+        p.voorvoegsel,
+        p.achternaam,
+        p.email or "",
+        p.stamnr,
+        "",
+        p.login,
+        p.leerjaar,
+    )
+
+
+def _koppel_staff(t: Teacher, brin6: str) -> tuple[object, ...]:
+    return (
+        staff_id(t),
+        "staff",
+        brin6,
+        "",
+        t.roepnaam,
+        t.voorvoegsel,
+        t.achternaam,
+        t.email,
+        "",
+        t.docentcode,
+        t.login,
+        "",
+    )
+
+
+def _koppel_memberships(view: _SchoolView) -> Iterator[tuple[object, ...]]:
+    """One school's memberships: pupils in their klas, mentors of their klas, then each lesgroep's
+    pupils and teachers."""
+    brin6 = view.school.brin6
+    teacher_ids = {t.docentcode: staff_id(t) for t in view.teachers}
+    yield from ((p.stamnr, p.klas, brin6, "student", "", "") for p in view.pupils)
+    yield from (
+        (teacher_ids[k.mentor], k.name, brin6, "mentor", "", "")
+        for k in view.klassen
+        if k.mentor in teacher_ids
+    )
+    for g in view.lesgroepen:
+        yield from ((s, g.name, brin6, "student", "", "") for s in g.pupils)
+        yield from ((teacher_ids[c], g.name, brin6, "teacher", "", "") for c in g.teachers)
 
 
 def _koppel_klas(k: Klas, year: str) -> tuple[object, ...]:
