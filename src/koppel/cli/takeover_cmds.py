@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,9 @@ from koppel.cli.common import (
     out,
 )
 from koppel.cli.main import _app, _who, app
+
+if TYPE_CHECKING:
+    from koppel.takeover.model import TakeoverPlan, TakeoverResult
 
 EXIT_BLOCKED = 2  # the plan was made, but cannot be approved as it is (ambiguities, problems, partial read)
 
@@ -52,37 +55,62 @@ def takeover(
     Exit 0: the plan can be approved (or, with --approve, was recorded); 2: it cannot be approved as it is
     (ambiguous matches, mapping problems, a partial read); 3: --approve refused such a plan; 1: an error
     (configuration, mapping CSV, a stale or altered plan file)."""
-    from koppel.takeover.model import TakeoverPlan
-    from koppel.takeover.render import render_report, render_text
-
     if plan_file is not None and not approve:
         raise fail("--plan FILE goes with --approve (to make a plan, leave --plan out)")
     app_ = _app(config)
-    if plan_file is not None:
-        try:
-            plan = TakeoverPlan.from_json_bytes(plan_file.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise fail(f"{plan_file}: {exc}") from None
-    else:
-        plan = app_.takeover(tenant, target, mapping=mapping, year=year).plan
+    plan = _saved_plan(plan_file) if plan_file is not None else app_.takeover(
+        tenant, target, mapping=mapping, year=year).plan
+    _save(plan, out_file, report)
+    if not approve:
+        _show(plan, fmt, show_all=show_all, out_file=out_file, report=report)
+        raise typer.Exit(EXIT_BLOCKED if plan.blocked else 0)
+    if fmt is Format.TEXT and plan_file is None:
+        out.print(_rendered(plan, show_all), markup=False, end="")
+    result = app_.approve_takeover(plan.tenant if plan_file else tenant, plan.target if plan_file else target,
+                                   approved_by=by or _who(), plan=plan)
+    _show_recorded(plan, result, fmt)
+
+
+def _saved_plan(plan_file: Path) -> TakeoverPlan:
+    """The takeover plan saved with --out; a file that cannot be read or is not a plan is an error."""
+    from koppel.takeover.model import TakeoverPlan
+
+    try:
+        return TakeoverPlan.from_json_bytes(plan_file.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise fail(f"{plan_file}: {exc}") from None
+
+
+def _save(plan: TakeoverPlan, out_file: Path | None, report: Path | None) -> None:
+    """Write the plan (--out) and the CSV report of every object (--report), where asked."""
+    from koppel.takeover.render import render_report
+
     if out_file is not None:
         out_file.write_bytes(plan.to_json_bytes())
     if report is not None:
         report.write_text(render_report(plan), encoding="utf-8")
-    if not approve:
-        if fmt is Format.JSON:
-            sys.stdout.buffer.write(plan.to_json_bytes() + b"\n")
-            sys.stdout.flush()
-        else:
-            out.print(render_text(plan, limit=None if show_all else 20), markup=False, end="")
-            for path, what in ((out_file, "plan"), (report, "report")):
-                if path is not None:
-                    out.print(f"Saved the {what} to {path}.", markup=False)
-        raise typer.Exit(EXIT_BLOCKED if plan.blocked else 0)
-    if fmt is Format.TEXT and plan_file is None:
-        out.print(render_text(plan, limit=None if show_all else 20), markup=False, end="")
-    result = app_.approve_takeover(plan.tenant if plan_file else tenant, plan.target if plan_file else target,
-                                   approved_by=by or _who(), plan=plan)
+
+
+def _rendered(plan: TakeoverPlan, show_all: bool) -> str:
+    from koppel.takeover.render import render_text
+
+    return render_text(plan, limit=None if show_all else 20)
+
+
+def _show(plan: TakeoverPlan, fmt: Format, *, show_all: bool, out_file: Path | None, report: Path | None) -> None:
+    """The plan (not approved), as JSON or as text with where it was saved."""
+    if fmt is Format.JSON:
+        sys.stdout.buffer.write(plan.to_json_bytes() + b"\n")
+        sys.stdout.flush()
+        return
+    out.print(_rendered(plan, show_all), markup=False, end="")
+    for path, what in ((out_file, "plan"), (report, "report")):
+        if path is not None:
+            out.print(f"Saved the {what} to {path}.", markup=False)
+
+
+def _show_recorded(plan: TakeoverPlan, result: TakeoverResult, fmt: Format) -> None:
+    """What the approval recorded, and what to do next."""
     if fmt is Format.JSON:
         emit_json({"plan": plan.id, "recorded": result.to_json()})
         return
