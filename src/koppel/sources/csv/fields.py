@@ -78,10 +78,8 @@ def _kind(spec: TableSpec, field: str) -> FieldKind:
     return FIELD_KINDS.get(field, "text")
 
 
-def row_check(
-    raw: RawTable, columns: ColumnMap, spec: TableSpec, separator: str
-) -> Callable[[tuple[int, list[str]]], bool]:
-    """A check for :attr:`RawTable.row_check`: False (reported in ``raw.problems``) for a row to leave out."""
+def _checked_fields(columns: ColumnMap, spec: TableSpec) -> list[tuple[int, str, FieldKind, bool]]:
+    """(column index, header, kind, whether it holds a list) of every column the file has, left to right."""
     fields = []
     for field, index in columns.index.items():
         try:
@@ -90,6 +88,14 @@ def row_check(
             multi = False
         fields.append((index, columns.headers.get(field, field), _kind(spec, field), multi))
     fields.sort()
+    return fields
+
+
+def row_check(
+    raw: RawTable, columns: ColumnMap, spec: TableSpec, separator: str
+) -> Callable[[tuple[int, list[str]]], bool]:
+    """A check for :attr:`RawTable.row_check`: False (reported in ``raw.problems``) for a row to leave out."""
+    fields = _checked_fields(columns, spec)
     smallest = min((FIELD_LIMITS[kind] for _, _, kind, _ in fields), default=FIELD_LIMITS["text"])
     limits = [(index, FIELD_LIMITS[kind]) for index, _, kind, _ in fields]
 
