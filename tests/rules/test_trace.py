@@ -4,8 +4,6 @@ it through exactly when build_desired makes it, and names the klas node or cours
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from koppel.connectors import ConnectorContext
