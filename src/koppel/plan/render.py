@@ -7,15 +7,19 @@ name can never move the cursor, recolour a terminal or reorder what is shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from koppel.model.change import ACTION_ORDER, Action, Change
-from koppel.model.desired import ObjectKind
+from koppel.model.desired import Desired, ObjectKind
 from koppel.plan.model import Plan
 from koppel.textsafe import printable
 
-__all__ = ["SYMBOL", "render_summary_line", "render_text"]
+__all__ = ["REMOVALS", "SYMBOL", "PersonLabel", "people_from_desired", "people_from_plan", "people_from_state",
+           "render_search",
+           "render_summary_line", "render_text", "search_changes"]
 
 SYMBOL = {
     Action.CREATE: "+",
@@ -25,6 +29,93 @@ SYMBOL = {
     Action.ARCHIVE: ">",
     Action.DELETE: "x",
 }
+
+
+REMOVALS = (Action.SUSPEND, Action.ARCHIVE, Action.DELETE)
+SAMPLE = 3  # changes shown of each action × kind by default
+
+
+@dataclass(frozen=True, slots=True)
+class PersonLabel:
+    """How a person is shown: leerlingnummer or docentcode, name and klas — never a bare sync key."""
+
+    number: str | None
+    name: str
+    klas: str | None = None
+
+    def __str__(self) -> str:
+        klas = f" ({self.klas})" if self.klas else ""
+        return f"{self.number + ' ' if self.number else ''}{self.name}{klas}"
+
+
+def _person_of(change: Change) -> str | None:
+    """The sync key of the person a change is about (a membership's person: the first part of its key,
+    ``<person>|<group>|<role>``); None for a group."""
+    kind = change.kind
+    if kind is _PERSON:
+        return change.key
+    if kind is _MEMBERSHIP:
+        return change.key.partition("|")[0]
+    return None
+
+
+_PERSON, _MEMBERSHIP, _GROUP = ObjectKind.PERSON, ObjectKind.MEMBERSHIP, ObjectKind.GROUP
+
+
+def people_from_plan(plan: Plan) -> dict[str, PersonLabel]:
+    """What the plan itself says of its persons: a person change carries the LAS numbers (``meta``) and the
+    name; a pupil's membership of a klas the plan also changes gives the klas."""
+    klassen: dict[str, str] = {}
+    numbers: dict[str, tuple[str | None, str]] = {}
+    for c in plan.changes:
+        kind = c.kind
+        if kind is _PERSON:
+            meta = c.meta or {}
+            numbers[c.key] = (meta.get("leerlingnummer") or meta.get("docentcode"), c.label)
+        elif kind is _GROUP:
+            attrs = c.after or c.before or {}
+            if attrs.get("type") == "klas":
+                klassen[c.key] = str(attrs.get("name") or c.label)
+    klas_of: dict[str, str] = {}
+    if klassen:
+        delete = Action.DELETE
+        for c in plan.changes:
+            if c.kind is _MEMBERSHIP and c.action is not delete and c.key.endswith("|student"):
+                person, _, rest = c.key.partition("|")
+                klas = klassen.get(rest.rpartition("|")[0])
+                if klas is not None:
+                    klas_of[person] = klas
+    out = {}
+    for key in numbers.keys() | klas_of.keys():
+        number, name = numbers.get(key, (None, ""))
+        out[key] = PersonLabel(number, name, klas_of.get(key))
+    return out
+
+
+def people_from_desired(desired: Desired) -> dict[str, PersonLabel]:
+    """Every person of a :class:`~koppel.model.desired.Desired` with their numbers and klas (a caller that still
+    holds the desired state passes this to :func:`render_text`, so that persons the plan only names through a
+    membership are shown by leerlingnummer and klas too)."""
+    klassen = {k: o.label for k, o in desired.objects.items() if o.kind is ObjectKind.GROUP
+               and o.attrs.get("type") == "klas"}
+    klas_of: dict[str, str] = {}
+    if klassen:
+        for m in desired.memberships.values():
+            if m.group in klassen and m.role == "student":
+                klas_of[m.person] = klassen[m.group]
+    return {k: PersonLabel(o.meta.get("leerlingnummer") or o.meta.get("docentcode"), o.label, klas_of.get(k))
+            for k, o in desired.objects.items() if o.kind is ObjectKind.PERSON}
+
+
+def people_from_state(rows: Iterable[tuple[str, Mapping[str, Any], Mapping[str, Any], str]]) -> dict[str, PersonLabel]:
+    """The persons of the state's identity rows — (sync key, attrs, meta, status), as
+    ``StateStore.identity_rows`` gives them — by number and name: what a removal of a person who left the LAS
+    is shown by (the plan's suspend and delete carry no LAS numbers)."""
+    out = {}
+    for key, attrs, meta, _status in rows:
+        name = " ".join(p for p in (attrs.get("given"), attrs.get("prefix"), attrs.get("family")) if p)
+        out[key] = PersonLabel(meta.get("leerlingnummer") or meta.get("docentcode"), name)
+    return out
 
 
 def render_summary_line(plan: Plan) -> str:
@@ -49,8 +140,12 @@ def _table(title: str, rows: dict[str, dict[str, int]]) -> list[str]:
     return lines
 
 
-def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, str] | None = None) -> str:
-    """The full text rendering. ``limit`` caps the listed changes (None = all)."""
+def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, str] | None = None,
+                people: Mapping[str, PersonLabel] | None = None) -> str:
+    """The full text rendering. By default (``limit`` set): every removal first (up to a cap, with their
+    number), then a sample of each action × kind, with counts per school and per klas; ``limit=None`` lists
+    every change, removals first. ``people`` (sync key → label) adds what the plan does not carry itself."""
+    known = {**people_from_plan(plan), **(people or {})}
     lines = [
         f"Plan {plan.id} for tenant {plan.tenant} → target {plan.target} "
         f"(school year {plan.school_year}, {plan.today}, state serial {plan.serial})",
@@ -67,6 +162,14 @@ def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, s
             for k, v in breakdown["school"].items()
         }
         lines.extend(_table("per school", schools))
+        per_klas = _per_klas(plan, known)
+        if per_klas:
+            cap = None if limit is None else max(limit, 20)
+            shown = dict(list(per_klas.items())[:cap] if cap is not None else per_klas.items())
+            lines.append("")
+            lines.extend(_table("per klas (persons and their memberships)", shown))
+            if len(shown) < len(per_klas):
+                lines.append(f"… and {len(per_klas) - len(shown):,} more klassen (use --all)")
     if plan.holds:
         lines += ["", "HELD — this plan applies only with approval (`koppel apply --approve " + plan.id + "`):"]
         lines += [f"  ! {printable(h.message)}" for h in plan.holds]
@@ -78,11 +181,131 @@ def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, s
     policy = plan.policy
     if policy:
         lines += ["", "Safety settings: " + _policy_line(policy)]
-    if plan.changes:
-        lines += ["", "Changes:"]
-        lines += list(_change_lines(plan.changes, limit))
-    else:
+    if not plan.changes:
         lines += ["", "No changes. The target is in step with the LAS."]
+        return "\n".join(lines) + "\n"
+    removals = [c for c in plan.changes if c.action in REMOVALS]
+    others = [c for c in plan.changes if c.action not in REMOVALS]
+    if limit is None:
+        if removals:
+            lines += ["", f"Removals ({len(removals):,}):"]
+            lines += list(_change_lines(removals, None, known))
+        lines += ["", f"Other changes ({len(others):,}):" if removals else "Changes:"]
+        lines += list(_change_lines(others, None, known))
+        return "\n".join(lines) + "\n"
+    cap = max(limit * 10, 200)
+    if removals:
+        lines += ["", f"Removals ({len(removals):,}{', the first ' + format(cap, ',') + ' shown' if len(removals) > cap else ''}):"]
+        lines += list(_change_lines(removals, cap, known, more="--all, --search TEXT or --format json"))
+    samples = _samples(others, SAMPLE)
+    if samples:
+        lines += ["", f"Changes, a sample of each kind ({SAMPLE} of each action × kind):"]
+        for (action, kind), (chosen, total) in samples.items():
+            lines.append(f"  {action.value} {kind.value}: {len(chosen):,} of {total:,}")
+            lines += ["  " + line for line in _change_lines(chosen, None, known)]
+        hidden = len(others) - sum(len(chosen) for chosen, _ in samples.values())
+        if hidden:
+            lines.append(f"  … and {hidden:,} more (use --all, --search TEXT, or --format json)")
+    return "\n".join(lines) + "\n"
+
+
+def _samples(changes: Sequence[Change], k: int) -> dict[tuple[Action, ObjectKind], tuple[list[Change], int]]:
+    """Per action × kind (in the order of actions and kinds), ``k`` changes spread evenly over the plan's order:
+    deterministic, and not only the first school's first klas."""
+    groups: dict[tuple[Action, ObjectKind], list[Change]] = {}
+    for c in changes:
+        groups.setdefault((c.action, c.kind), []).append(c)
+    kinds = list(ObjectKind)
+    out = {}
+    for key in sorted(groups, key=lambda ak: (ACTION_ORDER.index(ak[0]), kinds.index(ak[1]))):
+        items = groups[key]
+        n = len(items)
+        chosen = items if n <= k else [items[(i * n) // k] for i in range(k)]
+        out[key] = (chosen, n)
+    return out
+
+
+def _per_klas(plan: Plan, people: Mapping[str, PersonLabel]) -> dict[str, dict[str, int]]:
+    """Changes to persons and memberships per (school, klas) of the person — "-" when the klas is not known."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    klas_of = {k: v.klas for k, v in people.items() if v.klas}
+    if not klas_of:
+        return {}
+    get = klas_of.get
+    person_kind, membership_kind = _PERSON, _MEMBERSHIP
+    for c in plan.changes:
+        kind = c.kind
+        if kind is membership_kind:
+            klas = get(c.key.partition("|")[0])
+        elif kind is person_kind:
+            klas = get(c.key)
+        else:
+            continue
+        counts[(c.school or "-", klas or "(no klas)", c.action.value)] += 1
+    out: dict[str, dict[str, int]] = {}
+    for (school, klas, action), n in sorted(counts.items()):
+        out.setdefault(f"{school} {klas}", {})[action] = n
+    return out
+
+
+def _what(change: Change, people: Mapping[str, PersonLabel]) -> str:
+    """How a change's object is shown: a person by number, name and klas; a membership as "person → group"."""
+    kind = change.kind
+    if kind is ObjectKind.GROUP:
+        return f"{change.label} ({change.key})" if change.label else change.key
+    person = _person_of(change) or ""
+    label = people.get(person)
+    if kind is ObjectKind.MEMBERSHIP:
+        name, arrow, group = change.label.partition(" → ")
+        if not arrow:
+            return change.label or change.key
+    else:
+        name, group = change.label, ""
+    name = name or (label.name if label is not None else "")
+    if label is not None and (label.number or label.klas):
+        who = str(PersonLabel(label.number, name, label.klas))
+    elif not name:
+        who = person
+    else:
+        # An ECK iD digest says nothing to a person; a ``<source>:<LAS key>`` key holds the LAS number.
+        who = name if person.startswith("eck-") or kind is ObjectKind.MEMBERSHIP else f"{name} ({person})"
+    return f"{who} → {group}" if kind is ObjectKind.MEMBERSHIP else who
+
+
+def search_changes(plan: Plan, text: str, people: Mapping[str, PersonLabel] | None = None) -> list[Change]:
+    """The changes whose person (name, leerlingnummer, docentcode, klas), group or course matches ``text``,
+    case-insensitively."""
+    needle = text.strip().casefold()
+    if not needle:
+        return []
+    known = {**people_from_plan(plan), **(people or {})}
+    found = []
+    for c in plan.changes:
+        person = _person_of(c)
+        label = known.get(person) if person is not None else None
+        if c.key.casefold() == needle:
+            found.append(c)
+            continue
+        hay = [c.label]  # not the key: an ECK iD digest is hex, and "7b" would find it
+        if label is not None:
+            hay += [label.name, label.number or "", label.klas or ""]
+        for attrs in (c.after, c.before):
+            if attrs:
+                hay += [str(attrs.get("name") or ""), str(attrs.get("code") or "")]
+        if any(needle in h.casefold() for h in hay if h):
+            found.append(c)
+    return found
+
+
+def render_search(plan: Plan, text: str, *, limit: int | None = 200,
+                  people: Mapping[str, PersonLabel] | None = None) -> str:
+    """``koppel plan --search TEXT``: the changes that match, removals first."""
+    known = {**people_from_plan(plan), **(people or {})}
+    found = search_changes(plan, text, known)
+    found.sort(key=lambda c: c.action not in REMOVALS)  # stable: plan order within each part
+    lines = [f"Plan {plan.id}: {len(found):,} of {len(plan.changes):,} changes match {printable(text)!r}"
+             + (":" if found else ".")]
+    lines += list(_change_lines(found, limit, known))
     return "\n".join(lines) + "\n"
 
 
@@ -104,7 +327,9 @@ def _policy_line(policy: Mapping[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _change_lines(changes: Iterable[Change], limit: int | None) -> Iterable[str]:
+def _change_lines(changes: Iterable[Change], limit: int | None, people: Mapping[str, PersonLabel] | None = None,
+                  *, more: str = "use --all, or --format json") -> Iterable[str]:
+    known = people or {}
     shown = 0
     total = 0
     for change in changes:
@@ -113,17 +338,14 @@ def _change_lines(changes: Iterable[Change], limit: int | None) -> Iterable[str]
             continue
         shown += 1
         school = f" [{printable(change.school)}]" if change.school else ""
-        if change.kind is ObjectKind.MEMBERSHIP and change.label:
-            what = change.label  # "Jan Jansen → Nederlands 3A"; the key is in the JSON
-        else:
-            what = f"{change.label} ({change.key})" if change.label else change.key
+        what = _what(change, known)
         yield f"  {SYMBOL[change.action]} {change.action.value:<7} {change.kind.value:<10} {printable(what)}{school}"
         yield f"      {printable(change.reason)}"
         if change.action is Action.UPDATE and change.before is not None and change.after is not None:
             for field in change.fields:
                 yield f"      {field}: {change.before.get(field)!r} → {change.after.get(field)!r}"
     if limit is not None and total > shown:
-        yield f"  … and {total - shown:,} more (use --all, or --format json)"
+        yield f"  … and {total - shown:,} more ({more})"
 
 
 def count_by_kind(plan: Plan, kind: ObjectKind) -> dict[str, int]:
