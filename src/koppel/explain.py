@@ -506,3 +506,34 @@ class _Context:
         note = (f"{info.name} is not in the LAS export of {year}: koppel suspends the account and deletes it after "
                 "the grace period (see the pending changes)")
         return Explanation(self.tenant, self.target, year, info, tuple(groups), tuple(pending), (), asked, (note,))
+
+
+# -- persons as a systeembeheerder knows them (koppel history's search results) ----------------------------
+
+
+def person_lines(app: Koppel, tenant: str, matches: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``StateStore.find_persons`` rows as "leerlingnummer/docentcode name (klas) [school] status — sync key",
+    the klas from the state's klas memberships."""
+    views: dict[str, StateView] = {}
+    out = []
+    for m in matches:
+        target = m.get("target") or ""
+        if target not in views:
+            views[target] = app.read_state(tenant, target)[0]
+        view = views[target]
+        prefix = m["key"] + "|"
+        klassen = sorted({view.label(k[len(prefix):].rpartition("|")[0]) for k in view.memberships
+                          if k.startswith(prefix) and k.endswith("|student")
+                          and (view.records.get(k[len(prefix):].rpartition("|")[0]) or _NO_RECORD).group_type == "klas"})
+        meta = m.get("meta") or {}
+        number = meta.get("leerlingnummer") or meta.get("docentcode")
+        bits = [b for b in (number, m.get("label"), klassen and f"({', '.join(klassen)})") if b]
+        out.append(f"{' '.join(bits)} [{m.get('school') or '-'}] {m.get('status')} — {m['key']}")
+    return out
+
+
+class _NoRecord:
+    group_type = None
+
+
+_NO_RECORD = _NoRecord()
