@@ -129,7 +129,7 @@ def run(students: int) -> dict:
     result["cold_plan"].update(plan_summary(work))
     result["cold_plan_saved"] = timed([*KOPPEL, "plan", "-c", "koppel.toml", "--out", "plan.json"], work)
     result["cold_plan_saved"]["file_mib"] = round((work / "plan.json").stat().st_size / 2**20)
-    result["apply"] = timed([*KOPPEL, "apply", "plan.json", "-c", "koppel.toml"], work)
+    result["apply"] = timed([*KOPPEL, "apply", "plan.json", "--yes", "-c", "koppel.toml"], work)
     result["warm_floor"] = floor(export_dir, work / "state.db")
     result["warm_plan"] = timed([*KOPPEL, "plan", "-c", "koppel.toml"], work)
     result["warm_plan"].update(plan_summary(work))

@@ -45,6 +45,7 @@ __all__ = [
     "SourceConfig",
     "TargetConfig",
     "TenantConfig",
+    "YearChoice",
     "load_config",
     "public_view",
     "validate_section",
@@ -186,13 +187,47 @@ class TenantConfig:
     sources: Mapping[str, SourceConfig]
     targets: Mapping[str, TargetConfig]
 
-    def resolve_year(self, today: dt.date, override: str | None = None) -> SchoolYear:
+    def choose_year(self, today: dt.date, override: str | None = None) -> YearChoice:
+        """The school year koppel works on, and why: ``--year`` when given, else ``school_year`` in
+        koppel.toml, else (``"auto"``) the year ``today`` falls in, starting on ``year_start``. This is the
+        one answer validate, plan, sync and status give (and say where it came from)."""
         if override:
-            return SchoolYear.parse(override)
+            try:
+                return YearChoice(SchoolYear.parse(override), "--year", today, self.year_start)
+            except ValueError as exc:
+                raise ConfigError([ConfigProblem(str(exc), setting="--year")]) from None
         if self.school_year != "auto":
-            return SchoolYear.parse(self.school_year)
+            return YearChoice(SchoolYear.parse(self.school_year), "koppel.toml", today, self.year_start)
         month, day = _parse_mmdd(self.year_start)
-        return SchoolYear.containing(today, start_month=month, start_day=day)
+        return YearChoice(SchoolYear.containing(today, start_month=month, start_day=day), "auto", today,
+                          self.year_start)
+
+    def resolve_year(self, today: dt.date, override: str | None = None) -> SchoolYear:
+        return self.choose_year(today, override).year
+
+
+@dataclass(frozen=True)
+class YearChoice:
+    """The school year koppel works on and where that answer came from: ``"--year"`` (the command line),
+    ``"koppel.toml"`` (the tenant's ``school_year``) or ``"auto"`` (today's date and ``year_start``)."""
+
+    year: SchoolYear
+    origin: Literal["--year", "koppel.toml", "auto"]
+    today: dt.date
+    year_start: str = "08-01"
+
+    @property
+    def why(self) -> str:
+        """Where the year came from, in words: ``auto: today 2026-12-04, year starts 08-01``."""
+        if self.origin == "auto":
+            return f"auto: today {self.today.isoformat()}, year starts {self.year_start}"
+        return self.origin
+
+    def __str__(self) -> str:
+        return f"{self.year} ({self.why})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"year": str(self.year), "origin": self.origin, "why": self.why}
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from koppel.apply.applier import Applier, ApplyResult
-from koppel.config import Config, TargetConfig, TenantConfig
+from koppel.config import Config, TargetConfig, TenantConfig, YearChoice
 from koppel.connectors import load_source_kind, load_target_kind
 from koppel.errors import (
     ConfigError,
     PlanError,
+    PlanNotFound,
     SourceDataError,
     SourceError,
     StalePlanError,
@@ -47,7 +48,7 @@ from koppel.preflight import TargetChecks
 from koppel.readback import Readback
 from koppel.reconcile import DriftReport
 from koppel.rules.engine import IdentityIndex, build_desired, identity_index_from_rows
-from koppel.runs import RunOrigin, RunRecorder, RunTrail
+from koppel.runs import RunOrigin, RunRecorder, RunTrail, superseded_by
 from koppel.state.store import Clock, StateStore, utcnow
 from koppel.takeover.model import TakeoverOutcome, TakeoverPlan, TakeoverResult
 from koppel.targets.base import Check, Target
@@ -56,12 +57,29 @@ from koppel.upkeep import Upkeep
 if TYPE_CHECKING:
     from koppel.validation.report import ValidationReport
 
-__all__ = ["Koppel", "PlanOutcome", "SyncOutcome", "ValidationOutcome"]
+__all__ = ["Koppel", "PlanOutcome", "SchoolYearMismatch", "SyncOutcome", "ValidationOutcome"]
 
 log = structlog.get_logger("koppel.run")
 
 Progress = Callable[[int, int], None]
 """Called with (changes done, changes in the plan) as an apply goes."""
+
+
+class SchoolYearMismatch(SourceDataError):
+    """A source's export describes another school year than the one koppel works on (a stale export, most
+    often). Nothing is recorded and nothing is planned: go on only with ``--year`` or a new export."""
+
+    def __init__(self, source: str, where: str | None, found: SchoolYear, expected: SchoolYear,
+                 why: str | None = None):
+        self.found, self.expected, self.where = found, expected, where
+        koppel_year = f"{expected} ({why})" if why else str(expected)
+        super().__init__(
+            f"the export{f' ({where})' if where else ''} describes school year {found}, but koppel works on "
+            f"{koppel_year}. Likely cause: a stale export, made before the new school year began. Fix: make a "
+            f"new export of {expected} in the LAS, or work on the export's year with `--year {found}`. Nothing "
+            "was recorded and nothing was planned.",
+            source=source,
+        )
 
 
 @dataclass
@@ -74,6 +92,8 @@ class PlanOutcome:
     counts: Mapping[str, int]
     year: SchoolYear
     provisioned_year: SchoolYear | None = None
+    year_choice: YearChoice | None = None  # the year and where it came from (--year, koppel.toml, auto)
+    superseded: tuple[str, ...] = ()  # held plans of the target this plan's storing superseded (a run only)
 
 
 @dataclass
@@ -92,6 +112,7 @@ class ValidationOutcome:
     year: SchoolYear
     counts: Mapping[str, int]
     report: ValidationReport
+    year_choice: YearChoice | None = None
 
 
 @dataclass
@@ -130,24 +151,33 @@ class Koppel:
 
     # -- sources ------------------------------------------------------------------------------
 
+    def school_year(self, tenant_id: str | TenantConfig | None, year: str | None = None, *,
+                    today: dt.date | None = None) -> YearChoice:
+        """The school year koppel works on for this tenant, and where that answer came from — the one answer
+        ``validate``, ``plan``, ``sync`` and ``status`` give (:meth:`TenantConfig.choose_year`)."""
+        tenant = tenant_id if isinstance(tenant_id, TenantConfig) else self.config.tenant(tenant_id)
+        return tenant.choose_year(today or self.today(), year)
+
     def read_roster(self, tenant: TenantConfig, year: SchoolYear) -> Roster:
         """Read every source of the tenant completely (or raise) and merge them into one Roster."""
         return self.sources.read_roster(tenant, year)
 
-    def read_validated(self, tenant: TenantConfig, year: SchoolYear, *, record: bool = True) -> Roster:
-        """Read and validate; record the data-quality report; stop above the error limit."""
-        roster, report = self.sources.read_and_validate(tenant, year, record=record)
+    def read_validated(self, tenant: TenantConfig, year: SchoolYear, *, record: bool = True,
+                       why: str | None = None) -> Roster:
+        """Read and validate; with ``record``, record the data-quality report; stop above the error limit."""
+        roster, report = self.sources.read_and_validate(tenant, year, record=record, why=why)
         if report.exceeds_limit:
             raise ValidationFailed(len(report.errors), tenant.validation.max_errors)
         return replace(roster, diagnostics=tuple(report.diagnostics))
 
     def validate(self, tenant_id: str | None, *, year: str | None = None) -> ValidationOutcome:
         """``koppel validate``: read every source and check the data, recording the data-quality report as a
-        run records it. Errors above the limit do not raise here: the report says so (``exceeds_limit``)."""
+        run records it. Errors above the limit do not raise here: the report says so (``exceeds_limit``).
+        An export of another school year than koppel's raises :class:`SchoolYearMismatch` (nothing recorded)."""
         tenant = self.config.tenant(tenant_id)
-        school_year = tenant.resolve_year(self.today(), year)
-        roster, report = self.sources.read_and_validate(tenant, school_year, record=True)
-        return ValidationOutcome(tenant.id, school_year, roster.counts(), report)
+        choice = self.school_year(tenant, year)
+        roster, report = self.sources.read_and_validate(tenant, choice.year, record=True, why=choice.why)
+        return ValidationOutcome(tenant.id, choice.year, roster.counts(), report, choice)
 
     # -- plan ---------------------------------------------------------------------------------
 
@@ -172,18 +202,22 @@ class Koppel:
         return identity_index_from_rows(self.store.identity_rows(tenant, target))
 
     def plan(self, tenant_id: str | None, target_name: str | None, *, year: str | None = None,
-             today: dt.date | None = None, target: Target | None = None) -> PlanOutcome:
+             today: dt.date | None = None, target: Target | None = None, record: bool = False) -> PlanOutcome:
+        """Plan the target's changes. A preview (the default) changes nothing anyone else sees: no source read
+        is recorded and no held plan stored. A run (``record``: ``sync``, ``apply`` without a plan file)
+        records the source read and stores a held plan as its target's one held plan, superseding older ones."""
         tenant = self.config.tenant(tenant_id)
         target_cfg = _target(tenant, target_name)
         today = today or self.today()
-        school_year = tenant.resolve_year(today, year)
+        choice = self.school_year(tenant, year, today=today)
         with _collector_paused():
-            return self._plan(tenant, target_cfg, today, school_year, year, target)
+            return self._plan(tenant, target_cfg, today, choice, year, target, record)
 
-    def _plan(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, school_year: SchoolYear,
-              year: str | None, target: Target | None) -> PlanOutcome:
+    def _plan(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, choice: YearChoice,
+              year: str | None, target: Target | None, record: bool) -> PlanOutcome:
         clock = _Stopwatch()
-        roster = self.read_validated(tenant, school_year)
+        school_year = choice.year
+        roster = self.read_validated(tenant, school_year, record=record, why=choice.why)
         clock.lap("read and validate")
         view, drift, identities = self.read_state(tenant.id, target_cfg.name)
         clock.lap("read the state")
@@ -207,11 +241,12 @@ class Koppel:
         clock.lap("load the details")
         plan = make_plan(desired, view, policy, tenant=tenant.id, today=today, diff=diff)
         clock.lap("plan")
-        if plan.held:
-            self.runs.plan_held(plan)
+        superseded: list[str] = []
+        if plan.held and record:
+            superseded = self.runs.plan_held(plan)
         log.debug("plan timings", tenant=tenant.id, target=target_cfg.name, changes=len(plan.changes), **clock.laps)
         provisioned = school_year.next() if str(school_year.next()) in desired.years else None
-        return PlanOutcome(plan, schools, counts, school_year, provisioned)
+        return PlanOutcome(plan, schools, counts, school_year, provisioned, choice, tuple(superseded))
 
     def _next_year(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, school_year: SchoolYear,
                    year: str | None, notes: list[str]) -> Roster | None:
@@ -222,7 +257,8 @@ class Koppel:
                 and _provisioning(today, school_year, lifecycle.provision_from)):
             return None
         try:
-            return self.read_validated(tenant, school_year.next(), record=False)
+            return self.read_validated(tenant, school_year.next(), record=False,
+                                       why=f"the year after {school_year}, to provision it")
         except (SourceError, ValidationFailed) as exc:
             # Next year's data is optional: without it nothing is provisioned, and next-year groups
             # made earlier are left alone (the plan engine never archives a later year it did not read).
@@ -260,7 +296,6 @@ class Koppel:
         with self.target_for(tenant, target_cfg, target) as target_obj, \
                 self.store.lock(tenant.id, target_cfg.name, purpose="apply") as holder:
             self.runs.fail_abandoned(tenant.id, target_cfg.name)
-            self.store.load_drift(tenant.id, target_cfg.name)  # tells record() whether drift rows exist
             applier = Applier(
                 self.store, target_obj, tenant=tenant.id, retry=retry, progress=progress, stop=stop,
                 heartbeat=lambda: self.store.heartbeat(tenant.id, target_cfg.name, holder),
@@ -288,7 +323,7 @@ class Koppel:
         the apply. With an ``origin`` (a service request) a failure is recorded as a failed run and raised
         as :class:`~koppel.runs.RunFailed`."""
         with self.runs.failures_recorded(origin) as trail:
-            plan = self.plan(tenant_id, target_name, year=year, target=target).plan
+            plan = self.plan(tenant_id, target_name, year=year, target=target, record=True).plan
             if plan.held:
                 return SyncOutcome(plan, None, held=True, run_id=self.runs.held(plan, trigger=trigger))
             if before_apply is not None:
@@ -303,12 +338,23 @@ class Koppel:
         """Apply a held (or saved) plan that ``approved_by`` approved; a plan the state moved past is stale.
         With an ``origin``, a failure is recorded as a failed run and raised as :class:`~koppel.runs.RunFailed`."""
         with self.runs.failures_recorded(origin) as trail:
-            plan = self._approvable(plan_id)
+            plan = self.approvable(plan_id)
             return self._apply(plan, approved_by=approved_by, trigger="cli", progress=progress, stop=stop,
                                target=target, trail=trail)
 
-    def _approvable(self, plan_id: str) -> Plan:
-        record = self.store.plan_record(plan_id)
+    def approvable(self, plan_id: str, *, tenant_id: str | None = None, target_name: str | None = None,
+                   target: Target | None = None) -> Plan:
+        """The stored held (or saved) plan ``plan_id``, when it may still be approved; a stale or superseded one
+        is refused with what to do instead.
+
+        A ``koppel plan`` preview stores nothing, yet prints its held plan's id to approve. The plan id is a
+        content address, so such an id is approved by planning again (for ``tenant_id`` and ``target_name``):
+        the same id is the same plan the preview showed, and it is stored as the target's held plan; another id
+        means the LAS or the state changed since, and nothing is approved."""
+        try:
+            record = self.store.plan_record(plan_id)
+        except PlanNotFound:
+            return self._preview_again(plan_id, tenant_id, target_name, target)
         current = self.store.serial(record.tenant, record.target)
         if record.status in PENDING_PLANS and current is not None and current[1] != record.serial:
             self.runs.stale_plans(record.tenant, record.target, current[1])
@@ -316,9 +362,34 @@ class Koppel:
         if record.status == PlanStatus.STALE:
             raise StalePlanError(f"plan {record.id} is stale: the state moved since it was made (serial "
                                  f"{record.serial}, now {current[1] if current else '?'}). Make a new plan.")
+        if record.status == PlanStatus.SUPERSEDED:
+            raise PlanError(self.superseded_message(record.id, superseded_by(record)))
         if record.status not in PENDING_PLANS:
             raise PlanError(f"plan {record.id} is {record.status}; only a held plan can be approved")
         return self.store.load_plan(record.id)
+
+    def superseded_message(self, plan_id: str, newer: str | None) -> str:
+        """"plan X was superseded by plan Y made <when>", with what to do: the words status and approve use."""
+        if newer is None:
+            return f"plan {plan_id} was superseded by a newer plan; `koppel status` shows the held plan to review"
+        try:
+            made = self.store.plan_record(newer).created_at
+        except PlanNotFound:
+            made = "later"
+        return (f"plan {plan_id} was superseded by plan {newer} made {made}; review that one (`koppel status`) "
+                f"and approve it with `koppel apply --approve {newer}`")
+
+    def _preview_again(self, plan_id: str, tenant_id: str | None, target_name: str | None,
+                       target: Target | None) -> Plan:
+        plan = self.plan(tenant_id, target_name, target=target).plan
+        if len(plan_id) < 6 or not plan.id.startswith(plan_id):
+            raise PlanNotFound(
+                f"no stored plan {plan_id!r}, and planning again now gives plan {plan.id}: the LAS or the state "
+                "changed since that plan was shown (or it belongs to another tenant or target). Review the new one "
+                "with `koppel plan`; `koppel status` lists the held plans.")
+        if plan.held:
+            self.runs.plan_held(plan)
+        return plan
 
     def discard(self, plan_id: str, *, by: str) -> None:
         record = self.store.plan_record(plan_id)
@@ -398,7 +469,9 @@ class SourceReader:
         self.env = env
         self.runs = runs
 
-    def read_roster(self, tenant: TenantConfig, year: SchoolYear) -> Roster:
+    def read_roster(self, tenant: TenantConfig, year: SchoolYear, *, why: str | None = None) -> Roster:
+        """Every source read completely and merged; a source whose export describes another school year than
+        ``year`` (chosen for ``why``) stops the read with :class:`SchoolYearMismatch`."""
         ctx = self.config.context(tenant, env=self.env, school_year=year)
         rosters = []
         for src in tenant.sources.values():
@@ -406,6 +479,8 @@ class SourceReader:
             source = kind.factory(src.name, src.settings, ctx)
             log.info("reading source", tenant=tenant.id, source=src.name, kind=src.kind, school_year=str(year))
             roster = source.read()
+            if roster.school_year != year:
+                raise SchoolYearMismatch(src.name, _where(roster, self.config.base_dir), roster.school_year, year, why)
             students = sum(1 for p in roster.persons.values() if p.kind is PersonKind.STUDENT)
             if not roster.persons or not students:
                 raise SourceDataError("delivered no pupils; an empty read is never taken as 'everyone left'",
@@ -416,13 +491,16 @@ class SourceReader:
         except ValueError as exc:
             raise SourceDataError(str(exc)) from None
 
-    def read_and_validate(self, tenant: TenantConfig, year: SchoolYear, *,
-                          record: bool) -> tuple[Roster, ValidationReport]:
-        """The roster and its data-quality report; with ``record``, the read (or its failure) is recorded."""
+    def read_and_validate(self, tenant: TenantConfig, year: SchoolYear, *, record: bool,
+                          why: str | None = None) -> tuple[Roster, ValidationReport]:
+        """The roster and its data-quality report; with ``record``, the read (or its failure) is recorded —
+        but for an export of another school year: that stops before anything is recorded."""
         from koppel.validation import validate
 
         try:
-            roster = self.read_roster(tenant, year)
+            roster = self.read_roster(tenant, year, why=why)
+        except SchoolYearMismatch:
+            raise
         except SourceError as exc:
             if record:
                 self.runs.source_read_failed(tenant.id, year, exc)
@@ -431,6 +509,24 @@ class SourceReader:
         if record:
             self.runs.source_read(tenant.id, year, roster, report)
         return roster, report
+
+
+def _where(roster: Roster, base_dir: Path) -> str | None:
+    """Which file of a source's read says what school year it describes: the one the source named, else the
+    file its first group came from (both relative to where the source was read), else that place itself (a
+    folder or a URL)."""
+    file = next((d.file for d in roster.diagnostics if d.code == "school-year-mismatch" and d.file), None)
+    if file is None:
+        file = next((g.provenance.file for g in roster.groups.values() if g.provenance and g.provenance.file), None)
+    location = next((s.location for s in roster.sources if s.location), None)
+    if location is not None and "://" not in location:
+        root = Path(location) if Path(location).is_absolute() else (base_dir / location).resolve()
+        if file is not None and not Path(file).is_absolute() and (root / file).exists():
+            return str(root / file)
+        if file is None or root.is_file():
+            return str(root)
+        return f"{file} in {root}"
+    return file or location
 
 
 def _target(tenant: TenantConfig, name: str | None) -> TargetConfig:

@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from koppel.errors import KoppelError, LockHeld
-from koppel.model.status import PlanStatus, RunKind, RunStatus, SourceReadStatus
+from koppel.model.status import PENDING_PLANS, PlanStatus, RunKind, RunStatus, SourceReadStatus
 
 if TYPE_CHECKING:
     from koppel.model.roster import Roster, SchoolYear, SourceInfo
     from koppel.plan.model import Plan
-    from koppel.state.store import StateStore
+    from koppel.state.store import PlanRecord, StateStore
     from koppel.validation.report import ValidationReport
 
-__all__ = ["RunFailed", "RunOrigin", "RunRecorder", "RunTrail"]
+__all__ = ["RunFailed", "RunOrigin", "RunRecorder", "RunTrail", "superseded_by"]
 
 log = structlog.get_logger("koppel.run")
 
@@ -138,8 +138,18 @@ class RunRecorder:
 
     # -- plans --------------------------------------------------------------------------------
 
-    def plan_held(self, plan: Plan) -> None:
+    def plan_held(self, plan: Plan) -> list[str]:
+        """Store a plan a guard held, as the one held plan of its target: every older pending (held or saved)
+        plan of that tenant and target is marked superseded by it. Returns the ids it superseded."""
         self.store.save_plan(plan, status=PlanStatus.HELD)
+        older = [p.id for p in self.store.plans(plan.tenant, plan.target, status=list(PENDING_PLANS), limit=1000)
+                 if p.id != plan.id]
+        for plan_id in older:
+            self.store.set_plan_status(plan_id, PlanStatus.SUPERSEDED, by=f"{SUPERSEDED_BY}{plan.id}")
+        if older:
+            log.info("older held plans superseded", tenant=plan.tenant, target=plan.target, plan=plan.id,
+                     superseded=older)
+        return older
 
     def plan_applied(self, plan_id: str, *, by: str | None, run_id: int) -> None:
         self.store.set_plan_status(plan_id, PlanStatus.APPLIED, by=by, run_id=run_id, approved=by is not None)
@@ -164,6 +174,17 @@ class RunRecorder:
     def source_read_failed(self, tenant: str, year: SchoolYear, exc: KoppelError) -> None:
         self.store.record_source_read(tenant, status=SourceReadStatus.FAILED, school_year=str(year), counts={},
                                       sources=[], diagnostics=[], message=str(exc))
+
+
+SUPERSEDED_BY = "plan "
+"""A superseded plan's ``decided_by`` is this followed by the id of the plan that superseded it."""
+
+
+def superseded_by(record: PlanRecord) -> str | None:
+    """The id of the plan that superseded this one, or None when it was not superseded."""
+    if record.status != PlanStatus.SUPERSEDED or not (record.decided_by or "").startswith(SUPERSEDED_BY):
+        return None
+    return (record.decided_by or "")[len(SUPERSEDED_BY):]
 
 
 def _source_json(info: SourceInfo) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def setup(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     text = (tmp_path / "koppel.toml").read_text(encoding="utf-8")
     (tmp_path / "koppel.toml").write_text(text.replace('school_year = "auto"', 'school_year = "2025-2026"'))
-    r = run(tmp_path, "apply")
+    r = run(tmp_path, "apply", "--yes")
     assert r.exit_code == 0, r.output
 
 

@@ -3,6 +3,7 @@ saved), apply of a saved plan, a stale plan refused, status, history."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from pathlib import Path
@@ -50,9 +51,9 @@ def test_the_whole_flow(tmp_path: Path):
     stale = run(tmp_path, "plan", "--out", "stale.json")
     assert stale.exit_code == 0
 
-    r = run(tmp_path, "apply", "first.json")
+    r = run(tmp_path, "apply", "first.json", "--yes")
     assert r.exit_code == 0 and "Run 1: succeeded" in r.output, r.output
-    r = run(tmp_path, "apply", "stale.json")
+    r = run(tmp_path, "apply", "stale.json", "--yes")
     assert r.exit_code == 1 and "stale" in r.output, r.output
     r = run(tmp_path, "plan", "--detailed-exitcode")
     assert r.exit_code == 0 and "Plan: 0 to create, 0 to update, 0 to suspend, 0 to delete." in r.output
@@ -80,11 +81,11 @@ def test_the_whole_flow(tmp_path: Path):
 
 
 def test_plan_file_that_was_altered_is_refused(tmp_path: Path):
-    bestuur = generate(students=30, schools=1, year=SchoolYear(2025), seed=6)
+    bestuur = generate(students=30, schools=1, year=SchoolYear.containing(dt.date.today()), seed=6)
     write_layout(bestuur, tmp_path / "export", "magister")
-    run(tmp_path, "init", "--target", "fake")
+    run(tmp_path, "init", "--target", "fake")  # school_year = "auto": the export is of the current year
     assert run(tmp_path, "plan", "--out", "p.json").exit_code == 0
     data = (tmp_path / "p.json").read_text(encoding="utf-8")
     (tmp_path / "p.json").write_text(data.replace('"action":"create"', '"action":"delete"', 1), encoding="utf-8")
-    r = run(tmp_path, "apply", "p.json")
+    r = run(tmp_path, "apply", "p.json", "--yes")
     assert r.exit_code == 1 and "altered" in r.output, r.output

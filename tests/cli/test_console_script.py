@@ -37,7 +37,7 @@ def test_plan_apply_and_sync_exit_with_complete_output(tmp_path: Path) -> None:
     as_json = koppel(tmp_path, "plan", "--format", "json")
     assert as_json.returncode == 0 and json.loads(as_json.stdout)["id"] == saved["id"]
 
-    applied = koppel(tmp_path, "apply", "plan.json")
+    applied = koppel(tmp_path, "apply", "plan.json", "--yes")
     assert applied.returncode == 0 and "Run 1: succeeded" in applied.stdout, applied.stdout + applied.stderr
     again = koppel(tmp_path, "sync")
     assert again.returncode == 0 and "Plan: 0 to create" in again.stdout, again.stdout + again.stderr

@@ -63,6 +63,8 @@ def test_the_validate_run_records_its_sources_as_a_plan_run_does(tmp_path: Path)
     assert validated["status"] == "ok" and validated["school_year"] == "2025-2026"
 
     assert run(tmp_path, "plan").exit_code == 0
+    assert _latest_read(tmp_path)["id"] == validated["id"], "a preview records no read (issue 12)"
+    assert run(tmp_path, "sync").exit_code == 0
     planned = _latest_read(tmp_path)
     assert planned["id"] > validated["id"]
     assert _without_times(validated) == _without_times(planned)

@@ -263,7 +263,7 @@ def test_sigkill_during_an_approved_jaarovergang_then_approving_what_is_left(tmp
         (held,) = json.loads(world.cli("status", "-f", "json").stdout)["tenants"][0]["targets"][0]["held_plans"]
 
         start = _writes(world)
-        process = subprocess.Popen([*world.command("apply", "--approve", held["id"], "--by", "ict")],
+        process = subprocess.Popen([*world.command("apply", "--approve", held["id"], "--by", "ict", "--yes")],
                                    env=world.subprocess_env(), cwd=world.root, stdout=subprocess.DEVNULL,
                                    stderr=log.open("ab"))
         deadline = time.monotonic() + DEADLINE_S
@@ -275,7 +275,7 @@ def test_sigkill_during_an_approved_jaarovergang_then_approving_what_is_left(tmp
         assert _locks(world) == [(process.pid, "apply")]
 
         # The half-applied plan cannot be approved again: the state moved on.
-        again = world.cli("apply", "--approve", held["id"], "--by", "ict")
+        again = world.cli("apply", "--approve", held["id"], "--by", "ict", "--yes")
         assert again.exit_code == 1 and "stale" in again.stderr, again.output
         # The next plan is what is left — still the jaarovergang, still held — and approving it finishes.
         assert world.cli("sync", *year).exit_code == 3
@@ -283,7 +283,7 @@ def test_sigkill_during_an_approved_jaarovergang_then_approving_what_is_left(tmp
         rest = next(p for p in plans if p["id"] != held["id"])
         assert sum(rest["summary"].values()) < sum(held["summary"].values())
         assert rest["summary"]["archive"] > 0
-        done = world.cli("apply", "--approve", rest["id"], "--by", "ict")
+        done = world.cli("apply", "--approve", rest["id"], "--by", "ict", "--yes")
         assert done.exit_code == 0, done.output
         assert world.cli("sync", *year).exit_code == 0
 

@@ -51,7 +51,7 @@ def test_a_full_disk_after_the_platform_answered_stops_the_run_and_the_next_run_
         key = person_key_of(db, stamnr)
         original = set_field(root, stamnr, "Roepnaam", "Xerxes")
         _set_latency(root, 1500)
-        process = popen(root, "apply")
+        process = popen(root, "apply", "--yes")
         deadline = time.monotonic() + 60
         while not _noted(db):
             assert process.poll() is None, process.communicate()

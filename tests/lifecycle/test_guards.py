@@ -77,7 +77,7 @@ def test_half_the_pupils_missing_holds_the_plan_and_nothing_is_suspended_until_a
     assert delta(stats, writes(world.sandbox.stats())) == {}, "nothing was sent"
     assert _trashed(world) == set()
     # A plain `koppel apply` refuses it too.
-    refused = world.cli("apply")
+    refused = world.cli("apply", "--yes")
     assert refused.exit_code == 3 and "is held" in refused.stderr
     assert delta(stats, writes(world.sandbox.stats())) == {}
 
@@ -95,7 +95,7 @@ def test_half_the_pupils_missing_holds_the_plan_and_nothing_is_suspended_until_a
     assert f"HELD plan {held['id']}" in text and f"{len(missing)} of {persons['total']} persons" in text
 
     # Approved: applied, and the run says who approved it and when.
-    approved = world.cli("apply", "--approve", held["id"], "--by", APPROVER)
+    approved = world.cli("apply", "--approve", held["id"], "--by", APPROVER, "--yes")
     assert approved.exit_code == 0, approved.output
     assert _trashed(world) == {p.stamnr for p in missing}
     app = world.app(TODAY)
@@ -123,7 +123,7 @@ def test_a_held_plan_goes_stale_when_the_state_moves(world):
     assert world.app(TODAY).store.plan_record(held.plan.id).status == "stale"
 
     stats = writes(world.sandbox.stats())
-    cli = world.cli("apply", "--approve", held.plan.id, "--by", APPROVER)
+    cli = world.cli("apply", "--approve", held.plan.id, "--by", APPROVER, "--yes")
     assert cli.exit_code == 1 and "stale" in cli.stderr
     assert delta(stats, writes(world.sandbox.stats())) == {}
     assert _trashed(world) == set()
@@ -223,7 +223,7 @@ def test_an_empty_or_failed_source_read_stops_the_run_and_leaves_the_state_untou
     stats = writes(world.sandbox.stats())
     damage(world)
 
-    for command in (("plan",), ("sync",), ("apply",)):
+    for command in (("plan",), ("sync",), ("apply", "--yes")):
         result = world.cli(*command)
         assert result.exit_code == 1, (command, result.output)
         assert result.stderr.startswith("error:") and "Applied" not in result.stdout, result.output

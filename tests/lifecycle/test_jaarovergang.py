@@ -98,7 +98,7 @@ def test_the_jaarovergang_is_one_held_plan_that_archives_last_year_and_fills_the
         assert f"HELD plan {plan['id']}" in status.stdout and f"koppel apply --approve {plan['id']}" in status.stdout
 
         # Approved: applied in one run, recorded with who approved it.
-        applied = world.cli("apply", "--approve", plan["id"], "--by", APPROVER)
+        applied = world.cli("apply", "--approve", plan["id"], "--by", APPROVER, "--yes")
         assert applied.exit_code == 0, applied.output
         app = world.app(dt.date(2026, 8, 3))
         record = app.store.plan_record(plan["id"])

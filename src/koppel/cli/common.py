@@ -102,6 +102,36 @@ YearOpt = Annotated[str | None, typer.Option("--year", "-y", help="School year t
                                              "(previews the jaarovergang).")]
 
 
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking (for scripts). Without it koppel "
+                                      "shows the plan and asks; with no terminal to ask on, it refuses (exit 2).")]
+
+
+def refuse_without_terminal(yes: bool, what: str = "apply") -> None:
+    """Before anything is read or applied: without ``--yes`` koppel must ask, and without a terminal it cannot
+    — a usage error (exit 2), nothing done."""
+    if yes or sys.stdin.isatty():
+        return
+    raise fail(f"`koppel {what}` shows the plan and asks before it changes anything, and there is no terminal to "
+               "ask on (stdin is not a terminal). Review the plan with `koppel plan`, then run it again with "
+               "--yes (-y) to apply without asking. Nothing was applied.", code=2)
+
+
+def confirm_apply(count: int, *, yes: bool) -> None:
+    """Ask ``Apply these N changes?`` on the terminal; anything but ``yes`` applies nothing (exit 1)."""
+    if yes:
+        return
+    refuse_without_terminal(yes)
+    noun = "change" if count == 1 else "changes"
+    err.print(f"\nApply these {count:,} {noun}? Only 'yes' will be accepted: ", markup=False, end="")
+    try:
+        answer = sys.stdin.readline()
+    except KeyboardInterrupt:
+        answer = ""
+    if answer.strip() != "yes":
+        err.print("Apply cancelled: nothing was applied.", markup=False)
+        raise typer.Exit(1)
+
+
 def emit_json(data: Any) -> None:
     raw = orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     sys.stdout.write(json_terminal_safe(raw).decode() + "\n")

@@ -9,6 +9,7 @@ them. A last plan shows that nothing is left to do.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import tempfile
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from koppel.pipeline import Koppel
     from koppel.plan.model import Plan
 
-DEMO_YEAR = SchoolYear(2025)
+DEMO_YEAR = SchoolYear.containing(dt.date.today())
+"""The current school year: the demo's export and configuration agree with what `koppel plan` would choose."""
 PASSWORD_ENV = "KOPPEL_DEMO_ITSLEARNING_PASSWORD"
 
 

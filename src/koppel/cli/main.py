@@ -21,7 +21,9 @@ from koppel.cli.common import (
     TargetOpt,
     TenantOpt,
     YearOpt,
+    YesOpt,
     configure_logging,
+    confirm_apply,
     emit_json,
     enable_fast_exit,
     fail,
@@ -29,6 +31,7 @@ from koppel.cli.common import (
     handle_errors,
     out,
     progress_bar,
+    refuse_without_terminal,
 )
 
 if TYPE_CHECKING:
@@ -104,7 +107,8 @@ def validate(
 ) -> None:
     """Read every source and print the data-quality report (errors and warnings with file and line).
 
-    Exit code 0 when the data may be planned, 1 when errors exceed validation.max_errors.
+    Exit code 0 when the data may be planned, 1 when errors exceed validation.max_errors. An export of another
+    school year than koppel works on stops with what to do (exit 1).
     """
     from koppel.validation import render_text
 
@@ -112,8 +116,11 @@ def validate(
     report = outcome.report
     if fmt is Format.JSON:
         emit_json({"tenant": outcome.tenant, "school_year": str(outcome.year), "roster": dict(outcome.counts),
+                   "school_year_from": outcome.year_choice.why if outcome.year_choice else None,
                    **report.to_json()})
     else:
+        if outcome.year_choice is not None:
+            out.print(f"School year {outcome.year_choice}", markup=False)
         out.print(render_text(report, limit=limit or None), markup=False, end="")
     raise typer.Exit(1 if report.exceeds_limit else 0)
 
@@ -136,7 +143,10 @@ def plan(
     show_payloads: Annotated[bool, typer.Option("--show-payloads", help="After the plan, the request each change "
                                                 "would send to the target (text output; no credentials).")] = False,
 ) -> None:
-    """Show what would change in the target: create, update, suspend, restore, archive, delete — with reasons."""
+    """Show what would change in the target: create, update, suspend, restore, archive, delete — with reasons.
+
+    A preview: it records nothing and stores no held plan (`koppel sync` does, as a run). --out saves the plan
+    to a file only. An export of another school year than koppel works on stops with what to do (exit 1)."""
     from koppel.plan.render import render_text
 
     if show_payloads and fmt is Format.JSON:
@@ -154,16 +164,22 @@ def plan(
         p.write_json(cast("BinaryIO", JsonTerminalSafe(sys.stdout.buffer)))  # writes whole JSON tokens
         sys.stdout.flush()
     else:
+        if outcome.year_choice is not None:
+            out.print(f"School year {outcome.year_choice}", markup=False)
         out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools)), markup=False,
                   end="")
         if show_payloads:
             from koppel.targets.preview import render_payloads
 
             out.print(render_payloads(app_.config, p, limit=None if show_all else 50), markup=False, end="")
+        if p.held:  # its text says how to approve it; this preview stored nothing
+            out.print("\nThis preview stored nothing. `koppel apply --approve ID` plans again and applies the plan "
+                      "when it is still this one; `koppel sync` stores it as the target's held plan.", markup=False)
         if out_file is not None:
             out.print(f"\nSaved to {out_file}. Apply it with `koppel apply {out_file}`.", markup=False)
-        elif p.changes and not p.held:  # a held plan's text says how to approve it
-            out.print("\nApply with `koppel apply` (plans again) or save it with --out and apply the file.", markup=False)
+        elif p.changes and not p.held:
+            out.print("\nApply with `koppel apply` (plans again, shows the plan and asks) or save it with --out and "
+                      "apply the file.", markup=False)
     finish(2 if detailed_exitcode and p.changes else 0, store=app_.store)
 
 
@@ -207,35 +223,53 @@ def apply(
     approve: Annotated[str | None, typer.Option("--approve", help="Apply the held plan with this id, recording "
                                                 "who approved it (see `koppel status`).")] = None,
     by: Annotated[str | None, typer.Option("--by", help="Who approves (default: the login name, or KOPPEL_USER).")] = None,
+    year: Annotated[str | None, typer.Option("--year", help="School year to read when koppel plans here, e.g. "
+                                             "2026-2027 (no short form: -y is --yes).")] = None,
+    yes: YesOpt = False,
     fmt: FormatOpt = Format.TEXT,
 ) -> None:
-    """Apply a plan. A stale plan (the state moved since) is refused; a held plan needs --approve."""
+    """Apply a plan. Shows the plan and asks `yes` first, like terraform: --yes (-y) for scripts; with no terminal
+    and no --yes it refuses (exit 2). A stale plan (the state moved since) is refused; a held plan needs --approve."""
     from koppel.plan.model import Plan
 
+    refuse_without_terminal(yes)
     app_ = _app(config)
+    approved_by: str | None = None
+    schools: dict[str, str] | None = None
     if approve:
-        record = app_.store.plan_record(approve)
-        total = sum(record.summary.values())
-        with progress_bar(total, "applying", enabled=fmt is Format.TEXT) as progress:
-            result = app_.approve(approve, approved_by=by or _who(), progress=progress)
-        _print_apply(result, fmt)
-        finish(_exit_code(result), store=app_.store)
-    if plan_file is not None:
+        p = app_.approvable(approve, tenant_id=tenant, target_name=target)
+        approved_by = by or _who()
+    elif plan_file is not None:
         try:
             p = Plan.from_json_bytes(plan_file.read_bytes())
         except (OSError, ValueError) as exc:
             raise fail(f"{plan_file}: not a koppel plan ({exc})") from None
     else:
-        p = app_.plan(tenant, target).plan
+        outcome = app_.plan(tenant, target, year=year, record=True)  # a run: the read is recorded, a held plan stored
+        p, schools = outcome.plan, dict(outcome.schools)
+        if outcome.year_choice is not None and fmt is Format.TEXT:
+            out.print(f"School year {outcome.year_choice}", markup=False)
         if p.held:
             from koppel.plan.render import render_text
 
             out.print(render_text(p, limit=20), markup=False, end="")
             raise fail(f"plan {p.id} is held; review it and run `koppel apply --approve {p.id}`", code=3)
+    if p.changes and not yes:
+        _show_plan(p, schools, fmt)
+        confirm_apply(len(p.changes), yes=yes)
     with progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT) as progress:
-        result = app_.apply(p, progress=progress)
+        result = app_.apply(p, approved_by=approved_by, progress=progress)
     _print_apply(result, fmt)
     finish(_exit_code(result), store=app_.store)
+
+
+def _show_plan(p: Plan, schools: dict[str, str] | None, fmt: Format) -> None:
+    """The plan as `koppel plan` shows it, before the question (on stderr when stdout carries JSON)."""
+    from koppel.cli.common import err
+    from koppel.plan.render import render_text
+
+    text = render_text(p, limit=50, school_names=schools)
+    (out if fmt is Format.TEXT else err).print(text, markup=False, end="")
 
 
 def _exit_code(result: ApplyResult) -> int:
@@ -253,10 +287,16 @@ def sync(
     year: YearOpt = None,
     fmt: FormatOpt = Format.TEXT,
 ) -> None:
-    """Plan and apply in one go — unless a guard holds the plan (exit code 3; approve it with `koppel apply --approve`)."""
+    """Plan and apply in one go — unless a guard holds the plan (exit code 3; approve it with `koppel apply --approve`).
+
+    Never asks: sync is the scheduled command (cron, the service), and its guards hold large removals for approval
+    instead. It records the LAS read and stores a held plan as the target's one held plan (older ones are marked
+    superseded). Use `koppel apply` to see the plan and confirm it by hand."""
     from koppel.plan.render import render_summary_line, render_text
 
     app_ = _app(config)
+    if fmt is Format.TEXT:
+        out.print(f"School year {app_.school_year(tenant, year)}", markup=False)
     with ExitStack() as bars:
         def starting(p: Plan) -> Progress | None:
             if fmt is Format.TEXT:
@@ -460,8 +500,9 @@ def generate(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the export to.")],
     students: Annotated[int, typer.Option("--students", "-n", min=1, help="Number of pupils in the bestuur.")] = 1200,
     schools: Annotated[int, typer.Option("--schools", "-k", min=1, help="Number of schools.")] = 1,
-    year: Annotated[str, typer.Option("--year", help="School year, e.g. 2025-2026; the next year gives the same "
-                                      "bestuur one year on.")] = "2025-2026",
+    year: Annotated[str | None, typer.Option("--year", help="School year, e.g. 2025-2026 (default: the current "
+                                             "school year); the next year gives the same bestuur one year on.",
+                                             show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed: the same seed gives the same files.")] = 1,
     layout: Annotated[str, typer.Option("--layout", help="magister, somtoday or koppel.")] = "magister",
     fmt: FormatOpt = Format.TEXT,
@@ -472,7 +513,7 @@ def generate(
     from koppel.model.roster import SchoolYear
 
     try:
-        school_year = SchoolYear.parse(year)
+        school_year = SchoolYear.parse(year) if year else SchoolYear.containing(dt.date.today())
     except ValueError as exc:
         raise fail(str(exc)) from None
     if layout not in ("magister", "somtoday", "koppel"):
@@ -622,6 +663,7 @@ def run() -> None:
 
 # Commands that live in their own modules register themselves on `app` when imported.
 from koppel.cli import (  # noqa: E402
+    explain_cmds,  # noqa: F401
     sandbox_cmds,  # noqa: F401
     service_cmds,  # noqa: F401
     takeover_cmds,  # noqa: F401

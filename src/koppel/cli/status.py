@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from koppel.model.status import JournalOutcome, PlanStatus
+from koppel.runs import superseded_by
 from koppel.state.store import JournalEntry, RunInfo
 from koppel.textsafe import printable
 
@@ -29,6 +30,13 @@ def status_data(app: Koppel, tenant_id: str | None) -> dict[str, Any]:
             app.mark_stale_plans(tenant.id, name)  # a held plan the state moved past
             runs = store.runs(tenant.id, name, limit=5)
             held = store.plans(tenant.id, name, status=[PlanStatus.HELD])
+            held_ids = {p.id for p in held}
+            superseded = [
+                {"id": p.id, "created_at": p.created_at, "superseded_by": newer,
+                 "message": app.superseded_message(p.id, newer)}
+                for p in store.plans(tenant.id, name, status=[PlanStatus.SUPERSEDED], limit=20)
+                if (newer := superseded_by(p)) in held_ids  # what the plan waiting now replaced
+            ]
             lock = store.current_lock(tenant.id, name)
             verdict = store.lock_verdict(lock) if lock else None
             targets.append({
@@ -38,12 +46,14 @@ def status_data(app: Koppel, tenant_id: str | None) -> dict[str, Any]:
                 "objects": store.counts(tenant.id, name),
                 "last_runs": [_run_json(r) for r in runs],
                 "held_plans": [p.to_json() for p in held],
+                "superseded_plans": superseded,
                 "lock": {**lock.__dict__, "stale": verdict[0], "why": verdict[1]} if lock and verdict else None,
             })
         latest = store.latest_source_read(tenant.id)
         out["tenants"].append({
             "tenant": tenant.id,
             "name": tenant.name,
+            "school_year": app.school_year(tenant).to_json(),
             "targets": targets,
             "last_source_read": None if latest is None else {
                 k: latest[k] for k in ("at", "status", "school_year", "counts", "errors", "warnings", "message")
@@ -60,6 +70,9 @@ def render_status(data: dict[str, Any]) -> str:
     lines: list[str] = []
     for t in data["tenants"]:
         lines.append(f"Tenant {t['tenant']} ({t['name']})")
+        year = t.get("school_year")
+        if year:
+            lines.append(f"  school year {year['year']} ({year['why']})")
         read = t.get("last_source_read")
         if read:
             lines.append(f"  last source read {read['at']}: {read['status']}, school year {read['school_year']}, "
@@ -85,6 +98,8 @@ def render_status(data: dict[str, Any]) -> str:
                 for h in p["holds"]:
                     lines.append(f"      ! {printable(h['message'])}")
                 lines.append(f"      approve: koppel apply --approve {p['id']}")
+            for p in g.get("superseded_plans", ()):
+                lines.append(f"    superseded: {printable(p['message'])}")
             if not g["last_runs"]:
                 lines.append("    no runs yet")
             for r in g["last_runs"]:

@@ -45,6 +45,7 @@ class PlanStatus(StrEnum):
     APPLIED = "applied"
     DISCARDED = "discarded"
     STALE = "stale"  # the state moved past it: plan again
+    SUPERSEDED = "superseded"  # a newer held plan of the same target replaced it (decided_by: "plan <id>")
 
 
 PENDING_PLANS = (PlanStatus.HELD, PlanStatus.SAVED)
