@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 
 from koppel.errors import SourceDataError
 from koppel.model.roster import (
@@ -246,6 +246,33 @@ class CsvRosterBuilder(RosterBuilder):
             groups[las_key] = draft
             self.drafts[key] = draft
         return draft
+
+    # -- checks both layouts make -------------------------------------------------------------
+
+    def year_check(self, file: str, field: str) -> Callable[[str, int], bool | None]:
+        """For one file: (school-year cell, line) → True (the year being read, or no year given),
+        False (another year), None (unreadable: reported, the row is left out)."""
+        keep = self.years.row_filter(file)
+
+        def check(text: str, line: int) -> bool | None:
+            if not text:
+                return True
+            verdict = keep(text)
+            if verdict is None:
+                message = f"school year {text!r} is not of the form 2025-2026; row left out"
+                self.error("bad-school-year", message, file, line, field=field)
+            return verdict
+
+        return check
+
+    @staticmethod
+    def check_listed_schools(listed: Mapping[str, str], present: Collection[str], listing: str,
+                             lacking: str) -> None:
+        """A school the scholen file ``listing`` lists (BRIN6 → name) but the export holds nothing of
+        (``present``) means an incomplete export: the read stops, saying what the export ``lacking``."""
+        missing = [f"{brin6} ({name})" for brin6, name in listed.items() if brin6 not in present]
+        if missing:
+            raise SourceDataError(f"{listing} lists {', '.join(missing)}, but {lacking}: incomplete export?")
 
     # -- result -----------------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
-from koppel.errors import ConfigError, ConfigProblem, SourceDataError
+from koppel.errors import ConfigError, ConfigProblem
 from koppel.model.roster import BRIN6_RE, GroupKind, Person, PersonKind, Provenance, Role
 from koppel.sources.builder import STAFF_KEY_PREFIX
 from koppel.sources.csv.builder import CsvRosterBuilder, GroupDraft, split_multi
@@ -163,7 +163,7 @@ class _Rows:
     def __init__(self, reader: LasReader, table: Table, key_field: str, noun: str, *, fixed: str | None,
                  school_of: _SchoolOf, seen: dict[tuple[str, str], int] | None) -> None:
         columns = table.columns
-        self.builder = reader.b
+        self.builder = reader.builder
         self.display = table.display
         self.fixed = fixed
         self.school_of = school_of
@@ -204,12 +204,128 @@ def _same(eckid: str, number: str, other: Person) -> str:
     return f"{what} is also {other.display_name or other.las_key}{where}"
 
 
+class _Klassen:
+    """What hangs off a klas, settled once every file is read: its whole-klas lesgroepen (Klasvakken,
+    or a lesgroepen row with a Klas) and the pupils their Vakken place in them, and its mentors (a
+    docent's Mentor van, or a pupil's Mentor: a docentcode the docenten file resolves)."""
+
+    def __init__(self, builder: CsvRosterBuilder) -> None:
+        self.builder = builder
+        self._keys: dict[tuple[str, str], str] = {}
+        self._declared: dict[str, dict[tuple[str, str], GroupDraft]] = {}  # BRIN6 -> (klas, vak) -> lesgroep
+        self._vakken: list[tuple[str, str, str, list[str], list[str], Provenance]] = []
+        self._mentor_codes: dict[tuple[str, str], dict[str, Provenance]] = {}
+        self._staff_by_code: dict[str, dict[str, str]] = {}
+        self._mentor_pairs: set[tuple[str, str]] = set()
+
+    # -- while reading --------------------------------------------------------------------------
+
+    def declare(self, brin6: str, klas: str, vak: str, draft: GroupDraft) -> None:
+        """A lesgroepen row: ``draft`` is klas ``klas``'s lesgroep for ``vak`` (the first row says so)."""
+        self._declared.setdefault(brin6, {}).setdefault((klas, vak), draft)
+
+    def wait_for_vakken(self, person: str, brin6: str, klas: str, vakken: list[str], own: list[str],
+                        provenance: Provenance) -> None:
+        """A pupil of ``klas`` takes ``vakken`` (``own``: the lesgroepen their row names already)."""
+        self._vakken.append((person, brin6, klas, vakken, own, provenance))
+
+    def wait_for_mentor(self, brin6: str, klas: str, code: str, provenance: Provenance) -> None:
+        """A pupil row names docentcode ``code`` as the mentor of their klas."""
+        self._mentor_codes.setdefault((brin6, klas), {}).setdefault(code, provenance)
+
+    def docentcode(self, brin6: str, code: str, person: str) -> None:
+        """Docent ``person`` has docentcode ``code`` at ``brin6`` (the first docent with it keeps it)."""
+        self._staff_by_code.setdefault(brin6, {}).setdefault(code, person)
+
+    def klas_key(self, brin6: str, klas: str) -> str:
+        """The group key klas ``klas`` of ``brin6`` has or will have."""
+        key = self._keys.get((brin6, klas))
+        if key is None:
+            key = self._keys[(brin6, klas)] = self.builder.group_key_of(brin6, KLAS_KEY_PREFIX + klas)
+        return key
+
+    def klasvak(self, brin6: str, item: str, provenance: Provenance) -> GroupDraft | None:
+        """The whole-klas lesgroep ``<klas>.<vak>`` a Klasvakken item names (made on first mention)."""
+        klas, dot, vak = item.rpartition(".")
+        where = (provenance.file, provenance.line)
+        if not dot or not klas or not vak:
+            self.builder.warning("bad-klasvak", f"Klasvakken item {item!r} is not <klas>.<vak> (1A.ne); left out",
+                                 *where, field="Klasvakken")
+            return None
+        declared = self._declared.setdefault(brin6, {})
+        draft = declared.get((klas, vak))
+        if draft is not None:
+            return draft
+        klas_draft = self.builder.school_groups(brin6).get(KLAS_KEY_PREFIX + klas)
+        if klas_draft is None:
+            self.builder.warning("unknown-klas", f"Klasvakken {item!r}: no pupil is in klas {klas!r}; left out",
+                                 *where, field="Klasvakken")
+            return None
+        draft = self.builder.group(brin6, item, GroupKind.LESGROEP, item, provenance)
+        draft.subject = draft.subject or vak
+        draft.leerjaar = draft.leerjaar or klas_draft.leerjaar
+        draft.onderwijssoort = draft.onderwijssoort or klas_draft.onderwijssoort
+        draft.parent = draft.parent or klas_draft.key
+        declared[(klas, vak)] = draft
+        return draft
+
+    def mentor(self, person: str, brin6: str, klas: str, provenance: Provenance, *, field: str) -> None:
+        """Make ``person`` mentor of klas ``klas`` (once); a klas no pupil is in is reported."""
+        draft = self.builder.school_groups(brin6).get(KLAS_KEY_PREFIX + klas)
+        if draft is None:
+            self.builder.warning("unknown-klas", f"mentor of klas {klas!r}, but no pupil is in it; left out",
+                                 provenance.file, provenance.line, field=field)
+            return
+        if (person, draft.key) not in self._mentor_pairs:
+            self._mentor_pairs.add((person, draft.key))
+            self.builder.memberships.append(self.builder.membership(person, draft.key, _MENTOR, provenance))
+
+    # -- once every file is read ------------------------------------------------------------
+
+    def settle_vakken(self) -> None:
+        """Place pupils in the whole-klas lesgroepen of their klas for each vak they take."""
+        memberships, make = self.builder.memberships, self.builder.membership
+        for key, brin6, klas, vakken, own, provenance in self._vakken:
+            declared = self._declared.get(brin6)
+            if not declared:
+                continue
+            for vak in vakken:
+                draft = declared.get((klas, vak))
+                if draft is not None and draft.las_key not in own:
+                    memberships.append(make(key, draft.key, _STUDENT, provenance))
+        self._vakken.clear()
+
+    def settle_mentors(self) -> None:
+        """Resolve the pupils' Mentor docentcodes to the docenten of their school."""
+        for (brin6, klas), codes in self._mentor_codes.items():
+            staff = self._staff_by_code.get(brin6, {})
+            for code, provenance in codes.items():
+                person = staff.get(code)
+                if person is None:
+                    message = f"Mentor {code!r} of klas {klas!r} is no docentcode in the docenten file"
+                    self.builder.warning("unknown-mentor", message, provenance.file, provenance.line,
+                                         field="Mentor")
+                    continue
+                self.mentor(person, brin6, klas, provenance, field="Mentor")
+
+    def check_parents(self) -> None:
+        """A lesgroep whose Klas no pupil is in belongs to no klas (reported)."""
+        groups = self.builder.drafts
+        for draft in groups.values():
+            if draft.parent is not None and draft.parent not in groups:
+                where = draft.provenance or Provenance(self.builder.source)
+                self.builder.warning("unknown-klas", f"lesgroep {draft.name!r} belongs to a klas no pupil is in",
+                                     where.file, where.line, field="Klas")
+                draft.parent = None
+
+
 class LasReader:
     """Reads one LAS-layout export into a :class:`CsvRosterBuilder`."""
 
     def __init__(self, builder: CsvRosterBuilder, settings: CsvSourceSettings, export: ExportFiles,
                  open_table: TableOpener) -> None:
-        self.b = builder
+        self.builder = builder
+        self.klassen = _Klassen(builder)
         self.settings = settings
         self.export = export
         self.open = open_table
@@ -218,18 +334,12 @@ class LasReader:
         self._school_tuples: dict[str, tuple[str, ...]] = {}
         self._pupil_lines: dict[tuple[str, str], int] = {}
         self._staff_lines: dict[tuple[str, str], int] = {}
-        self._staff_by_code: dict[str, dict[str, str]] = {}
-        self._klasvakken: dict[str, dict[tuple[str, str], GroupDraft]] = {}
-        self._pending_vakken: list[tuple[str, str, str, list[str], list[str], Provenance]] = []
-        self._pending_mentors: dict[tuple[str, str], dict[str, Provenance]] = {}
-        self._mentor_pairs: set[tuple[str, str]] = set()
         self._leerjaren: dict[str, int | None] = {}
-        self._klas_keys: dict[tuple[str, str], str] = {}
 
     def read(self) -> None:
         locations = self._read_schools()
         locations.update(self.settings.locations)
-        school_of = _SchoolOf(self.b, self.settings.school, locations)
+        school_of = _SchoolOf(self.builder, self.settings.school, locations)
         readers = (("groups", GROUPS, self._read_groups), ("pupils", PUPILS, self._read_pupils),
                    ("staff", STAFF, self._read_staff))
         for unit in self.export.units:
@@ -238,10 +348,10 @@ class LasReader:
                 if path is not None:
                     table = self.open(path, spec, name in unit.optional)
                     reader(table, school_of.fixed(unit, table), school_of)
-                    self.b.diagnostics.extend(table.raw.take_problems())
-        self._settle_vakken()
-        self._settle_mentors()
-        self._check_klas_parents()
+                    self.builder.diagnostics.extend(table.raw.take_problems())
+        self.klassen.settle_vakken()
+        self.klassen.settle_mentors()
+        self.klassen.check_parents()
         self._check_listed_schools()
 
     # -- scholen ----------------------------------------------------------------------------
@@ -256,15 +366,15 @@ class LasReader:
         for line, cells in table.raw.rows:
             brin6 = cells[i_brin].strip()
             if not BRIN6_RE.match(brin6):
-                self.b.error("bad-brin6", f"{brin6!r} is not a BRIN6 (12AB00); row left out", table.display,
-                             line, field=table.columns.headers["brin6"])
+                self.builder.error("bad-brin6", f"{brin6!r} is not a BRIN6 (12AB00); row left out", table.display,
+                                   line, field=table.columns.headers["brin6"])
                 continue
             name = _cell(cells, i_name)
-            self.listed[brin6] = self.b.school_names[brin6] = name or brin6
+            self.listed[brin6] = self.builder.school_names[brin6] = name or brin6
             for alias in (name, _cell(cells, i_locatie)):
                 if alias:
                     locations.setdefault(alias, brin6)
-        self.b.diagnostics.extend(table.raw.take_problems())
+        self.builder.diagnostics.extend(table.raw.take_problems())
         return locations
 
     # -- lesgroepen ---------------------------------------------------------------------------
@@ -278,8 +388,8 @@ class LasReader:
                 continue
             brin6, name = accepted
             cells.append(_ABSENT)
-            provenance = Provenance(self.b.source, table.display, line)
-            draft = self.b.group(brin6, name, GroupKind.LESGROEP, name, provenance)
+            provenance = Provenance(self.builder.source, table.display, line)
+            draft = self.builder.group(brin6, name, GroupKind.LESGROEP, name, provenance)
             vak = cells[at.vak].strip()
             draft.subject = draft.subject or vak or None
             draft.subject_name = draft.subject_name or cells[at.vaknaam].strip() or None
@@ -288,16 +398,16 @@ class LasReader:
                 draft.leerjaar = self._leerjaar(cells[at.leerjaar].strip(), table.display, line)
             klas = cells[at.klas].strip()
             if klas:
-                draft.parent = self._klas_key(brin6, klas)
+                draft.parent = self.klassen.klas_key(brin6, klas)
                 if vak:
-                    self._klasvakken.setdefault(brin6, {}).setdefault((klas, vak), draft)
+                    self.klassen.declare(brin6, klas, vak, draft)
 
     # -- leerlingen ---------------------------------------------------------------------------
 
     def _read_pupils(self, table: Table, fixed: str | None, school_of: _SchoolOf) -> None:
         at = _padded_indexes(table, _PupilColumns)
         rows = _Rows(self, table, "number", "pupil", fixed=fixed, school_of=school_of, seen=self._pupil_lines)
-        source, display = self.b.source, table.display
+        source, display = self.builder.source, table.display
         for line, cells in table.raw.rows:
             accepted = rows.accept(cells, line)
             if accepted is None:
@@ -312,7 +422,7 @@ class LasReader:
     def _add_pupil(self, cells: list[str], at: _PupilColumns, brin6: str, number: str,
                    provenance: Provenance) -> str | None:
         """The pupil's person key, or None when the row is another pupil's (reported)."""
-        b = self.b
+        b = self.builder
         eckid = cells[at.eckid].strip()
         las_key = b.las_key(brin6, number)
         key = b.person_key(las_key, eckid)
@@ -339,7 +449,7 @@ class LasReader:
     def _pupil_groups(self, key: str, cells: list[str], at: _PupilColumns, brin6: str,
                       provenance: Provenance) -> None:
         """Klas, lesgroepen; Vakken and Mentor wait until the docenten are read."""
-        b, make, memberships = self.b, self.b.membership, self.b.memberships
+        b, make, memberships = self.builder, self.builder.membership, self.builder.memberships
         groups = b.school_groups(brin6)
         klas = cells[at.klas].strip()
         if klas:
@@ -357,10 +467,10 @@ class LasReader:
             return
         vakken = split_multi(cells[at.vakken], self.sep)
         if vakken:
-            self._pending_vakken.append((key, brin6, klas, vakken, own, provenance))
+            self.klassen.wait_for_vakken(key, brin6, klas, vakken, own, provenance)
         code = cells[at.mentor].strip()
         if code:
-            self._pending_mentors.setdefault((brin6, klas), {}).setdefault(code, provenance)
+            self.klassen.wait_for_mentor(brin6, klas, code, provenance)
 
     # -- docenten -----------------------------------------------------------------------------
 
@@ -375,25 +485,15 @@ class LasReader:
                 continue
             brin6, number = accepted
             cells.append(_ABSENT)
-            provenance = Provenance(self.b.source, table.display, line)
+            provenance = Provenance(self.builder.source, table.display, line)
             key = self._add_staff(cells, at, brin6, number, provenance)
-            if key is None:
-                continue
-            for name in split_multi(cells[at.lesgroepen], self.sep):
-                draft = self.b.school_groups(brin6).get(name) or self.b.group(brin6, name, GroupKind.LESGROEP,
-                                                                              name, provenance)
-                self.b.memberships.append(self.b.membership(key, draft.key, _TEACHER, provenance))
-            for item in split_multi(cells[at.klasvakken], self.sep):
-                klasvak = self._klasvak(brin6, item, provenance)
-                if klasvak is not None:
-                    self.b.memberships.append(self.b.membership(key, klasvak.key, _TEACHER, provenance))
-            for klas in split_multi(cells[at.mentor_of], self.sep):
-                self._mentor(key, brin6, klas, provenance, field=mentor_header)
+            if key is not None:
+                self._staff_groups(key, cells, at, brin6, provenance, mentor_header)
 
     def _add_staff(self, cells: list[str], at: _StaffColumns, brin6: str, number: str,
                    provenance: Provenance) -> str | None:
         """The docent's person key (a docent seen at another school gains this one), or None."""
-        b = self.b
+        b = self.builder
         eckid = cells[at.eckid].strip()
         las_key = b.las_key(brin6, number, STAFF_KEY_PREFIX)
         key = b.person_key(las_key, eckid)
@@ -415,79 +515,24 @@ class LasReader:
                 schools=self._schools(brin6), provenance=provenance,
             )
         if code:
-            self._staff_by_code.setdefault(brin6, {}).setdefault(code, key)
+            self.klassen.docentcode(brin6, code, key)
         return key
 
-    def _klasvak(self, brin6: str, item: str, provenance: Provenance) -> GroupDraft | None:
-        """The whole-klas lesgroep ``<klas>.<vak>`` a Klasvakken item names (made on first mention)."""
-        klas, dot, vak = item.rpartition(".")
-        where = (provenance.file, provenance.line)
-        if not dot or not klas or not vak:
-            self.b.warning("bad-klasvak", f"Klasvakken item {item!r} is not <klas>.<vak> (1A.ne); left out",
-                           *where, field="Klasvakken")
-            return None
-        declared = self._klasvakken.setdefault(brin6, {})
-        draft = declared.get((klas, vak))
-        if draft is not None:
-            return draft
-        klas_draft = self.b.school_groups(brin6).get(KLAS_KEY_PREFIX + klas)
-        if klas_draft is None:
-            self.b.warning("unknown-klas", f"Klasvakken {item!r}: no pupil is in klas {klas!r}; left out",
-                           *where, field="Klasvakken")
-            return None
-        draft = self.b.group(brin6, item, GroupKind.LESGROEP, item, provenance)
-        draft.subject = draft.subject or vak
-        draft.leerjaar = draft.leerjaar or klas_draft.leerjaar
-        draft.onderwijssoort = draft.onderwijssoort or klas_draft.onderwijssoort
-        draft.parent = draft.parent or klas_draft.key
-        declared[(klas, vak)] = draft
-        return draft
+    def _staff_groups(self, key: str, cells: list[str], at: _StaffColumns, brin6: str, provenance: Provenance,
+                      mentor_header: str) -> None:
+        """Lesgroepen and Klasvakken the docent teaches, klassen they are mentor of."""
+        b = self.builder
+        for name in split_multi(cells[at.lesgroepen], self.sep):
+            draft = b.school_groups(brin6).get(name) or b.group(brin6, name, GroupKind.LESGROEP, name, provenance)
+            b.memberships.append(b.membership(key, draft.key, _TEACHER, provenance))
+        for item in split_multi(cells[at.klasvakken], self.sep):
+            klasvak = self.klassen.klasvak(brin6, item, provenance)
+            if klasvak is not None:
+                b.memberships.append(b.membership(key, klasvak.key, _TEACHER, provenance))
+        for klas in split_multi(cells[at.mentor_of], self.sep):
+            self.klassen.mentor(key, brin6, klas, provenance, field=mentor_header)
 
-    def _mentor(self, person: str, brin6: str, klas: str, provenance: Provenance, *, field: str) -> None:
-        draft = self.b.school_groups(brin6).get(KLAS_KEY_PREFIX + klas)
-        if draft is None:
-            self.b.warning("unknown-klas", f"mentor of klas {klas!r}, but no pupil is in it; left out",
-                           provenance.file, provenance.line, field=field)
-            return
-        if (person, draft.key) not in self._mentor_pairs:
-            self._mentor_pairs.add((person, draft.key))
-            self.b.memberships.append(self.b.membership(person, draft.key, _MENTOR, provenance))
-
-    # -- settling what depends on several files -------------------------------------------------
-
-    def _settle_vakken(self) -> None:
-        """Place pupils in the whole-klas lesgroepen of their klas for each vak they take."""
-        memberships, make = self.b.memberships, self.b.membership
-        for key, brin6, klas, vakken, own, provenance in self._pending_vakken:
-            declared = self._klasvakken.get(brin6)
-            if not declared:
-                continue
-            for vak in vakken:
-                draft = declared.get((klas, vak))
-                if draft is not None and draft.las_key not in own:
-                    memberships.append(make(key, draft.key, _STUDENT, provenance))
-        self._pending_vakken.clear()
-
-    def _settle_mentors(self) -> None:
-        for (brin6, klas), codes in self._pending_mentors.items():
-            staff = self._staff_by_code.get(brin6, {})
-            for code, provenance in codes.items():
-                person = staff.get(code)
-                if person is None:
-                    message = f"Mentor {code!r} of klas {klas!r} is no docentcode in the docenten file"
-                    self.b.warning("unknown-mentor", message, provenance.file, provenance.line,
-                                   field="Mentor")
-                    continue
-                self._mentor(person, brin6, klas, provenance, field="Mentor")
-
-    def _check_klas_parents(self) -> None:
-        groups = self.b.drafts
-        for draft in groups.values():
-            if draft.parent is not None and draft.parent not in groups:
-                where = draft.provenance or Provenance(self.b.source)
-                self.b.warning("unknown-klas", f"lesgroep {draft.name!r} belongs to a klas no pupil is in",
-                               where.file, where.line, field="Klas")
-                draft.parent = None
+    # -- checks across files -------------------------------------------------------------------
 
     def _check_listed_schools(self) -> None:
         """The scholen file and the export must agree on the schools.
@@ -502,21 +547,11 @@ class LasReader:
         for unit in self.export.units:
             if unit.brin6 is not None and unit.brin6 not in self.listed:
                 message = f"school folder {unit.brin6} is not listed in {listing}; read anyway (a leftover?)"
-                self.b.warning("unlisted-school", message, unit.brin6, None)
+                self.builder.warning("unlisted-school", message, unit.brin6, None)
         with_pupils = {brin6 for brin6, _ in self._pupil_lines}
-        missing = [f"{brin6} ({name})" for brin6, name in self.listed.items() if brin6 not in with_pupils]
-        if missing:
-            raise SourceDataError(f"{listing} lists {', '.join(missing)}, but the export has no leerlingen "
-                                  "for it: incomplete export?")
+        self.builder.check_listed_schools(self.listed, with_pupils, listing, "the export has no leerlingen for it")
 
     # -- small helpers ------------------------------------------------------------------------
-
-    def _klas_key(self, brin6: str, klas: str) -> str:
-        """The group key klas ``klas`` of ``brin6`` has or will have."""
-        key = self._klas_keys.get((brin6, klas))
-        if key is None:
-            key = self._klas_keys[(brin6, klas)] = self.b.group_key_of(brin6, KLAS_KEY_PREFIX + klas)
-        return key
 
     def _schools(self, brin6: str) -> tuple[str, ...]:
         """One shared ``(brin6,)`` per school, instead of one tuple per person."""
@@ -525,24 +560,12 @@ class LasReader:
             schools = self._school_tuples[brin6] = (brin6,)
         return schools
 
-    def year_filter(self, table: Table) -> Callable[[str, int], bool]:
-        """For ``table``: (school-year cell, line) → whether the row belongs to the year being read."""
+    def year_filter(self, table: Table) -> Callable[[str, int], bool | None]:
+        """For ``table``: (school-year cell, line) → whether the row belongs to the year being read
+        (None: the cell is unreadable, reported; see :meth:`CsvRosterBuilder.year_check`)."""
         if "school_year" not in table.columns:
             return lambda text, line: True
-        keep = self.b.years.row_filter(table.display)
-        header = table.columns.headers["school_year"]
-
-        def check(text: str, line: int) -> bool:
-            if not text:
-                return True
-            verdict = keep(text)
-            if verdict is None:
-                message = f"school year {text!r} is not of the form 2025-2026; row left out"
-                self.b.error("bad-school-year", message, table.display, line, field=header)
-                return False
-            return verdict
-
-        return check
+        return self.builder.year_check(table.display, table.columns.headers["school_year"])
 
     def _leerjaar(self, text: str, file: str, line: int) -> int | None:
         """Leerjaar 0–20, or None (with a warning) for anything else; results are kept per text."""
@@ -556,7 +579,7 @@ class LasReader:
                 value = -1
             if not 0 <= value <= 20:
                 message = f"leerjaar {text!r} is not a number from 0 to 20; ignored"
-                self.b.warning("bad-leerjaar", message, file, line, field="Leerjaar")
+                self.builder.warning("bad-leerjaar", message, file, line, field="Leerjaar")
                 return None
         self._leerjaren[text] = value
         return value

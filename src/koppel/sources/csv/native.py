@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TypeVar
 
-from koppel.errors import SourceDataError
 from koppel.model.roster import (
     BRIN6_RE,
     GroupKind,
@@ -75,6 +74,87 @@ class _Row:
         return self.cells[i].strip() if i is not None else ""
 
 
+class _Cells:
+    """Reading one cell's value: a kind, a role, a school, a number, a date. A value that cannot be
+    read is reported (an error when the row is left out, a warning when only the value is)."""
+
+    def __init__(self, builder: CsvRosterBuilder, default_school: str | None) -> None:
+        self.builder = builder
+        self.default_school = default_school
+
+    def lookup(
+        self, table: Mapping[str, _E], text: str, code: str, field: str, file: str, line: int
+    ) -> _E | None:
+        """The value ``text`` names in ``table`` (case-blind); None when it names none (reported)."""
+        found = table.get(text.lower())
+        if found is None:
+            known = ", ".join(sorted({k.value if hasattr(k, "value") else str(k) for k in table.values()}))
+            self.builder.error(
+                code, f"{field} {text!r} is not one of {known}; row left out", file, line, field=field
+            )
+        return found
+
+    def school(self, text: str, file: str, line: int) -> str | None:
+        """A group's school: the cell, else the school setting; None when there is no BRIN6 (reported)."""
+        school = text or self.default_school
+        if school is None:
+            self.builder.error(
+                "missing-value", "no school (and no school setting); row left out", file, line, field="school"
+            )
+            return None
+        if not BRIN6_RE.match(school):
+            self.builder.error(
+                "bad-brin6", f"{school!r} is not a BRIN6 (12AB00); row left out", file, line, field="school"
+            )
+            return None
+        return school
+
+    def schools(self, values: list[str], file: str, line: int) -> list[str]:
+        """A person's schools: the BRIN6s among ``values`` (others reported), else the school setting."""
+        valid = []
+        for value in values:
+            if BRIN6_RE.match(value):
+                valid.append(value)
+            else:
+                self.builder.error(
+                    "bad-brin6", f"{value!r} is not a BRIN6 (12AB00); ignored", file, line, field="schools"
+                )
+        if not valid and self.default_school:
+            valid.append(self.default_school)
+        return valid
+
+    def number(self, text: str, field: str, file: str, line: int) -> int | None:
+        """A whole number; None when empty or unreadable (a warning: only the value is lost)."""
+        if not text:
+            return None
+        try:
+            return int(text)
+        except ValueError:
+            self.builder.warning(
+                f"bad-{field}", f"{field} {text!r} is not a number; ignored", file, line, field=field
+            )
+            return None
+
+    def dates(
+        self, start: str, end: str, file: str, line: int
+    ) -> tuple[dt.date | None, dt.date | None] | None:
+        """Start and end dates (None when empty); None when one is unreadable (reported)."""
+        dates: list[dt.date | None] = []
+        for field, text in (("start", start), ("end", end)):
+            try:
+                dates.append(dt.date.fromisoformat(text) if text else None)
+            except ValueError:
+                self.builder.error(
+                    "bad-date",
+                    f"{field} {text!r} is not a date (YYYY-MM-DD); row left out",
+                    file,
+                    line,
+                    field=field,
+                )
+                return None
+        return dates[0], dates[1]
+
+
 class NativeReader:
     """Reads a koppel-native export into a :class:`CsvRosterBuilder`."""
 
@@ -85,7 +165,8 @@ class NativeReader:
         export: ExportFiles,
         open_table: TableOpener,
     ) -> None:
-        self.b = builder
+        self.builder = builder
+        self.cells = _Cells(builder, settings.school)
         self.settings = settings
         self.export = export
         self.open = open_table
@@ -110,7 +191,7 @@ class NativeReader:
         ):
             table = self.open(unit.tables[name], spec, False)
             reader(table)
-            self.b.diagnostics.extend(table.raw.take_problems())
+            self.builder.diagnostics.extend(table.raw.take_problems())
         self._settle_children()
         self._settle_parents()
         self._check_listed_schools()
@@ -120,7 +201,7 @@ class NativeReader:
         for line, cells in table.raw.rows:
             brin6 = cells[i_brin].strip()
             if not BRIN6_RE.match(brin6):
-                self.b.error(
+                self.builder.error(
                     "bad-brin6",
                     f"{brin6!r} is not a BRIN6 (12AB00); row left out",
                     table.display,
@@ -130,11 +211,11 @@ class NativeReader:
                 continue
             name = (cells[i_name].strip() if i_name >= 0 else "") or brin6
             self.listed[brin6] = name
-            self.b.school_names[brin6] = name
-        self.b.diagnostics.extend(table.raw.take_problems())
+            self.builder.school_names[brin6] = name
+        self.builder.diagnostics.extend(table.raw.take_problems())
 
     def _read_persons(self, table: Table) -> None:
-        b, display, index = self.b, table.display, table.columns.index
+        b, display, index = self.builder, table.display, table.columns.index
         for line, cells in table.raw.rows:
             row = _Row(index, cells)
             person_id = row["id"]
@@ -151,11 +232,11 @@ class NativeReader:
                     field="id",
                 )
                 continue
-            kind = self._lookup(PERSON_KINDS, row["kind"], "unknown-kind", "kind", display, line)
+            kind = self.cells.lookup(PERSON_KINDS, row["kind"], "unknown-kind", "kind", display, line)
             if kind is None:
                 continue
             self._person_lines[person_id] = line
-            schools = self._schools(split_multi(row["schools"], self.sep), display, line)
+            schools = self.cells.schools(split_multi(row["schools"], self.sep), display, line)
             las_key = b.las_key(schools[0], person_id) if schools else person_id
             eckid = row["eckid"]
             key = b.person_key(las_key, eckid)
@@ -183,7 +264,7 @@ class NativeReader:
                 row["docentcode"] or None,
                 row["username"] or None,
                 tuple(schools),
-                self._int(row["leerjaar"], "leerjaar", display, line),
+                self.cells.number(row["leerjaar"], "leerjaar", display, line),
                 (),
                 provenance,
             )
@@ -193,33 +274,24 @@ class NativeReader:
                 self._children.append((key, children, provenance))
 
     def _read_groups(self, table: Table) -> None:
-        b, display, index = self.b, table.display, table.columns.index
-        keep = b.years.row_filter(display)
+        b, display, index = self.builder, table.display, table.columns.index
+        in_year = b.year_check(display, "school_year")
         for line, cells in table.raw.rows:
             row = _Row(index, cells)
             group_id = row["id"]
             if not group_id:
                 b.error("missing-value", "group without an id; row left out", display, line, field="id")
                 continue
-            kind = self._lookup(GROUP_KINDS, row["kind"], "unknown-kind", "kind", display, line)
-            school = self._school(row["school"], display, line)
+            kind = self.cells.lookup(GROUP_KINDS, row["kind"], "unknown-kind", "kind", display, line)
+            school = self.cells.school(row["school"], display, line)
             if kind is None or school is None:
                 continue
-            year_text = row["school_year"]
-            if year_text:
-                verdict = keep(year_text)
-                if verdict is None:
-                    b.error(
-                        "bad-school-year",
-                        f"school year {year_text!r} is not of the form 2025-2026; row left out",
-                        display,
-                        line,
-                        field="school_year",
-                    )
-                    continue
-                if not verdict:
-                    self._other_year_groups.add((school, group_id))
-                    continue
+            verdict = in_year(row["school_year"], line)
+            if verdict is None:
+                continue
+            if not verdict:
+                self._other_year_groups.add((school, group_id))
+                continue
             earlier = self._group_lines.get((school, group_id))
             if earlier is not None:
                 b.error(
@@ -234,7 +306,7 @@ class NativeReader:
             self._group_schools.setdefault(group_id, []).append(school)
             provenance = Provenance(b.source, display, line)
             draft = b.group(school, group_id, kind, row["name"] or group_id, provenance)
-            draft.leerjaar = self._int(row["leerjaar"], "leerjaar", display, line)
+            draft.leerjaar = self.cells.number(row["leerjaar"], "leerjaar", display, line)
             draft.subject = row["subject"] or None
             draft.subject_name = row["subject_name"] or None
             draft.onderwijssoort = row["onderwijssoort"] or None
@@ -244,7 +316,7 @@ class NativeReader:
 
     def _read_memberships(self, table: Table) -> None:
         """The biggest file (a million rows for a large bestuur): plain indexes, no per-row helpers."""
-        b, display, cols = self.b, table.display, table.columns
+        b, display, cols = self.builder, table.display, table.columns
         i_person, i_group, i_school, i_role, i_start, i_end = (
             cols.get(f) for f in ("person", "group", "school", "role", "start", "end")
         )
@@ -266,14 +338,14 @@ class NativeReader:
             draft = b.school_groups(school).get(group_id) if school else None
             group = draft.key if draft is not None else self._group_for(group_id, school, display, line)
             role_text = cells[i_role].strip()
-            role = ROLES.get(role_text) or self._lookup(
+            role = ROLES.get(role_text) or self.cells.lookup(
                 ROLES, role_text, "unknown-role", "role", display, line
             )
             if group is None or role is None:
                 continue
             start = end = None
             if (i_start >= 0 and cells[i_start].strip()) or (i_end >= 0 and cells[i_end].strip()):
-                dates = self._dates(
+                dates = self.cells.dates(
                     cells[i_start].strip() if i_start >= 0 else "",
                     cells[i_end].strip() if i_end >= 0 else "",
                     display,
@@ -291,7 +363,7 @@ class NativeReader:
         if not school:
             schools = self._group_schools.get(group_id, [])
             if len(schools) > 1:
-                self.b.error(
+                self.builder.error(
                     "ambiguous-group",
                     f"group id {group_id!r} exists in {', '.join(schools)}; give the school; row left out",
                     file,
@@ -300,11 +372,11 @@ class NativeReader:
                 )
                 return None
             school = schools[0] if schools else (self.settings.school or "")
-        draft = self.b.school_groups(school).get(group_id) if school else None
+        draft = self.builder.school_groups(school).get(group_id) if school else None
         if draft is not None:
             return draft.key
         if (school, group_id) not in self._other_year_groups:
-            self.b.error(
+            self.builder.error(
                 "unknown-group",
                 f"no group with id {group_id!r}{f' in {school}' if school else ''}; row left out",
                 file,
@@ -319,7 +391,7 @@ class NativeReader:
             for child_id in child_ids:
                 child = self._person_ids.get(child_id)
                 if child is None:
-                    self.b.warning(
+                    self.builder.warning(
                         "unknown-person",
                         f"child {child_id!r} is not in the persons file; ignored",
                         provenance.file,
@@ -328,14 +400,14 @@ class NativeReader:
                     )
                 else:
                     children.append(child)
-            self.b.persons[key] = replace(self.b.persons[key], children=tuple(children))
+            self.builder.persons[key] = replace(self.builder.persons[key], children=tuple(children))
 
     def _settle_parents(self) -> None:
         for school, group_id, parent_id, provenance in self._parents:
-            groups = self.b.school_groups(school)
+            groups = self.builder.school_groups(school)
             parent = groups.get(parent_id)
             if parent is None:
-                self.b.warning(
+                self.builder.warning(
                     "unknown-group",
                     f"parent {parent_id!r} of group {group_id!r} is not in {school}; ignored",
                     provenance.file,
@@ -346,80 +418,8 @@ class NativeReader:
             groups[group_id].parent = parent.key
 
     def _check_listed_schools(self) -> None:
-        with_persons = {s for p in self.b.persons.values() for s in p.schools}
-        missing = [f"{brin6} ({name})" for brin6, name in self.listed.items() if brin6 not in with_persons]
-        if missing:
-            raise SourceDataError(
-                f"{self.export.display(self.export.schools_file)} lists {', '.join(missing)}, "  # type: ignore[arg-type]
-                "but no person belongs to it: incomplete export?"
-            )
-
-    # -- values --------------------------------------------------------------------------------
-
-    def _lookup(
-        self, table: Mapping[str, _E], text: str, code: str, field: str, file: str, line: int
-    ) -> _E | None:
-        found = table.get(text.lower())
-        if found is None:
-            known = ", ".join(sorted({k.value if hasattr(k, "value") else str(k) for k in table.values()}))
-            self.b.error(
-                code, f"{field} {text!r} is not one of {known}; row left out", file, line, field=field
-            )
-        return found
-
-    def _school(self, text: str, file: str, line: int) -> str | None:
-        school = text or self.settings.school
-        if school is None:
-            self.b.error(
-                "missing-value", "no school (and no school setting); row left out", file, line, field="school"
-            )
-            return None
-        if not BRIN6_RE.match(school):
-            self.b.error(
-                "bad-brin6", f"{school!r} is not a BRIN6 (12AB00); row left out", file, line, field="school"
-            )
-            return None
-        return school
-
-    def _schools(self, values: list[str], file: str, line: int) -> list[str]:
-        valid = []
-        for value in values:
-            if BRIN6_RE.match(value):
-                valid.append(value)
-            else:
-                self.b.error(
-                    "bad-brin6", f"{value!r} is not a BRIN6 (12AB00); ignored", file, line, field="schools"
-                )
-        if not valid and self.settings.school:
-            valid.append(self.settings.school)
-        return valid
-
-    def _int(self, text: str, field: str, file: str, line: int) -> int | None:
-        if not text:
-            return None
-        try:
-            return int(text)
-        except ValueError:
-            self.b.warning(
-                f"bad-{field}", f"{field} {text!r} is not a number; ignored", file, line, field=field
-            )
-            return None
-
-    def _dates(
-        self, start: str, end: str, file: str, line: int
-    ) -> tuple[dt.date | None, dt.date | None] | None:
-        """Start and end dates (None when empty); None when one is unreadable (reported)."""
-        dates: list[dt.date | None] = []
-        for field, text in (("start", start), ("end", end)):
-            try:
-                dates.append(dt.date.fromisoformat(text) if text else None)
-            except ValueError:
-                self.b.error(
-                    "bad-date",
-                    f"{field} {text!r} is not a date (YYYY-MM-DD); row left out",
-                    file,
-                    line,
-                    field=field,
-                )
-                return None
-        return dates[0], dates[1]
+        if self.export.schools_file is None:
+            return
+        with_persons = {s for p in self.builder.persons.values() for s in p.schools}
+        self.builder.check_listed_schools(self.listed, with_persons, self.export.display(self.export.schools_file),
+                                          "no person belongs to it")
