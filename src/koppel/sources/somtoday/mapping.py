@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from koppel.model.roster import (
@@ -135,6 +135,89 @@ class _Pending:
     end: dt.date | None = None
 
 
+def _report_problems(out: RosterBuilder, records: VestigingRecords) -> None:
+    """Report the records of one vestiging that could not be parsed (they are left out)."""
+    for endpoint, problems in records.problems.items():
+        for problem in problems:
+            ref = (
+                record_ref(records.uuid, endpoint, problem.uuid)
+                if problem.uuid
+                else f"/connect/vestiging/{records.uuid}/{endpoint.path}"
+            )
+            said = "breaks the spec" if problem.code == "bad-record" else "has a value koppel does not accept"
+            out.report(
+                Severity.ERROR,
+                problem.code,
+                f"{endpoint.entity} record {problem.index + 1} of {records.naam} {said} "
+                f"({problem.reason}); left out",
+                field=problem.field,
+                object=ref,
+            )
+
+
+class _StatedMemberships:
+    """Every membership a record states, resolved once every vestiging is read: a record may name a
+    person or group another endpoint (or vestiging) delivers, or none does."""
+
+    def __init__(self, out: RosterBuilder, year: SchoolYear) -> None:
+        self.out = out
+        self.year = year
+        self._stated: list[_Pending] = []
+
+    def add(self, membership: _Pending) -> None:
+        self._stated.append(membership)
+
+    def extend(self, memberships: Iterable[_Pending]) -> None:
+        self._stated.extend(memberships)
+
+    def resolve(self, leerlingen: Mapping[str, str], medewerkers: Mapping[str, str],
+                groups: Mapping[str, str]) -> list[Membership]:
+        """Every stated membership whose person and group were delivered (uuid → key in ``leerlingen``,
+        ``medewerkers`` and ``groups``): the same (person, group, role) once, with dates where known.
+        What refers to a person or group that was not delivered is reported, counted."""
+        found: dict[tuple[str, str, Role], Membership] = {}
+        unknown_persons: Counter[tuple[str, PersonKind]] = Counter()
+        unknown_groups: Counter[str] = Counter()
+        for p in self._stated:
+            keys = leerlingen if p.person_kind is PersonKind.STUDENT else medewerkers
+            person = keys.get(p.person_uuid)
+            group = groups.get(p.group_uuid)
+            if group is None:
+                unknown_groups[p.group_uuid] += 1
+                continue
+            if person is None:
+                unknown_persons[(group, p.person_kind)] += 1
+                continue
+            membership_key = (person, group, p.role)
+            known = found.get(membership_key)
+            if known is None or (known.start is None and known.end is None and (p.start or p.end)):
+                found[membership_key] = Membership(person, group, p.role, p.start, p.end, p.provenance)
+        self._report_unknown(unknown_persons, unknown_groups)
+        return list(found.values())
+
+    def _report_unknown(self, persons: Counter[tuple[str, PersonKind]], groups: Counter[str]) -> None:
+        """Per group, how many of its members were not delivered; in all, memberships of groups that were not."""
+        for (group, kind), count in sorted(persons.items()):
+            what = "leerlingen" if kind is PersonKind.STUDENT else "medewerkers"
+            endpoint = "leerling" if kind is PersonKind.STUDENT else "medewerker"
+            target = self.out.groups[group]
+            self.out.report(
+                Severity.WARNING,
+                f"unknown-{endpoint}",
+                f"{target.name}: {count} of its {what} were not returned by /{endpoint} (breedtepermissies, "
+                "or left the school); their memberships are left out",
+                object=target.provenance.ref if target.provenance else None,
+            )
+        if groups:
+            listed = ", ".join(sorted(groups)[:5]) + (" …" if len(groups) > 5 else "")
+            self.out.report(
+                Severity.WARNING,
+                "unknown-group",
+                f"{sum(groups.values())} membership(s) refer to {len(groups)} lesgroep(en) that /lesgroep/ "
+                f"did not return for {self.year} ({listed}); left out",
+            )
+
+
 class RosterAssembler:
     """Maps the records of every vestiging of one read into one :class:`RosterBuilder` (``out``)."""
 
@@ -146,36 +229,12 @@ class RosterAssembler:
         self.group_by_uuid: dict[str, str] = {}  # lesgroep/stamgroep uuid -> group key
         self.leerling_keys: dict[str, str] = {}  # uuid -> person key
         self.medewerker_keys: dict[str, str] = {}
-        self.pending: list[_Pending] = []
-
-    # -- diagnostics --------------------------------------------------------------------------
+        self.stated = _StatedMemberships(self.out, year)  # resolved in roster()
 
     def _report(
         self, severity: Severity, code: str, message: str, ref: str | None, field: str | None = None
     ) -> None:
         self.out.report(severity, code, message, field=field, object=ref)
-
-    def _problems(self, records: VestigingRecords) -> None:
-        for endpoint, problems in records.problems.items():
-            for problem in problems:
-                ref = (
-                    record_ref(records.uuid, endpoint, problem.uuid)
-                    if problem.uuid
-                    else f"/connect/vestiging/{records.uuid}/{endpoint.path}"
-                )
-                said = (
-                    "breaks the spec"
-                    if problem.code == "bad-record"
-                    else "has a value koppel does not accept"
-                )
-                self._report(
-                    Severity.ERROR,
-                    problem.code,
-                    f"{endpoint.entity} record {problem.index + 1} of {records.naam} {said} "
-                    f"({problem.reason}); left out",
-                    ref,
-                    field=problem.field,
-                )
 
     # -- one vestiging ------------------------------------------------------------------------
 
@@ -184,7 +243,7 @@ class RosterAssembler:
         self.out.add_school(
             records.brin6, records.naam, self.out.provenance(ref=f"/connect/vestiging/{records.uuid}")
         )
-        self._problems(records)
+        _report_problems(self.out, records)
         for medewerker in records.medewerkers:
             self._medewerker(records, medewerker)
         for lesgroep in records.lesgroepen:
@@ -234,7 +293,7 @@ class RosterAssembler:
             )
         )
         self.medewerker_keys[m.uuid] = key
-        self.pending.extend(
+        self.stated.extend(
             _Pending(m.uuid, PersonKind.STAFF, ref_.uuid, Role.TEACHER, provenance)
             for ref_ in m.lesgroepen
             if ref_.uuid
@@ -311,12 +370,12 @@ class RosterAssembler:
             onderwijssoort=g.onderwijssoort,
         )
         provenance = self.out.provenance(ref=record_ref(records.uuid, Endpoint.LESGROEP, g.uuid))
-        self.pending.extend(
+        self.stated.extend(
             _Pending(ll.uuid, PersonKind.STUDENT, g.uuid, Role.STUDENT, provenance)
             for ll in g.leerlingen
             if ll.uuid
         )
-        self.pending.extend(
+        self.stated.extend(
             _Pending(d, PersonKind.STAFF, g.uuid, Role.TEACHER, provenance) for d in g.docenten if d
         )
 
@@ -334,7 +393,7 @@ class RosterAssembler:
             onderwijssoort=s.onderwijssoort,
         )
         provenance = self.out.provenance(ref=record_ref(records.uuid, Endpoint.STAMGROEP, s.uuid))
-        self.pending.extend(
+        self.stated.extend(
             _Pending(ll.uuid, PersonKind.STUDENT, s.uuid, Role.STUDENT, provenance)
             for ll in s.leerlingen
             if ll.uuid
@@ -346,7 +405,7 @@ class RosterAssembler:
             if not mentor.medewerker_uuid:
                 continue
             if mentor.toewijzing is None or mentor.toewijzing in _STAMGROEP_MENTORS:
-                self.pending.append(
+                self.stated.add(
                     _Pending(mentor.medewerker_uuid, PersonKind.STAFF, stamgroep, Role.MENTOR, provenance)
                 )
             else:
@@ -381,7 +440,7 @@ class RosterAssembler:
         self.leerling_keys[ll.uuid] = key
         if plaatsing is not None and plaatsing.stamgroep is not None and plaatsing.stamgroep.uuid:
             self._plaatsing_stamgroep(records, ll.uuid, plaatsing, plaatsing.stamgroep, provenance)
-        self.pending.extend(
+        self.stated.extend(
             _Pending(ll.uuid, PersonKind.STUDENT, ref_.uuid, Role.STUDENT, provenance)
             for ref_ in ll.lesgroepen
             if ref_.uuid
@@ -405,7 +464,7 @@ class RosterAssembler:
             leerjaar=stamgroep.leerjaar or plaatsing.leerjaar,
             onderwijssoort=stamgroep.onderwijssoort,
         )
-        self.pending.append(
+        self.stated.add(
             _Pending(
                 leerling,
                 PersonKind.STUDENT,
@@ -420,50 +479,6 @@ class RosterAssembler:
 
     # -- the roster ---------------------------------------------------------------------------
 
-    def _memberships(self) -> list[Membership]:
-        """Resolve every stated membership; the same (person, group, role) once, with dates where known."""
-        found: dict[tuple[str, str, Role], Membership] = {}
-        unknown_persons: Counter[tuple[str, PersonKind]] = Counter()
-        unknown_groups: Counter[str] = Counter()
-        for p in self.pending:
-            keys = self.leerling_keys if p.person_kind is PersonKind.STUDENT else self.medewerker_keys
-            person = keys.get(p.person_uuid)
-            group = self.group_by_uuid.get(p.group_uuid)
-            if group is None:
-                unknown_groups[p.group_uuid] += 1
-                continue
-            if person is None:
-                unknown_persons[(group, p.person_kind)] += 1
-                continue
-            membership_key = (person, group, p.role)
-            known = found.get(membership_key)
-            if known is None or (known.start is None and known.end is None and (p.start or p.end)):
-                found[membership_key] = Membership(person, group, p.role, p.start, p.end, p.provenance)
-        self._report_unknown(unknown_persons, unknown_groups)
-        return list(found.values())
-
-    def _report_unknown(self, persons: Counter[tuple[str, PersonKind]], groups: Counter[str]) -> None:
-        for (group, kind), count in sorted(persons.items()):
-            what = "leerlingen" if kind is PersonKind.STUDENT else "medewerkers"
-            endpoint = "leerling" if kind is PersonKind.STUDENT else "medewerker"
-            target = self.out.groups[group]
-            self._report(
-                Severity.WARNING,
-                f"unknown-{endpoint}",
-                f"{target.name}: {count} of its {what} were not returned by /{endpoint} (breedtepermissies, "
-                "or left the school); their memberships are left out",
-                target.provenance.ref if target.provenance else None,
-            )
-        if groups:
-            listed = ", ".join(sorted(groups)[:5]) + (" …" if len(groups) > 5 else "")
-            self._report(
-                Severity.WARNING,
-                "unknown-group",
-                f"{sum(groups.values())} membership(s) refer to {len(groups)} lesgroep(en) that /lesgroep/ "
-                f"did not return for {self.year} ({listed}); left out",
-                None,
-            )
-
     def roster(self, *, location: str) -> Roster:
-        memberships = self._memberships()
+        memberships = self.stated.resolve(self.leerling_keys, self.medewerker_keys, self.group_by_uuid)
         return self.out.build(self.year, kind="somtoday", location=location, memberships=memberships)
