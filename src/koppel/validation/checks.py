@@ -81,7 +81,8 @@ _SOURCE_CHECKS = (
     Check("bad-school-year", Severity.ERROR, "school year that cannot be read; row left out"),
     Check("other-school-year", Severity.WARNING, "rows of another school year, left out"),
     Check(
-        "school-year-mismatch", Severity.WARNING, "the export describes another year than koppel asked for"
+        "school-year-mismatch", Severity.WARNING,
+        "the export describes another year than koppel works on (the pipeline stops the read: a stale export)",
     ),
     Check("bad-leerjaar", Severity.WARNING, "leerjaar that is not a number"),
     Check("unknown-klas", Severity.WARNING, "reference to a klas no pupil is in; left out"),
