@@ -184,9 +184,10 @@ def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, s
     if not plan.changes:
         lines += ["", "No changes. The target is in step with the LAS."]
         return "\n".join(lines) + "\n"
-    removals = [c for c in plan.changes if c.action in REMOVALS]
-    others = [c for c in plan.changes if c.action not in REMOVALS]
+    removal_actions = REMOVALS
     if limit is None:
+        removals = [c for c in plan.changes if c.action in removal_actions]
+        others = [c for c in plan.changes if c.action not in removal_actions]
         if removals:
             lines += ["", f"Removals ({len(removals):,}):"]
             lines += list(_change_lines(removals, None, known))
@@ -194,35 +195,46 @@ def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, s
         lines += list(_change_lines(others, None, known))
         return "\n".join(lines) + "\n"
     cap = max(limit * 10, 200)
-    if removals:
-        lines += ["", f"Removals ({len(removals):,}{', the first ' + format(cap, ',') + ' shown' if len(removals) > cap else ''}):"]
-        lines += list(_change_lines(removals, cap, known, more="--all, --search TEXT or --format json"))
-    samples = _samples(others, SAMPLE)
+    n_removals = sum(1 for c in plan.changes if c.action in removal_actions)
+    if n_removals:
+        listed = (c for c in plan.changes if c.action in removal_actions)
+        more = f", the first {cap:,} shown" if n_removals > cap else ""
+        lines += ["", f"Removals ({n_removals:,}{more}):"]
+        lines += list(_change_lines(listed, cap, known, more="--all, --search TEXT or --format json"))
+    samples = _samples(plan.changes, SAMPLE)
     if samples:
         lines += ["", f"Changes, a sample of each kind ({SAMPLE} of each action × kind):"]
         for (action, kind), (chosen, total) in samples.items():
             lines.append(f"  {action.value} {kind.value}: {len(chosen):,} of {total:,}")
             lines += ["  " + line for line in _change_lines(chosen, None, known)]
-        hidden = len(others) - sum(len(chosen) for chosen, _ in samples.values())
+        hidden = len(plan.changes) - n_removals - sum(len(chosen) for chosen, _ in samples.values())
         if hidden:
             lines.append(f"  … and {hidden:,} more (use --all, --search TEXT, or --format json)")
     return "\n".join(lines) + "\n"
 
 
 def _samples(changes: Sequence[Change], k: int) -> dict[tuple[Action, ObjectKind], tuple[list[Change], int]]:
-    """Per action × kind (in the order of actions and kinds), ``k`` changes spread evenly over the plan's order:
-    deterministic, and not only the first school's first klas."""
-    groups: dict[tuple[Action, ObjectKind], list[Change]] = {}
+    """Per action × kind other than removals (in the order of actions and kinds), ``k`` changes spread evenly
+    over the plan's order: deterministic, and not only the first school's first klas. Two passes over the
+    changes, holding no list of them (a first plan of a bestuur has a million)."""
+    totals: Counter[tuple[Action, ObjectKind]] = Counter()
     for c in changes:
-        groups.setdefault((c.action, c.kind), []).append(c)
+        if c.action not in REMOVALS:
+            totals[(c.action, c.kind)] += 1
+    wanted = {key: {(i * n) // k for i in range(min(k, n))} for key, n in totals.items()}
+    seen: Counter[tuple[Action, ObjectKind]] = Counter()
+    chosen: dict[tuple[Action, ObjectKind], list[Change]] = {key: [] for key in totals}
+    for c in changes:
+        key = (c.action, c.kind)
+        picks = wanted.get(key)
+        if picks is None:
+            continue
+        if seen[key] in picks:
+            chosen[key].append(c)
+        seen[key] += 1
     kinds = list(ObjectKind)
-    out = {}
-    for key in sorted(groups, key=lambda ak: (ACTION_ORDER.index(ak[0]), kinds.index(ak[1]))):
-        items = groups[key]
-        n = len(items)
-        chosen = items if n <= k else [items[(i * n) // k] for i in range(k)]
-        out[key] = (chosen, n)
-    return out
+    order = sorted(totals, key=lambda ak: (ACTION_ORDER.index(ak[0]), kinds.index(ak[1])))
+    return {key: (chosen[key], totals[key]) for key in order}
 
 
 def _per_klas(plan: Plan, people: Mapping[str, PersonLabel]) -> dict[str, dict[str, int]]:
