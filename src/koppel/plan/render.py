@@ -7,6 +7,7 @@ name can never move the cursor, recolour a terminal or reorder what is shown.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ def _person_of(change: Change) -> str | None:
 
 
 _PERSON, _MEMBERSHIP, _GROUP = ObjectKind.PERSON, ObjectKind.MEMBERSHIP, ObjectKind.GROUP
+_ACTION_KIND = operator.attrgetter("action", "kind")
 
 
 def people_from_plan(plan: Plan) -> dict[str, PersonLabel]:
@@ -195,7 +197,8 @@ def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, s
         lines += list(_change_lines(others, None, known))
         return "\n".join(lines) + "\n"
     cap = max(limit * 10, 200)
-    n_removals = sum(1 for c in plan.changes if c.action in removal_actions)
+    summary = plan.summary()
+    n_removals = sum(summary[a.value] for a in removal_actions)
     if n_removals:
         listed = (c for c in plan.changes if c.action in removal_actions)
         more = f", the first {cap:,} shown" if n_removals > cap else ""
@@ -217,10 +220,9 @@ def _samples(changes: Sequence[Change], k: int) -> dict[tuple[Action, ObjectKind
     """Per action × kind other than removals (in the order of actions and kinds), ``k`` changes spread evenly
     over the plan's order: deterministic, and not only the first school's first klas. Two passes over the
     changes, holding no list of them (a first plan of a bestuur has a million)."""
-    totals: Counter[tuple[Action, ObjectKind]] = Counter()
-    for c in changes:
-        if c.action not in REMOVALS:
-            totals[(c.action, c.kind)] += 1
+    totals: Counter[tuple[Action, ObjectKind]] = Counter(map(_ACTION_KIND, changes))  # counted in C
+    for key in [key for key in totals if key[0] in REMOVALS]:
+        del totals[key]
     wanted = {key: {(i * n) // k for i in range(min(k, n))} for key, n in totals.items()}
     seen: Counter[tuple[Action, ObjectKind]] = Counter()
     chosen: dict[tuple[Action, ObjectKind], list[Change]] = {key: [] for key in totals}
@@ -239,7 +241,7 @@ def _samples(changes: Sequence[Change], k: int) -> dict[tuple[Action, ObjectKind
 
 def _per_klas(plan: Plan, people: Mapping[str, PersonLabel]) -> dict[str, dict[str, int]]:
     """Changes to persons and memberships per (school, klas) of the person — "-" when the klas is not known."""
-    counts: Counter[tuple[str, str, str]] = Counter()
+    counts: Counter[tuple[str, str, Action]] = Counter()
     klas_of = {k: v.klas for k, v in people.items() if v.klas}
     if not klas_of:
         return {}
@@ -253,10 +255,10 @@ def _per_klas(plan: Plan, people: Mapping[str, PersonLabel]) -> dict[str, dict[s
             klas = get(c.key)
         else:
             continue
-        counts[(c.school or "-", klas or "(no klas)", c.action.value)] += 1
+        counts[(c.school or "-", klas or "(no klas)", c.action)] += 1
     out: dict[str, dict[str, int]] = {}
     for (school, klas, action), n in sorted(counts.items()):
-        out.setdefault(f"{school} {klas}", {})[action] = n
+        out.setdefault(f"{school} {klas}", {})[action.value] = n
     return out
 
 
