@@ -281,8 +281,8 @@ def _what(change: Change, people: Mapping[str, PersonLabel]) -> str:
     elif not name:
         who = person
     else:
-        # An ECK iD digest says nothing to a person; a ``<source>:<LAS key>`` key holds the LAS number.
-        who = name if person.startswith("eck-") or kind is ObjectKind.MEMBERSHIP else f"{name} ({person})"
+        # No LAS number known (a person who left, when the caller passed no ``people``): the key tells them apart.
+        who = name if kind is ObjectKind.MEMBERSHIP else f"{name} ({person})"
     return f"{who} → {group}" if kind is ObjectKind.MEMBERSHIP else who
 
 
