@@ -169,10 +169,10 @@ class _Matching:
     # -- the whole plan -----------------------------------------------------------------------
 
     def plan(self, *, tenant: str, target: str, today: str) -> TakeoverPlan:
-        self._apply_mapping()
+        _apply_mapping(self)
         self._match_groups()
         self._match_persons()
-        ambiguous = self._ambiguities()
+        ambiguous = _ambiguities(self)
         adopt = adopt_persons(self) + adopt_groups(self)
         memberships, left_memberships, managed_memberships = adopt_memberships(self)
         adopt += memberships
@@ -200,60 +200,6 @@ class _Matching:
             ambiguous=tuple(ambiguous), collisions=tuple(collisions), problems=tuple(self.problems),
             managed=managed_count, settings=self.settings.model_dump(mode="json"),
         )
-
-    # -- the school's own mapping ----------------------------------------------------------------
-
-    def _apply_mapping(self) -> None:
-        if self.mapping is None:
-            return
-        persons_by_id: dict[str, int] = {}
-        for i, p in enumerate(self.persons_f):
-            if p.target_id:
-                persons_by_id.setdefault(p.target_id.casefold(), i)
-        manual_by_name = {p.username.casefold(): i for i, p in enumerate(self.persons_f)
-                          if p.username and not p.target_id}
-        groups_by_id = {g.target_id.casefold(): j for j, g in enumerate(self.groups_f)}
-        managed_ids = {x.casefold() for x in [*(p.target_id for p in self.discovery.persons if p.managed_key),
-                                              *(g.target_id for g in self.discovery.groups if g.managed_key)] if x}
-        for row in self.mapping.rows:
-            where = self.mapping.where(row)
-            site = row.site_id.casefold()
-            person = persons_by_id.get(site, manual_by_name.get(site))
-            group = groups_by_id.get(site)
-            if person is None and group is None:
-                what = "koppel manages it already" if site in managed_ids else "there is no such account or group on the site"
-                self.problems.append(f"{where}: {row.site_id!r}: {what}")
-                continue
-            if person is not None and group is not None:
-                self.problems.append(f"{where}: {row.site_id!r} names both an account and a group; use the group's "
-                                     "sync id and the account's user name apart")
-                continue
-            pairs, index = (self.people, person) if person is not None else (self.groups, group)
-            assert index is not None
-            if row.key is None:
-                pairs.blocked.add(index)
-                continue
-            wanted = self.persons_d if person is not None else self.groups_d
-            if row.key not in wanted:
-                other = self.groups_d if person is not None else self.persons_d
-                if row.key in other:
-                    what = "a group" if person is not None else "a person"
-                    self.problems.append(f"{where}: {row.key!r} is {what} in koppel, {row.site_id!r} is not")
-                elif row.key in self.state.managed:
-                    self.problems.append(f"{where}: koppel manages {row.key!r} already")
-                else:
-                    self.problems.append(f"{where}: no LAS object with koppel key {row.key!r} (the takeover's CSV "
-                                         "report lists the keys)")
-                continue
-            if group is not None and not self._compatible(self.groups_f[group], self.groups_d[row.key]):
-                self.problems.append(f"{where}: {row.site_id!r} is a {self.groups_f[group].type}, {row.key!r} a "
-                                     f"{self.groups_d[row.key].attrs.get('type')}: itslearning cannot turn one into "
-                                     "the other")
-                continue
-            if row.key in pairs.d2f:
-                self.problems.append(f"{where}: {row.key!r} is mapped twice")
-                continue
-            pairs.fix(index, row.key, f"mapping {where}")
 
     # -- persons ---------------------------------------------------------------------------------
 
@@ -436,28 +382,7 @@ class _Matching:
                     pairs.append((j, key))
         return pairs
 
-    # -- ambiguity -------------------------------------------------------------------------------
-
-    def _ambiguities(self) -> list[Ambiguity]:
-        out: list[Ambiguity] = []
-        seen: set[tuple[str, str, str]] = set()
-        plans = [("person", self.people, self._person_pairs, self._person_id, self._person_label, self.persons_d)]
-        group_rules = [(rule.value, self._group_pairs(rule)) for rule in self.settings.match_groups_on]
-        for kind, pairs, computed, site_id, site_label, wanted in plans + [
-                ("group", self.groups, dict(group_rules), self._group_id, self._group_label, self.groups_d)]:
-            for rule, rule_pairs in computed.items():
-                by_f, by_d = pairs.ambiguous(rule_pairs)
-                for f, ds in sorted(by_f.items()):
-                    if (kind, "site", site_id(f)) not in seen:
-                        seen.add((kind, "site", site_id(f)))
-                        out.append(Ambiguity(kind, "site", site_id(f), site_label(f),
-                                             tuple(sorted((d, wanted[d].label) for d in ds)), str(rule)))
-                for d, fs in sorted(by_d.items()):
-                    if (kind, "las", d) not in seen:
-                        seen.add((kind, "las", d))
-                        out.append(Ambiguity(kind, "las", d, wanted[d].label,
-                                             tuple(sorted((site_id(f), site_label(f)) for f in fs)), str(rule)))
-        return out
+    # -- how site objects are named in the plan -------------------------------------------------
 
     def _person_id(self, i: int) -> str:
         p = self.persons_f[i]
@@ -471,6 +396,91 @@ class _Matching:
 
     def _group_label(self, j: int) -> str:
         return self.groups_f[j].name
+
+
+# -- the school's own mapping ------------------------------------------------------------------
+
+
+def _apply_mapping(m: _Matching) -> None:
+    """Fix the pairs the school's mapping CSV names (or block a site object: no one's), before any rule;
+    a row that cannot be applied is a problem of the plan."""
+    if m.mapping is None:
+        return
+    persons_by_id: dict[str, int] = {}
+    for i, p in enumerate(m.persons_f):
+        if p.target_id:
+            persons_by_id.setdefault(p.target_id.casefold(), i)
+    manual_by_name = {p.username.casefold(): i for i, p in enumerate(m.persons_f)
+                      if p.username and not p.target_id}
+    groups_by_id = {g.target_id.casefold(): j for j, g in enumerate(m.groups_f)}
+    managed_ids = {x.casefold() for x in [*(p.target_id for p in m.discovery.persons if p.managed_key),
+                                          *(g.target_id for g in m.discovery.groups if g.managed_key)] if x}
+    for row in m.mapping.rows:
+        where = m.mapping.where(row)
+        site = row.site_id.casefold()
+        person = persons_by_id.get(site, manual_by_name.get(site))
+        group = groups_by_id.get(site)
+        if person is None and group is None:
+            what = "koppel manages it already" if site in managed_ids else "there is no such account or group on the site"
+            m.problems.append(f"{where}: {row.site_id!r}: {what}")
+            continue
+        if person is not None and group is not None:
+            m.problems.append(f"{where}: {row.site_id!r} names both an account and a group; use the group's "
+                              "sync id and the account's user name apart")
+            continue
+        pairs, index = (m.people, person) if person is not None else (m.groups, group)
+        assert index is not None
+        if row.key is None:
+            pairs.blocked.add(index)
+            continue
+        wanted = m.persons_d if person is not None else m.groups_d
+        if row.key not in wanted:
+            other = m.groups_d if person is not None else m.persons_d
+            if row.key in other:
+                what = "a group" if person is not None else "a person"
+                m.problems.append(f"{where}: {row.key!r} is {what} in koppel, {row.site_id!r} is not")
+            elif row.key in m.state.managed:
+                m.problems.append(f"{where}: koppel manages {row.key!r} already")
+            else:
+                m.problems.append(f"{where}: no LAS object with koppel key {row.key!r} (the takeover's CSV "
+                                  "report lists the keys)")
+            continue
+        if group is not None and not m._compatible(m.groups_f[group], m.groups_d[row.key]):
+            m.problems.append(f"{where}: {row.site_id!r} is a {m.groups_f[group].type}, {row.key!r} a "
+                              f"{m.groups_d[row.key].attrs.get('type')}: itslearning cannot turn one into "
+                              "the other")
+            continue
+        if row.key in pairs.d2f:
+            m.problems.append(f"{where}: {row.key!r} is mapped twice")
+            continue
+        pairs.fix(index, row.key, f"mapping {where}")
+
+
+# -- ambiguity ---------------------------------------------------------------------------------
+
+
+def _ambiguities(m: _Matching) -> list[Ambiguity]:
+    """Site objects with several LAS candidates and LAS objects with several site candidates, per rule:
+    listed for a person to decide (each object once, under the strongest rule that found it)."""
+    out: list[Ambiguity] = []
+    seen: set[tuple[str, str, str]] = set()
+    plans = [("person", m.people, m._person_pairs, m._person_id, m._person_label, m.persons_d)]
+    group_rules = [(rule.value, m._group_pairs(rule)) for rule in m.settings.match_groups_on]
+    for kind, pairs, computed, site_id, site_label, wanted in plans + [
+            ("group", m.groups, dict(group_rules), m._group_id, m._group_label, m.groups_d)]:
+        for rule, rule_pairs in computed.items():
+            by_f, by_d = pairs.ambiguous(rule_pairs)
+            for f, ds in sorted(by_f.items()):
+                if (kind, "site", site_id(f)) not in seen:
+                    seen.add((kind, "site", site_id(f)))
+                    out.append(Ambiguity(kind, "site", site_id(f), site_label(f),
+                                         tuple(sorted((d, wanted[d].label) for d in ds)), str(rule)))
+            for d, fs in sorted(by_d.items()):
+                if (kind, "las", d) not in seen:
+                    seen.add((kind, "las", d))
+                    out.append(Ambiguity(kind, "las", d, wanted[d].label,
+                                         tuple(sorted((site_id(f), site_label(f)) for f in fs)), str(rule)))
+    return out
 
 
 _KIND_ORDER = {"group": 0, "person": 1, "membership": 2}
