@@ -101,16 +101,30 @@ def _uvicorn_config(config: SandboxConfig, log_level: str) -> uvicorn.Config:
 
 
 def _parser() -> argparse.ArgumentParser:
-    # Over 60 lines on purpose: a declarative list of the command line's options, one call each.
     parser = argparse.ArgumentParser(
         prog="python -m koppel.sandbox.itslearning",
         description="Run koppel's local emulator of itslearning's IMS Enterprise Services v1.0 (SOAP 1.1).",
     )
+    _add_server_options(parser)
+    _add_fault_options(parser)
+    _add_capacity_options(parser)
+    _add_site_options(parser)
+    _add_login_options(parser)
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    """Where the sandbox listens and where it keeps the site."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
     )
     parser.add_argument("--db", default="itslearning-sandbox.db", help="SQLite file (kept across restarts)")
+
+
+def _add_fault_options(parser: argparse.ArgumentParser) -> None:
+    """Trouble injected into requests: latency, failures before or after writing, refused objects."""
     parser.add_argument(
         "--latency-ms",
         type=float,
@@ -132,6 +146,10 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         help="fraction of objects always refused (invaliddata)",
     )
+
+
+def _add_capacity_options(parser: argparse.ArgumentParser) -> None:
+    """How much the site takes: batch size, throughput, its queue and what it answers when full."""
     parser.add_argument(
         "--max-batch",
         type=int,
@@ -170,6 +188,10 @@ def _parser() -> argparse.ArgumentParser:
         help="strict mode for tests: HTTP 503 for a request that would make more than N operations "
         "unanswered (default: off)",
     )
+
+
+def _add_site_options(parser: argparse.ArgumentParser) -> None:
+    """What the site accepts and refuses (profiles, poisoned sync ids, the seed of the faults) and where its hierarchy starts."""
     parser.add_argument(
         "--profiles",
         default="",
@@ -195,6 +217,10 @@ def _parser() -> argparse.ArgumentParser:
         help="sync id the site's root hierarchy starts with, as an admin would set it (default koppel-root; "
         "'' = none: a client creates the Site)",
     )
+
+
+def _add_login_options(parser: argparse.ArgumentParser) -> None:
+    """The credentials the site accepts."""
     parser.add_argument(
         "--username", default=DEFAULT_USERNAME, help=f"accepted username (default {DEFAULT_USERNAME})"
     )
@@ -203,8 +229,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="VAR",
         help=f"environment variable holding the accepted password (default password: {DEFAULT_PASSWORD})",
     )
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

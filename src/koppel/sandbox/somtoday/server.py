@@ -133,16 +133,37 @@ class SandboxServer:
 
 
 def _parser() -> argparse.ArgumentParser:
-    # Over 60 lines on purpose: a declarative list of the command line's options, one call each.
     parser = argparse.ArgumentParser(
         prog="python -m koppel.sandbox.somtoday",
         description="Run koppel's local emulator of Somtoday Connect (OAuth2 token endpoint + REST API) "
         "serving a generated bestuur.",
     )
+    _add_server_options(parser)
+    _add_data_options(parser)
+    _add_fault_options(parser)
+    _add_token_options(parser)
+    _add_client_options(parser)
+    parser.add_argument(
+        "--hide",
+        action="append",
+        default=[],
+        metavar="TYPE.FIELD",
+        help="withhold a field as a missing veldpermissie, e.g. leerling.emailadres (repeatable)",
+    )
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    """Where the sandbox listens."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any)"
     )
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    """The generated bestuur it serves: its size, seed and school year, and where the records are kept."""
     parser.add_argument(
         "--students", type=int, default=400, help="pupils of the generated bestuur (default 400)"
     )
@@ -158,6 +179,10 @@ def _parser() -> argparse.ArgumentParser:
         help="the current school year, e.g. 2026-2027 (default: today's); VOLGEND serves the next",
     )
     parser.add_argument("--db", default=None, help="SQLite file for the served records (default: in memory)")
+
+
+def _add_fault_options(parser: argparse.ArgumentParser) -> None:
+    """Trouble injected into API requests: latency, HTTP 500, a spurious 401, JSON cut off."""
     parser.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every request")
     parser.add_argument(
         "--fail-rate", type=float, default=0.0, help="fraction of API requests failing with HTTP 500"
@@ -174,6 +199,10 @@ def _parser() -> argparse.ArgumentParser:
         default=0.0,
         help="fraction of API requests answered with JSON cut off halfway",
     )
+
+
+def _add_token_options(parser: argparse.ArgumentParser) -> None:
+    """The OAuth2 tokens: how long they work and what the token response claims."""
     parser.add_argument(
         "--token-ttl-s", type=float, default=3600.0, help="how long a token works (default 3600)"
     )
@@ -183,6 +212,10 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="expires_in the token response claims (default: the true lifetime)",
     )
+
+
+def _add_client_options(parser: argparse.ArgumentParser) -> None:
+    """The credentials the token endpoint accepts."""
     parser.add_argument(
         "--client-id", default=DEFAULT_CLIENT_ID, help=f"accepted client id (default {DEFAULT_CLIENT_ID})"
     )
@@ -191,15 +224,6 @@ def _parser() -> argparse.ArgumentParser:
         metavar="VAR",
         help=f"environment variable holding the accepted client secret (default: '{DEFAULT_CLIENT_SECRET}')",
     )
-    parser.add_argument(
-        "--hide",
-        action="append",
-        default=[],
-        metavar="TYPE.FIELD",
-        help="withhold a field as a missing veldpermissie, e.g. leerling.emailadres (repeatable)",
-    )
-    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    return parser
 
 
 def _config(args: argparse.Namespace) -> tuple[SandboxConfig, str]:
