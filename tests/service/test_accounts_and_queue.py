@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from argon2 import PasswordHasher
 
+from koppel.service import tables as t
 from koppel.service.accounts import AccountError, Accounts, LoginOutcome
 from koppel.service.clock import ManualClock
 from koppel.service.queue import RequestKind, RequestStatus, RunQueue, Trigger
 from koppel.service.settings import LoginSettings
-from koppel.state import schema as t
 
 from .conftest import utc
 

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from koppel.config import parse_config, public_view
 from koppel.service import Service
+from koppel.service import tables as t
 from koppel.service.clock import ManualClock
-from koppel.state import schema as t
 
 from .conftest import PASSWORD, USER, Running, config_text, csrf_of, login, utc
 

@@ -58,3 +58,18 @@ def test_a_lock_of_another_host_within_its_lease_is_kept(store: StateStore):
     assert not stale and "another host (elsewhere)" in why
     with pytest.raises(LockHeld), store.lock("b", "x", purpose="apply"):
         pass
+
+
+def test_heartbeat_and_removal_touch_only_the_holders_lock(store_url: str):
+    now = dt.datetime(2026, 5, 1, 12, tzinfo=dt.UTC)
+    store = StateStore.open(store_url, clock=lambda: now)
+    try:
+        put_lock(store, beat=now - dt.timedelta(hours=1), pid=1, host="elsewhere")
+        store.locks.heartbeat("b", "x", "someone-else")
+        assert store.locks.current_lock("b", "x").heartbeat_at == "2026-05-01T11:00:00Z"
+        assert store.locks.remove_lock("b", "x", "someone-else") is False
+        store.locks.heartbeat("b", "x", "old")
+        assert store.locks.current_lock("b", "x").heartbeat_at == "2026-05-01T12:00:00Z"
+        assert store.locks.remove_lock("b", "x", "old") is True and store.locks.current_lock("b", "x") is None
+    finally:
+        store.close()

@@ -89,9 +89,8 @@ def test_suspend_archive_delete_change_status(store: StateStore):
 
 def test_lock_is_exclusive_and_released(store: StateStore):
     with store.lock("b", "x", purpose="apply"):
-        with pytest.raises(LockHeld) as info:
-            with store.lock("b", "x", purpose="apply"):
-                pass
+        with pytest.raises(LockHeld) as info, store.lock("b", "x", purpose="apply"):
+            pass
         assert "busy" in str(info.value)
         with store.lock("b", "other", purpose="apply"):
             pass  # another target is independent
@@ -120,9 +119,8 @@ def test_lock_of_another_host_expires_only_after_silence(store_url):
             conn.execute(t.locks.insert().values(tenant="b", target="x", holder="far", host="elsewhere", pid=1,
                                                  purpose="apply", acquired_at="2026-05-01T11:00:00Z",
                                                  heartbeat_at="2026-05-01T11:00:00Z"))
-        with pytest.raises(LockHeld):
-            with s.lock("b", "x", purpose="apply", stale_after_s=7200):
-                pass
+        with pytest.raises(LockHeld), s.lock("b", "x", purpose="apply", stale_after_s=7200):
+            pass
         now[0] = dt.datetime(2026, 5, 1, 14, tzinfo=dt.UTC)
         with s.lock("b", "x", purpose="apply", stale_after_s=7200):
             pass

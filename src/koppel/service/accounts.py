@@ -37,9 +37,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from koppel.service import tables as t
 from koppel.service.clock import Clock, iso, parse_iso
 from koppel.service.settings import LoginSettings
-from koppel.state import schema as t
 from koppel.state.store import StateStore
 
 __all__ = ["AccountError", "Accounts", "ApiToken", "LoginOutcome", "LoginResult", "Session", "User"]

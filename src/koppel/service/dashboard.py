@@ -15,9 +15,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
-from sqlalchemy import select
-
 from koppel.config import public_view
 from koppel.errors import PlanNotFound
 from koppel.pipeline import Koppel
@@ -51,8 +48,7 @@ from koppel.service.plancache import PlanCache
 from koppel.service.queue import RequestKind, RunQueue
 from koppel.service.schedule import Schedule
 from koppel.service.stats import RunStats, since_days
-from koppel.state import schema as t
-from koppel.state.store import JournalEntry, PlanRecord, RunInfo, journal_entry
+from koppel.state.store import JournalEntry, PlanRecord, RunInfo
 
 __all__ = ["Dashboard", "NotFound"]
 
@@ -128,14 +124,7 @@ class Dashboard:
     def school_names(self, tenant: str, target: str) -> dict[str, str]:
         """BRIN6 → school name, from the school groups koppel manages."""
         def compute() -> dict[str, str]:
-            state_id = self.store.state_id(tenant, target)
-            if state_id is None:
-                return {}
-            o = t.objects.c
-            with self.store.engine.connect() as conn:
-                rows = conn.execute(select(o.school, o.label).where(
-                    o.state_id == state_id, o.key >= "school:", o.key < "school;", o.kind == "group"))
-                return {school: label for school, label in rows if school and label}
+            return self.store.school_names(tenant, target)
         return self._per_serial("schools", tenant, target, compute)
 
     # -- overview and target ---------------------------------------------------------------------
@@ -237,18 +226,10 @@ class Dashboard:
     # -- runs ---------------------------------------------------------------------------------------
 
     def runs(self, tenant: str | None = None, target: str | None = None, *, page: int = 1) -> RunList:
-        r = t.runs.c
         page = max(1, page)
-        query = select(t.runs).order_by(r.id.desc()).limit(RUN_PAGE + 1).offset((page - 1) * RUN_PAGE)
-        if tenant:
-            query = query.where(r.tenant == tenant)
-        if target:
-            query = query.where(r.target == target)
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        runs = [RunModel(**{**dict(row), "summary": orjson.loads(row["summary"]) if row["summary"] else {}})
-                for row in rows[:RUN_PAGE]]
-        return RunList(runs=runs, page=page, has_more=len(rows) > RUN_PAGE)
+        found = self.store.runs(tenant, target, limit=RUN_PAGE + 1, offset=(page - 1) * RUN_PAGE)
+        runs = [run_model(r) for r in found[:RUN_PAGE]]
+        return RunList(runs=runs, page=page, has_more=len(found) > RUN_PAGE)
 
     def run(self, run_id: int, *, page: int = 1) -> RunPage:
         run = self.store.run(run_id)
@@ -258,13 +239,10 @@ class Dashboard:
         outcomes = run.summary.get("outcomes")
         if isinstance(outcomes, dict) and not any(outcomes.get(o) for o in _PROBLEMS):
             return RunPage(run=run_model(run), problems=[], page=page, has_more=False)
-        j = t.journal.c
         # Ordered by outcome first so the (run_id, outcome) index serves the query (migration 0002).
-        query = (select(t.journal).where(j.run_id == run_id, j.outcome.in_(_PROBLEMS)).order_by(j.outcome, j.id)
-                 .limit(PROBLEM_PAGE + 1).offset((page - 1) * PROBLEM_PAGE))
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        items = [journal_item(journal_entry(row)) for row in rows[:PROBLEM_PAGE]]
+        rows = self.store.run_journal_by_outcome(run_id, _PROBLEMS, limit=PROBLEM_PAGE + 1,
+                                                 offset=(page - 1) * PROBLEM_PAGE)
+        items = [journal_item(entry) for entry in rows[:PROBLEM_PAGE]]
         return RunPage(run=run_model(run), problems=items, page=page, has_more=len(rows) > PROBLEM_PAGE)
 
     # -- persons -------------------------------------------------------------------------------------
@@ -281,15 +259,9 @@ class Dashboard:
 
     def timeline(self, tenant: str, key: str) -> Timeline:
         self._tenant(tenant)
-        o, s = t.objects.c, t.targets_state.c
-        query = (select(s.target, o.key, o.label, o.status, o.school, o.meta)
-                 .select_from(t.objects.join(t.targets_state, o.state_id == s.id))
-                 .where(s.tenant == tenant, o.key == key, o.kind == "person").limit(1))
-        with self.store.engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
-        if row is None:
+        person = self.store.person(tenant, key)
+        if person is None:
             raise NotFound(f"no person {key!r} in tenant {tenant!r}")
-        person = {**dict(row), "meta": orjson.loads(row["meta"]) if row["meta"] else {}}
         entries = self.store.history(tenant, None, key)
         return Timeline(person=_person(tenant, person), entries=[journal_item(e) for e in entries])
 

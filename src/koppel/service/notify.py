@@ -33,10 +33,10 @@ import structlog
 from sqlalchemy import insert, select
 
 from koppel.config import Config
+from koppel.service import tables as t
 from koppel.service.clock import Clock, iso
 from koppel.service.i18n import Translator
 from koppel.service.settings import EmailSettings, ServiceSettings, WebhookSettings, resolve_secret
-from koppel.state import schema as t
 from koppel.state.store import StateStore
 
 __all__ = ["ChannelKind", "EmailChannel", "EventKind", "Notice", "NotificationFailed", "Notifier", "WebhookChannel",

@@ -12,7 +12,6 @@ update, the changed fields.
 
 from __future__ import annotations
 
-import gzip
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -20,12 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import select
 
 from koppel.errors import PlanNotFound
 from koppel.model.change import ACTION_ORDER
 from koppel.plan.model import Plan
-from koppel.state import schema as t
 from koppel.state.store import StateStore
 
 __all__ = ["PlanCache", "PlanDigest", "SlimChange"]
@@ -152,11 +149,10 @@ class PlanCache:
         return len(missing)
 
     def _load(self, plan_id: str) -> PlanDigest:
-        with self.store.engine.connect() as conn:
-            raw = conn.execute(select(t.plans.c.body).where(t.plans.c.id == plan_id)).scalar()
+        raw = self.store.plan_json(plan_id)
         if raw is None:
             raise PlanNotFound(f"no plan with id {plan_id!r}")
-        body = orjson.loads(gzip.decompress(raw))
+        body = orjson.loads(raw)
         changes = body.pop("changes", [])
         return PlanDigest.from_body(body, changes)
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from koppel.service import tables as t
 from koppel.service.clock import Clock, iso
-from koppel.state import schema as t
 from koppel.state.store import StateStore
 
 __all__ = ["RequestKind", "RequestStatus", "RunQueue", "RunRequest", "Trigger"]
@@ -102,10 +102,12 @@ class RunQueue:
             row = conn.execute(waiting.order_by(r.id).limit(1)).first()
             if row is not None:
                 return _request(row)
-            new_id = conn.execute(insert(t.run_requests).values(
+            inserted = conn.execute(insert(t.run_requests).values(
                 tenant=tenant, target=target, kind=kind.value, plan_id=plan_id, trigger=trigger.value,
                 requested_by=by, requested_at=self._now(), status=RequestStatus.QUEUED.value,
-            )).inserted_primary_key[0]
+            )).inserted_primary_key
+            assert inserted is not None, "an INSERT of one row has its primary key"
+            new_id = inserted[0]
             return _request(conn.execute(select(t.run_requests).where(r.id == new_id)).one())
 
     def get(self, request_id: int) -> RunRequest | None:

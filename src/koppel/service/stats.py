@@ -16,9 +16,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, select
 
-from koppel.state import schema as t
+from koppel.service import tables as t
 from koppel.state.store import StateStore
 
 __all__ = ["RunPoint", "RunStats", "refresh_planner_statistics"]
@@ -49,12 +49,8 @@ class RunStats:
         run = self.store.run(run_id)
         if run is None or run.status == "running":
             return False
-        j = t.journal.c
         per_school: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(select(j.school, j.outcome, func.count()).where(j.run_id == run_id)
-                                .group_by(j.school, j.outcome)).all()
-        for school, outcome, count in rows:
+        for school, outcome, count in self.store.outcome_counts(run_id):
             slot = per_school[school or NO_SCHOOL]
             if outcome in _CHANGED:
                 slot[0] += count
@@ -73,27 +69,34 @@ class RunStats:
         return True
 
     def backfill(self, *, since: str, limit: int = 25) -> int:
-        """Count finished runs since ``since`` that have no statistics yet (runs made by the CLI)."""
-        r, s = t.runs.c, t.run_stats.c
-        query = (select(r.id).select_from(t.runs.outerjoin(t.run_stats, s.run_id == r.id))
-                 .where(s.run_id.is_(None), r.status != "running", r.started_at >= since)
-                 .order_by(r.id.desc()).limit(limit))
-        with self.store.engine.connect() as conn:
-            ids = [row.id for row in conn.execute(query)]
+        """Count finished runs since ``since`` that have no statistics yet (runs made by the CLI), newest first."""
+        counted = self._counted(since)
+        ids = [run_id for run_id, _, status in reversed(self.store.run_times(since=since))
+               if status != "running" and run_id not in counted][:limit]
         return sum(1 for run_id in ids if self.compute(run_id))
+
+    def _counted(self, since: str, tenant: str | None = None,
+                 target: str | None = None) -> dict[int, tuple[int, int, str]]:
+        """run id → (changes, errors, schools JSON) of the runs since ``since`` that have statistics."""
+        s = t.run_stats.c
+        query = select(s.run_id, s.changes, s.errors, s.schools).where(s.started_at >= since)
+        if tenant:
+            query = query.where(s.tenant == tenant)
+        if target:
+            query = query.where(s.target == target)
+        with self.store.engine.connect() as conn:
+            return {int(row.run_id): (int(row.changes), int(row.errors), str(row.schools))
+                    for row in conn.execute(query)}
 
     def points(self, tenant: str, target: str, *, since: str) -> list[RunPoint]:
         """Every run of the target since ``since``, oldest first, with its counts when known."""
-        r, s = t.runs.c, t.run_stats.c
-        query = (select(r.id, r.started_at, r.status, s.changes, s.errors, s.schools)
-                 .select_from(t.runs.outerjoin(t.run_stats, s.run_id == r.id))
-                 .where(r.tenant == tenant, r.target == target, r.started_at >= since)
-                 .order_by(r.id))
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [RunPoint(row.id, row.started_at, row.status, row.changes or 0, row.errors or 0,
-                         {k: (v[0], v[1]) for k, v in orjson.loads(row.schools).items()} if row.schools else {})
-                for row in rows]
+        counted = self._counted(since, tenant, target)
+        points = []
+        for run_id, started_at, status in self.store.run_times(tenant, target, since=since):
+            changes, errors, schools = counted.get(run_id, (0, 0, ""))
+            points.append(RunPoint(run_id, started_at, status, changes, errors,
+                                   {k: (v[0], v[1]) for k, v in orjson.loads(schools).items()} if schools else {}))
+        return points
 
 
 def since_days(now: dt.datetime, days: int) -> str:
@@ -109,5 +112,4 @@ def refresh_planner_statistics(store: StateStore) -> None:
     journal row of the target (hundreds of milliseconds at 60,000 pupils) instead of using the
     person and key indexes (a millisecond). The service runs this at start and after large runs.
     """
-    with store.engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+    store.analyze()

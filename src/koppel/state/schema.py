@@ -6,6 +6,9 @@ and the serial (bumped on every committed write), which is how a stale plan is r
 every operation the applier sent, with its outcome, reason and before/after — the history of an
 object is its journal. Dates are ISO strings (``YYYY-MM-DD``) and timestamps ISO-8601 UTC strings,
 so SQLite and PostgreSQL store and compare them the same way.
+
+The service's own tables (accounts, sessions, the run queue, statistics, notifications) are defined on the
+same ``metadata`` in ``koppel.service.tables``; the migrations create both.
 """
 
 from __future__ import annotations
@@ -18,24 +21,17 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
 )
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from koppel.state.metadata import BigId as _BigId
+from koppel.state.metadata import metadata
 
-# BigInteger ids autoincrement on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the rowid.
-_BigId = BigInteger().with_variant(Integer(), "sqlite")
+__all__ = ["drift", "journal", "locks", "metadata", "objects", "plans", "runs", "source_reads", "targets_state",
+           "unrecorded"]
 
 targets_state = Table(
     "targets_state",
@@ -171,105 +167,6 @@ source_reads = Table(
     Column("message", Text),
 )
 Index("ix_source_reads_tenant", source_reads.c.tenant, source_reads.c.at)
-
-# -- service mode (`koppel serve`): accounts, sessions, queued runs, run statistics, notifications --
-# Added by migration 0002. The service's own reads and writes of these live in koppel.service.
-
-users = Table(
-    "users",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(100), nullable=False),
-    Column("password_hash", String(200), nullable=False),  # argon2id, with its parameters
-    Column("created_at", String(32), nullable=False),
-    Column("last_login_at", String(32)),
-    UniqueConstraint("name"),
-)
-
-api_tokens = Table(
-    "api_tokens",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(100), nullable=False),
-    Column("token_hash", String(64), nullable=False),  # sha256 hex of the token: tokens are random, 256 bits
-    Column("prefix", String(16), nullable=False),  # the first characters, to recognise a token in a list
-    Column("created_at", String(32), nullable=False),
-    Column("last_used_at", String(32)),
-    UniqueConstraint("name"),
-    UniqueConstraint("token_hash"),
-)
-
-sessions = Table(
-    "sessions",
-    metadata,
-    Column("id", String(64), primary_key=True),  # sha256 hex of the cookie value, never the value itself
-    Column("user_name", String(100), nullable=False),
-    Column("csrf", String(64), nullable=False),
-    Column("created_at", String(32), nullable=False),
-    Column("seen_at", String(32), nullable=False),
-    Column("expires_at", String(32), nullable=False),
-    Column("client", String(100)),
-)
-Index("ix_sessions_user", sessions.c.user_name)
-
-login_failures = Table(
-    "login_failures",
-    metadata,
-    Column("subject", String(200), primary_key=True),  # "user:<name>" or "addr:<client address>"
-    Column("failures", Integer, nullable=False),
-    Column("last_failure_at", String(32), nullable=False),
-    Column("locked_until", String(32)),
-)
-
-run_requests = Table(
-    "run_requests",
-    metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("tenant", String(100), nullable=False),
-    Column("target", String(100), nullable=False),
-    Column("kind", String(16), nullable=False),  # sync | approve
-    Column("plan_id", String(32)),
-    Column("trigger", String(16), nullable=False),  # schedule | manual | api
-    Column("requested_by", String(200)),
-    Column("requested_at", String(32), nullable=False),
-    Column("status", String(16), nullable=False),  # queued | running | done | skipped | failed
-    Column("started_at", String(32)),
-    Column("finished_at", String(32)),
-    Column("run_id", BigInteger),
-    Column("message", Text),
-)
-Index("ix_run_requests_status", run_requests.c.status, run_requests.c.id)
-Index("ix_run_requests_target", run_requests.c.tenant, run_requests.c.target, run_requests.c.status)
-
-run_stats = Table(
-    "run_stats",
-    metadata,
-    Column("run_id", BigInteger, primary_key=True),
-    Column("tenant", String(100), nullable=False),
-    Column("target", String(100), nullable=False),
-    Column("started_at", String(32), nullable=False),
-    Column("changes", Integer, nullable=False),
-    Column("errors", Integer, nullable=False),
-    Column("schools", Text, nullable=False),  # JSON {school: [changes, errors]}
-)
-Index("ix_run_stats_target", run_stats.c.tenant, run_stats.c.target, run_stats.c.started_at)
-
-notifications = Table(
-    "notifications",
-    metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("at", String(32), nullable=False),
-    Column("event", String(32), nullable=False),  # run_failed | plan_held
-    Column("dedupe", String(200), nullable=False),  # one notice per held plan / failed run and channel
-    Column("tenant", String(100), nullable=False),
-    Column("target", String(100), nullable=False),
-    Column("plan_id", String(32)),
-    Column("run_id", BigInteger),
-    Column("channel", String(16), nullable=False),  # email | webhook
-    Column("status", String(16), nullable=False),  # sent | failed
-    Column("detail", Text),
-)
-Index("ix_notifications_dedupe", notifications.c.dedupe, notifications.c.channel)
 
 # The run page lists a run's failed objects: without this, a run of a million changes is scanned.
 Index("ix_journal_run_outcome", journal.c.run_id, journal.c.outcome)

@@ -7,10 +7,19 @@ connection in ``config.attributes["connection"]``; the ``alembic`` command line 
 
 from __future__ import annotations
 
-from alembic import context
-from sqlalchemy import create_engine
+import importlib
 
-from koppel.state.schema import metadata
+from alembic import context
+from sqlalchemy import Connection, create_engine
+
+from koppel.state.metadata import metadata
+
+# Every module that defines tables of this database on the shared metadata: the state store's own and the
+# service's (``koppel serve``). Loaded by name, so that the state package does not depend on the service
+# (the import contracts in pyproject.toml), while autogenerate still compares the whole database.
+TABLE_MODULES = ("koppel.state.schema", "koppel.service.tables")
+for _module in TABLE_MODULES:
+    importlib.import_module(_module)
 
 config = context.config
 
@@ -21,12 +30,14 @@ def run_migrations() -> None:
         _run(connection)
         return
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+    if url is None:
+        raise SystemExit("no database to migrate: pass -x url=... (or set sqlalchemy.url)")
     engine = create_engine(url)
     with engine.begin() as conn:
         _run(conn)
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

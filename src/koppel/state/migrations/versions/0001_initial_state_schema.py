@@ -1,7 +1,7 @@
 """initial state schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 23:33:45.750016
 """
 
