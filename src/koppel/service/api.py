@@ -7,7 +7,7 @@ the OpenAPI description at ``/api/openapi.json`` documents the dashboard's data 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel
@@ -38,9 +38,12 @@ class ErrorModel(BaseModel):
     detail: str
 
 
-_ERRORS = {401: {"model": ErrorModel, "description": "No valid bearer token."}}
-_NOT_FOUND = {404: {"model": ErrorModel, "description": "No such tenant, target, plan, run or person."}}
-_REFUSED = {409: {"model": ErrorModel, "description": "Not possible now (e.g. the plan is not held)."}}
+Responses = dict[int | str, dict[str, Any]]
+"""FastAPI's ``responses``: status code → the response's model and description (for the OpenAPI document)."""
+
+_ERRORS: Responses = {401: {"model": ErrorModel, "description": "No valid bearer token."}}
+_NOT_FOUND: Responses = {404: {"model": ErrorModel, "description": "No such tenant, target, plan, run or person."}}
+_REFUSED: Responses = {409: {"model": ErrorModel, "description": "Not possible now (e.g. the plan is not held)."}}
 
 router = APIRouter(prefix="/api", tags=["koppel"], responses=_ERRORS)
 Actor = Annotated[str, Depends(api_actor)]

@@ -139,11 +139,11 @@ def _chart(page: Page, card) -> str:
 def overview(request: Request, session: SessionDep, tenant: Annotated[str | None, Query(pattern=NAME)] = None,
              page: PageQuery = 1, notice: str | None = None) -> Response:
     data = service_of(request).dashboard.overview(tenant, page=page)
-    page = Page(request, session)
-    charts = {(c.tenant, c.target): _chart(page, c) for ten in data.tenants for c in ten.targets}
+    view = Page(request, session)
+    charts = {(c.tenant, c.target): _chart(view, c) for ten in data.tenants for c in ten.targets}
     busy = any(card.pending for ten in data.tenants for card in ten.targets)
-    return page.render("overview.html", json_url=f"/api/overview?page={data.page}", data=data, charts=charts,
-                       notice=_notice(page, notice), refresh=10 if busy else None)
+    return view.render("overview.html", json_url=f"/api/overview?page={data.page}", data=data, charts=charts,
+                       notice=_notice(view, notice), refresh=10 if busy else None)
 
 
 @router.get("/targets/{tenant}/{target}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from koppel.config import Config, load_config
-from koppel.errors import ConfigError
+from koppel.errors import ConfigError, ConfigProblem
 from koppel.pipeline import Koppel
 from koppel.service.accounts import Accounts
 from koppel.service.clock import Clock, system_clock
@@ -21,6 +21,7 @@ from koppel.service.dashboard import Dashboard
 from koppel.service.notify import Notifier
 from koppel.service.plancache import PlanCache
 from koppel.service.queue import RunQueue
+from koppel.service.schedule import Schedule
 from koppel.service.scheduler import Scheduler, load_schedules
 from koppel.service.settings import ServiceSettings, load_service_settings
 from koppel.service.worker import Worker
@@ -67,10 +68,11 @@ class Service:
         self.koppel.store.close()
 
 
-def _validated(config: Config):
+def _validated(config: Config) -> tuple[ServiceSettings, dict[tuple[str, str], Schedule]]:
     """The service settings and the schedules, with the problems of both reported together."""
-    problems = []
-    settings = schedules = None
+    problems: list[ConfigProblem] = []
+    settings: ServiceSettings | None = None
+    schedules: dict[tuple[str, str], Schedule] | None = None
     try:
         settings = load_service_settings(config)
     except ConfigError as exc:
@@ -79,6 +81,6 @@ def _validated(config: Config):
         schedules = load_schedules(config)
     except ConfigError as exc:
         problems += exc.problems
-    if problems:
+    if problems or settings is None or schedules is None:
         raise ConfigError(problems)
     return settings, schedules

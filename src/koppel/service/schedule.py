@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]  # croniter ships no type hints, and types-croniter is not a lint dependency
 
 from koppel.config import ScheduleSettings
 
