@@ -140,6 +140,9 @@ def plan(
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 0 = no changes, 1 = error, "
                                                     "2 = changes (for cron and scripts).")] = False,
     show_all: Annotated[bool, typer.Option("--all", help="List every change in text output.")] = False,
+    search: Annotated[str | None, typer.Option("--search", help="List only the changes whose person (name, "
+                                              "leerlingnummer, docentcode, klas), group or course matches TEXT "
+                                              "(case-insensitive).")] = None,
     show_payloads: Annotated[bool, typer.Option("--show-payloads", help="After the plan, the request each change "
                                                 "would send to the target (text output; no credentials).")] = False,
 ) -> None:
@@ -166,8 +169,13 @@ def plan(
     else:
         if outcome.year_choice is not None:
             out.print(f"School year {outcome.year_choice}", markup=False)
-        out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools)), markup=False,
-                  end="")
+        if search is not None:
+            from koppel.plan.render import render_search
+
+            out.print(render_search(p, search, limit=None if show_all else 200), markup=False, end="")
+        else:
+            out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools)),
+                      markup=False, end="")
         if show_payloads:
             from koppel.targets.preview import render_payloads
 
@@ -405,9 +413,12 @@ def history(
         if fmt is Format.JSON:
             emit_json({"matches": matches})
         else:
+            from koppel.explain import person_lines
+            from koppel.textsafe import printable
+
             out.print(f"{len(keys)} persons match {person!r}; be more precise:", markup=False)
-            for m in matches:
-                out.print(f"  {m['key']}  {m['label']}  [{m['school']}] ({m['status']})", markup=False)
+            for line in person_lines(app_, tenant_cfg.id, matches):
+                out.print(f"  {printable(line)}", markup=False)
         raise typer.Exit(1)
     entries = app_.store.history(tenant_cfg.id, target, keys[0])
     if fmt is Format.JSON:
