@@ -18,9 +18,9 @@ from koppel.model.desired import Desired, ObjectKind
 from koppel.plan.model import Plan
 from koppel.textsafe import printable
 
-__all__ = ["REMOVALS", "SYMBOL", "PersonLabel", "people_from_desired", "people_from_plan", "people_from_state",
-           "render_search",
-           "render_summary_line", "render_text", "search_changes"]
+__all__ = ["REMOVALS", "SYMBOL", "PersonLabel", "count_by_kind", "people_from_desired", "people_from_plan",
+           "people_from_state", "per_klas", "render_search", "render_summary_line", "render_text", "samples",
+           "search_changes"]
 
 SYMBOL = {
     Action.CREATE: "+",
@@ -164,14 +164,14 @@ def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, s
             for k, v in breakdown["school"].items()
         }
         lines.extend(_table("per school", schools))
-        per_klas = _per_klas(plan, known)
-        if per_klas:
+        klassen = per_klas(plan, known)
+        if klassen:
             cap = None if limit is None else max(limit, 20)
-            shown = dict(list(per_klas.items())[:cap] if cap is not None else per_klas.items())
+            shown = dict(list(klassen.items())[:cap] if cap is not None else klassen.items())
             lines.append("")
             lines.extend(_table("per klas (persons and their memberships)", shown))
-            if len(shown) < len(per_klas):
-                lines.append(f"… and {len(per_klas) - len(shown):,} more klassen (use --all)")
+            if len(shown) < len(klassen):
+                lines.append(f"… and {len(klassen) - len(shown):,} more klassen (use --all)")
     if plan.holds:
         lines += ["", "HELD — this plan applies only with approval (`koppel apply --approve " + plan.id + "`):"]
         lines += [f"  ! {printable(h.message)}" for h in plan.holds]
@@ -204,19 +204,19 @@ def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, s
         more = f", the first {cap:,} shown" if n_removals > cap else ""
         lines += ["", f"Removals ({n_removals:,}{more}):"]
         lines += list(_change_lines(listed, cap, known, more="--all, --search TEXT or --format json"))
-    samples = _samples(plan.changes, SAMPLE)
-    if samples:
+    sampled = samples(plan.changes, SAMPLE)
+    if sampled:
         lines += ["", f"Changes, a sample of each kind ({SAMPLE} of each action × kind):"]
-        for (action, kind), (chosen, total) in samples.items():
+        for (action, kind), (chosen, total) in sampled.items():
             lines.append(f"  {action.value} {kind.value}: {len(chosen):,} of {total:,}")
             lines += ["  " + line for line in _change_lines(chosen, None, known)]
-        hidden = len(plan.changes) - n_removals - sum(len(chosen) for chosen, _ in samples.values())
+        hidden = len(plan.changes) - n_removals - sum(len(chosen) for chosen, _ in sampled.values())
         if hidden:
             lines.append(f"  … and {hidden:,} more (use --all, --search TEXT, or --format json)")
     return "\n".join(lines) + "\n"
 
 
-def _samples(changes: Sequence[Change], k: int) -> dict[tuple[Action, ObjectKind], tuple[list[Change], int]]:
+def samples(changes: Sequence[Change], k: int) -> dict[tuple[Action, ObjectKind], tuple[list[Change], int]]:
     """Per action × kind other than removals (in the order of actions and kinds), ``k`` changes spread evenly
     over the plan's order: deterministic, and not only the first school's first klas. Two passes over the
     changes, holding no list of them (a first plan of a bestuur has a million)."""
@@ -239,7 +239,7 @@ def _samples(changes: Sequence[Change], k: int) -> dict[tuple[Action, ObjectKind
     return {key: (chosen[key], totals[key]) for key in order}
 
 
-def _per_klas(plan: Plan, people: Mapping[str, PersonLabel]) -> dict[str, dict[str, int]]:
+def per_klas(plan: Plan, people: Mapping[str, PersonLabel]) -> dict[str, dict[str, int]]:
     """Changes to persons and memberships per (school, klas) of the person — "-" when the klas is not known."""
     counts: Counter[tuple[str, str, Action]] = Counter()
     klas_of = {k: v.klas for k, v in people.items() if v.klas}
