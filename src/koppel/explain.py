@@ -15,15 +15,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from koppel.errors import ConfigError, KoppelError
+from koppel.errors import KoppelError
 from koppel.model.keys import membership_key
 from koppel.model.roster import Group, GroupKind, Person, PersonKind, Provenance, Role, Roster
 from koppel.model.status import PENDING_PLANS, JournalOutcome
+from koppel.pipeline import target_config
 from koppel.rules.engine import build_desired
 from koppel.rules.trace import LAS_MEMBERSHIP, MembershipTrace, klas_of, trace_person
 
 if TYPE_CHECKING:
-    from koppel.config import TargetConfig, TenantConfig
+    from koppel.config import TargetConfig
     from koppel.model.desired import Desired
     from koppel.pipeline import Koppel
     from koppel.plan.model import Plan
@@ -202,7 +203,7 @@ def explain(app: Koppel, tenant_id: str | None, target_name: str | None, person:
     """Explain ``person`` (leerlingnummer, docentcode, ECK iD, sync key or name) — in ``group`` when given,
     otherwise in the groups of their klas and lesgroepen they are not in."""
     tenant = app.config.tenant(tenant_id)
-    target_cfg = _target(tenant, target_name)
+    target_cfg = target_config(tenant, target_name)
     school_year = tenant.resolve_year(app.today(), year)
     roster, _report = app.sources.read_and_validate(tenant, school_year, record=False)
     view, _drift, identities = app.read_state(tenant.id, target_cfg.name)
@@ -212,18 +213,6 @@ def explain(app: Koppel, tenant_id: str | None, target_name: str | None, person:
     if isinstance(found, Person):
         return ctx.explain_las_person(found, identities.resolve(found), group, str(school_year))
     return ctx.explain_state_person(found, group, str(school_year))
-
-
-def _target(tenant: TenantConfig, name: str | None) -> TargetConfig:
-    if name is not None:
-        if name not in tenant.targets:
-            raise ConfigError(f"tenant {tenant.id} has no target {name!r} (have: {', '.join(tenant.targets)})")
-        return tenant.targets[name]
-    enabled = [t for t in tenant.targets.values() if t.enabled]
-    if len(enabled) != 1:
-        raise ConfigError(f"tenant {tenant.id} has {len(enabled)} targets; choose one with --target "
-                          f"({', '.join(tenant.targets)})")
-    return enabled[0]
 
 
 # -- finding the person -----------------------------------------------------------------------------

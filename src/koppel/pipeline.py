@@ -7,15 +7,15 @@ nothing raises before anything is planned, and the state stays as it was.
 :class:`Koppel` owns every run: it begins, finishes and fails runs, saves and decides plans and records
 source reads, all through its :class:`~koppel.runs.RunRecorder`; the command line and the service only
 call it. Its other collaborators: :class:`SourceReader` (reading and validating the LAS),
-:class:`~koppel.preflight.TargetChecks` (``koppel check`` and the check before a run's first write),
-:class:`~koppel.readback.Readback` (reconciliation and takeover) and :class:`~koppel.upkeep.Upkeep`
-(``koppel unlock`` and ``koppel purge``).
+:class:`~koppel.planning.Planner` (the steps of making a plan), :class:`~koppel.approval.Approvals` (which
+stored plan may still be approved), :class:`~koppel.preflight.TargetChecks` (``koppel check`` and the check
+before a run's first write), :class:`~koppel.readback.Readback` (reconciliation and takeover) and
+:class:`~koppel.upkeep.Upkeep` (``koppel unlock`` and ``koppel purge``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -27,28 +27,26 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from koppel.apply.applier import Applier, ApplyResult
+from koppel.approval import Approvals
 from koppel.config import Config, TargetConfig, TenantConfig, YearChoice
 from koppel.connectors import load_source_kind, load_target_kind
 from koppel.errors import (
     ConfigError,
-    PlanError,
-    PlanNotFound,
     SourceDataError,
     SourceError,
-    StalePlanError,
     ValidationFailed,
 )
 from koppel.model.merge import merge_rosters
 from koppel.model.roster import PersonKind, Roster, SchoolYear
-from koppel.model.status import PENDING_PLANS, PlanStatus, RunKind, RunStatus
-from koppel.plan.engine import diff_index, make_plan
+from koppel.model.status import RunKind, RunStatus
 from koppel.plan.model import Plan
 from koppel.plan.state_view import StateView
+from koppel.planning import Planner, PlanOutcome, collector_paused
 from koppel.preflight import TargetChecks
 from koppel.readback import Readback
 from koppel.reconcile import DriftReport
-from koppel.rules.engine import IdentityIndex, build_desired, identity_index_from_rows
-from koppel.runs import RunOrigin, RunRecorder, RunTrail, superseded_by
+from koppel.rules.engine import IdentityIndex, identity_index_from_rows
+from koppel.runs import RunOrigin, RunRecorder, RunTrail
 from koppel.state.store import Clock, StateStore, utcnow
 from koppel.takeover.model import TakeoverOutcome, TakeoverPlan, TakeoverResult
 from koppel.targets.base import Check, Target
@@ -57,7 +55,7 @@ from koppel.upkeep import Upkeep
 if TYPE_CHECKING:
     from koppel.validation.report import ValidationReport
 
-__all__ = ["Koppel", "PlanOutcome", "SchoolYearMismatch", "SyncOutcome", "ValidationOutcome"]
+__all__ = ["Koppel", "PlanOutcome", "SchoolYearMismatch", "SyncOutcome", "ValidationOutcome", "target_config"]
 
 log = structlog.get_logger("koppel.run")
 
@@ -80,20 +78,6 @@ class SchoolYearMismatch(SourceDataError):
             "was recorded and nothing was planned.",
             source=source,
         )
-
-
-@dataclass
-class PlanOutcome:
-    """The plan and what a caller shows with it. The roster and the desired state are not kept: at a
-    bestuur's size they are most of the memory, and nothing after planning needs them."""
-
-    plan: Plan
-    schools: Mapping[str, str]  # BRIN6 -> name
-    counts: Mapping[str, int]
-    year: SchoolYear
-    provisioned_year: SchoolYear | None = None
-    year_choice: YearChoice | None = None  # the year and where it came from (--year, koppel.toml, auto)
-    superseded: tuple[str, ...] = ()  # held plans of the target this plan's storing superseded (a run only)
 
 
 @dataclass
@@ -128,6 +112,8 @@ class Koppel:
     readback: Readback = field(init=False, repr=False)
     upkeep: Upkeep = field(init=False, repr=False)
     sources: SourceReader = field(init=False, repr=False)
+    planner: Planner = field(init=False, repr=False)
+    approvals: Approvals = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.runs = RunRecorder(self.store)
@@ -135,6 +121,8 @@ class Koppel:
         self.checks = TargetChecks(self.store)
         self.readback = Readback(self)
         self.upkeep = Upkeep(self.store, self.runs)
+        self.planner = Planner(self)
+        self.approvals = Approvals(self)
 
     @classmethod
     def open(cls, config: Config, *, env: Mapping[str, str] | None = None, store: StateStore | None = None,
@@ -207,77 +195,16 @@ class Koppel:
         is recorded and no held plan stored. A run (``record``: ``sync``, ``apply`` without a plan file)
         records the source read and stores a held plan as its target's one held plan, superseding older ones."""
         tenant = self.config.tenant(tenant_id)
-        target_cfg = _target(tenant, target_name)
+        target_cfg = target_config(tenant, target_name)
         today = today or self.today()
         choice = self.school_year(tenant, year, today=today)
-        with _collector_paused():
-            return self._plan(tenant, target_cfg, today, choice, year, target, record)
-
-    def _plan(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, choice: YearChoice,
-              year: str | None, target: Target | None, record: bool) -> PlanOutcome:
-        clock = _Stopwatch()
-        school_year = choice.year
-        roster = self.read_validated(tenant, school_year, record=record, why=choice.why)
-        clock.lap("read and validate")
-        view, drift, identities = self.read_state(tenant.id, target_cfg.name)
-        clock.lap("read the state")
-        notes: list[str] = []
-        provision = self._next_year(tenant, target_cfg, today, school_year, year, notes)
-        desired = build_desired(
-            roster, target_cfg.rules, target=target_cfg.name, identities=identities,
-            provision=provision, provision_members=target_cfg.policy.lifecycle.provision_members, notes=notes,
-        )
-        clock.lap("rules")
-        schools, counts = {b: s.name for b, s in roster.schools.items()}, roster.counts()
-        del roster, provision  # free a million memberships before the plan allocates its changes
-        clock.lap("free the roster")
-        supported = target.capabilities.actions if target is not None else self._supported(tenant, target_cfg)
-        policy = target_cfg.policy.plan_policy(supported)
-        view = replace(view, drift=drift)
-        diff = diff_index(desired, view, policy)
-        clock.lap("diff the index")
-        if diff.details_needed:  # the stored attributes of what changes, read before the plan is made
-            view = view.with_details(*self.store.load_details(tenant.id, target_cfg.name, diff.details_needed))
-        clock.lap("load the details")
-        plan = make_plan(desired, view, policy, tenant=tenant.id, today=today, diff=diff)
-        clock.lap("plan")
-        superseded: list[str] = []
-        if plan.held and record:
-            superseded = self.runs.plan_held(plan)
-        log.debug("plan timings", tenant=tenant.id, target=target_cfg.name, changes=len(plan.changes), **clock.laps)
-        provisioned = school_year.next() if str(school_year.next()) in desired.years else None
-        return PlanOutcome(plan, schools, counts, school_year, provisioned, choice, tuple(superseded))
-
-    def _next_year(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, school_year: SchoolYear,
-                   year: str | None, notes: list[str]) -> Roster | None:
-        """Next year's roster, to provision its groups ahead of the switch — when the policy says so and it is
-        time; None otherwise, or when it cannot be read (a note says why)."""
-        lifecycle = target_cfg.policy.lifecycle
-        if not (lifecycle.provision_next_year and year is None
-                and _provisioning(today, school_year, lifecycle.provision_from)):
-            return None
-        try:
-            return self.read_validated(tenant, school_year.next(), record=False,
-                                       why=f"the year after {school_year}, to provision it")
-        except (SourceError, ValidationFailed) as exc:
-            # Next year's data is optional: without it nothing is provisioned, and next-year groups
-            # made earlier are left alone (the plan engine never archives a later year it did not read).
-            notes.append(f"next year's data ({school_year.next()}) could not be read, so nothing was "
-                         f"provisioned: {exc}")
-            return None
+        with collector_paused():
+            return self.planner.plan(tenant, target_cfg, today, choice, year, target, record)
 
     def read_state(self, tenant: str, target: str) -> tuple[StateView, dict[str, dict[str, Any]], IdentityIndex]:
         """The state index, the drift and the identity index (what a plan needs of the state)."""
         view, identity_rows = self.store.load_for_plan(tenant, target)
         return view, self.store.load_drift(tenant, target), identity_index_from_rows(identity_rows)
-
-    def _supported(self, tenant: TenantConfig, target_cfg: TargetConfig) -> frozenset[Any]:
-        """What the target can do — from its kind when it says so, so planning needs no credentials."""
-        kind = load_target_kind(target_cfg.kind)
-        if kind.actions is not None:
-            return kind.actions
-        with self.target_for(tenant, target_cfg, None) as target_obj:
-            return target_obj.capabilities.actions
 
     # -- apply --------------------------------------------------------------------------------
 
@@ -291,7 +218,7 @@ class Koppel:
     def _apply(self, plan: Plan, *, approved_by: str | None, trigger: str, progress: Progress | None,
                stop: threading.Event | None, target: Target | None, trail: RunTrail | None) -> ApplyResult:
         tenant = self.config.tenant(plan.tenant)
-        target_cfg = _target(tenant, plan.target)
+        target_cfg = target_config(tenant, plan.target)
         retry = target_cfg.retry.policy()
         with self.target_for(tenant, target_cfg, target) as target_obj, \
                 self.store.lock(tenant.id, target_cfg.name, purpose="apply") as holder:
@@ -344,52 +271,12 @@ class Koppel:
 
     def approvable(self, plan_id: str, *, tenant_id: str | None = None, target_name: str | None = None,
                    target: Target | None = None) -> Plan:
-        """The stored held (or saved) plan ``plan_id``, when it may still be approved; a stale or superseded one
-        is refused with what to do instead.
-
-        A ``koppel plan`` preview stores nothing, yet prints its held plan's id to approve. The plan id is a
-        content address, so such an id is approved by planning again (for ``tenant_id`` and ``target_name``):
-        the same id is the same plan the preview showed, and it is stored as the target's held plan; another id
-        means the LAS or the state changed since, and nothing is approved."""
-        try:
-            record = self.store.plan_record(plan_id)
-        except PlanNotFound:
-            return self._preview_again(plan_id, tenant_id, target_name, target)
-        current = self.store.serial(record.tenant, record.target)
-        if record.status in PENDING_PLANS and current is not None and current[1] != record.serial:
-            self.runs.stale_plans(record.tenant, record.target, current[1])
-            record = self.store.plan_record(record.id)
-        if record.status == PlanStatus.STALE:
-            raise StalePlanError(f"plan {record.id} is stale: the state moved since it was made (serial "
-                                 f"{record.serial}, now {current[1] if current else '?'}). Make a new plan.")
-        if record.status == PlanStatus.SUPERSEDED:
-            raise PlanError(self.superseded_message(record.id, superseded_by(record)))
-        if record.status not in PENDING_PLANS:
-            raise PlanError(f"plan {record.id} is {record.status}; only a held plan can be approved")
-        return self.store.load_plan(record.id)
+        """The plan ``plan_id`` when it may still be approved (:meth:`~koppel.approval.Approvals.approvable`)."""
+        return self.approvals.approvable(plan_id, tenant_id, target_name, target)
 
     def superseded_message(self, plan_id: str, newer: str | None) -> str:
         """"plan X was superseded by plan Y made <when>", with what to do: the words status and approve use."""
-        if newer is None:
-            return f"plan {plan_id} was superseded by a newer plan; `koppel status` shows the held plan to review"
-        try:
-            made = self.store.plan_record(newer).created_at
-        except PlanNotFound:
-            made = "later"
-        return (f"plan {plan_id} was superseded by plan {newer} made {made}; review that one (`koppel status`) "
-                f"and approve it with `koppel apply --approve {newer}`")
-
-    def _preview_again(self, plan_id: str, tenant_id: str | None, target_name: str | None,
-                       target: Target | None) -> Plan:
-        plan = self.plan(tenant_id, target_name, target=target).plan
-        if len(plan_id) < 6 or not plan.id.startswith(plan_id):
-            raise PlanNotFound(
-                f"no stored plan {plan_id!r}, and planning again now gives plan {plan.id}: the LAS or the state "
-                "changed since that plan was shown (or it belongs to another tenant or target). Review the new one "
-                "with `koppel plan`; `koppel status` lists the held plans.")
-        if plan.held:
-            self.runs.plan_held(plan)
-        return plan
+        return self.approvals.superseded_message(plan_id, newer)
 
     def discard(self, plan_id: str, *, by: str) -> None:
         record = self.store.plan_record(plan_id)
@@ -408,21 +295,21 @@ class Koppel:
         """``koppel unlock``: the target's run lock, removed when it is stale (or ``force``); see
         :meth:`~koppel.upkeep.Upkeep.unlock`."""
         tenant = self.config.tenant(tenant_id)
-        return self.upkeep.unlock(tenant.id, _target(tenant, target_name).name, force=force, by=by)
+        return self.upkeep.unlock(tenant.id, target_config(tenant, target_name).name, force=force, by=by)
 
     def purge(self, tenant_id: str | None, target_name: str | None, *, dry_run: bool = False) -> list[dict[str, Any]]:
         """AVG: remove the state and history of persons deleted longer ago than the retention period
         (``policy.lifecycle.retention_days``) — of the named target, or of every target of the tenant. Each
         target that purged anyone records a purge run. Returns per target what was (or would be) purged."""
         tenant = self.config.tenant(tenant_id)
-        targets = [_target(tenant, target_name)] if target_name else list(tenant.targets.values())
+        targets = [target_config(tenant, target_name)] if target_name else list(tenant.targets.values())
         return [self.upkeep.purge(tenant.id, target_cfg.name, target_cfg.policy.lifecycle.retention_days,
                                   dry_run=dry_run) for target_cfg in targets]
 
     def check(self, tenant_id: str | None, target_name: str | None, *, target: Target | None = None) -> list[Check]:
         """``koppel check``: can koppel work with this target? Reads only; writes nothing anywhere."""
         tenant = self.config.tenant(tenant_id)
-        target_cfg = _target(tenant, target_name)
+        target_cfg = target_config(tenant, target_name)
         with self.target_for(tenant, target_cfg, target) as target_obj:
             return self.checks.full(tenant.id, target_cfg.name, target_cfg.kind, target_obj)
 
@@ -430,7 +317,7 @@ class Koppel:
                   target: Target | None = None) -> DriftReport:
         """Read back what the target holds and report drift. Changes nothing in the target."""
         tenant = self.config.tenant(tenant_id)
-        return self.readback.reconcile(tenant, _target(tenant, target_name), year=year, target=target)
+        return self.readback.reconcile(tenant, target_config(tenant, target_name), year=year, target=target)
 
     def adopt(self, tenant_id: str | None, target_name: str | None, *, account: str, person_key: str,
               approved_by: str, target: Target | None = None) -> str:
@@ -438,7 +325,7 @@ class Koppel:
 
         ``account`` is the account's user name or target id. Returns the target id recorded."""
         tenant = self.config.tenant(tenant_id)
-        return self.readback.adopt(tenant, _target(tenant, target_name), account=account, person_key=person_key,
+        return self.readback.adopt(tenant, target_config(tenant, target_name), account=account, person_key=person_key,
                                    approved_by=approved_by, target=target)
 
     def takeover(self, tenant_id: str | None, target_name: str | None, *, mapping: Path | None = None,
@@ -446,7 +333,7 @@ class Koppel:
         """Discover what the target holds (read-only) and match it to what the LAS wants: a takeover plan
         (docs/takeover.md). Writes nothing, to the target or to the state."""
         tenant = self.config.tenant(tenant_id)
-        return self.readback.takeover(tenant, _target(tenant, target_name), mapping=mapping, year=year,
+        return self.readback.takeover(tenant, target_config(tenant, target_name), mapping=mapping, year=year,
                                       target=target)
 
     def approve_takeover(self, tenant_id: str | None, target_name: str | None, *, approved_by: str,
@@ -455,7 +342,7 @@ class Koppel:
         """Record an approved takeover in the state, under the run lock: koppel manages the adopted objects
         from now on under the platform's ids. Without ``plan`` the site is discovered again."""
         tenant = self.config.tenant(tenant_id)
-        target_cfg = _target(tenant, target_name)
+        target_cfg = target_config(tenant, target_name)
         if plan is None:
             plan = self.takeover(tenant.id, target_cfg.name, mapping=mapping, year=year, target=target).plan
         return self.readback.approve_takeover(tenant, target_cfg, plan, approved_by=approved_by, target=target)
@@ -529,7 +416,8 @@ def _where(roster: Roster, base_dir: Path) -> str | None:
     return file or location
 
 
-def _target(tenant: TenantConfig, name: str | None) -> TargetConfig:
+def target_config(tenant: TenantConfig, name: str | None) -> TargetConfig:
+    """The tenant's target ``name``; without a name its one enabled target (more than one: name it)."""
     if name is None:
         enabled = [t for t in tenant.targets.values() if t.enabled]
         if len(enabled) == 1:
@@ -540,44 +428,3 @@ def _target(tenant: TenantConfig, name: str | None) -> TargetConfig:
         return tenant.targets[name]
     except KeyError:
         raise ConfigError(f"tenant {tenant.id} has no target {name!r} (have: {', '.join(tenant.targets)})") from None
-
-
-class _Stopwatch:
-    """Seconds per step of a run, for the debug log (`koppel -vv plan`)."""
-
-    def __init__(self) -> None:
-        import time
-
-        self._now = time.perf_counter
-        self._last = self._now()
-        self.laps: dict[str, float] = {}
-
-    def lap(self, name: str) -> None:
-        now = self._now()
-        self.laps[name.replace(" ", "_")] = round(now - self._last, 3)
-        self._last = now
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Building a million long-lived objects triggers full garbage collections that find nothing to
-    free (they are all alive); pausing the collector while a plan is built halves the time.
-
-    Afterwards the survivors are frozen (moved out of the collector's generations) before it is switched
-    back on: otherwise the first collection would walk all of them. Frozen objects are still freed by
-    reference counting as soon as nothing uses them, and koppel's roster, desired state and plan hold no
-    reference cycles, so a long-running service loses nothing by it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
-
-
-def _provisioning(today: dt.date, year: SchoolYear, mmdd: str) -> bool:
-    month, day = (int(x) for x in mmdd.split("-"))
-    start = dt.date(year.start_year + 1, month, day)
-    return start <= today <= year.end
