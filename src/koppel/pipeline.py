@@ -261,12 +261,13 @@ class Koppel:
 
     def approve(self, plan_id: str, *, approved_by: str, progress: Progress | None = None,
                 stop: threading.Event | None = None, target: Target | None = None,
-                origin: RunOrigin | None = None) -> ApplyResult:
+                origin: RunOrigin | None = None, trigger: str = "cli") -> ApplyResult:
         """Apply a held (or saved) plan that ``approved_by`` approved; a plan the state moved past is stale.
-        With an ``origin``, a failure is recorded as a failed run and raised as :class:`~koppel.runs.RunFailed`."""
+        With an ``origin``, a failure is recorded as a failed run and raised as :class:`~koppel.runs.RunFailed`.
+        ``trigger`` is recorded as the run's (the service passes its request's: manual, api)."""
         with self.runs.failures_recorded(origin) as trail:
             plan = self.approvable(plan_id)
-            return self._apply(plan, approved_by=approved_by, trigger="cli", progress=progress, stop=stop,
+            return self._apply(plan, approved_by=approved_by, trigger=trigger, progress=progress, stop=stop,
                                target=target, trail=trail)
 
     def approvable(self, plan_id: str, *, tenant_id: str | None = None, target_name: str | None = None,

@@ -85,9 +85,13 @@ def test_the_queue_claims_once_and_keeps_one_waiting_sync_per_target(store, cloc
     assert [r.id for r in queue.queued()] == [first.id, other.id, approval.id]
     assert queue.claim(first.id) and not queue.claim(first.id)
     assert queue.get(first.id).status is RequestStatus.RUNNING
-    # A new sync may wait while the first one runs.
-    assert queue.enqueue("t", "itsl", kind=RequestKind.SYNC, trigger=Trigger.MANUAL, by="b").id != first.id
+    # A sync asked for while one runs is that run ("Nu synchroniseren" twice is one run, not two).
+    again, new = queue.enqueue_once("t", "itsl", kind=RequestKind.SYNC, trigger=Trigger.MANUAL, by="b")
+    assert again.id == first.id and not new
     queue.finish(first.id, RequestStatus.DONE, run_id=7)
     assert queue.get(first.id).run_id == 7
+    # Once it is done, a new one is queued.
+    later, new = queue.enqueue_once("t", "itsl", kind=RequestKind.SYNC, trigger=Trigger.MANUAL, by="b")
+    assert later.id != first.id and new
     assert queue.claim(other.id)
     assert queue.recover() == 1 and queue.get(other.id).status is RequestStatus.FAILED

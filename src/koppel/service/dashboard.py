@@ -11,27 +11,39 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from koppel.config import public_view
-from koppel.errors import PlanNotFound
+from koppel.errors import KoppelError, PlanNotFound
+from koppel.explain import explain
+from koppel.model.change import Change
+from koppel.model.desired import ObjectKind
+from koppel.model.status import RunStatus
 from koppel.pipeline import Koppel
+from koppel.plan.render import REMOVALS, PersonLabel, search_changes
+from koppel.runs import superseded_by
 from koppel.service.clock import Clock
 from koppel.service.models import (
     ChartPoint,
     ConfigPage,
     Diagnostic,
+    ExplainPage,
     JournalItem,
+    KlasCount,
+    LockModel,
     Overview,
     PersonMatch,
+    PersonRef,
     PersonSearch,
     PlanChange,
     PlanGroup,
     PlanList,
     PlanPage,
     PlanRecordModel,
+    PlanSample,
+    ProgressModel,
     QualityPage,
     RequestModel,
     RunList,
@@ -44,16 +56,19 @@ from koppel.service.models import (
     Timeline,
 )
 from koppel.service.notify import Notifier
-from koppel.service.plancache import PlanCache
-from koppel.service.queue import RequestKind, RunQueue
+from koppel.service.plancache import PlanCache, SlimChange
+from koppel.service.progress import ProgressBoard, RunProgress
+from koppel.service.queue import RequestKind, RequestStatus, RunQueue
 from koppel.service.schedule import Schedule
 from koppel.service.stats import RunStats, since_days
-from koppel.state.store import JournalEntry, PlanRecord, RunInfo
+from koppel.state.store import JournalEntry, LockInfo, PlanRecord, RunInfo
 
 __all__ = ["Dashboard", "NotFound"]
 
 CHART_DAYS = 90
 PLAN_PAGE = 100
+SEARCH_LIMIT = 200  # changes a plan search shows; more: refine the search
+KLAS_LIMIT = 100  # klassen in the plan page's counts
 RUN_PAGE = 50
 PROBLEM_PAGE = 200
 QUALITY_PAGE = 200
@@ -82,6 +97,45 @@ def journal_item(entry: JournalEntry) -> JournalItem:
                        after=entry.after)
 
 
+def _lock_model(lock: LockInfo, pending: list[Any]) -> LockModel:
+    """The lock, and who started its run when this service runs it (a running request of the target)."""
+    running = next((r for r in pending if r.status is RequestStatus.RUNNING), None)
+    return LockModel(since=lock.acquired_at, purpose=lock.purpose, host=lock.host, pid=lock.pid,
+                     by=running.requested_by if running else None,
+                     trigger=running.trigger.value if running else None)
+
+
+def _progress_model(p: RunProgress) -> ProgressModel:
+    return ProgressModel(phase=p.phase.value, done=p.done, total=p.total, percent=p.percent, plan_id=p.plan_id,
+                         request_id=p.request_id)
+
+
+def _who(kind: str, key: str, label: str, people: Mapping[str, PersonLabel]) -> tuple[PersonRef | None, str | None]:
+    """A change's person by number, name and klas (never a bare sync key), and a membership's group."""
+    if kind == ObjectKind.GROUP.value:
+        return None, None
+    person_key = key.partition("|")[0] if kind == ObjectKind.MEMBERSHIP.value else key
+    name, _arrow, group = label.partition(" → ") if kind == ObjectKind.MEMBERSHIP.value else (label, "", "")
+    known = people.get(person_key)
+    if known is None:
+        return PersonRef(name=name or label or person_key), group or None
+    return PersonRef(number=known.number, name=name or known.name, klas=known.klas), group or None
+
+
+def _change(c: Change, people: Mapping[str, PersonLabel]) -> PlanChange:
+    person, group = _who(c.kind.value, c.key, c.label, people)
+    fields = []
+    if c.action.value == "update" and c.before is not None and c.after is not None:
+        fields = [{"field": f, "before": c.before.get(f), "after": c.after.get(f)} for f in c.fields]
+    return PlanChange(action=c.action.value, kind=c.kind.value, key=c.key, label=c.label, school=c.school,
+                      reason=c.reason, fields=fields, person=person, group=group)
+
+
+def _slim_change(data: dict[str, Any], people: Mapping[str, PersonLabel]) -> PlanChange:
+    person, group = _who(data["kind"], data["key"], data["label"], people)
+    return PlanChange(**data, person=person, group=group)
+
+
 def _pages(total: int, size: int) -> int:
     return max(1, math.ceil(total / size))
 
@@ -89,8 +143,9 @@ def _pages(total: int, size: int) -> int:
 class Dashboard:
     def __init__(self, koppel: Koppel, queue: RunQueue, plans: PlanCache, *, clock: Clock,
                  schedules: dict[tuple[str, str], Schedule], next_run: Callable[[str, str], dt.datetime | None],
-                 notifier: Notifier | None = None):
+                 notifier: Notifier | None = None, progress: ProgressBoard | None = None):
         self.koppel = koppel
+        self.progress = progress if progress is not None else ProgressBoard()
         self.store = koppel.store
         self.config = koppel.config
         self.queue = queue
@@ -159,15 +214,19 @@ class Dashboard:
         lock = self.store.current_lock(tenant.id, target.name)
         schedule = self.schedules.get((tenant.id, target.name))
         next_run = self.next_run(tenant.id, target.name)
+        pending = self.queue.pending(tenant.id, target.name)
+        approving = {r.plan_id for r in pending if r.kind is RequestKind.APPROVE}
         return TargetCard(
             tenant=tenant.id, target=target.name, kind=target.kind, enabled=target.enabled,
             schedule=schedule.describe() if schedule else None,
             next_run=next_run.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if next_run else None,
             last_run=run_model(runs[0]) if runs else None,
-            held_plans=[plan_model(p) for p in self.store.plans(tenant.id, target.name, status=["held"], limit=20)],
+            held_plans=[plan_model(p) for p in self.store.plans(tenant.id, target.name, status=["held"], limit=20)
+                        if p.id not in approving],
             objects=self.counts(tenant.id, target.name),
-            pending=[RequestModel(**r.to_json()) for r in self.queue.pending(tenant.id, target.name)],
-            busy=f"{lock.purpose or 'run'} · pid {lock.pid} · {lock.host} · {lock.acquired_at}" if lock else None,
+            pending=[RequestModel(**r.to_json()) for r in pending],
+            busy=_lock_model(lock, pending) if lock else None,
+            progress=self._progress(tenant.id, target.name),
             chart=self._chart(tenant.id, target.name, school),
         )
 
@@ -201,16 +260,28 @@ class Dashboard:
         return PlanList(held=[plan_model(p) for p in self.store.plans(tenant, status=["held"], limit=100)],
                         recent=[plan_model(p) for p in self.store.plans(tenant, limit=50)])
 
-    def plan(self, plan_id: str, *, action: str | None = None, school: str | None = None, page: int = 1) -> PlanPage:
+    def plan(self, plan_id: str, *, action: str | None = None, school: str | None = None, page: int = 1,
+             q: str = "") -> PlanPage:
         try:
             record = self.store.plan_record(plan_id)
         except PlanNotFound:
             raise NotFound(f"no plan {plan_id!r}") from None
         digest = self.plans_cache.get(record.id)
+        review = digest.review
+        assert review is not None, "the plan cache reviews every plan it keeps"
+        people = review.people
+        found: list[Change] = []
+        if q.strip():
+            found = search_changes(review.plan, q, people)
+            found.sort(key=lambda c: c.action not in REMOVALS)  # removals first, plan order within
         total, _ = digest.page(action=action, school=school, offset=0, size=0)
         pages = _pages(total, PLAN_PAGE)
         page = min(max(1, page), pages)
-        _, shown = digest.page(action=action, school=school, offset=(page - 1) * PLAN_PAGE, size=PLAN_PAGE)
+        # Without a filter the page is a review (removals, samples, counts, search), not a list of every change:
+        # ``changes`` lists a filter's matches only.
+        shown: list[SlimChange] = []
+        if action or school:
+            _, shown = digest.page(action=action, school=school, offset=(page - 1) * PLAN_PAGE, size=PLAN_PAGE)
         pending = [RequestModel(**r.to_json()) for r in self.queue.pending(record.tenant, record.target)
                    if r.kind is RequestKind.APPROVE and r.plan_id == record.id]
         return PlanPage(
@@ -219,9 +290,23 @@ class Dashboard:
             notes=digest.notes, diagnostics=digest.diagnostics, policy=digest.policy,
             groups=[PlanGroup(action=a, school=s, count=n) for a, s, n in digest.group_counts()],
             action=action, school=school, page=page, pages=pages,
-            changes=[PlanChange(**c.to_json()) for c in shown], pending=pending,
-            can_decide=record.status == "held" and not pending,
+            changes=[_slim_change(c.to_json(), people) for c in shown], pending=pending,
+            can_decide=record.status == "held" and not pending, total=total, superseded_by=superseded_by(record),
+            removals=[_change(c, people) for c in review.removals], removal_total=review.removal_total,
+            samples=[PlanSample(action=a, kind=k, total=n, changes=[_change(c, people) for c in chosen])
+                     for (a, k), (chosen, n) in review.samples.items()],
+            klassen=[KlasCount(school=name.partition(" ")[0], klas=name.partition(" ")[2], counts=counts)
+                     for name, counts in list(review.klassen.items())[:KLAS_LIMIT]],
+            klas_total=len(review.klassen), q=q.strip(),
+            found=[_change(c, people) for c in found[:SEARCH_LIMIT]], found_total=len(found),
+            progress=self._progress(record.tenant, record.target, plan_id=record.id),
         )
+
+    def _progress(self, tenant: str, target: str, *, plan_id: str | None = None) -> ProgressModel | None:
+        current = self.progress.get(tenant, target)
+        if current is None or (plan_id is not None and current.plan_id != plan_id):
+            return None
+        return _progress_model(current)
 
     # -- runs ---------------------------------------------------------------------------------------
 
@@ -236,14 +321,18 @@ class Dashboard:
         if run is None:
             raise NotFound(f"no run {run_id}")
         page = max(1, page)
+        progress = None
+        if run.status == RunStatus.RUNNING:
+            progress = self._progress(run.tenant, run.target, plan_id=run.plan_id)
         outcomes = run.summary.get("outcomes")
         if isinstance(outcomes, dict) and not any(outcomes.get(o) for o in _PROBLEMS):
-            return RunPage(run=run_model(run), problems=[], page=page, has_more=False)
+            return RunPage(run=run_model(run), problems=[], page=page, has_more=False, progress=progress)
         # Ordered by outcome first so the (run_id, outcome) index serves the query (migration 0002).
         rows = self.store.run_journal_by_outcome(run_id, _PROBLEMS, limit=PROBLEM_PAGE + 1,
                                                  offset=(page - 1) * PROBLEM_PAGE)
         items = [journal_item(entry) for entry in rows[:PROBLEM_PAGE]]
-        return RunPage(run=run_model(run), problems=items, page=page, has_more=len(rows) > PROBLEM_PAGE)
+        return RunPage(run=run_model(run), problems=items, page=page, has_more=len(rows) > PROBLEM_PAGE,
+                       progress=progress)
 
     # -- persons -------------------------------------------------------------------------------------
 
@@ -257,13 +346,24 @@ class Dashboard:
             matches += [_person(tenant_id, m) for m in self.store.find_persons(tenant_id, None, q, limit=50)]
         return PersonSearch(q=q, tenant=tenant, matches=matches[:100])
 
-    def timeline(self, tenant: str, key: str) -> Timeline:
+    def timeline(self, tenant: str, key: str, *, explain: bool = False, group: str | None = None) -> Timeline:
+        """The person's history; with ``explain`` also ``koppel explain``'s answer (it reads the LAS: only
+        when asked), for ``group`` when given."""
         self._tenant(tenant)
         person = self.store.person(tenant, key)
         if person is None:
             raise NotFound(f"no person {key!r} in tenant {tenant!r}")
         entries = self.store.history(tenant, None, key)
-        return Timeline(person=_person(tenant, person), entries=[journal_item(e) for e in entries])
+        answer = self.explain(tenant, person, group) if explain or group else None
+        return Timeline(person=_person(tenant, person), entries=[journal_item(e) for e in entries], explain=answer)
+
+    def explain(self, tenant: str, person: dict[str, Any], group: str | None) -> ExplainPage:
+        asked = group.strip() if group and group.strip() else None
+        try:
+            found = explain(self.koppel, tenant, person.get("target"), person["key"], asked)
+        except KoppelError as exc:
+            return ExplainPage(asked=asked, error=str(exc))
+        return ExplainPage(asked=asked, explanation=found.to_json())
 
     # -- data quality and configuration -------------------------------------------------------------
 

@@ -12,15 +12,63 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "ActionResult", "ChartPoint", "ConfigPage", "Diagnostic", "HoldModel", "JournalItem", "Overview",
-    "PersonMatch", "PersonSearch", "PlanChange", "PlanGroup", "PlanList", "PlanPage", "PlanRecordModel",
-    "QualityPage", "RequestModel", "RunList", "RunModel", "RunPage", "SchoolTotal", "TargetCard", "TargetPage",
-    "TenantCard", "Timeline",
+    "ActionResult",
+    "ChartPoint",
+    "ConfigPage",
+    "Diagnostic",
+    "ExplainPage",
+    "HoldModel",
+    "JournalItem",
+    "KlasCount",
+    "LockModel",
+    "Overview",
+    "PersonMatch",
+    "PersonRef",
+    "PersonSearch",
+    "PlanChange",
+    "PlanGroup",
+    "PlanList",
+    "PlanPage",
+    "PlanRecordModel",
+    "PlanSample",
+    "ProgressModel",
+    "QualityPage",
+    "RequestModel",
+    "RunList",
+    "RunModel",
+    "RunPage",
+    "SchoolTotal",
+    "TargetCard",
+    "TargetPage",
+    "TenantCard",
+    "Timeline",
 ]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class ProgressModel(_Model):
+    """How far a run of this service is, while it works."""
+
+    phase: str = Field(description="planning | applying")
+    done: int
+    total: int | None = None
+    percent: int | None = None
+    plan_id: str | None = None
+    request_id: int
+
+
+class LockModel(_Model):
+    """Who holds a target's run lock: since when, and who or what started the run."""
+
+    since: str
+    purpose: str | None = None
+    host: str
+    pid: int
+    by: str | None = Field(None, description="The person or token whose request runs, when this service runs it.")
+    trigger: str | None = Field(None, description="schedule | manual | api, when this service runs it.")
 
 
 class RunModel(_Model):
@@ -109,7 +157,8 @@ class TargetCard(_Model):
     held_plans: list[PlanRecordModel]
     objects: dict[str, dict[str, int]] = Field(description="Objects managed, per kind and status.")
     pending: list[RequestModel] = Field(description="Queued and running requests.")
-    busy: str | None = Field(None, description="Who holds the run lock, when someone does.")
+    busy: LockModel | None = Field(None, description="Who holds the run lock, when someone does.")
+    progress: ProgressModel | None = Field(None, description="How far this service's run of the target is.")
     chart: list[ChartPoint]
 
 
@@ -139,6 +188,14 @@ class PlanList(_Model):
     recent: list[PlanRecordModel]
 
 
+class PersonRef(_Model):
+    """A person as a school knows them: leerlingnummer or docentcode, name and klas."""
+
+    number: str | None = None
+    name: str
+    klas: str | None = None
+
+
 class PlanChange(_Model):
     action: str
     kind: str
@@ -147,6 +204,21 @@ class PlanChange(_Model):
     school: str | None = None
     reason: str
     fields: list[dict[str, Any]] = Field(default_factory=list, description="Changed fields of an update.")
+    person: PersonRef | None = Field(None, description="The person of a person or membership change.")
+    group: str | None = Field(None, description="The group of a membership change, by name.")
+
+
+class PlanSample(_Model):
+    action: str
+    kind: str
+    total: int
+    changes: list[PlanChange]
+
+
+class KlasCount(_Model):
+    school: str
+    klas: str
+    counts: dict[str, int]
 
 
 class PlanGroup(_Model):
@@ -170,9 +242,21 @@ class PlanPage(_Model):
     school: str | None = None
     page: int
     pages: int
-    changes: list[PlanChange] = Field(description="This page of the (filtered) changes.")
+    changes: list[PlanChange] = Field(description="This page of the changes matching the action or school filter "
+                                                  "(empty without a filter: see removals, samples and search).")
     pending: list[RequestModel] = Field(description="An approval being applied.")
     can_decide: bool = Field(description="Held and not yet being applied: approve or discard are possible.")
+    total: int = Field(0, description="How many changes match the action and school filters.")
+    superseded_by: str | None = Field(None, description="The newer plan that replaced this one.")
+    removals: list[PlanChange] = Field(default_factory=list, description="The first removals, in plan order.")
+    removal_total: int = 0
+    samples: list[PlanSample] = Field(default_factory=list, description="A sample of every other action × kind.")
+    klassen: list[KlasCount] = Field(default_factory=list, description="Person and membership changes per klas.")
+    klas_total: int = 0
+    q: str = ""
+    found: list[PlanChange] = Field(default_factory=list, description="The first changes matching q.")
+    found_total: int = 0
+    progress: ProgressModel | None = None
 
 
 class RunList(_Model):
@@ -203,6 +287,7 @@ class RunPage(_Model):
     problems: list[JournalItem]
     page: int
     has_more: bool
+    progress: ProgressModel | None = Field(None, description="Phase and changes done while the run works.")
 
 
 class PersonMatch(_Model):
@@ -222,9 +307,18 @@ class PersonSearch(_Model):
     matches: list[PersonMatch]
 
 
+class ExplainPage(_Model):
+    """``koppel explain`` on the person page: groups now, pending changes, and why (not) in a group."""
+
+    asked: str | None = None
+    explanation: dict[str, Any] | None = Field(None, description="koppel.explain's Explanation.to_json().")
+    error: str | None = Field(None, description="Why there is no explanation (the LAS could not be read, …).")
+
+
 class Timeline(_Model):
     person: PersonMatch
     entries: list[JournalItem]
+    explain: ExplainPage | None = Field(None, description="The explain answer, when asked for.")
 
 
 class Diagnostic(_Model):
@@ -262,3 +356,4 @@ class ActionResult(_Model):
     message: str
     request: RequestModel | None = None
     plan: PlanRecordModel | None = None
+

@@ -6,6 +6,7 @@ doing their one thing.
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -14,8 +15,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from koppel.service import actions
 from koppel.service.accounts import LoginOutcome, Session
+from koppel.service.actions import ActionRefused
 from koppel.service.chart import render_chart
-from koppel.service.dashboard import CHART_DAYS
+from koppel.service.dashboard import CHART_DAYS, NotFound
 from koppel.service.queue import Trigger
 from koppel.service.settings import Language
 from koppel.service.web import (
@@ -44,11 +46,13 @@ router = APIRouter(include_in_schema=False)
 
 TenantPath = Annotated[str, Path(pattern=NAME)]
 TargetPath = Annotated[str, Path(pattern=NAME)]
-PlanPath = Annotated[str, Path(pattern=PLAN_ID)]
+# Any text: an id that is no plan id is a (Dutch) 404 like an unknown one, never a validation error.
+PlanPath = Annotated[str, Path(max_length=200)]
 PageQuery = Annotated[int, Query(ge=1, le=100_000)]
 SessionDep = Annotated[Session, Depends(page_session)]
 # Messages a redirect may ask a page to show (never free text from the URL).
-NOTICES = {"enqueued": "overview.enqueued", "approved": "plan.approved_queued", "discarded": "plan.discarded"}
+NOTICES = {"enqueued": "overview.enqueued", "approved": "plan.approved_queued", "discarded": "plan.discarded",
+           "already_queued": "overview.already_queued"}
 
 
 def _notice(page: Page, key: str | None, **values: str) -> str | None:
@@ -161,8 +165,12 @@ def target_page(request: Request, session: SessionDep, tenant: TenantPath, targe
 def run_now(request: Request, session: SessionDep, tenant: TenantPath, target: TargetPath,
             csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(session, csrf)
-    actions.run_now(service_of(request), tenant, target, by=session.user, trigger=Trigger.MANUAL)
-    return RedirectResponse(f"/targets/{tenant}/{target}?notice=enqueued", status_code=303)
+    try:
+        _, new = actions.run_now_once(service_of(request), tenant, target, by=session.user, trigger=Trigger.MANUAL)
+    except ActionRefused as exc:
+        return _refused(Page(request, session), exc)
+    notice = "enqueued" if new else "already_queued"
+    return RedirectResponse(f"/targets/{tenant}/{target}?notice={notice}", status_code=303)
 
 
 # -- plans ---------------------------------------------------------------------------------------------
@@ -175,24 +183,70 @@ def plans(request: Request, session: SessionDep, tenant: Annotated[str | None, Q
     return page.render("plans.html", json_url="/api/plans", data=data)
 
 
+def _refused(view: Page, exc: ActionRefused) -> Response:
+    """An action the plan's or target's state does not allow, said in the page's language (409)."""
+    return view.render("error.html", status_code=409, message=view.tr(exc.key, **exc.values))
+
+
+def _no_plan(view: Page, plan_id: str) -> Response:
+    return view.render("error.html", status_code=404, message=view.tr("plan.not_found", id=plan_id[:40]))
+
+
+def _plan_data(view: Page, plan_id: str, **filters):
+    """The plan page's data, or None when ``plan_id`` names no plan (also when it is no plan id at all)."""
+    if not re.fullmatch(PLAN_ID, plan_id):
+        return None
+    try:
+        return service_of(view.request).dashboard.plan(plan_id, **filters)
+    except NotFound:
+        return None
+
+
 @router.get("/plans/{plan_id}")
 def plan(request: Request, session: SessionDep, plan_id: PlanPath,
          action: Annotated[str | None, Query(pattern=r"^[a-z]{1,16}$")] = None,
          school: Annotated[str | None, Query(max_length=16)] = None, page: PageQuery = 1,
-         notice: str | None = None) -> Response:
+         q: Annotated[str, Query(max_length=100, pattern=TEXT)] = "", notice: str | None = None) -> Response:
     view = Page(request, session)
-    data = service_of(request).dashboard.plan(plan_id, action=action, school=school, page=page)
+    data = _plan_data(view, plan_id, action=action, school=school, page=page, q=q)
+    if data is None:
+        return _no_plan(view, plan_id)
     params = "&".join(f"{k}={v}" for k, v in (("action", action), ("school", school), ("page", page)) if v)
     return view.render("plan.html", json_url=f"/api/plans/{data.record.id}" + (f"?{params}" if params else ""),
                        data=data, notice=_notice(view, notice, who=session.user),
-                       refresh=5 if data.pending else None)
+                       refresh=3 if data.pending else None)
+
+
+@router.get("/plans/{plan_id}/approve")
+def confirm_approve(request: Request, session: SessionDep, plan_id: PlanPath) -> Response:
+    """The question before the approval: what the plan will do, in counts, and a button that says so."""
+    view = Page(request, session)
+    data = _plan_data(view, plan_id)
+    if data is None:
+        return _no_plan(view, plan_id)
+    try:
+        actions.held_plan(service_of(request), data.record.id)
+    except ActionRefused as exc:
+        return _refused(view, exc)
+    return view.render("approve.html", data=data)
 
 
 @router.post("/plans/{plan_id}/approve")
 def approve(request: Request, session: SessionDep, plan_id: PlanPath,
-            csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+            csrf: Annotated[str, Form(max_length=200)] = "",
+            confirm: Annotated[str, Form(max_length=10)] = "") -> Response:
     check_csrf(session, csrf)
-    request_ = actions.approve_plan(service_of(request), plan_id, by=session.user, trigger=Trigger.MANUAL)
+    view = Page(request, session)
+    if not re.fullmatch(PLAN_ID, plan_id):
+        return _no_plan(view, plan_id)
+    if confirm != "yes":  # approving is asked once more, on the confirm page
+        return RedirectResponse(f"/plans/{plan_id}/approve", status_code=303)
+    try:
+        request_ = actions.approve_plan(service_of(request), plan_id, by=session.user, trigger=Trigger.MANUAL)
+    except NotFound:
+        return _no_plan(view, plan_id)
+    except ActionRefused as exc:
+        return _refused(view, exc)
     return RedirectResponse(f"/plans/{request_.plan_id}?notice=approved", status_code=303)
 
 
@@ -200,7 +254,15 @@ def approve(request: Request, session: SessionDep, plan_id: PlanPath,
 def discard(request: Request, session: SessionDep, plan_id: PlanPath,
             csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(session, csrf)
-    record = actions.discard_plan(service_of(request), plan_id, by=session.user)
+    view = Page(request, session)
+    if not re.fullmatch(PLAN_ID, plan_id):
+        return _no_plan(view, plan_id)
+    try:
+        record = actions.discard_plan(service_of(request), plan_id, by=session.user)
+    except NotFound:
+        return _no_plan(view, plan_id)
+    except ActionRefused as exc:
+        return _refused(view, exc)
     return RedirectResponse(f"/plans/{record.id}?notice=discarded", status_code=303)
 
 
@@ -220,7 +282,8 @@ def run(request: Request, session: SessionDep, run_id: Annotated[int, Path(ge=1,
         page: PageQuery = 1) -> Response:
     view = Page(request, session)
     data = service_of(request).dashboard.run(run_id, page=page)
-    return view.render("run.html", json_url=f"/api/runs/{run_id}?page={page}", data=data)
+    return view.render("run.html", json_url=f"/api/runs/{run_id}?page={page}", data=data,
+                       refresh=3 if data.run.status == "running" else None)
 
 
 # -- persons ---------------------------------------------------------------------------------------------
@@ -237,10 +300,13 @@ def persons(request: Request, session: SessionDep,
 
 @router.get("/persons/{tenant}/{key:path}")
 def person(request: Request, session: SessionDep, tenant: TenantPath,
-           key: Annotated[str, Path(pattern=KEY)]) -> Response:
+           key: Annotated[str, Path(pattern=KEY)], explain: Annotated[str, Query(max_length=3)] = "",
+           group: Annotated[str, Query(max_length=100, pattern=TEXT)] = "") -> Response:
+    """The person's timeline; "waarom (niet) in …?" adds ``koppel explain``'s answer (it reads the LAS, so
+    only when asked)."""
     view = Page(request, session)
-    data = service_of(request).dashboard.timeline(tenant, key)
-    return view.render("person.html", json_url=f"/api/persons/{tenant}/{key}", data=data)
+    data = service_of(request).dashboard.timeline(tenant, key, explain=explain == "1", group=group or None)
+    return view.render("person.html", json_url=f"/api/persons/{tenant}/{key}", data=data, group=group)
 
 
 # -- data quality and configuration -----------------------------------------------------------------------

@@ -7,7 +7,10 @@ serves every page of it. The worker puts a plan it just held straight in, so the
 opens at once; others are parsed on their first view.
 
 Only what the page shows is kept per change: action, kind, key, label, school, reason and, for an
-update, the changed fields.
+update, the changed fields. Beside them the review the page opens with is computed once (with the
+functions ``koppel plan`` prints it with, :mod:`koppel.plan.render`): the removals first, a sample of
+each action × kind, the counts per klas; and the persons by leerlingnummer or docentcode, name and klas
+(from the plan and the state). The plan itself stays referenced for searching it.
 """
 
 from __future__ import annotations
@@ -15,17 +18,27 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
-import orjson
-
 from koppel.errors import PlanNotFound
-from koppel.model.change import ACTION_ORDER
+from koppel.model.change import ACTION_ORDER, Change
+from koppel.model.desired import ObjectKind
 from koppel.plan.model import Plan
+from koppel.plan.render import (
+    REMOVALS,
+    SAMPLE,
+    PersonLabel,
+    people_from_plan,
+    people_from_state,
+    per_klas,
+    samples,
+)
 from koppel.state.store import StateStore
 
-__all__ = ["PlanCache", "PlanDigest", "SlimChange"]
+__all__ = ["REMOVAL_CAP", "PlanCache", "PlanDigest", "PlanReview", "SlimChange", "people_of"]
+
+REMOVAL_CAP = 200  # removals listed on the plan page; the rest are found by search
 
 _ACTION_RANK = {a.value: i for i, a in enumerate(ACTION_ORDER)}
 
@@ -74,6 +87,7 @@ class PlanDigest:
     summary: dict[str, int]
     breakdown: dict[str, dict[str, dict[str, int]]]
     groups: dict[tuple[str, str], list[SlimChange]] = field(repr=False)
+    review: PlanReview | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_body(cls, body: Mapping[str, Any], changes: Iterable[Mapping[str, Any]]) -> PlanDigest:
@@ -91,12 +105,13 @@ class PlanDigest:
         )
 
     @classmethod
-    def from_plan(cls, plan: Plan) -> PlanDigest:
+    def from_plan(cls, plan: Plan, people: Mapping[str, PersonLabel] | None = None) -> PlanDigest:
         body = {"id": plan.id, "tenant": plan.tenant, "target": plan.target, "serial": plan.serial,
                 "today": plan.today, "school_year": plan.school_year, "holds": [h.to_json() for h in plan.holds],
                 "policy": dict(plan.policy), "notes": list(plan.notes), "diagnostics": dict(plan.diagnostics),
                 "summary": plan.summary(), "breakdown": plan.breakdown()}
-        return cls.from_body(body, (c.to_json() for c in plan.changes))
+        digest = cls.from_body(body, (c.to_json() for c in plan.changes))
+        return replace(digest, review=PlanReview.of(plan, people or {}))
 
     def select(self, *, action: str | None = None, school: str | None = None) -> list[list[SlimChange]]:
         """The groups matching the filters, in plan order (action order, then school)."""
@@ -130,7 +145,7 @@ class PlanCache:
         self._lock = threading.Lock()
 
     def put(self, plan: Plan) -> PlanDigest:
-        return self._keep(PlanDigest.from_plan(plan))
+        return self._keep(PlanDigest.from_plan(plan, people_of(self.store, plan)))
 
     def get(self, plan_id: str) -> PlanDigest:
         with self._lock:
@@ -149,12 +164,10 @@ class PlanCache:
         return len(missing)
 
     def _load(self, plan_id: str) -> PlanDigest:
-        raw = self.store.plan_json(plan_id)
-        if raw is None:
+        if self.store.plan_json(plan_id) is None:
             raise PlanNotFound(f"no plan with id {plan_id!r}")
-        body = orjson.loads(raw)
-        changes = body.pop("changes", [])
-        return PlanDigest.from_body(body, changes)
+        plan = self.store.load_plan(plan_id)
+        return PlanDigest.from_plan(plan, people_of(self.store, plan))
 
     def _keep(self, digest: PlanDigest) -> PlanDigest:
         with self._lock:
@@ -163,3 +176,54 @@ class PlanCache:
             while len(self._plans) > self.size:
                 self._plans.popitem(last=False)
         return digest
+
+
+@dataclass(frozen=True)
+class PlanReview:
+    """What a systeembeheerder reviews of a plan before approving it, bounded whatever the plan's size."""
+
+    plan: Plan = field(repr=False)
+    people: Mapping[str, PersonLabel] = field(repr=False)
+    removals: tuple[Change, ...]  # the first REMOVAL_CAP, in plan order
+    removal_total: int
+    samples: dict[tuple[str, str], tuple[list[Change], int]]  # (action, kind) -> (a sample, how many)
+    klassen: dict[str, dict[str, int]]  # "school klas" -> action -> count
+
+    @classmethod
+    def of(cls, plan: Plan, people: Mapping[str, PersonLabel]) -> PlanReview:
+        known = {**people, **{k: _merged(v, people.get(k)) for k, v in people_from_plan(plan).items()}}
+        summary = plan.summary()
+        removals = []
+        for c in plan.changes:
+            if c.action in REMOVALS:
+                removals.append(c)
+                if len(removals) >= REMOVAL_CAP:
+                    break
+        return cls(plan, known, tuple(removals), sum(summary[a.value] for a in REMOVALS),
+                   {(a.value, k.value): v for (a, k), v in samples(plan.changes, SAMPLE).items()},
+                   per_klas(plan, known))
+
+
+def _merged(planned: PersonLabel, stated: PersonLabel | None) -> PersonLabel:
+    """The plan's label of a person, completed with what the state knows of them."""
+    if stated is None:
+        return planned
+    return PersonLabel(planned.number or stated.number, planned.name or stated.name, planned.klas or stated.klas)
+
+
+def people_of(store: StateStore, plan: Plan) -> dict[str, PersonLabel]:
+    """The persons of the plan's target as the state knows them — numbers and names, and the klas of a pupil
+    from their klas membership — for the changes the plan does not label itself (a removal of a pupil who left
+    the LAS carries no leerlingnummer)."""
+    view, rows = store.load_for_plan(plan.tenant, plan.target)
+    people = people_from_state(rows)
+    klassen = {k for k, r in view.records.items() if r.kind is ObjectKind.GROUP and r.group_type == "klas"}
+    klas_of: dict[str, str] = {}
+    if klassen:
+        for key in view.memberships:
+            if key.endswith("|student"):
+                person, _, rest = key.partition("|")
+                group = rest.rpartition("|")[0]
+                if group in klassen:
+                    klas_of[person] = view.label(group)
+    return {k: PersonLabel(v.number, v.name, klas_of.get(k)) for k, v in people.items()}

@@ -5,8 +5,8 @@ scheduler's workers take rows from it. A web request therefore never runs anythi
 a row and returns at once. The rows are also the record of who asked for what, and of what became
 of it (done, skipped because another run held the lock, failed), shown on the dashboard.
 
-A (tenant, target) has at most one queued sync: asking again while one waits returns the waiting
-one. Claiming a row is a compare-and-set on its status, so two `koppel serve` processes on one
+A (tenant, target) has at most one pending sync: asking again while one waits or runs returns that
+one ("Nu synchroniseren" clicked twice queues one run, not two). Claiming a row is a compare-and-set on its status, so two `koppel serve` processes on one
 database never start the same request.
 """
 
@@ -92,23 +92,31 @@ class RunQueue:
 
     def enqueue(self, tenant: str, target: str, *, kind: RequestKind, trigger: Trigger, by: str | None,
                 plan_id: str | None = None) -> RunRequest:
-        """Queue a run, or return the equivalent request that is already waiting."""
+        """Queue a run, or return the equivalent request that is already waiting (or, for a sync, running)."""
+        return self.enqueue_once(tenant, target, kind=kind, trigger=trigger, by=by, plan_id=plan_id)[0]
+
+    def enqueue_once(self, tenant: str, target: str, *, kind: RequestKind, trigger: Trigger, by: str | None,
+                     plan_id: str | None = None) -> tuple[RunRequest, bool]:
+        """:meth:`enqueue`, and whether the request is new (False: an equivalent one absorbed it)."""
         r = t.run_requests.c
+        # A sync that already runs reads the LAS as it is now; an approval is absorbed only while it waits
+        # (the same plan approved again after it ran is refused by its status, not here).
+        absorbing = PENDING if kind is RequestKind.SYNC else (RequestStatus.QUEUED.value,)
         with self.store.engine.begin() as conn:
             waiting = select(t.run_requests).where(r.tenant == tenant, r.target == target,
-                                                   r.status == RequestStatus.QUEUED.value, r.kind == kind.value)
+                                                   r.status.in_(absorbing), r.kind == kind.value)
             if plan_id is not None:
                 waiting = waiting.where(r.plan_id == plan_id)
             row = conn.execute(waiting.order_by(r.id).limit(1)).first()
             if row is not None:
-                return _request(row)
+                return _request(row), False
             inserted = conn.execute(insert(t.run_requests).values(
                 tenant=tenant, target=target, kind=kind.value, plan_id=plan_id, trigger=trigger.value,
                 requested_by=by, requested_at=self._now(), status=RequestStatus.QUEUED.value,
             )).inserted_primary_key
             assert inserted is not None, "an INSERT of one row has its primary key"
             new_id = inserted[0]
-            return _request(conn.execute(select(t.run_requests).where(r.id == new_id)).one())
+            return _request(conn.execute(select(t.run_requests).where(r.id == new_id)).one()), True
 
     def get(self, request_id: int) -> RunRequest | None:
         with self.store.engine.connect() as conn:

@@ -20,6 +20,7 @@ from koppel.service.clock import Clock, system_clock
 from koppel.service.dashboard import Dashboard
 from koppel.service.notify import Notifier
 from koppel.service.plancache import PlanCache
+from koppel.service.progress import ProgressBoard
 from koppel.service.queue import RunQueue
 from koppel.service.schedule import Schedule
 from koppel.service.scheduler import Scheduler, load_schedules
@@ -42,6 +43,7 @@ class Service:
     plans: PlanCache
     dashboard: Dashboard
     clock: Clock
+    progress: ProgressBoard
 
     @classmethod
     def open(cls, config: Config | str | Path, *, env: Mapping[str, str] | None = None, clock: Clock = system_clock,
@@ -55,13 +57,14 @@ class Service:
         notifier = Notifier.from_settings(settings, config=config, env=env, store=store, clock=clock)
         queue = RunQueue(store, clock=clock)
         plans = PlanCache(store, size=settings.plan_cache)
-        worker = Worker(koppel, queue, settings=settings, notifier=notifier, plans=plans)
+        progress = ProgressBoard()
+        worker = Worker(koppel, queue, settings=settings, notifier=notifier, plans=plans, progress=progress)
         scheduler = Scheduler(store, queue, worker, schedules=schedules, clock=clock, workers=settings.workers,
                               poll_s=settings.poll_s, plans=plans)
         dashboard = Dashboard(koppel, queue, plans, clock=clock, schedules=schedules, next_run=scheduler.next_run,
-                              notifier=notifier)
+                              notifier=notifier, progress=progress)
         accounts = Accounts(store, clock=clock, login=settings.login)
-        return cls(config, settings, koppel, accounts, queue, scheduler, notifier, plans, dashboard, clock)
+        return cls(config, settings, koppel, accounts, queue, scheduler, notifier, plans, dashboard, clock, progress)
 
     def close(self) -> None:
         self.scheduler.shutdown(wait=True)

@@ -21,10 +21,12 @@ import structlog
 
 from koppel.errors import KoppelError, LockHeld
 from koppel.model.status import RunKind, RunStatus
-from koppel.pipeline import Koppel
+from koppel.pipeline import Koppel, Progress
+from koppel.plan.model import Plan
 from koppel.runs import RunFailed, RunOrigin
 from koppel.service.notify import EventKind, Notice, Notifier
 from koppel.service.plancache import PlanCache
+from koppel.service.progress import Phase, ProgressBoard
 from koppel.service.queue import RequestKind, RequestStatus, RunQueue, RunRequest
 from koppel.service.settings import ServiceSettings
 from koppel.service.stats import RunStats, refresh_planner_statistics
@@ -46,8 +48,9 @@ class WorkResult:
 
 class Worker:
     def __init__(self, koppel: Koppel, queue: RunQueue, *, settings: ServiceSettings, notifier: Notifier | None,
-                 plans: PlanCache | None = None):
+                 plans: PlanCache | None = None, progress: ProgressBoard | None = None):
         self.koppel = koppel
+        self.progress = progress if progress is not None else ProgressBoard()
         self.queue = queue
         self.settings = settings
         self.notifier = notifier
@@ -58,6 +61,8 @@ class Worker:
         """Run the request and record its outcome on the queue row; never raises a KoppelError."""
         log.info("run starting", request=request.id, tenant=request.tenant, target=request.target,
                  kind=request.kind.value, trigger=request.trigger.value)
+        phase = Phase.APPLYING if request.kind is RequestKind.APPROVE else Phase.PLANNING
+        self.progress.start(request.tenant, request.target, request.id, phase, plan_id=request.plan_id)
         try:
             if request.kind is RequestKind.APPROVE:
                 result = self._approve(request, stop)
@@ -70,13 +75,19 @@ class Worker:
         except KoppelError as exc:  # the state store failed while the outcome was recorded or counted
             log.warning("run outcome not recorded", request=request.id, error=str(exc))
             result = WorkResult(RequestStatus.FAILED, message=str(exc))
+        finally:
+            self.progress.finish(request.tenant, request.target, request.id)
         self.queue.finish(request.id, result.status, run_id=result.run_id, message=result.message)
         log.info("run finished", request=request.id, status=result.status.value, run=result.run_id)
         return result
 
     def _sync(self, request: RunRequest, stop: threading.Event) -> WorkResult:
+        def before_apply(plan: Plan) -> Progress:
+            self.progress.applying(request.tenant, request.target, total=len(plan.changes), plan_id=plan.id)
+            return self._advance(request)
+
         outcome = self.koppel.sync(request.tenant, request.target, trigger=request.trigger.value, stop=stop,
-                                   origin=_origin(request))
+                                   origin=_origin(request), before_apply=before_apply)
         if outcome.held:
             if self.plans is not None:
                 self.plans.put(outcome.plan)
@@ -91,9 +102,15 @@ class Worker:
     def _approve(self, request: RunRequest, stop: threading.Event) -> WorkResult:
         assert request.plan_id is not None
         result = self.koppel.approve(request.plan_id, approved_by=request.requested_by or "unknown", stop=stop,
-                                     origin=_origin(request))
+                                     origin=_origin(request), trigger=request.trigger.value,
+                                     progress=self._advance(request))
         return self._after_run(request, result.run_id, RunStatus(result.status), result.message,
                                changed=sum(result.outcomes.values()))
+
+    def _advance(self, request: RunRequest) -> Progress:
+        def advance(done: int, total: int) -> None:
+            self.progress.advance(request.tenant, request.target, done, total)
+        return advance
 
     def _after_run(self, request: RunRequest, run_id: int | None, status: RunStatus, message: str | None, *,
                    changed: int) -> WorkResult:
