@@ -32,7 +32,8 @@ def _queued(service, kind=RequestKind.SYNC, by="beheerder", plan_id=None):
 def _journal_rows(service) -> int:
     """The journal entries of every run of the target, through the store's run repository."""
     store = service.koppel.store
-    return sum(n for run in store.runs(TENANT, TARGET, limit=1000) for _school, _outcome, n in store.outcome_counts(run.id))
+    runs = store.runs(TENANT, TARGET, limit=1000)
+    return sum(n for run in runs for _school, _outcome, n in store.outcome_counts(run.id))
 
 
 def _wait_for(condition, timeout: float = 20.0) -> None:
