@@ -16,20 +16,23 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from koppel.cli.common import err, out, progress_bar
 from koppel.cli.init_config import render_config
 from koppel.errors import SandboxError
 from koppel.model.roster import SchoolYear
+from koppel.plan.render import render_summary_line, render_text
 
 if TYPE_CHECKING:
     from koppel.pipeline import Koppel
     from koppel.plan.model import Plan
+    from koppel.sandbox.itslearning import SandboxServer
 
 DEMO_YEAR = SchoolYear.containing(dt.date.today())
 """The current school year: the demo's export and configuration agree with what `koppel plan` would choose."""
 PASSWORD_ENV = "KOPPEL_DEMO_ITSLEARNING_PASSWORD"
+SANDBOX_USER = "koppel"
 
 
 def _say(text: str = "") -> None:
@@ -42,18 +45,43 @@ def _heading(text: str) -> None:
 
 
 def run_demo(directory: Path | None, *, students: int = 240, keep_running: bool = False) -> None:
-    from koppel.config import load_config
-    from koppel.generator import add_teacher, drop_subject, generate, move_pupil, write_layout
-    from koppel.pipeline import Koppel
-    from koppel.plan.render import render_summary_line, render_text
+    """The demo in a fresh (or the given) folder. It ends by itself, stopping the sandbox; with ``keep_running``
+    the sandbox stays up afterwards, its address and password printed, until Ctrl-C."""
     from koppel.sandbox.itslearning import SandboxConfig, SandboxServer
 
+    workdir = _fresh_folder(directory)
+    bestuur, school = _export_a_school(workdir / "export", students)
+    password = secrets.token_urlsafe(16)
+    sandbox = SandboxServer(SandboxConfig(db_path=workdir / "itslearning-sandbox.db", username=SANDBOX_USER,
+                                          password=password, site_root="koppel-demo-root"))
+    sandbox.start()
+    try:
+        _say(f"itslearning sandbox (IMS Enterprise Services emulator) at {sandbox.url}")
+        app = _configure(workdir, sandbox, school, password)
+        _first_load(app, sandbox, school)
+        _incremental(app, sandbox, bestuur, workdir / "export", school)
+        _heading("5. Nothing left to do")
+        _say(render_summary_line(app.plan("demo", None).plan))
+        app.store.close()
+        _try_it_yourself(workdir, sandbox, password, keep_running)
+        if keep_running:
+            _serve_until_interrupted()
+    finally:
+        sandbox.stop()
+
+
+def _fresh_folder(directory: Path | None) -> Path:
+    """The demo's folder, without the state and the sandbox of an earlier demo in it."""
     workdir = directory or Path(tempfile.mkdtemp(prefix="koppel-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     for leftover in ("koppel-state.db", "itslearning-sandbox.db"):
         for suffix in ("", "-wal", "-shm"):
             (workdir / f"{leftover}{suffix}").unlink(missing_ok=True)
-    export = workdir / "export"
+    return workdir
+
+
+def _export_a_school(export: Path, students: int) -> tuple[Any, Any]:
+    from koppel.generator import generate, write_layout
 
     _heading("1. A school's LAS export")
     bestuur = generate(students=students, schools=1, year=DEMO_YEAR, seed=2025)
@@ -62,69 +90,80 @@ def run_demo(directory: Path | None, *, students: int = 240, keep_running: bool 
     _say(f"Generated {school.name} ({school.brin6}), school year {DEMO_YEAR}: {len(bestuur.pupils)} pupils, "
          f"{len(bestuur.teachers)} teachers, {len(bestuur.klassen)} klassen, {len(bestuur.lesgroepen)} lesgroepen.")
     _say(f"Written as a Magister export (leerlingen.csv, docenten.csv) to {export}")
+    return bestuur, school
 
-    password = secrets.token_urlsafe(16)
-    sandbox = SandboxServer(SandboxConfig(db_path=workdir / "itslearning-sandbox.db", username="koppel",
-                                          password=password, site_root="koppel-demo-root"))
-    sandbox.start()
+
+def _configure(workdir: Path, sandbox: SandboxServer, school: Any, password: str) -> Koppel:
+    """koppel.toml for the export and the sandbox (the password read from the environment), and koppel on it."""
+    from koppel.config import load_config
+    from koppel.pipeline import Koppel
+
+    config_path = workdir / "koppel.toml"
+    config_path.write_text(render_config(
+        source="export", layout="magister", target_kind="itslearning", url=sandbox.endpoint("combined"),
+        username=SANDBOX_USER, password_env=PASSWORD_ENV, tenant="demo", name=school.name, school=school.brin6,
+        state="sqlite:///koppel-state.db", site_root="koppel-demo-root", school_year=str(DEMO_YEAR),
+    ), encoding="utf-8")
+    _say(f"Configuration: {config_path}")
+    return Koppel.open(load_config(config_path), env={**os.environ, PASSWORD_ENV: password})
+
+
+def _first_load(app: Koppel, sandbox: SandboxServer, school: Any) -> None:
+    _heading("2. The first plan: everything is new")
+    first = app.plan("demo", None).plan
+    _say(render_text(first, limit=12, school_names={school.brin6: school.name}).rstrip())
+    _apply(app, first)
+    stats = sandbox.stats()
+    _say(f"itslearning now holds {stats['groups']} hierarchy nodes and courses, {stats['persons']} users and "
+         f"{stats['memberships']} memberships.")
+
+
+def _incremental(app: Koppel, sandbox: SandboxServer, bestuur: Any, export: Path, school: Any) -> None:
+    from koppel.generator import add_teacher, drop_subject, move_pupil, write_layout
+
+    _heading("3. The LAS changes")
+    changed, story = _change_the_las(bestuur, move_pupil, drop_subject, add_teacher)
+    write_layout(changed, export, "magister")
+    for line in story:
+        _say(f"  • {line}")
+    writes_before = sandbox.stats()["writes"]
+
+    _heading("4. The incremental plan: exactly those changes")
+    second = app.plan("demo", None).plan
+    _say(render_text(second, limit=None, school_names={school.brin6: school.name}).rstrip())
+    _apply(app, second)
+    _say(f"Write requests sent to itslearning for this change: {sandbox.stats()['writes'] - writes_before}.")
+
+
+def _try_it_yourself(workdir: Path, sandbox: SandboxServer, password: str, keep_running: bool) -> None:
+    """What to type next. Reading commands need no password; syncing needs the sandbox, so its address and
+    password are printed only when it stays up."""
+    _heading("Try it yourself")
+    _say(f"  cd {workdir}")
+    _say("  koppel status; koppel history <leerlingnummer>; koppel plan   # they read the state and the export: "
+         "no password needed")
+    if not keep_running:
+        _say("The itslearning sandbox stopped with the demo. To sync against it yourself, run "
+             "`koppel demo --keep-running`: it keeps the sandbox up and prints its address and password.")
+        return
+    _say(f"  export {PASSWORD_ENV}={password}   # the sandbox's password, generated for this demo")
+    _say("  koppel sync")
+    _say()
+    _say(f"The itslearning sandbox keeps running at {sandbox.url} (user {SANDBOX_USER}, password {password}); "
+         f"browse what landed at {sandbox.url}/sandbox/")
+    _say("Press Ctrl-C to stop it.")
+
+
+def _serve_until_interrupted() -> None:
     try:
-        _say(f"itslearning sandbox (IMS Enterprise Services emulator) at {sandbox.url}")
-        config_path = workdir / "koppel.toml"
-        config_path.write_text(render_config(
-            source="export", layout="magister", target_kind="itslearning", url=sandbox.endpoint("combined"),
-            username="koppel",
-            password_env=PASSWORD_ENV, tenant="demo", name=school.name, school=school.brin6,
-            state="sqlite:///koppel-state.db", site_root="koppel-demo-root", school_year=str(DEMO_YEAR),
-        ), encoding="utf-8")
-        _say(f"Configuration: {config_path}")
-        env = {**os.environ, PASSWORD_ENV: password}
-        app = Koppel.open(load_config(config_path), env=env)
-
-        _heading("2. The first plan: everything is new")
-        first = app.plan("demo", None).plan
-        _say(render_text(first, limit=12, school_names={school.brin6: school.name}).rstrip())
-        _apply(app, first)
-        stats = sandbox.stats()
-        _say(f"itslearning now holds {stats['groups']} hierarchy nodes and courses, {stats['persons']} users and "
-             f"{stats['memberships']} memberships.")
-
-        _heading("3. The LAS changes")
-        changed, story = _change_the_las(bestuur, move_pupil, drop_subject, add_teacher)
-        write_layout(changed, export, "magister")
-        for line in story:
-            _say(f"  • {line}")
-        writes_before = sandbox.stats()["writes"]
-
-        _heading("4. The incremental plan: exactly those changes")
-        second = app.plan("demo", None).plan
-        _say(render_text(second, limit=None, school_names={school.brin6: school.name}).rstrip())
-        _apply(app, second)
-        _say(f"Write requests sent to itslearning for this change: {sandbox.stats()['writes'] - writes_before}.")
-
-        _heading("5. Nothing left to do")
-        third = app.plan("demo", None).plan
-        _say(render_summary_line(third))
-
-        _heading("Try it yourself")
-        _say(f"  cd {workdir}")
-        _say(f"  export {PASSWORD_ENV}=…   # the sandbox password is generated per demo run")
-        _say("  koppel status; koppel history <leerlingnummer>; koppel plan")
-        if keep_running:
-            _say(f"\nThe sandbox keeps running at {sandbox.url}/sandbox/ (password in ${PASSWORD_ENV} = {password}). "
-                 "Press Ctrl-C to stop.")
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                _say("stopped")
-        app.store.close()
-    finally:
-        sandbox.stop()
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        _say("Stopped the itslearning sandbox.")
 
 
 def _apply(app: Koppel, plan: Plan) -> None:
     from koppel.model.status import JournalOutcome, RunStatus
-    from koppel.plan.render import render_summary_line
 
     if plan.empty:
         return
