@@ -177,7 +177,7 @@ def plan(
             out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools)),
                       markup=False, end="")
         if show_payloads:
-            from koppel.targets.preview import render_payloads
+            from koppel.cli.preview import render_payloads
 
             out.print(render_payloads(app_.config, p, limit=None if show_all else 50), markup=False, end="")
         if p.held:  # its text says how to approve it; this preview stored nothing

@@ -5,6 +5,9 @@ payloads ``apply`` would send for one batch, built from the target's settings al
 resolved and no connection is opened, so a plan can be reviewed byte for byte on a machine that could
 never reach the platform. Each change is shown as a batch of its own; ``apply`` puts up to the target's
 batch size of changes with the same kind and action in one request.
+
+It lives with the command line, not in ``targets/``: it reads the configuration to find the target's kind and
+settings, and no target may depend on the configuration (its schema names the rules' settings).
 """
 
 from __future__ import annotations
