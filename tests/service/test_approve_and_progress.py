@@ -71,6 +71,8 @@ def test_approving_asks_once_more_with_the_counts_and_then_queues_one_approval(s
     assert "goedgekeurd, in uitvoering" in after and "Goedkeuren en uitvoeren" not in after
     # The overview no longer lists it as waiting for approval.
     assert f'href="/plans/{plan_id}" class="held"' not in client.get("/").text
+    waiting = client.get("/plans").text.split("Wachten op goedkeuring")[1].split("Recente plannen")[0]
+    assert plan_id not in waiting
     # Approving again (a second tab, a double click) is refused in Dutch and queues nothing.
     again = client.post(f"/plans/{plan_id}/approve", data={"csrf": csrf, "confirm": "yes"})
     assert again.status_code == 409

@@ -125,6 +125,8 @@ def test_a_superseded_plan_links_to_its_successor_and_cannot_be_approved(served)
     assert "vervangen" in text and f"Dit plan is vervangen door een nieuwer plan: {newer.plan.id}" in text
     assert f'href="/plans/{newer.plan.id}"' in page.text
     assert "Goedkeuren en uitvoeren" not in text and "TEGENGEHOUDEN" not in text
+    listed = client.get("/plans").text
+    assert f'<a href="/plans/{newer.plan.id}">door plan {newer.plan.id}</a>' in listed
     csrf = csrf_of(page.text)
     refused = client.post(f"/plans/{plan_id}/approve", data={"csrf": csrf, "confirm": "yes"})
     assert refused.status_code == 409

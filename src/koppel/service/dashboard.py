@@ -257,7 +257,10 @@ class Dashboard:
     # -- plans -------------------------------------------------------------------------------------
 
     def plans(self, tenant: str | None = None) -> PlanList:
-        return PlanList(held=[plan_model(p) for p in self.store.plans(tenant, status=["held"], limit=100)],
+        """Held plans still waiting (an approved one being applied waits no more), and the recent ones."""
+        approving = {r.plan_id for r in self.queue.pending(tenant) if r.kind is RequestKind.APPROVE}
+        return PlanList(held=[plan_model(p) for p in self.store.plans(tenant, status=["held"], limit=100)
+                              if p.id not in approving],
                         recent=[plan_model(p) for p in self.store.plans(tenant, limit=50)])
 
     def plan(self, plan_id: str, *, action: str | None = None, school: str | None = None, page: int = 1,

@@ -302,6 +302,7 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "refused.approved": ("Plan {id} is al goedgekeurd door {by} en wordt uitgevoerd.",
                          "Plan {id} is already approved by {by} and being applied."),
     "status.superseded": ("vervangen", "superseded"),
+    "plans.superseded_by": ("door plan {id}", "by plan {id}"),
     "status.approving": ("goedgekeurd, in uitvoering", "approved, being applied"),
     "progress.planning": ("LAS lezen en plannen", "reading the LAS and planning"),
     "progress.applying": ("wijzigingen doorvoeren", "applying the changes"),
