@@ -70,7 +70,10 @@ def test_approving_asks_once_more_with_the_counts_and_then_queues_one_approval(s
     assert "tegengehouden" not in after and "TEGENGEHOUDEN" not in after
     assert "goedgekeurd, in uitvoering" in after and "Goedkeuren en uitvoeren" not in after
     # The overview no longer lists it as waiting for approval.
-    assert f'href="/plans/{plan_id}" class="held"' not in client.get("/").text
+    overview = client.get("/").text
+    assert f'href="/plans/{plan_id}" class="held"' not in overview
+    last_run = _text(overview).split("Laatste synchronisatie")[1].split("Volgende synchronisatie")[0]
+    assert "tegengehouden" not in last_run and "goedgekeurd, in uitvoering" in last_run
     waiting = client.get("/plans").text.split("Wachten op goedkeuring")[1].split("Recente plannen")[0]
     assert plan_id not in waiting
     # Approving again (a second tab, a double click) is refused in Dutch and queues nothing.
