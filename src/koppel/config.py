@@ -261,6 +261,18 @@ class Config:
         return ConnectorContext(tenant=tenant.id, base_dir=self.base_dir, env=dict(env if env is not None else os.environ),
                                 school_year=school_year, retry=retry)
 
+    def where(self, loc: tuple[str, ...]) -> str | None:
+        """``file:line`` of a setting (or of its table when the key is not written), as configuration problems
+        name it; None when the configuration was not read from a file."""
+        if self.path is None:
+            return None
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError:
+            return str(self.path)
+        line = SettingLocator(text)(loc)
+        return f"{self.path}:{line}" if line else str(self.path)
+
     def state_url(self, env: Mapping[str, str] | None = None) -> str:
         import os
 

@@ -216,7 +216,8 @@ class Koppel:
                            target=target, trail=None)
 
     def _apply(self, plan: Plan, *, approved_by: str | None, trigger: str, progress: Progress | None,
-               stop: threading.Event | None, target: Target | None, trail: RunTrail | None) -> ApplyResult:
+               stop: threading.Event | None, target: Target | None, trail: RunTrail | None,
+               kind: RunKind = RunKind.APPLY) -> ApplyResult:
         tenant = self.config.tenant(plan.tenant)
         target_cfg = target_config(tenant, plan.target)
         retry = target_cfg.retry.policy()
@@ -228,7 +229,7 @@ class Koppel:
                 heartbeat=lambda: self.store.heartbeat(tenant.id, target_cfg.name, holder),
             )
             applier.check(plan, approved=approved_by is not None)
-            with self.runs.running(tenant.id, target_cfg.name, kind=RunKind.APPLY, trigger=trigger, plan_id=plan.id,
+            with self.runs.running(tenant.id, target_cfg.name, kind=kind, trigger=trigger, plan_id=plan.id,
                                    approved_by=approved_by, trail=trail) as run_id:
                 if plan.changes:
                     self.checks.before_first_write(tenant.id, target_cfg.name, target_obj)
@@ -256,7 +257,7 @@ class Koppel:
             if before_apply is not None:
                 progress = before_apply(plan) or progress
             applied = self._apply(plan, approved_by=None, trigger=trigger, progress=progress, stop=stop,
-                                  target=target, trail=trail)
+                                  target=target, trail=trail, kind=RunKind.SYNC)  # recorded as the sync it is
             return SyncOutcome(plan, applied, run_id=applied.run_id)
 
     def approve(self, plan_id: str, *, approved_by: str, progress: Progress | None = None,

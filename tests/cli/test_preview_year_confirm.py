@@ -96,7 +96,7 @@ def test_plan_previews_store_nothing_and_a_newer_held_plan_supersedes_the_older(
     status = _status(tmp_path)
     assert _target(status)["held_plans"] == [], "a preview stores no held plan"
     assert status["last_source_read"] == read_after_sync, "a preview records no source read"
-    assert [r["kind"] for r in _target(status)["last_runs"]] == ["apply"]
+    assert [r["kind"] for r in _target(status)["last_runs"]] == ["sync"], "a CLI sync is recorded as a sync"
 
     held = koppel(tmp_path, "sync")  # a run: it records the read and stores its held plan
     assert held.returncode == 3, held.stdout + held.stderr

@@ -83,7 +83,7 @@ def test_a_run_that_fails_once_begun_is_not_recorded_twice(koppel: Koppel):
     assert isinstance(failed.value.error, PreflightFailed)
     [run] = koppel.store.runs(TENANT, TARGET)
     assert run.id == failed.value.run_id
-    assert (run.kind, run.trigger, run.status) == ("apply", "api", "failed")
+    assert (run.kind, run.trigger, run.status) == ("sync", "api", "failed")
     assert "the check before the first write failed" in (run.message or "")
 
 
@@ -100,4 +100,4 @@ def test_a_sync_records_one_run_and_calls_back_before_applying(koppel: Koppel):
     assert seen == [len(outcome.plan.changes)] and seen[0] > 0
     assert progress and progress[-1] == (seen[0], seen[0])
     [run] = koppel.store.runs(TENANT, TARGET)
-    assert (run.id, run.kind, run.status) == (outcome.run_id, "apply", "succeeded")
+    assert (run.id, run.kind, run.status) == (outcome.run_id, "sync", "succeeded")

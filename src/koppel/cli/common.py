@@ -37,6 +37,7 @@ from rich.progress import (
 )
 
 from koppel.errors import ConfigError, KoppelError
+from koppel.locale import Language, language
 from koppel.textsafe import printable
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -84,6 +85,27 @@ class JsonTerminalSafe:
         self.raw.flush()
 
 
+def _flags_show_no_metavar() -> None:
+    """Typer's help shows ``<bool>`` after every flag (``--all <bool>``), as if it took a value; a flag and a
+    counter (``-v``) take none, so their help shows no metavar at all."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "_koppel", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        if self.is_flag or self.count:
+            return None
+        return shown(self, ctx)
+
+    display_type_rich._koppel = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_metavar()
+
+
 class Format(StrEnum):
     TEXT = "text"
     JSON = "json"
@@ -106,29 +128,62 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking 
                                       "shows the plan and asks; with no terminal to ask on, it refuses (exit 2).")]
 
 
+_LANGUAGE: dict[str, Language] = {}
+
+
+def use_language(chosen: Language) -> None:
+    """The language of this command's output (set by the global options, before the command runs)."""
+    _LANGUAGE["current"] = chosen
+
+
+def current_language() -> Language:
+    """The language chosen for this command (``--lang``, ``KOPPEL_LANG``, the locale; English by default)."""
+    if "current" not in _LANGUAGE:
+        from koppel.locale import choose
+
+        _LANGUAGE["current"] = with_core_phrases(language(choose(None, os.environ)))
+    return _LANGUAGE["current"]
+
+
+def with_core_phrases(chosen: Language) -> Language:
+    """``chosen``, saying the core's English reasons and holds in its language with the phrasebook the dashboard
+    uses (:mod:`koppel.service.i18n`), so that the CLI and the dashboard word them alike."""
+    if chosen.code == "en":
+        return chosen
+    from koppel.service import i18n
+
+    translator = getattr(i18n, "Translator", None)
+    say = getattr(translator(chosen.code), "say", None) if translator is not None else None
+    return chosen.with_phrases(say) if callable(say) else chosen
+
+
 def refuse_without_terminal(yes: bool, what: str = "apply") -> None:
     """Before anything is read or applied: without ``--yes`` koppel must ask, and without a terminal it cannot
     — a usage error (exit 2), nothing done."""
     if yes or sys.stdin.isatty():
         return
-    raise fail(f"`koppel {what}` shows the plan and asks before it changes anything, and there is no terminal to "
-               "ask on (stdin is not a terminal). Review the plan with `koppel plan`, then run it again with "
-               "--yes (-y) to apply without asking. Nothing was applied.", code=2)
+    t = current_language()
+    raise fail(t._("`koppel {command}` shows the plan and asks before it changes anything, and there is no terminal "
+                   "to ask on (stdin is not a terminal). Review the plan with `koppel plan`, then run it again with "
+                   "--yes (-y) to apply without asking. Nothing was applied.").format(command=what), code=2)
 
 
 def confirm_apply(count: int, *, yes: bool) -> None:
-    """Ask ``Apply these N changes?`` on the terminal; anything but ``yes`` applies nothing (exit 1)."""
+    """Ask ``Apply these N changes?`` on the terminal; anything but ``yes`` applies nothing (exit 1). The answer
+    is ``yes`` in every language, as terraform asks it."""
     if yes:
         return
     refuse_without_terminal(yes)
-    noun = "change" if count == 1 else "changes"
-    err.print(f"\nApply these {count:,} {noun}? Only 'yes' will be accepted: ", markup=False, end="")
+    t = current_language()
+    question = t.ngettext("Apply this {n} change? Only 'yes' will be accepted: ",
+                          "Apply these {n} changes? Only 'yes' will be accepted: ", count).format(n=t.num(count))
+    err.print("\n" + question, markup=False, end="")
     try:
         answer = sys.stdin.readline()
     except KeyboardInterrupt:
         answer = ""
     if answer.strip() != "yes":
-        err.print("Apply cancelled: nothing was applied.", markup=False)
+        err.print(t._("Apply cancelled: nothing was applied."), markup=False)
         raise typer.Exit(1)
 
 
@@ -164,8 +219,14 @@ def finish(code: int = 0, *, store: Any = None) -> NoReturn:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    _error(message)
     return typer.Exit(code)
+
+
+def _error(message: str) -> None:
+    """``error: message`` on stderr (the label in the user's language; the message is shown, never markup)."""
+    label = current_language()._("error:")
+    err.print(f"[bold red]{_escape(label)}[/] {_escape(message)}", markup=True, highlight=False)
 
 
 def handle_errors(func: F) -> F:
@@ -176,29 +237,61 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            err.print(f"[bold red]error:[/] {_escape(str(exc))}", markup=True)
+            _error(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except KoppelError as exc:
-            err.print(f"[bold red]error:[/] {_escape(str(exc))}", markup=True)
+            origin = _setting_origin(exc)
+            _error(str(exc) + (f"\n  {origin}" if origin else ""))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
-            err.print("interrupted")
+            err.print(current_language()._("interrupted"))
             raise typer.Exit(130) from None
         except BrokenPipeError:  # `koppel plan | head`: the reader has all it wanted
             _quiet_stdout()
             raise typer.Exit(1) from None
         except OSError as exc:  # a file koppel writes (a plan, a report) on a full or read-only disk
             where = f"{exc.filename}: " if exc.filename else ""
-            err.print(f"[bold red]error:[/] {_escape(where + (exc.strerror or str(exc)))}", markup=True)
+            _error(where + (exc.strerror or str(exc)))
             raise typer.Exit(1) from None
         except Exception as exc:
             problem = _state_problem(exc)
             if problem is None:
                 raise
-            err.print(f"[bold red]error:[/] {_escape(str(problem))}", markup=True)
+            _error(str(problem))
             raise typer.Exit(problem.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+_LOADED: dict[str, Any] = {}
+
+
+def remember_config(config: Any) -> None:
+    """The configuration this command loaded: an error about a setting's value can then name its file and line."""
+    _LOADED["config"] = config
+
+
+def _setting_origin(exc: KoppelError) -> str | None:
+    """For an error about a path a source setting gave (``export not found``): the configuration file and line
+    that set it, ``set by koppel.toml:9 (tenants.school.sources.las.path = "exprt")``."""
+    config, path, setting = _LOADED.get("config"), getattr(exc, "path", None), getattr(exc, "setting", None)
+    if config is None or not isinstance(path, Path) or not isinstance(setting, str):
+        return None
+    for tenant in config.tenants.values():
+        for source in tenant.sources.values():
+            value = getattr(source.settings, setting, None)
+            if isinstance(value, str) and _same_path(config.base_dir, value, path):
+                loc = ("tenants", tenant.id, "sources", source.name, setting)
+                return current_language()._("set by {where} ({setting} = {value})").format(
+                    where=config.where(loc) or "?", setting=".".join(loc), value=orjson.dumps(value).decode())
+    return None
+
+
+def _same_path(base: Path, value: str, path: Path) -> bool:
+    """Whether the setting ``value`` (relative to ``base``, perhaps with ``{school_year}``) gives ``path``."""
+    configured = str((base / Path(value).expanduser()).absolute())
+    pattern = re.escape(configured).replace(re.escape("{school_year}"), r"\d{4}-\d{4}")
+    return re.fullmatch(pattern, str(path)) is not None
 
 
 def _state_problem(exc: Exception) -> KoppelError | None:

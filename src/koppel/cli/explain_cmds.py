@@ -14,11 +14,14 @@ from koppel.cli.common import (
     TargetOpt,
     TenantOpt,
     YearOpt,
+    current_language,
     emit_json,
     handle_errors,
     out,
 )
 from koppel.cli.main import _app, app
+from koppel.cli.summaries import run_status
+from koppel.locale import Language, language
 from koppel.textsafe import printable
 
 if TYPE_CHECKING:
@@ -55,53 +58,74 @@ def explain(
         if fmt is Format.JSON:
             emit_json({"error": str(exc), "candidates": [c.to_json() for c in exc.candidates]})
         else:
-            out.print(f"{len(exc.candidates)} persons match {person!r}; name one by leerlingnummer or docentcode:",
-                      markup=False)
+            t = current_language()
+            out.print(t._("{n} persons match {text}; name one by leerlingnummer or docentcode:").format(
+                n=t.num(len(exc.candidates)), text=repr(person)), markup=False)
             for c in exc.candidates:
                 out.print(f"  {printable(c.line())}", markup=False)
         raise typer.Exit(1) from None
     if fmt is Format.JSON:
         emit_json(found.to_json())
         return
-    out.print(render_explanation(found), markup=False, end="")
+    out.print(render_explanation(found, current_language()), markup=False, end="")
 
 
-def render_explanation(e: Explanation) -> str:
+def render_explanation(e: Explanation, lang: Language | None = None) -> str:
+    """Who the person is, their groups now, what waits in held plans, and the answer per group. The rules'
+    own messages (``a.message``) are the explanation's technical text and stay on lines of their own."""
+    t = lang or language("en")
+    lines = _who(e, t)
+    lines += ["", t._("Groups now, per koppel's state ({n}):").format(n=t.num(len(e.groups)))]
+    if not e.groups:
+        lines.append("  " + t._("none"))
+    for g in e.groups:
+        status = "" if g.status == "active" else f", {run_status(t, g.status)}"
+        lines.append(f"  {g.name}  ({g.type or t._('group')}, {g.role}{status})")
+    if e.pending:
+        lines += ["", t._("Waiting in held plans:")]
+        for c in e.pending:
+            lines.append("  " + t._("plan {id} ({status}): {what} — {reason}").format(
+                id=c.plan, status=run_status(t, c.plan_status), what=f"{c.action} {c.kind} {c.label or c.key}",
+                reason=t.say(c.reason)))
+        for plan, holds in sorted({(c.plan, c.holds) for c in e.pending}):
+            for h in holds:
+                lines.append("    " + t._("held {plan}: {why}").format(plan=plan, why=t.say(h)))
+    lines += ["", t._("In {group}?").format(group=e.asked) if e.asked
+              else t._("Groups of their klas and lesgroepen they are not in:")]
+    if not e.answers:
+        lines.append("  " + t._("none: the person is in every group the LAS places them in") if not e.asked else "  -")
+    for a in e.answers:
+        lines.append(f"  {_MARK.get(a.verdict, 'x')} {a.group}: {_verdict(a.verdict, t)}")
+        lines.append(f"      {t.say(a.message)}")
+        if a.platform_message:
+            lines.append("      " + t._("itslearning said: {message}").format(message=a.platform_message))
+        for w in a.where:
+            lines.append("      " + t._("from {where}").format(where=w))
+    for n in e.notes:
+        lines += ["", t._("Note: {note}").format(note=n)]
+    return "\n".join(printable(line) for line in lines) + "\n"
+
+
+def _who(e: Explanation, t: Language) -> list[str]:
     p = e.person
     ids = ", ".join(f"{k} {v}" for k, v in (("leerlingnummer", p.leerlingnummer), ("docentcode", p.docentcode)) if v)
     klas = f", klas {p.klas}" if p.klas else ""
     schools = ", ".join(f"{b} {p.school_names[b]}" if b in p.school_names else b for b in p.schools)
-    lines = [f"{p.name} — {p.kind or 'person'}{' ' + ids if ids else ''}{klas} [{schools}]"]
-    if p.in_las:
-        lines.append(f"  LAS ({e.school_year}): {p.source or 'in the export'}")
-    else:
-        lines.append(f"  LAS ({e.school_year}): not in the export")
-    state = (f"{p.sync_key}, {p.state_status}" if p.state_status else f"{p.sync_key} (not managed yet)")
+    lines = [f"{p.name} — {p.kind or t._('person')}{' ' + ids if ids else ''}{klas} [{schools}]"]
+    las = (p.source or t._("in the export")) if p.in_las else t._("not in the export")
+    lines.append(f"  LAS ({e.school_year}): {las}")
+    state = (f"{p.sync_key}, {run_status(t, p.state_status)}" if p.state_status
+             else t._("{key} (not managed yet)").format(key=p.sync_key))
     lines.append(f"  koppel ({e.target}): {state}")
-    lines += ["", f"Groups now, per koppel's state ({len(e.groups)}):"]
-    if not e.groups:
-        lines.append("  none")
-    for g in e.groups:
-        status = "" if g.status == "active" else f", {g.status}"
-        lines.append(f"  {g.name}  ({g.type or 'group'}, {g.role}{status})")
-    if e.pending:
-        lines += ["", "Waiting in held plans:"]
-        for c in e.pending:
-            lines.append(f"  plan {c.plan} ({c.plan_status}): {c.action} {c.kind} {c.label or c.key} — {c.reason}")
-        for plan, holds in sorted({(c.plan, c.holds) for c in e.pending}):
-            for h in holds:
-                lines.append(f"    held {plan}: {h}")
-    title = f"In {e.asked}?" if e.asked else "Groups of their klas and lesgroepen they are not in:"
-    lines += ["", title]
-    if not e.answers:
-        lines.append("  none: the person is in every group the LAS places them in" if not e.asked else "  -")
-    for a in e.answers:
-        lines.append(f"  {_MARK.get(a.verdict, 'x')} {a.group}: {a.verdict}")
-        lines.append(f"      {a.message}")
-        if a.platform_message:
-            lines.append(f"      itslearning said: {a.platform_message}")
-        for w in a.where:
-            lines.append(f"      from {w}")
-    for n in e.notes:
-        lines += ["", f"Note: {n}"]
-    return "\n".join(printable(line) for line in lines) + "\n"
+    return lines
+
+
+def _verdict(verdict: str, t: Language) -> str:
+    """The verdict's code in English (scripts grep it), in words in another language."""
+    if t.code == "en":
+        return verdict
+    words = {"member": t._("member"), "planned": t._("planned"), "held": t._("held"), "refused": t._("refused"),
+             "removal-planned": t._("removal planned"), "not-in-vakken": t._("vak not in their Vakken"),
+             "not-placed": t._("not placed by the LAS"), "no-lesgroep": t._("no such lesgroep"),
+             "filtered": t._("filtered out"), "rule": t._("a rule stops it"), "one-role": t._("a stronger role")}
+    return words.get(verdict, verdict)

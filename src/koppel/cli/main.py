@@ -24,6 +24,7 @@ from koppel.cli.common import (
     YesOpt,
     configure_logging,
     confirm_apply,
+    current_language,
     emit_json,
     enable_fast_exit,
     fail,
@@ -32,10 +33,14 @@ from koppel.cli.common import (
     out,
     progress_bar,
     refuse_without_terminal,
+    remember_config,
+    use_language,
+    with_core_phrases,
 )
 
 if TYPE_CHECKING:
     from koppel.apply.applier import ApplyResult
+    from koppel.config import Config
     from koppel.pipeline import Koppel, Progress
     from koppel.plan.model import Plan
 
@@ -46,10 +51,12 @@ app = typer.Typer(
          "platform confirms.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",  # `code` in help texts renders as code; [tables] stay as written
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-connectors_app = typer.Typer(help="List the source and target kinds and describe their settings.", no_args_is_help=True)
+connectors_app = typer.Typer(help="List the source and target kinds and describe their settings.", no_args_is_help=True,
+                             rich_markup_mode="markdown")
 app.add_typer(connectors_app, name="connectors")
 
 
@@ -64,8 +71,17 @@ def main(
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output (-v info, -vv debug).")] = 0,
     log_format: Annotated[str, typer.Option("--log-format", help="Log format on stderr: text or json.")] = "text",
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    lang: Annotated[str | None, typer.Option("--lang", metavar="<en|nl>", help="Language of the output: en or nl "
+                                             "(default: KOPPEL_LANG, else the locale: LC_ALL, LC_MESSAGES, LANG; "
+                                             "English unless Dutch). JSON output is never translated.",
+                                             show_default=False)] = None,
 ) -> None:
     """koppel: the open-source koppeling between the LAS and the learning platform."""
+    from koppel.locale import choose, language
+
+    if lang is not None and lang.lower() not in ("en", "nl"):
+        raise typer.BadParameter(f"{lang!r}: use en or nl", param_hint="--lang")
+    use_language(with_core_phrases(language(choose(lang, os.environ))))
     level = {0: "warning", 1: "info"}.get(verbose, "debug")
     configure_logging(level, log_format)
     _LOGGING.update(explicit_level=verbose > 0, explicit_format=log_format != "text", level=level, format=log_format)
@@ -79,11 +95,25 @@ def _app(config_path: Path) -> Koppel:
     from koppel.pipeline import Koppel
 
     config = load_config(config_path)
+    remember_config(config)
+    _show_times_in(config)
     level = _LOGGING["level"] if _LOGGING["explicit_level"] else config.log.level
     fmt = _LOGGING["format"] if _LOGGING["explicit_format"] else config.log.format
     if (level, fmt) != (_LOGGING["level"], _LOGGING["format"]):
         configure_logging(level, fmt)
     return Koppel.open(config)
+
+
+def _show_times_in(config: Config) -> None:
+    """Times are shown in the zone the configuration names for people ([service] timezone), else the system's."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = (config.service or {}).get("timezone")
+    if isinstance(name, str) and name:
+        try:
+            use_language(current_language().in_zone(ZoneInfo(name)))
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
 
 
 def _who() -> str:
@@ -110,9 +140,10 @@ def validate(
     Exit code 0 when the data may be planned, 1 when errors exceed validation.max_errors. An export of another
     school year than koppel works on stops with what to do (exit 1).
     """
-    from koppel.validation import render_text
+    from koppel.cli.summaries import render_validation, year_line
 
     outcome = _app(config).validate(tenant, year=year)
+    t = current_language()
     report = outcome.report
     if fmt is Format.JSON:
         emit_json({"tenant": outcome.tenant, "school_year": str(outcome.year), "roster": dict(outcome.counts),
@@ -120,8 +151,8 @@ def validate(
                    **report.to_json()})
     else:
         if outcome.year_choice is not None:
-            out.print(f"School year {outcome.year_choice}", markup=False)
-        out.print(render_text(report, limit=limit or None), markup=False, end="")
+            out.print(year_line(t, outcome.year_choice), markup=False)
+        out.print(render_validation(t, report, limit=limit or None), markup=False, end="")
     raise typer.Exit(1 if report.exceeds_limit else 0)
 
 
@@ -150,11 +181,14 @@ def plan(
 
     A preview: it records nothing and stores no held plan (`koppel sync` does, as a run). --out saves the plan
     to a file only. An export of another school year than koppel works on stops with what to do (exit 1)."""
+    from koppel.cli.summaries import year_line
     from koppel.plan.render import render_text
 
+    t = current_language()
     if show_payloads and fmt is Format.JSON:
-        raise fail("--show-payloads shows the payloads in text output: leave out --format json")
+        raise fail(t._("--show-payloads shows the payloads in text output: leave out --format json"))
     app_ = _app(config)
+    t = current_language()
     outcome = app_.plan(tenant, target, year=year)
     p = outcome.plan
     if out_file is not None:
@@ -162,32 +196,35 @@ def plan(
             with out_file.open("wb") as fh:
                 p.write_json(fh)
         except OSError as exc:
-            raise fail(f"could not write the plan to {out_file}: {exc.strerror or exc}") from None
+            raise fail(t._("could not write the plan to {file}: {problem}").format(
+                file=out_file, problem=exc.strerror or exc)) from None
     if fmt is Format.JSON:
         p.write_json(cast("BinaryIO", JsonTerminalSafe(sys.stdout.buffer)))  # writes whole JSON tokens
         sys.stdout.flush()
     else:
         if outcome.year_choice is not None:
-            out.print(f"School year {outcome.year_choice}", markup=False)
+            out.print(year_line(t, outcome.year_choice), markup=False)
         if search is not None:
             from koppel.plan.render import render_search
 
-            out.print(render_search(p, search, limit=None if show_all else 200), markup=False, end="")
+            out.print(render_search(p, search, limit=None if show_all else 200, lang=t), markup=False, end="")
         else:
-            out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools)),
+            out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools), lang=t),
                       markup=False, end="")
         if show_payloads:
             from koppel.cli.preview import render_payloads
 
             out.print(render_payloads(app_.config, p, limit=None if show_all else 50), markup=False, end="")
         if p.held:  # its text says how to approve it; this preview stored nothing
-            out.print("\nThis preview stored nothing. `koppel apply --approve ID` plans again and applies the plan "
-                      "when it is still this one; `koppel sync` stores it as the target's held plan.", markup=False)
+            out.print("\n" + t._("This preview stored nothing. `koppel apply --approve ID` plans again and applies "
+                                 "the plan when it is still this one; `koppel sync` stores it as the target's held "
+                                 "plan."), markup=False)
         if out_file is not None:
-            out.print(f"\nSaved to {out_file}. Apply it with `koppel apply {out_file}`.", markup=False)
+            out.print("\n" + t._("Saved to {file}. Apply it with `koppel apply {file}`.").format(file=out_file),
+                      markup=False)
         elif p.changes and not p.held:
-            out.print("\nApply with `koppel apply` (plans again, shows the plan and asks) or save it with --out and "
-                      "apply the file.", markup=False)
+            out.print("\n" + t._("Apply with `koppel apply` (plans again, shows the plan and asks) or save it with "
+                                 "--out and apply the file."), markup=False)
     finish(2 if detailed_exitcode and p.changes else 0, store=app_.store)
 
 
@@ -198,26 +235,10 @@ def _print_apply(result: ApplyResult, fmt: Format) -> None:
     if fmt is Format.JSON:
         emit_json(result.to_json())
         return
-    from koppel.model.status import JournalOutcome
+    from koppel.cli.summaries import render_apply
 
-    o = result.outcomes
-    done, warned = o.get(JournalOutcome.DONE, 0), o.get(JournalOutcome.WARNING, 0)
-    out.print(
-        f"Applied: {done + warned:,} done ({warned:,} with a warning), {o.get(JournalOutcome.FAILED, 0):,} failed, "
-        f"{o.get(JournalOutcome.SKIPPED, 0):,} skipped — {result.requests:,} requests, "
-        f"{result.retries:,} retries, {result.seconds:.1f}s. Run {result.run_id}: {result.status}.",
-        markup=False,
-    )
-    if result.requests:
-        from koppel.cli.status import render_load
-
-        out.print(render_load(result.load.to_json()), markup=False)
-    if result.message:
-        out.print(result.message, markup=False)
-    for f in result.failures[:20]:
-        out.print(f"  ! {f['action']} {f['kind']} {f['key']} {f.get('label') or ''}: {f.get('message')}", markup=False)
-    if len(result.failures) > 20:
-        out.print(f"  … and {len(result.failures) - 20} more (`koppel status --run {result.run_id}`)", markup=False)
+    for line in render_apply(current_language(), result):
+        out.print(line, markup=False)
 
 
 @app.command()
@@ -251,17 +272,21 @@ def apply(
         try:
             p = Plan.from_json_bytes(plan_file.read_bytes())
         except (OSError, ValueError) as exc:
-            raise fail(f"{plan_file}: not a koppel plan ({exc})") from None
+            raise fail(current_language()._("{file}: not a koppel plan ({problem})").format(
+                file=plan_file, problem=exc)) from None
     else:
         outcome = app_.plan(tenant, target, year=year, record=True)  # a run: the read is recorded, a held plan stored
         p, schools = outcome.plan, dict(outcome.schools)
         if outcome.year_choice is not None and fmt is Format.TEXT:
-            out.print(f"School year {outcome.year_choice}", markup=False)
+            from koppel.cli.summaries import year_line
+
+            out.print(year_line(current_language(), outcome.year_choice), markup=False)
         if p.held:
             from koppel.plan.render import render_text
 
-            out.print(render_text(p, limit=20), markup=False, end="")
-            raise fail(f"plan {p.id} is held; review it and run `koppel apply --approve {p.id}`", code=3)
+            out.print(render_text(p, limit=20, lang=current_language()), markup=False, end="")
+            raise fail(current_language()._("plan {id} is held; review it and run `koppel apply --approve {id}`")
+                       .format(id=p.id), code=3)
     if p.changes and not yes:
         _show_plan(p, schools, fmt)
         confirm_apply(len(p.changes), yes=yes)
@@ -276,7 +301,7 @@ def _show_plan(p: Plan, schools: dict[str, str] | None, fmt: Format) -> None:
     from koppel.cli.common import err
     from koppel.plan.render import render_text
 
-    text = render_text(p, limit=50, school_names=schools)
+    text = render_text(p, limit=50, school_names=schools, lang=current_language())
     (out if fmt is Format.TEXT else err).print(text, markup=False, end="")
 
 
@@ -300,15 +325,17 @@ def sync(
     Never asks: sync is the scheduled command (cron, the service), and its guards hold large removals for approval
     instead. It records the LAS read and stores a held plan as the target's one held plan (older ones are marked
     superseded). Use `koppel apply` to see the plan and confirm it by hand."""
+    from koppel.cli.summaries import year_line
     from koppel.plan.render import render_summary_line, render_text
 
     app_ = _app(config)
+    t = current_language()
     if fmt is Format.TEXT:
-        out.print(f"School year {app_.school_year(tenant, year)}", markup=False)
+        out.print(year_line(t, app_.school_year(tenant, year)), markup=False)
     with ExitStack() as bars:
         def starting(p: Plan) -> Progress | None:
             if fmt is Format.TEXT:
-                out.print(render_summary_line(p), markup=False)
+                out.print(render_summary_line(p, t), markup=False)
             return bars.enter_context(progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT))
 
         outcome = app_.sync(tenant, target, year=year, before_apply=starting)
@@ -317,7 +344,7 @@ def sync(
         if fmt is Format.JSON:
             emit_json({"plan_id": p.id, "held": True, "holds": [h.to_json() for h in p.holds], "summary": p.summary()})
         else:
-            out.print(render_text(p, limit=20), markup=False, end="")
+            out.print(render_text(p, limit=20, lang=t), markup=False, end="")
         raise typer.Exit(3)
     _print_apply(outcome.applied, fmt)
     finish(_exit_code(outcome.applied), store=app_.store)
@@ -373,18 +400,18 @@ def status(
     if run is not None:
         info = app_.store.run(run)
         if info is None:
-            raise fail(f"no run {run}")
+            raise fail(current_language()._("no run {id}").format(id=run))
         entries = app_.store.run_journal(run, outcomes=PROBLEMS)
         if fmt is Format.JSON:
             emit_json({"run": info.__dict__, "problems": [e.to_json() for e in entries]})
         else:
-            out.print(render_run(info, entries), markup=False, end="")
+            out.print(render_run(info, entries, current_language()), markup=False, end="")
         return
     data = status_data(app_, tenant)
     if fmt is Format.JSON:
         emit_json(data)
     else:
-        out.print(render_status(data), markup=False, end="")
+        out.print(render_status(data, current_language()), markup=False, end="")
 
 
 @app.command()
@@ -407,8 +434,9 @@ def history(
     if exact:
         matches = exact
     keys = sorted({m["key"] for m in matches})
+    t = current_language()
     if not keys:
-        raise fail(f"no person matching {person!r} in tenant {tenant_cfg.id}")
+        raise fail(t._("no person matching {text} in tenant {tenant}").format(text=repr(person), tenant=tenant_cfg.id))
     if len(keys) > 1:
         if fmt is Format.JSON:
             emit_json({"matches": matches})
@@ -416,7 +444,8 @@ def history(
             from koppel.explain import person_lines
             from koppel.textsafe import printable
 
-            out.print(f"{len(keys)} persons match {person!r}; be more precise:", markup=False)
+            out.print(t._("{n} persons match {text}; be more precise:").format(n=t.num(len(keys)), text=repr(person)),
+                      markup=False)
             for line in person_lines(app_, tenant_cfg.id, matches):
                 out.print(f"  {printable(line)}", markup=False)
         raise typer.Exit(1)
@@ -424,7 +453,7 @@ def history(
     if fmt is Format.JSON:
         emit_json({"person": matches[0], "history": [e.to_json() for e in entries]})
     else:
-        out.print(render_history(matches[0], entries), markup=False, end="")
+        out.print(render_history(matches[0], entries, t), markup=False, end="")
 
 
 # -- the run lock -----------------------------------------------------------------------------------------

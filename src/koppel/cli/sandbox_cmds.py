@@ -9,7 +9,7 @@ import typer
 from koppel.cli.main import app
 
 sandbox_app = typer.Typer(help="Run a local emulator of an outside system (itslearning, UWLR, Somtoday).",
-                          no_args_is_help=True)
+                          no_args_is_help=True, rich_markup_mode="markdown")
 app.add_typer(sandbox_app, name="sandbox")
 
 

@@ -6,20 +6,34 @@ Accounts live in the state store, so these commands need only ``--config`` to fi
 
 from __future__ import annotations
 
+import errno
 import getpass
 import os
+import socket
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from koppel.cli.common import ConfigOpt, Format, FormatOpt, emit_json, fail, handle_errors, out
+from koppel.cli.common import (
+    ConfigOpt,
+    Format,
+    FormatOpt,
+    current_language,
+    emit_json,
+    fail,
+    handle_errors,
+    out,
+)
 from koppel.cli.main import app
+from koppel.locale import Language
 
 __all__ = ["token_app", "user_app"]
 
-user_app = typer.Typer(help="Dashboard users (passwords hashed with argon2).", no_args_is_help=True)
-token_app = typer.Typer(help="API tokens for automation (`Authorization: Bearer …`).", no_args_is_help=True)
+user_app = typer.Typer(help="Dashboard users (passwords hashed with argon2).", no_args_is_help=True,
+                       rich_markup_mode="markdown")
+token_app = typer.Typer(help="API tokens for automation (`Authorization: Bearer …`).", no_args_is_help=True,
+                        rich_markup_mode="markdown")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 
@@ -37,6 +51,9 @@ def _accounts(config_path: Path):
     return Accounts(store, clock=system_clock, login=settings.login)
 
 
+PORT_IN_USE = 6  # docs/cli.md: the exit code of `koppel serve` when its port is taken
+
+
 @app.command()
 @handle_errors
 def serve(
@@ -47,16 +64,66 @@ def serve(
 ) -> None:
     """Run the scheduler and the web dashboard (with its JSON API) in one process.
 
-    Runs follow each target's [schedule]; "nu synchroniseren" and approvals on the dashboard are queued
-    for the same workers. SIGTERM stops cleanly: a running apply finishes the batches in flight first.
-    """
+    Prints the dashboard's URL and what to do next when it starts. Runs follow each target's [schedule];
+    "nu synchroniseren" and approvals on the dashboard are queued for the same workers. SIGTERM (or Ctrl+C)
+    stops cleanly: a running apply finishes the batches in flight first. A port in use stops it at once
+    (exit 6)."""
     from koppel.service import Service
     from koppel.service import serve as run_service
 
     service = Service.open(config)
-    if not service.accounts.users():
-        out.print("No dashboard users yet: add one with `koppel user add NAME`.", markup=False)
+    host = host or service.settings.host
+    port = port or service.settings.port
+    problem = _cannot_listen(host, port)
+    if problem is not None:
+        service.close()
+        raise fail(problem, code=PORT_IN_USE)
+    out.print(starting_text(current_language(), host=host, port=port, config=service.config.path,
+                            users=[u.name for u in service.accounts.users()]), markup=False, end="")
     run_service(service, host=host, port=port)
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why the server could not listen on ``host:port`` — tried as uvicorn binds (with SO_REUSEADDR) —
+    or None when it can."""
+    t = current_language()
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return t._("cannot listen on {host}: {problem}; pick another address with --host").format(
+            host=host, problem=exc.strerror)
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return t._("port {port} is in use; pick another with --port").format(port=port)
+            return t._("cannot listen on {host}:{port}: {problem}; pick another with --host or --port").format(
+                host=host, port=port, problem=exc.strerror or exc)
+    return None
+
+
+def starting_text(t: Language, *, host: str, port: int, config: Path | None, users: list[str]) -> str:
+    """What `koppel serve` prints when it starts: where the dashboard is, how to log in, the configuration it
+    read, how to stop it."""
+    shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+    url = f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
+    if users:
+        login = t.ngettext("Log in as {users} (another user: `koppel user add NAME`).",
+                           "Log in as one of {users} (another user: `koppel user add NAME`).",
+                           len(users)).format(users=", ".join(users))
+    else:
+        login = t._("No dashboard users yet: add one with `koppel user add NAME`, then log in with it.")
+    where = str(config.absolute()) if config is not None else "-"
+    lines = [
+        t._("koppel serve: the dashboard listens on {url}").format(url=url),
+        "  " + login,
+        "  " + t._("Configuration: {file} (the schedule per target is its [schedule] section).").format(file=where),
+        "  " + t._("Stop with Ctrl+C or SIGTERM: a running apply finishes the batches in flight first."),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 @user_app.command("add")

@@ -13,13 +13,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from koppel.locale import Language, language
 from koppel.model.change import ACTION_ORDER, Action, Change
 from koppel.model.desired import Desired, ObjectKind
 from koppel.plan.model import Plan
 from koppel.textsafe import printable
 
-__all__ = ["REMOVALS", "SYMBOL", "PersonLabel", "count_by_kind", "people_from_desired", "people_from_plan",
-           "people_from_state", "per_klas", "render_search", "render_summary_line", "render_text", "samples",
+__all__ = ["REMOVALS", "SYMBOL", "PersonLabel", "action_word", "count_by_kind", "kind_word", "people_from_desired",
+           "people_from_plan", "people_from_state", "per_klas", "render_search", "render_summary_line", "render_text", "samples",
            "search_changes"]
 
 SYMBOL = {
@@ -120,100 +121,159 @@ def people_from_state(rows: Iterable[tuple[str, Mapping[str, Any], Mapping[str, 
     return out
 
 
-def render_summary_line(plan: Plan) -> str:
+def _english(lang: Language | None) -> Language:
+    return lang if lang is not None else language("en")
+
+
+def action_word(action: Action, lang: Language | None = None) -> str:
+    """``create`` … ``delete`` in the language of the reader."""
+    t = _english(lang)
+    words = {Action.CREATE: t._("create"), Action.UPDATE: t._("update"), Action.SUSPEND: t._("suspend"),
+             Action.RESTORE: t._("restore"), Action.ARCHIVE: t._("archive"), Action.DELETE: t._("delete")}
+    return words[action]
+
+
+def kind_word(kind: ObjectKind, lang: Language | None = None) -> str:
+    """``person``, ``group``, ``membership`` in the language of the reader."""
+    t = _english(lang)
+    words = {ObjectKind.PERSON: t._("person"), ObjectKind.GROUP: t._("group"), ObjectKind.MEMBERSHIP: t._("membership")}
+    return words.get(kind, kind.value)
+
+
+def render_summary_line(plan: Plan, lang: Language | None = None) -> str:
     """``Plan: 1,204 to create, 3 to update, 2 to suspend, 0 to delete.`` (restore/archive when present)."""
+    t = _english(lang)
     s = plan.summary()
-    parts = [f"{s['create']:,} to create", f"{s['update']:,} to update", f"{s['suspend']:,} to suspend"]
-    if s["restore"]:
-        parts.append(f"{s['restore']:,} to restore")
-    if s["archive"]:
-        parts.append(f"{s['archive']:,} to archive")
-    parts.append(f"{s['delete']:,} to delete")
-    return "Plan: " + ", ".join(parts) + "."
+    phrases = {"create": t._("{n} to create"), "update": t._("{n} to update"), "suspend": t._("{n} to suspend"),
+               "restore": t._("{n} to restore"), "archive": t._("{n} to archive"), "delete": t._("{n} to delete")}
+    shown = [a for a in ("create", "update", "suspend", "restore", "archive", "delete")
+             if s[a] or a not in ("restore", "archive")]
+    return t._("Plan: {parts}.").format(parts=", ".join(phrases[a].format(n=t.num(s[a])) for a in shown))
 
 
-def _table(title: str, rows: dict[str, dict[str, int]]) -> list[str]:
+def _table(title: str, rows: dict[str, dict[str, int]], t: Language) -> list[str]:
     actions = [a.value for a in ACTION_ORDER]
+    headers = [action_word(a, t) for a in ACTION_ORDER]
+    column = max(9, *(len(h) + 2 for h in headers))
     width = max([len(title)] + [len(k) for k in rows]) + 2
-    lines = [title.ljust(width) + "".join(a.rjust(9) for a in actions)]
+    lines = [title.ljust(width) + "".join(h.rjust(column) for h in headers)]
     rows = {printable(name): counts for name, counts in rows.items()}
     for name, counts in rows.items():
-        lines.append(name.ljust(width) + "".join(f"{counts.get(a, 0):,}".rjust(9) for a in actions))
+        lines.append(name.ljust(width) + "".join(t.num(counts.get(a, 0)).rjust(column) for a in actions))
     return lines
 
 
 def render_text(plan: Plan, *, limit: int | None = 50, school_names: dict[str, str] | None = None,
-                people: Mapping[str, PersonLabel] | None = None) -> str:
+                people: Mapping[str, PersonLabel] | None = None, lang: Language | None = None) -> str:
     """The full text rendering. By default (``limit`` set): every removal first (up to a cap, with their
     number), then a sample of each action × kind, with counts per school and per klas; ``limit=None`` lists
-    every change, removals first. ``people`` (sync key → label) adds what the plan does not carry itself."""
+    every change, removals first. ``people`` (sync key → label) adds what the plan does not carry itself;
+    ``lang`` is the reader's language (English when not given)."""
+    t = _english(lang)
     known = {**people_from_plan(plan), **(people or {})}
-    lines = [
-        f"Plan {plan.id} for tenant {plan.tenant} → target {plan.target} "
-        f"(school year {plan.school_year}, {plan.today}, state serial {plan.serial})",
-        "",
-        render_summary_line(plan),
-    ]
+    lines = _header(plan, t)
     if plan.changes:
-        breakdown = plan.breakdown()
-        lines.append("")
-        lines.extend(_table("per kind", breakdown["kind"]))
-        lines.append("")
-        schools = {
-            (f"{k} {school_names[k]}" if school_names and k in school_names else k): v
-            for k, v in breakdown["school"].items()
-        }
-        lines.extend(_table("per school", schools))
-        klassen = per_klas(plan, known)
-        if klassen:
-            cap = None if limit is None else max(limit, 20)
-            shown = dict(list(klassen.items())[:cap] if cap is not None else klassen.items())
-            lines.append("")
-            lines.extend(_table("per klas (persons and their memberships)", shown))
-            if len(shown) < len(klassen):
-                lines.append(f"… and {len(klassen) - len(shown):,} more klassen (use --all)")
-    if plan.holds:
-        lines += ["", "HELD — this plan applies only with approval (`koppel apply --approve " + plan.id + "`):"]
-        lines += [f"  ! {printable(h.message)}" for h in plan.holds]
-    if plan.notes:
-        lines += ["", "Notes:"] + [f"  • {printable(n)}" for n in plan.notes]
-    if plan.diagnostics:
-        counts = ", ".join(f"{v} {k}{'s' if v != 1 else ''}" for k, v in plan.diagnostics.items())
-        lines += ["", f"Data quality: {counts} in the source data (`koppel validate` shows them)."]
-    policy = plan.policy
-    if policy:
-        lines += ["", "Safety settings: " + _policy_line(policy)]
+        lines += _breakdown(plan, known, t, limit=limit, school_names=school_names)
+    lines += _safety(plan, t)
     if not plan.changes:
-        lines += ["", "No changes. The target is in step with the LAS."]
-        return "\n".join(lines) + "\n"
-    removal_actions = REMOVALS
-    if limit is None:
-        removals = [c for c in plan.changes if c.action in removal_actions]
-        others = [c for c in plan.changes if c.action not in removal_actions]
-        if removals:
-            lines += ["", f"Removals ({len(removals):,}):"]
-            lines += list(_change_lines(removals, None, known))
-        lines += ["", f"Other changes ({len(others):,}):" if removals else "Changes:"]
-        lines += list(_change_lines(others, None, known))
-        return "\n".join(lines) + "\n"
+        lines += ["", t._("No changes. The target is in step with the LAS.")]
+    elif limit is None:
+        lines += _every_change(plan, known, t)
+    else:
+        lines += _review(plan, known, t, limit)
+    return "\n".join(lines) + "\n"
+
+
+def _header(plan: Plan, t: Language) -> list[str]:
+    """The plan's identity and its one-line summary."""
+    return [
+        t._("Plan {id} for tenant {tenant} → target {target} (school year {year}, {today}, state serial {serial})")
+        .format(id=plan.id, tenant=plan.tenant, target=plan.target, year=plan.school_year, today=plan.today,
+                serial=plan.serial),
+        "",
+        render_summary_line(plan, t),
+    ]
+
+
+def _breakdown(plan: Plan, known: Mapping[str, PersonLabel], t: Language, *, limit: int | None,
+               school_names: dict[str, str] | None) -> list[str]:
+    """The counts per kind, per school and per klas (the klassen capped unless ``limit`` is None)."""
+    breakdown = plan.breakdown()
+    kinds = {kind_word(ObjectKind(k), t) if k in ObjectKind._value2member_map_ else k: v
+             for k, v in breakdown["kind"].items()}
+    lines = ["", *_table(t._("per kind"), kinds, t), ""]
+    schools = {
+        (f"{k} {school_names[k]}" if school_names and k in school_names else k): v
+        for k, v in breakdown["school"].items()
+    }
+    lines += _table(t._("per school"), schools, t)
+    klassen = per_klas(plan, known, no_klas=t._("(no klas)"))
+    if klassen:
+        cap = None if limit is None else max(limit, 20)
+        shown = dict(list(klassen.items())[:cap] if cap is not None else klassen.items())
+        lines += ["", *_table(t._("per klas (persons and their memberships)"), shown, t)]
+        if len(shown) < len(klassen):
+            lines.append(t._("… and {n} more klassen (use --all)").format(n=t.num(len(klassen) - len(shown))))
+    return lines
+
+
+def _safety(plan: Plan, t: Language) -> list[str]:
+    """Holds, notes, the data-quality count and the safety settings the plan was made with."""
+    lines: list[str] = []
+    if plan.holds:
+        lines += ["", t._("HELD — this plan applies only with approval (`koppel apply --approve {id}`):")
+                  .format(id=plan.id)]
+        lines += [f"  ! {printable(t.say(h.message))}" for h in plan.holds]
+    if plan.notes:
+        lines += ["", t._("Notes:")] + [f"  • {printable(t.say(n))}" for n in plan.notes]
+    if plan.diagnostics:
+        words = {"error": lambda n: t.ngettext("{n} error", "{n} errors", n),
+                 "warning": lambda n: t.ngettext("{n} warning", "{n} warnings", n)}
+        counts = ", ".join(words[k](v).format(n=t.num(v)) if k in words else f"{v} {k}{'s' if v != 1 else ''}"
+                           for k, v in plan.diagnostics.items())
+        lines += ["", t._("Data quality: {counts} in the source data (`koppel validate` shows them).")
+                  .format(counts=counts)]
+    if plan.policy:
+        lines += ["", t._("Safety settings: {settings}").format(settings=_policy_line(plan.policy, t))]
+    return lines
+
+
+def _every_change(plan: Plan, known: Mapping[str, PersonLabel], t: Language) -> list[str]:
+    """``--all``: every change, removals first."""
+    removals = [c for c in plan.changes if c.action in REMOVALS]
+    others = [c for c in plan.changes if c.action not in REMOVALS]
+    lines: list[str] = []
+    if removals:
+        lines += ["", t._("Removals ({n}):").format(n=t.num(len(removals)))]
+        lines += list(_change_lines(removals, None, known, lang=t))
+    lines += ["", t._("Other changes ({n}):").format(n=t.num(len(others))) if removals else t._("Changes:")]
+    lines += list(_change_lines(others, None, known, lang=t))
+    return lines
+
+
+def _review(plan: Plan, known: Mapping[str, PersonLabel], t: Language, limit: int) -> list[str]:
+    """The default: the removals (up to a cap), then a sample of each action × kind."""
     cap = max(limit * 10, 200)
     summary = plan.summary()
-    n_removals = sum(summary[a.value] for a in removal_actions)
+    n_removals = sum(summary[a.value] for a in REMOVALS)
+    lines: list[str] = []
     if n_removals:
-        listed = (c for c in plan.changes if c.action in removal_actions)
-        more = f", the first {cap:,} shown" if n_removals > cap else ""
-        lines += ["", f"Removals ({n_removals:,}{more}):"]
-        lines += list(_change_lines(listed, cap, known, more="--all, --search TEXT or --format json"))
+        listed = (c for c in plan.changes if c.action in REMOVALS)
+        title = (t._("Removals ({n}, the first {cap} shown):") if n_removals > cap else t._("Removals ({n}):"))
+        lines += ["", title.format(n=t.num(n_removals), cap=t.num(cap))]
+        lines += list(_change_lines(listed, cap, known, more=t._("--all, --search TEXT or --format json"), lang=t))
     sampled = samples(plan.changes, SAMPLE)
     if sampled:
-        lines += ["", f"Changes, a sample of each kind ({SAMPLE} of each action × kind):"]
+        lines += ["", t._("Changes, a sample of each kind ({k} of each action × kind):").format(k=SAMPLE)]
         for (action, kind), (chosen, total) in sampled.items():
-            lines.append(f"  {action.value} {kind.value}: {len(chosen):,} of {total:,}")
-            lines += ["  " + line for line in _change_lines(chosen, None, known)]
+            lines.append(t._("  {action} {kind}: {shown} of {total}").format(
+                action=action_word(action, t), kind=kind_word(kind, t), shown=t.num(len(chosen)), total=t.num(total)))
+            lines += ["  " + line for line in _change_lines(chosen, None, known, lang=t)]
         hidden = len(plan.changes) - n_removals - sum(len(chosen) for chosen, _ in sampled.values())
         if hidden:
-            lines.append(f"  … and {hidden:,} more (use --all, --search TEXT, or --format json)")
-    return "\n".join(lines) + "\n"
+            lines.append("  " + t._("… and {n} more (use --all, --search TEXT, or --format json)")
+                         .format(n=t.num(hidden)))
+    return lines
 
 
 def samples(changes: Sequence[Change], k: int) -> dict[tuple[Action, ObjectKind], tuple[list[Change], int]]:
@@ -239,8 +299,9 @@ def samples(changes: Sequence[Change], k: int) -> dict[tuple[Action, ObjectKind]
     return {key: (chosen[key], totals[key]) for key in order}
 
 
-def per_klas(plan: Plan, people: Mapping[str, PersonLabel]) -> dict[str, dict[str, int]]:
-    """Changes to persons and memberships per (school, klas) of the person — "-" when the klas is not known."""
+def per_klas(plan: Plan, people: Mapping[str, PersonLabel], *, no_klas: str = "(no klas)") -> dict[str, dict[str, int]]:
+    """Changes to persons and memberships per (school, klas) of the person — ``no_klas`` when the klas is not
+    known."""
     counts: Counter[tuple[str, str, Action]] = Counter()
     klas_of = {k: v.klas for k, v in people.items() if v.klas}
     if not klas_of:
@@ -255,7 +316,7 @@ def per_klas(plan: Plan, people: Mapping[str, PersonLabel]) -> dict[str, dict[st
             klas = get(c.key)
         else:
             continue
-        counts[(c.school or "-", klas or "(no klas)", c.action)] += 1
+        counts[(c.school or "-", klas or no_klas, c.action)] += 1
     out: dict[str, dict[str, int]] = {}
     for (school, klas, action), n in sorted(counts.items()):
         out.setdefault(f"{school} {klas}", {})[action.value] = n
@@ -312,38 +373,48 @@ def search_changes(plan: Plan, text: str, people: Mapping[str, PersonLabel] | No
 
 
 def render_search(plan: Plan, text: str, *, limit: int | None = 200,
-                  people: Mapping[str, PersonLabel] | None = None) -> str:
+                  people: Mapping[str, PersonLabel] | None = None, lang: Language | None = None) -> str:
     """``koppel plan --search TEXT``: the changes that match, removals first."""
+    t = _english(lang)
     known = {**people_from_plan(plan), **(people or {})}
     found = search_changes(plan, text, known)
     found.sort(key=lambda c: c.action not in REMOVALS)  # stable: plan order within each part
-    lines = [f"Plan {plan.id}: {len(found):,} of {len(plan.changes):,} changes match {printable(text)!r}"
-             + (":" if found else ".")]
-    lines += list(_change_lines(found, limit, known))
+    head = t.ngettext("Plan {id}: {found} of {total} change matches {text}",
+                      "Plan {id}: {found} of {total} changes match {text}", len(plan.changes))
+    lines = [head.format(id=plan.id, found=t.num(len(found)), total=t.num(len(plan.changes)),
+                         text=repr(printable(text))) + (":" if found else ".")]
+    lines += list(_change_lines(found, limit, known, lang=t))
     return "\n".join(lines) + "\n"
 
 
-def _policy_line(policy: Mapping[str, Any]) -> str:
+def _policy_line(policy: Mapping[str, Any], t: Language) -> str:
     parts = []
     grace = policy.get("grace_days")
     if grace:
-        parts.append("grace " + ", ".join(f"{k} {v}d" for k, v in grace.items()))
+        parts.append(t._("grace {days}").format(days=", ".join(
+            t._("{kind} {n}d").format(kind=k, n=v) for k, v in grace.items())))
     if "absent_groups" in policy:
-        parts.append(f"absent groups: {policy['absent_groups']}")
+        parts.append(t._("absent groups: {how}").format(how=policy["absent_groups"]))
     if "archived_memberships" in policy:
-        parts.append(f"memberships of archived groups: {policy['archived_memberships']}")
+        parts.append(t._("memberships of archived groups: {how}").format(how=policy["archived_memberships"]))
     guards = policy.get("guards")
     if guards:
-        parts.append(f"hold above {guards['max_percent']:g}% or {guards['max_count']} removals")
+        parts.append(t._("hold above {percent}% or {count} removals").format(
+            percent=t.num(guards["max_percent"]), count=guards["max_count"]))
     protected = policy.get("protected")
     if protected:
-        parts.append("not owned: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in protected.items()))
+        parts.append(t._("not owned: {fields}").format(
+            fields="; ".join(f"{k}: {', '.join(v)}" for k, v in protected.items())))
     return "; ".join(parts)
 
 
 def _change_lines(changes: Iterable[Change], limit: int | None, people: Mapping[str, PersonLabel] | None = None,
-                  *, more: str = "use --all, or --format json") -> Iterable[str]:
+                  *, more: str | None = None, lang: Language | None = None) -> Iterable[str]:
+    t = _english(lang)
+    more = more or t._("use --all, or --format json")
     known = people or {}
+    width = max(7, *(len(action_word(a, t)) for a in Action))
+    kind_width = max(10, *(len(kind_word(k, t)) for k in ObjectKind))
     shown = 0
     total = 0
     for change in changes:
@@ -353,13 +424,14 @@ def _change_lines(changes: Iterable[Change], limit: int | None, people: Mapping[
         shown += 1
         school = f" [{printable(change.school)}]" if change.school else ""
         what = _what(change, known)
-        yield f"  {SYMBOL[change.action]} {change.action.value:<7} {change.kind.value:<10} {printable(what)}{school}"
-        yield f"      {printable(change.reason)}"
+        yield (f"  {SYMBOL[change.action]} {action_word(change.action, t):<{width}} "
+               f"{kind_word(change.kind, t):<{kind_width}} {printable(what)}{school}")
+        yield f"      {printable(t.say(change.reason))}"
         if change.action is Action.UPDATE and change.before is not None and change.after is not None:
             for field in change.fields:
                 yield f"      {field}: {change.before.get(field)!r} → {change.after.get(field)!r}"
     if limit is not None and total > shown:
-        yield f"  … and {total - shown:,} more ({more})"
+        yield "  " + t._("… and {n} more ({how})").format(n=t.num(total - shown), how=more)
 
 
 def count_by_kind(plan: Plan, kind: ObjectKind) -> dict[str, int]:

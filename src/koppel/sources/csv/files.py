@@ -21,7 +21,7 @@ from koppel.errors import ConfigError, ConfigProblem, SourceDataError
 from koppel.model.roster import BRIN6_RE
 from koppel.sources.csv.settings import CsvLayout, CsvSourceSettings
 
-__all__ = ["ExportFiles", "SchoolFiles", "locate"]
+__all__ = ["ExportFiles", "ExportNotFound", "SchoolFiles", "locate"]
 
 _EXTENSIONS = (".csv", ".txt", ".tsv", ".xlsx")
 
@@ -96,10 +96,20 @@ def find_file(folder: Path, name: str) -> Path | None:
     return None
 
 
+class ExportNotFound(SourceDataError):
+    """Nothing at the export's path. ``path`` is the full path looked at; ``setting`` the source setting that
+    gave it (the command line adds the configuration file and line that set it)."""
+
+    def __init__(self, path: Path, *, what: str = "export", source: str | None = None) -> None:
+        self.path = path.absolute()
+        self.setting = "path"
+        super().__init__(f"{what} not found: {self.path}", source=source)
+
+
 def locate(settings: CsvSourceSettings, path: Path) -> ExportFiles:
     """The export's files at ``path`` (already resolved, ``{school_year}`` filled in)."""
     if not path.exists():
-        raise SourceDataError(f"export not found: {path}")
+        raise ExportNotFound(path)
     wanted = _wanted(settings)
     if path.is_file():
         if settings.layout is CsvLayout.KOPPEL:

@@ -18,6 +18,7 @@ from koppel.connectors import ConnectorContext
 from koppel.errors import SourceDataError
 from koppel.model.roster import Roster, SchoolYear
 from koppel.sources.builder import gc_paused
+from koppel.sources.csv.files import ExportNotFound
 from koppel.sources.edexml.mapping import (
     MappingOptions,
     Origin,
@@ -93,7 +94,7 @@ class EdexmlSource:
         if root.is_file():
             return [root]
         if not root.is_dir():
-            raise SourceDataError(f"EDEXML export not found: {root}", source=self.name)
+            raise ExportNotFound(root, what="EDEXML export", source=self.name)
         files = sorted(
             p
             for p in root.iterdir()
