@@ -84,6 +84,10 @@ def test_the_plan_page_reviews_removals_first_with_samples_counts_and_people_by_
     removal_total = sum(1 for c in plan.changes if c.action.value in ("suspend", "archive", "delete"))
     assert f"({removal_total:,})" in text
     listed = page.text.split("Een steekproef")[0].count('<li class="a-')
+    # Who loses their account comes first, before the memberships that go with them.
+    section = text.split("Verwijderingen en opschortingen eerst")[1].split("Een steekproef")[0]
+    kinds = re.findall(r"(?:opschorten|archiveren|verwijderen) (persoon|groep|lidmaatschap)\s+—", section)
+    assert kinds[0] == "persoon" and kinds == sorted(kinds, key=["persoon", "groep", "lidmaatschap"].index)
     assert listed == min(removal_total, 200)
     if removal_total > 200:
         assert "verfijn de zoekopdracht" in text

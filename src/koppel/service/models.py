@@ -248,7 +248,7 @@ class PlanPage(_Model):
     can_decide: bool = Field(description="Held and not yet being applied: approve or discard are possible.")
     total: int = Field(0, description="How many changes match the action and school filters.")
     superseded_by: str | None = Field(None, description="The newer plan that replaced this one.")
-    removals: list[PlanChange] = Field(default_factory=list, description="The first removals, in plan order.")
+    removals: list[PlanChange] = Field(default_factory=list, description="The first removals: persons, then groups, then memberships.")
     removal_total: int = 0
     samples: list[PlanSample] = Field(default_factory=list, description="A sample of every other action × kind.")
     klassen: list[KlasCount] = Field(default_factory=list, description="Person and membership changes per klas.")

@@ -39,6 +39,7 @@ from koppel.state.store import StateStore
 __all__ = ["REMOVAL_CAP", "PlanCache", "PlanDigest", "PlanReview", "SlimChange", "people_of"]
 
 REMOVAL_CAP = 200  # removals listed on the plan page; the rest are found by search
+_REMOVAL_ORDER = (ObjectKind.PERSON, ObjectKind.GROUP, ObjectKind.MEMBERSHIP)
 
 _ACTION_RANK = {a.value: i for i, a in enumerate(ACTION_ORDER)}
 
@@ -184,7 +185,7 @@ class PlanReview:
 
     plan: Plan = field(repr=False)
     people: Mapping[str, PersonLabel] = field(repr=False)
-    removals: tuple[Change, ...]  # the first REMOVAL_CAP, in plan order
+    removals: tuple[Change, ...]  # the first REMOVAL_CAP: persons, groups, then memberships
     removal_total: int
     samples: dict[tuple[str, str], tuple[list[Change], int]]  # (action, kind) -> (a sample, how many)
     klassen: dict[str, dict[str, int]]  # "school klas" -> action -> count
@@ -193,12 +194,14 @@ class PlanReview:
     def of(cls, plan: Plan, people: Mapping[str, PersonLabel]) -> PlanReview:
         known = {**people, **{k: _merged(v, people.get(k)) for k, v in people_from_plan(plan).items()}}
         summary = plan.summary()
-        removals = []
+        # Persons first (who loses their account), then groups, then memberships; plan order within each.
+        by_kind: dict[ObjectKind, list[Change]] = {kind: [] for kind in _REMOVAL_ORDER}
         for c in plan.changes:
             if c.action in REMOVALS:
-                removals.append(c)
-                if len(removals) >= REMOVAL_CAP:
-                    break
+                bucket = by_kind[c.kind]
+                if len(bucket) < REMOVAL_CAP:
+                    bucket.append(c)
+        removals = [c for kind in _REMOVAL_ORDER for c in by_kind[kind]][:REMOVAL_CAP]
         return cls(plan, known, tuple(removals), sum(summary[a.value] for a in REMOVALS),
                    {(a.value, k.value): v for (a, k), v in samples(plan.changes, SAMPLE).items()},
                    per_klas(plan, known))
