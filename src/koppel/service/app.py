@@ -11,6 +11,7 @@ stops (SIGTERM), is shut down so running applies finish their batches before the
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -30,6 +31,7 @@ from koppel import __version__
 from koppel.service import api, pages
 from koppel.service.actions import ActionRefused
 from koppel.service.dashboard import NotFound
+from koppel.service.i18n import CATALOGUE
 from koppel.service.runtime import Service
 from koppel.service.web import SESSION_COOKIE, CsrfFailed, LoginRequired, Page, api_actor, service_of
 
@@ -130,6 +132,41 @@ def _error_page(request: Request, status: int, message: str, *, login_first: boo
     return Page(request, session).render("error.html", status_code=status, message=message)
 
 
+# The dashboard's NotFound messages (English, for the API) and the catalogue key that says them on a page.
+_NOT_FOUND: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), key) for p, key in (
+    (r"^no plan '?(?P<id>[^']*)'?$", "error.no_plan"),
+    (r"^no run (?P<id>\S+)$", "error.no_run"),
+    (r"^no tenant '?(?P<id>[^']*)'?$", "error.no_tenant"),
+    (r"^no target '?(?P<id>[^']*)'? in tenant '?(?P<tenant>[^']*)'?$", "error.no_target"),
+    (r"^no target (?P<tenant>[^/]+)/(?P<id>\S+)$", "error.no_target"),
+    (r"^no person '?(?P<id>[^']*)'? in tenant '?(?P<tenant>[^']*)'?$", "error.no_person"),
+    (r"^no request (?P<id>\S+)$", "error.no_request"),
+))
+
+
+def _not_found_text(request: Request, message: str) -> str:
+    tr = Page(request, None).tr
+    for pattern, key in _NOT_FOUND:
+        found = pattern.match(message)
+        if found:
+            return tr(key, **found.groupdict())
+    return tr("error.not_found")
+
+
+def _refused_text(request: Request, exc: ActionRefused) -> str:
+    """The refusal in the page's language: its catalogue key when it has one, else its reason, translated
+    where the reason is one the dashboard knows."""
+    tr = Page(request, None).tr
+    key = getattr(exc, "key", None)
+    values = getattr(exc, "values", None) or {}
+    if isinstance(key, str) and key in CATALOGUE:
+        try:
+            return tr(key, **{k: tr.say(str(v)) for k, v in values.items()})
+        except (KeyError, IndexError):
+            pass
+    return tr("error.refused", why=tr.say(str(exc)))
+
+
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
@@ -143,26 +180,30 @@ def _error_handlers(app: FastAPI) -> None:
     async def not_found(request: Request, exc: NotFound) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": str(exc)}, status_code=404)
-        return _error_page(request, 404, str(exc))
+        return _error_page(request, 404, _not_found_text(request, str(exc)))
 
     @app.exception_handler(ActionRefused)
     async def refused(request: Request, exc: ActionRefused) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": str(exc)}, status_code=409)
-        return _error_page(request, 409, str(exc))
+        return _error_page(request, 409, _refused_text(request, exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_json(request) or exc.status_code == 401:
             return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        tr = Page(request, None).tr
         if exc.status_code == 404:  # an unknown page is a login redirect before it is a 404
-            return _error_page(request, 404, Page(request, None).tr("error.not_found"), login_first=True)
-        return _error_page(request, exc.status_code, str(exc.detail), login_first=True)
+            return _error_page(request, 404, tr("error.not_found"), login_first=True)
+        return _error_page(request, exc.status_code, tr("error.status", status=exc.status_code), login_first=True)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         if _wants_json(request):
             return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
-        message = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return _error_page(request, 422, message, login_first=True)
-
+        # A page address that cannot name anything (a plan id with letters past f, a run number with
+        # letters) is a page that does not exist: a 404 in the page's language, not a validation dump.
+        names = ", ".join(dict.fromkeys(str(e["loc"][-1]) for e in exc.errors() if e.get("loc")))
+        in_path = any(e.get("loc", ("",))[0] == "path" for e in exc.errors())
+        message = Page(request, None).tr("error.invalid", what=names or "?")
+        return _error_page(request, 404 if in_path else 422, message, login_first=True)

@@ -13,52 +13,79 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
+from koppel.service.i18n import Translator
 from koppel.service.models import ChartPoint
 
 __all__ = ["render_chart"]
 
-WIDTH, HEIGHT = 760, 200
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 22
 _TICKS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """One drawing of the chart: the wide one for screens, the narrow one (fewer, larger labels) for
+    phones. Both are in the page; the stylesheet shows the one that fits (the CSP allows no script)."""
+
+    width: int
+    height: int
+    label_days: int
+    css: str
+
+
+WIDE = _Frame(760, 200, 15, "chart")
+NARROW = _Frame(360, 200, 30, "chart-narrow")
+WIDTH, HEIGHT = WIDE.width, WIDE.height
 
 
 def _log(n: int) -> float:
     return math.log10(1 + n)
 
 
-def render_chart(points: Sequence[ChartPoint], *, now: dt.datetime, days: int, tr: Callable[..., str],
-                 when: Callable[[str], str], label: str) -> Markup:
-    """The SVG for ``points`` over the ``days`` before ``now``; ``when`` formats a timestamp for people."""
+def render_chart(points: Sequence[ChartPoint], *, now: dt.datetime, days: int, tr: Translator,
+                 when: Callable[[str], str] | None = None, label: str) -> Markup:
+    """The SVG for ``points`` over the ``days`` before ``now``, twice: wide and narrow. Times, dates and
+    numbers are the page's language's (``tr``); ``when`` is no longer used (``tr.when`` says it with the
+    zone)."""
+    return Markup(_draw(points, now=now, days=days, tr=tr, label=label, frame=WIDE)
+                  + _draw(points, now=now, days=days, tr=tr, label=label, frame=NARROW))
+
+
+def _draw(points: Sequence[ChartPoint], *, now: dt.datetime, days: int, tr: Translator, label: str,
+          frame: _Frame) -> str:
+    width, height = frame.width, frame.height
     start = now - dt.timedelta(days=days)
     top = max([_log(p.changes) for p in points] + [_log(p.errors) for p in points] + [_log(10)])
-    plot_w = WIDTH - LEFT - RIGHT
-    up_h = (HEIGHT - TOP - BOTTOM) * 0.7
-    down_h = (HEIGHT - TOP - BOTTOM) * 0.3
+    plot_w = width - LEFT - RIGHT
+    up_h = (height - TOP - BOTTOM) * 0.7
+    down_h = (height - TOP - BOTTOM) * 0.3
     base = TOP + up_h
     bar_w = max(1.5, min(8.0, plot_w / max(1, len(points)) * 0.8))
-    parts = [(f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}" '
+    hidden = ' aria-hidden="true"' if frame is NARROW else f' role="img" aria-label="{escape(label)}"'
+    parts = [(f'<svg class="{frame.css}" viewBox="0 0 {width} {height}"{hidden} '
              f'xmlns="http://www.w3.org/2000/svg">')]
     for tick in _TICKS:
         if _log(tick) > top:
             break
         y = base - _log(tick) / top * up_h
-        parts.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<line class="grid" x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>')
         parts.append(f'<text class="axis" x="{LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{_short(tick)}</text>')
-    parts.append(f'<line class="baseline" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{base:.1f}" y2="{base:.1f}"/>')
-    for days_back in range(0, days + 1, 15):
+    parts.append(f'<line class="baseline" x1="{LEFT}" x2="{width - RIGHT}" y1="{base:.1f}" y2="{base:.1f}"/>')
+    for days_back in range(0, days + 1, frame.label_days):
         moment = now - dt.timedelta(days=days_back)
         x = LEFT + (moment - start).total_seconds() / (days * 86400) * plot_w
-        anchor = "end" if days_back == 0 else "middle"
-        parts.append(f'<text class="axis" x="{x:.1f}" y="{HEIGHT - 6}" text-anchor="{anchor}">'
-                     f'{escape(when(moment.isoformat())[:10])}</text>')
+        anchor = "end" if days_back == 0 else ("start" if days_back == days else "middle")
+        parts.append(f'<text class="axis" x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}">'
+                     f'{escape(tr.day(moment))}</text>')
     for p in points:
         moment = dt.datetime.fromisoformat(p.started_at)
         x = LEFT + max(0.0, (moment - start).total_seconds()) / (days * 86400) * plot_w - bar_w / 2
-        title = escape(tr("chart.bar", at=when(p.started_at), changes=f"{p.changes:,}", errors=f"{p.errors:,}"))
-        title = Markup(f"{title} · {escape(tr('status.' + p.status))}")
+        title = escape(tr("chart.bar", at=tr.when(p.started_at), changes=tr.num(p.changes), errors=tr.num(p.errors)))
+        title = Markup(f"{title} · {escape(tr.word('status', p.status))}")
         parts.append(f'<g><title>{title}</title>')
         if p.changes:
             h = _log(p.changes) / top * up_h
@@ -75,7 +102,7 @@ def render_chart(points: Sequence[ChartPoint], *, now: dt.datetime, days: int, t
             parts.append(f'<rect class="bar-empty" x="{x:.1f}" y="{base - 1:.1f}" width="{bar_w:.1f}" height="2"/>')
         parts.append("</g>")
     parts.append("</svg>")
-    return Markup("".join(parts))
+    return "".join(parts)
 
 
 def _short(n: int) -> str:

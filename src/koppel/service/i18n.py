@@ -10,9 +10,17 @@ Placeholders use ``str.format`` names: ``tr("runs.count", n=3)``.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+
 from koppel.service.settings import Language
 
-__all__ = ["CATALOGUE", "Translator"]
+__all__ = ["CATALOGUE", "CHECKS_NL", "PLURALS", "Translator"]
 
 CATALOGUE: dict[str, tuple[str, str]] = {
     # -- frame ---------------------------------------------------------------------------------
@@ -241,6 +249,69 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "severity.error": ("fout", "error"),
     "severity.warning": ("waarschuwing", "warning"),
     "severity.info": ("info", "info"),
+    # -- B2: words for codes the core stores, empty states, setup help --------------------------
+    "kind.persons": ("personen", "persons"),
+    "kind.groups": ("groepen", "groups"),
+    "kind.memberships": ("lidmaatschappen", "memberships"),
+    "kind.schools": ("scholen", "schools"),
+    "kind.persons.student": ("leerlingen", "pupils"),
+    "kind.persons.staff": ("medewerkers", "staff"),
+    "kind.persons.teacher": ("docenten", "teachers"),
+    "kind.persons.parent": ("ouders", "parents"),
+    "kind.persons.guardian": ("verzorgers", "guardians"),
+    "guard.removals": ("verwijderingen", "removals"),
+    "guard.cleared-fields": ("geleegde velden", "cleared fields"),
+    "guard.accent-renames": ("accentwijzigingen", "accent renames"),
+    "guard.jaarovergang": ("jaarovergang", "jaarovergang"),
+    "guard.takeover-stale": ("overname", "takeover"),
+    "error.unauthorized": ("U bent niet ingelogd, of uw sessie is verlopen. Log opnieuw in.",
+                           "You are not logged in, or your session expired. Log in again."),
+    "error.invalid": ("Deze pagina bestaat niet: het adres klopt niet ({what}).",
+                      "This page does not exist: the address is not valid ({what})."),
+    "error.no_plan": ("Er is geen plan {id}.", "There is no plan {id}."),
+    "error.no_run": ("Er is geen synchronisatie {id}.", "There is no run {id}."),
+    "error.no_tenant": ("Er is geen bestuur of school {id} in koppel.toml.", "There is no tenant {id} in koppel.toml."),
+    "error.no_target": ("Er is geen doelsysteem {id} bij {tenant} in koppel.toml.",
+                        "There is no target {id} in tenant {tenant} in koppel.toml."),
+    "error.no_person": ("Er is geen persoon {id} bij {tenant}.", "There is no person {id} in tenant {tenant}."),
+    "error.no_request": ("Er is geen verzoek {id}.", "There is no request {id}."),
+    "error.refused": ("Dat kan nu niet: {why}", "That is not possible now: {why}"),
+    "error.status": ("Het verzoek kon niet worden verwerkt (HTTP {status}).",
+                     "The request could not be handled (HTTP {status})."),
+    "help.no_schedule": (("Er is geen rooster: koppel synchroniseert alleen als iemand op „Nu synchroniseren” "
+                          "drukt of `koppel sync` draait. Een rooster voegt u toe in koppel.toml, in de sectie "
+                          "van het doelsysteem:"),
+                         ("There is no schedule: koppel runs only when someone presses “Synchronise now” or runs "
+                          "`koppel sync`. Add a schedule to koppel.toml, in the target's section:")),
+    "help.no_runs": (("Nog geen synchronisaties. Start er een met „Nu synchroniseren” op het overzicht, of op de "
+                      "server met `koppel plan` (alleen bekijken) en `koppel sync`."),
+                     ("No runs yet. Start one with “Synchronise now” on the overview, or on the server with "
+                      "`koppel plan` (only a preview) and `koppel sync`.")),
+    "help.no_users": (("Nog geen account? Maak er een op de server met `koppel user add NAAM`; die vraagt om "
+                       "een wachtwoord."),
+                      "No account yet? Create one on the server with `koppel user add NAME`; it asks for a password."),
+    "help.no_read": (("Nog geen inlezing van het LAS. Controleer de export met `koppel validate` en lees hem in "
+                      "met `koppel plan` of een synchronisatie."),
+                     ("No LAS read yet. Check the export with `koppel validate` and read it with `koppel plan` or a "
+                      "run.")),
+    "help.no_targets": (("Geen doelsystemen. Voeg er een toe in koppel.toml onder [tenants.NAAM.targets.NAAM] "
+                         "en herstart `koppel serve`."),
+                        ("No targets. Add one to koppel.toml under [tenants.NAME.targets.NAME] and restart "
+                         "`koppel serve`.")),
+    "help.no_notifications": (("Er zijn nog geen meldingen verstuurd. Stel e-mail of een webhook in onder "
+                               "[service.email] of [service.webhook] in koppel.toml, dan hoort u het als een "
+                               "plan op goedkeuring wacht of een synchronisatie mislukt."),
+                              ("No notices sent yet. Set up e-mail or a webhook under [service.email] or "
+                               "[service.webhook] in koppel.toml to hear when a plan awaits approval or a run "
+                               "fails.")),
+    "help.cron": ("elk uur; of: interval = \"2h\"", "every hour; or: interval = \"2h\""),
+    "help.windows": ("alleen binnen deze tijden", "only within these times"),
+    "help.more": ("Meer in `{doc}` (Schedules en Notifications), en in de configuratie:",
+                  "More in `{doc}` (Schedules and Notifications), and in the configuration:"),
+    "event.run_failed": ("synchronisatie mislukt", "run failed"),
+    "event.plan_held": ("plan wacht op goedkeuring", "plan awaits approval"),
+    "config.unreadable": ("Het bestand kon niet worden gelezen: {why}", "The file could not be read: {why}"),
+    "quality.message": ("Toelichting", "Explanation"),
     # -- notices (e-mail and webhook) ------------------------------------------------------------
     "notice.subject.run_failed": ("koppel: synchronisatie mislukt voor {tenant} → {target}",
                                   "koppel: run failed for {tenant} → {target}"),
@@ -351,12 +422,170 @@ CATALOGUE: dict[str, tuple[str, str]] = {
 }
 
 
-class Translator:
-    """``tr(key, **values)`` in one language; unknown keys show as the key (and a test forbids them)."""
+# Plural forms, chosen by Babel's plural rules for the language (``Locale.plural_form``): ``{n}`` is the
+# number, already formatted for the language. Dutch and English both have "one" and "other".
+PLURALS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "n.errors": ({"one": "{n} fout", "other": "{n} fouten"}, {"one": "{n} error", "other": "{n} errors"}),
+    "n.warnings": ({"one": "{n} waarschuwing", "other": "{n} waarschuwingen"},
+                   {"one": "{n} warning", "other": "{n} warnings"}),
+    "n.person": ({"one": "{n} persoon", "other": "{n} personen"}, {"one": "{n} person", "other": "{n} persons"}),
+    "n.group": ({"one": "{n} groep", "other": "{n} groepen"}, {"one": "{n} group", "other": "{n} groups"}),
+    "n.membership": ({"one": "{n} lidmaatschap", "other": "{n} lidmaatschappen"},
+                     {"one": "{n} membership", "other": "{n} memberships"}),
+    "n.school": ({"one": "{n} school", "other": "{n} scholen"}, {"one": "{n} school", "other": "{n} schools"}),
+    "n.changes": ({"one": "{n} wijziging", "other": "{n} wijzigingen"}, {"one": "{n} change", "other": "{n} changes"}),
+    "n.masked": ({"one": "{n} geheime waarde gemaskeerd", "other": "{n} geheime waarden gemaskeerd"},
+                 {"one": "{n} secret value masked", "other": "{n} secret values masked"}),
+    "n.accounts": ({"one": "{n} account", "other": "{n} accounts"}, {"one": "{n} account", "other": "{n} accounts"}),
+    "n.days": ({"one": "{n} dag", "other": "{n} dagen"}, {"one": "{n} day", "other": "{n} days"}),
+}
 
-    def __init__(self, language: Language | str):
+# What each data-quality check means, in Dutch (the English titles are the checks' own, in
+# koppel.validation.checks). The dashboard shows these instead of the core's English message in a Dutch page.
+CHECKS_NL: dict[str, str] = {
+    "unknown-person": "lidmaatschap van een persoon die niet in de export staat",
+    "unknown-group": "lidmaatschap van een groep die niet in de export staat",
+    "duplicate-membership": "dezelfde persoon, groep en rol meer dan eens",
+    "duplicate-leerlingnummer": "twee leerlingen van één school met hetzelfde leerlingnummer",
+    "duplicate-docentcode": "twee medewerkers van één school met dezelfde docentcode",
+    "missing-name": "persoon zonder roepnaam of achternaam",
+    "invalid-email": "e-mailadres dat niet geldig kan zijn",
+    "invalid-eckid": "ECK iD niet in de vorm https://ketenid.nl/…/<128 hex>",
+    "mojibake": "naam die eruitziet als UTF-8 gelezen als Windows-1252 (NoÃ«lle)",
+    "pupil-without-klas": "leerling die in geen enkele klas (stamgroep) zit",
+    "group-without-teacher": "lesgroep met leerlingen maar zonder docent",
+    "group-without-pupils": "klas of lesgroep zonder leerlingen",
+    "unknown-parent": "groep waarvan de bovenliggende groep niet in de export staat",
+    "unknown-column": "kolom die de indeling niet gebruikt",
+    "misspelt-column": "kolom die lijkt op een verkeerd gespelde bekende kolom",
+    "duplicate-column": "kolom voor een veld dat een eerdere kolom al gaf",
+    "short-row": "regel met minder waarden dan de kopregel",
+    "long-row": "regel met meer waarden dan de kopregel",
+    "malformed-row": "regel met kapotte aanhalingstekens",
+    "field-too-long": "waarde langer dan koppel toestaat; regel weggelaten",
+    "bad-character": "waarde met een stuur- of bidi-teken; regel weggelaten",
+    "invalid-utf8": "byte die geen UTF-8 is in een UTF-8-bestand, gelezen als Windows-1252",
+    "missing-value": "regel zonder sleutel (stamnummer, id)",
+    "duplicate-number": "stamnummer twee keer in één school; de latere regel is weggelaten",
+    "duplicate-id": "id twee keer; de latere regel is weggelaten",
+    "duplicate-person": "twee regels voor één ECK iD; de latere regel is weggelaten",
+    "unknown-location": "locatie niet gekoppeld aan een school; regel weggelaten",
+    "unlisted-school": "schoolmap die niet in het scholenbestand staat",
+    "bad-brin6": "schoolcode die geen BRIN6 is",
+    "bad-school-year": "schooljaar dat niet te lezen is; regel weggelaten",
+    "other-school-year": "regels van een ander schooljaar, weggelaten",
+    "school-year-mismatch": "de export beschrijft een ander schooljaar dan koppel gebruikt (een verouderde export?)",
+    "bad-leerjaar": "leerjaar dat geen getal is",
+    "unknown-klas": "verwijzing naar een klas waar geen leerling in zit; weggelaten",
+    "bad-klasvak": "klasvak niet in de vorm <klas>.<vak>",
+    "unknown-mentor": "mentorcode die geen docentcode is",
+    "unknown-kind": "onbekende soort; regel weggelaten",
+    "unknown-role": "onbekende rol; regel weggelaten",
+    "ambiguous-group": "groeps-id in meerdere scholen; regel weggelaten",
+    "bad-date": "datum die niet te lezen is; regel weggelaten",
+    "name-conflict": "één persoon met verschillende namen in twee bronnen",
+    "unknown-group-ref": "verwijzing naar een groep die het LAS niet leverde; weggelaten",
+    "unknown-jaargroep": "jaargroep buiten de EDEXML-codelijst",
+    "unknown-rol": "rol van een leerkracht die niet aan docent of mentor is gekoppeld",
+    "unnamed-group": "groep zonder naam; de sleutel wordt gebruikt",
+    "pupil-left": "leerling met een verstreken uitstroomdatum; weggelaten",
+    "two-roles": "één persoon met twee rollen in één groep; de sterkste blijft",
+    "empty-username": "sjabloon voor de gebruikersnaam gaf niets; een terugvaloptie is gebruikt",
+}
+
+_BABEL_LOCALE = {Language.NL: "nl_NL", Language.EN: "en_GB"}
+_ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+_KINDS_NL = {"persons": "personen", "groups": "groepen", "memberships": "lidmaatschappen",
+             "person": "persoon", "group": "groep", "membership": "lidmaatschap"}
+_SENT_NL = {"a create": "een aanmaak", "an update": "een wijziging", "a restore": "een herstel",
+            "a suspension": "een opschorting", "an archive": "een archivering", "a deletion": "een verwijdering"}
+
+# The core's English texts that reach the dashboard (plan reasons, guard holds, run and request
+# messages), part by part (a reason joins its parts with "; "), as a pattern and its Dutch. The core keeps
+# English (logs, CLI, API); the dashboard and the notices say it in the page's language. A part no
+# pattern knows is shown as it is.
+_DUTCH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), nl) for p, nl in (
+    (r"^new in the LAS$", "nieuw in het LAS"),
+    (r"^no longer in the LAS$", "niet meer in het LAS"),
+    (r"^found on the platform when koppel took it over, with no LAS person$",
+     "op het platform gevonden toen koppel het overnam, zonder persoon in het LAS"),
+    (r"^back in the LAS \(deleted after absence since (?P<d>.+)\)$",
+     "terug in het LAS (verwijderd na afwezigheid sinds {d})"),
+    (r"^back in the LAS \(absent since (?P<d>.+)\)$", "terug in het LAS (afwezig sinds {d})"),
+    (r"^back in the LAS$", "terug in het LAS"),
+    (r"^was suspended$", "was opgeschort"),
+    (r"^was archived$", "was gearchiveerd"),
+    (r"^absent from the LAS since (?P<d>\S+)$", "afwezig in het LAS sinds {d}"),
+    (r"^delete after (?P<d>\S+) \((?P<n>\d+) days' grace\)$", "verwijderen na {d} ({n} dagen uitsteltermijn)"),
+    (r"^grace period ended on (?P<d>\S+)$", "uitsteltermijn verstreken op {d}"),
+    (r"^school year (?P<y>\S+) ended \(jaarovergang\)$", "schooljaar {y} is voorbij (jaarovergang)"),
+    (r"^moved from (?P<a>.+) to (?P<b>.+)$", "overgestapt van {a} naar {b}"),
+    (r"^(?P<r>.+) \(with the move from (?P<a>.+) to (?P<b>.+)\)$", "{r} (met de overstap van {a} naar {b})"),
+    (r"^changed in the LAS: (?P<f>.+)$", "gewijzigd in het LAS: {f}"),
+    (r"^changed by hand in the platform, set back to the LAS's value \(the LAS is leading\): (?P<f>.+)$",
+     "met de hand gewijzigd op het platform, teruggezet naar de waarde uit het LAS (het LAS is leidend): {f}"),
+    (r"^kept \(not owned by koppel\): (?P<f>.+)$", "behouden (niet beheerd door koppel): {f}"),
+    (r"^kept: changed in the platform \(not owned by koppel\): (?P<f>.+)$",
+     "behouden: gewijzigd op het platform (niet beheerd door koppel): {f}"),
+    (r"^an earlier run sent (?P<s>an? \w+) and could not record the platform's answer$",
+     "een eerdere synchronisatie stuurde {s} en kon het antwoord van het platform niet vastleggen"),
+    (r"^created again as the LAS has it$", "opnieuw aangemaakt zoals het LAS het heeft"),
+    (r"^restored, as it is in the LAS$", "hersteld, zoals het in het LAS staat"),
+    (r"^sent again as the LAS has it$", "opnieuw verstuurd zoals het LAS het heeft"),
+    # guard holds (koppel.plan.guards)
+    (r"^(?P<c>\d+) of (?P<t>\d+) (?P<k>persons|groups|memberships) \((?P<p>[\d.]+)%\) in (?P<w>.+?) "
+     r"would be suspended, archived or deleted$",
+     "{c} van {t} {k} ({p}%) in {w} zouden worden opgeschort, gearchiveerd of verwijderd"),
+    (r"^(?P<c>\d+) of (?P<t>\d+) (?P<k>persons|groups|memberships) \((?P<p>[\d.]+)%\) in (?P<w>.+?) "
+     r"would have a field emptied$", "bij {c} van {t} {k} ({p}%) in {w} zou een veld worden leeggemaakt"),
+    (r"^(?P<c>\d+) of (?P<t>\d+) (?P<k>persons|groups|memberships) \((?P<p>[\d.]+)%\) in (?P<w>.+?) "
+     r"would be renamed only in their accents \(an export read in the wrong encoding\? check the source's "
+     r"encoding setting\)$",
+     "{c} van {t} {k} ({p}%) in {w} zouden alleen in hun accenten worden hernoemd (een export met de verkeerde "
+     "tekenset gelezen? controleer de instelling encoding van de bron)"),
+    (r"^the limit is (?P<p>[\d.]+)% or (?P<n>\d+) objects$", "de grens is {p}% of {n} objecten"),
+    (r"^the limit is (?P<n>\d+) objects$", "de grens is {n} objecten"),
+    (r"^jaarovergang (?P<a>\S+) → (?P<b>\S+): (?P<n>\d+) group\(s\) of (?P<y>\S+) are archived$",
+     "jaarovergang {a} → {b}: {n} groepen van {y} worden gearchiveerd"),
+    (r"^jaarovergang (?P<a>\S+) → (?P<b>\S+): (?P<n>\d+) group\(s\) of (?P<y>\S+) are deleted$",
+     "jaarovergang {a} → {b}: {n} groepen van {y} worden verwijderd"),
+    (r"^the transition applies after approval$", "de overgang wordt uitgevoerd na goedkeuring"),
+    (r"^(?P<n>\d+) account\(s\) found when koppel took over the platform match no LAS person \(the previous "
+     r"koppeling's leavers\?\): check the list, then approve their suspension$",
+     "{n} accounts die koppel bij de overname op het platform vond, horen bij geen persoon in het LAS (de "
+     "vertrekkers van de vorige koppeling?): controleer de lijst en keur dan hun opschorting goed"),
+    (r"^the grace period runs from then$", "de uitsteltermijn loopt vanaf dan"),
+    # run and request messages
+    (r"^the process running this stopped$", "het proces dat dit uitvoerde is gestopt"),
+    (r"^the service stopped while this ran$", "de service stopte terwijl dit liep"),
+    (r"^stopped on request after (?P<d>[\d,]+) of (?P<t>[\d,]+) changes$",
+     "gestopt op verzoek na {d} van {t} wijzigingen"),
+    (r"^the next run continues$", "de volgende synchronisatie gaat verder"),
+    (r"^takeover (?P<id>\S+) approved by (?P<who>.+)$", "overname {id} goedgekeurd door {who}"),
+    (r"^(?P<n>\d+) group\(s\) of a later school year were not read this run and are left alone$",
+     "{n} groepen van een later schooljaar zijn deze keer niet gelezen en blijven ongemoeid"),
+    (r"^the target cannot (?P<a>\w+) a (?P<k>\w+)$", "het doelsysteem kan geen {k} {a}"),
+    (r"^such changes are left out$", "zulke wijzigingen worden weggelaten"),
+    (r"^kept: (?P<who>.+) — (?P<f>.+) changed in the LAS, not sent \(not owned by koppel\)$",
+     "behouden: {who} — {f} gewijzigd in het LAS, niet verstuurd (niet beheerd door koppel)"),
+    (r"^kept: (?P<who>.+) — (?P<f>.+) changed in the platform \(not owned by koppel\)$",
+     "behouden: {who} — {f} gewijzigd op het platform (niet beheerd door koppel)"),
+))
+_WHERE = (re.compile(r"^school (?P<s>\S+)$"), re.compile(r"^the whole tenant$"))
+_STATUS_WORDS = ("running", "succeeded", "partial", "failed", "held", "stopped", "done", "skipped")
+
+
+class Translator:
+    """``tr(key, **values)`` in one language; unknown keys show as the key (and a test forbids them).
+
+    Numbers, plurals, dates and times go through Babel with the language's locale (``nl_NL``: 18.907,
+    ``en_GB``: 18,907), so nothing in a template formats by hand."""
+
+    def __init__(self, language: Language | str, zone: ZoneInfo | str | None = None):
         self.language = Language(language)
         self._index = 0 if self.language is Language.NL else 1
+        self.locale = Locale.parse(_BABEL_LOCALE[self.language])
+        self.zone = ZoneInfo(zone) if isinstance(zone, str) else (zone or ZoneInfo("Europe/Amsterdam"))
 
     def __call__(self, key: str, **values: object) -> str:
         entry = CATALOGUE.get(key)
@@ -371,3 +600,104 @@ class Translator:
             return CATALOGUE["common.none"][self._index]
         entry = CATALOGUE.get(f"{group}.{value}")
         return entry[self._index] if entry else value
+
+    # -- numbers, plurals, times ----------------------------------------------------------------
+
+    def num(self, value: object) -> str:
+        """A number as the language writes it (``18.907`` / ``18,907``); anything else as text."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "" if value is None else str(value)
+        return format_decimal(value, locale=self.locale)
+
+    def plural(self, key: str, n: int, **values: object) -> str:
+        """``plural("n.errors", 3)`` → ``3 fouten``: the form Babel's plural rules choose for ``n``."""
+        forms = PLURALS[key][self._index]
+        text = forms.get(self.locale.plural_form(n), forms["other"])
+        return text.format(n=self.num(n), **values)
+
+    def when(self, stamp: str | dt.datetime | None) -> str:
+        """A stored UTC moment in the configured zone, with the zone: ``5 dec 2026 14:02 CET``."""
+        moment = _moment(stamp)
+        if moment is None:
+            return "—" if not stamp else str(stamp)
+        return format_datetime(moment, "d MMM y HH:mm z", tzinfo=self.zone, locale=self.locale)
+
+    def date(self, value: str | dt.date | None) -> str:
+        """A date: ``5 dec 2026`` / ``5 Dec 2026``."""
+        if isinstance(value, str):
+            try:
+                day = dt.date.fromisoformat(value)
+            except ValueError:
+                return value
+            return format_date(day, "d MMM y", locale=self.locale)
+        if value is None:
+            return "—"
+        return format_date(value, "d MMM y", locale=self.locale)
+
+    def day(self, stamp: str | dt.datetime | None) -> str:
+        """The local date of a moment, short (the chart's axis): ``5 dec`` / ``5 Dec``."""
+        moment = _moment(stamp)
+        if moment is None:
+            return ""
+        return format_datetime(moment, "d MMM", tzinfo=self.zone, locale=self.locale)
+
+    # -- the core's English, in this language --------------------------------------------------------
+
+    def say(self, text: str | None) -> str:
+        """A reason, hold or message the core wrote in English, in this language: each ``; ``-separated
+        part that a known pattern matches is translated, its dates and counts formatted; others stay."""
+        if not text:
+            return ""
+        if text in _STATUS_WORDS:
+            return self.word("status", text)
+        if self.language is Language.EN:
+            return text
+        return "; ".join(self._part(part) for part in text.split("; "))
+
+    def _part(self, part: str) -> str:
+        for pattern, dutch in _DUTCH:
+            found = pattern.match(part)
+            if found:
+                values = {k: self._value(k, v) for k, v in found.groupdict().items()}
+                return dutch.format(**values)
+        return part
+
+    def _value(self, name: str, value: str) -> str:
+        if name in ("c", "t", "n", "d") and value.replace(",", "").isdigit():
+            return self.num(int(value.replace(",", "")))
+        if name == "p":
+            return format_decimal(float(value), locale=self.locale)
+        if name == "k":
+            return _KINDS_NL.get(value, value)
+        if name == "s":
+            return _SENT_NL.get(value, value)
+        if name == "a" and value in ("create", "update", "suspend", "restore", "archive", "delete"):
+            return self.word("action", value)
+        if name == "w":
+            school = _WHERE[0].match(value)
+            if school:
+                return f"school {school['s']}"
+            if _WHERE[1].match(value):
+                return "het hele bestuur"
+        if name == "r":
+            return self._part(value)
+        return _ISO_DATE.sub(lambda m: self.date(m.group(1)), value)
+
+    def check(self, code: str, message: str) -> str:
+        """A data-quality finding: the check's meaning in Dutch, or the core's own message in English."""
+        if self.language is Language.NL and code in CHECKS_NL:
+            return CHECKS_NL[code]
+        return message
+
+
+def _moment(stamp: str | dt.datetime | None) -> dt.datetime | None:
+    if not stamp:
+        return None
+    if isinstance(stamp, str):
+        try:
+            moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    else:
+        moment = stamp
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)

@@ -83,7 +83,7 @@ class Notice:
 
     def body(self, tr: Translator) -> str:
         lines = [tr(f"notice.intro.{self.event.value}", tenant=self.tenant_name, target=self.target), "",
-                 self.message, "", tr("notice.link", link=self.link), "", tr("notice.footer")]
+                 tr.say(self.message), "", tr("notice.link", link=self.link), "", tr("notice.footer")]
         return "\n".join(lines) + "\n"
 
 
@@ -181,7 +181,7 @@ class Notifier:
     def from_settings(cls, settings: ServiceSettings, *, config: Config, env: Mapping[str, str], store: StateStore,
                       clock: Clock) -> Notifier:
         """Build the channels; a secret that cannot be read is a ConfigError at start-up, not at 3 a.m."""
-        tr = Translator(settings.language)
+        tr = Translator(settings.language, settings.timezone)
         channels: list[Channel] = []
         if settings.email is not None:
             password = None

@@ -14,23 +14,28 @@ a page is rendered.
 
 from __future__ import annotations
 
-import datetime as dt
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
+import tomlkit
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
+from tomlkit.exceptions import TOMLKitError
 
+from koppel.config import MASK, SECRET_WORDS, mask_url
 from koppel.service.accounts import Session
-from koppel.service.i18n import Translator
+from koppel.service.i18n import PLURALS, Translator
 from koppel.service.runtime import Service
 from koppel.service.settings import CookieSecurity, Language
 
@@ -42,15 +47,18 @@ __all__ = [
     "PLAN_ID",
     "SESSION_COOKIE",
     "TEXT",
+    "ConfigText",
     "CsrfFailed",
     "LoginRequired",
     "Page",
     "api_actor",
     "check_csrf",
     "client_address",
+    "code_spans",
     "delete_cookie",
     "format_when",
     "is_https",
+    "masked_config",
     "page_session",
     "safe_next",
     "service_of",
@@ -160,8 +168,17 @@ _bearer = HTTPBearer(auto_error=False, description="A token from `koppel token c
 
 def api_actor(request: Request,
               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
-    """The name that API actions are recorded under (``api:<token name>``), or 401."""
-    name = service_of(request).accounts.token_name(credentials.credentials if credentials else None)
+    """The name that API actions are recorded under (``api:<token name>``), or 401.
+
+    A logged-in dashboard user may also *read* the API with the session cookie (the pages' "the same
+    data as JSON" links); writing through the API still needs a token, since a cookie-borne POST is
+    what CSRF is made of and the API's forms carry no CSRF token."""
+    service = service_of(request)
+    name = service.accounts.token_name(credentials.credentials if credentials else None)
+    if name is None and request.method in ("GET", "HEAD"):
+        session = service.accounts.session(request.cookies.get(SESSION_COOKIE))
+        if session is not None:
+            return session.user
     if name is None:
         raise HTTPException(status_code=401, detail="a valid bearer token is required (koppel token create NAME)",
                             headers={"WWW-Authenticate": 'Bearer realm="koppel"'})
@@ -196,28 +213,116 @@ class Page:
 
     @property
     def tr(self) -> Translator:
-        return Translator(language(self.request))
+        return Translator(language(self.request), service_of(self.request).settings.timezone)
 
     def render(self, template: str, *, status_code: int = 200, json_url: str | None = None, **context: Any) -> HTMLResponse:
-        service = service_of(self.request)
         tr = self.tr
-        zone = ZoneInfo(service.settings.timezone)
         here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
         return templates.TemplateResponse(self.request, template, {
             "t": tr, "word": tr.word, "lang": tr.language.value, "user": self.session.user if self.session else None,
             "csrf": self.session.csrf if self.session else None, "json_url": json_url, "here": quote(here, safe="/"),
-            "when": lambda stamp: format_when(stamp, zone), "path": self.request.url.path, "refresh": None, "notice": None, **context,
+            "when": tr.when, "num": tr.num, "plural": tr.plural, "say": tr.say, "check": tr.check, "date": tr.date,
+            "path": self.request.url.path, "refresh": None, "notice": None, **context,
         }, status_code=status_code)
 
 
-def format_when(stamp: str | None, zone: ZoneInfo) -> str:
-    """A stored UTC timestamp as local time for people: ``2026-03-02 22:00``."""
-    if not stamp:
-        return "—"
+def format_when(stamp: str | None, zone: ZoneInfo, language: Language = Language.NL) -> str:
+    """A stored UTC timestamp as local time for people, with its zone: ``5 dec 2026 14:02 CET``."""
+    return Translator(language, zone).when(stamp)
+
+
+def code_spans(text: str) -> Markup:
+    """A text with `backticks` (commands, file names) as HTML: the backticked parts in ``<code>``."""
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: not code spans, show the text as it is
+        return Markup(escape(text))
+    return Markup("".join(str(escape(p)) if i % 2 == 0 else f"<code>{escape(p)}</code>" for i, p in enumerate(parts)))
+
+
+templates.env.filters["code"] = code_spans
+
+
+# -- the configuration file as it is, secrets masked ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigText:
+    """koppel.toml as the file is — comments, order and all — with every secret masked; or why not."""
+
+    text: str | None
+    masked: int
+    error: str | None = None
+
+
+def masked_config(path: Path | str | None) -> ConfigText:
+    """The configuration file with every value the config layer treats as secret masked the same way
+    (:func:`koppel.config.public_view`): a key named like a secret (``password``, ``token``,
+    ``client_secret`` …, but not its ``*_env``/``*_file`` pointer), a password or secret parameter in a
+    URL, and the path of a webhook URL (chat services carry their secret there)."""
+    if path is None:
+        return ConfigText(None, 0, "no file")
     try:
-        moment = dt.datetime.fromisoformat(stamp)
-    except ValueError:
-        return stamp
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        document = tomlkit.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, TOMLKitError) as exc:
+        return ConfigText(None, 0, str(exc))
+    masked = _mask_table(document, ())
+    lines = []
+    for line in tomlkit.dumps(document).splitlines(keepends=True):
+        # Comments are free text: a URL with a password or a commented-out secret there is masked too.
+        new = _ANY_URL.sub(lambda m: mask_url(m.group(0)), line)
+        code, hash_, comment = new.partition("#")
+        if hash_:
+            comment = _SECRET_ASSIGNMENT.sub(
+                lambda m: f"{m.group(1)}{MASK}" if _secret_key(m.group(2)) else m.group(0), comment)
+        new = code + hash_ + comment
+        masked += new != line
+        lines.append(new)
+    return ConfigText("".join(lines), masked)
+
+
+def _secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in SECRET_WORDS) and not lowered.endswith(("_env", "_file"))
+
+
+def _mask_table(table: Any, path: tuple[str, ...]) -> int:
+    count = 0
+    for key in list(table.keys()):
+        value = table[key]
+        if isinstance(value, dict):
+            count += _mask_table(value, (*path, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, dict):
+                    count += _mask_table(item, (*path, key))
+                elif _secret_key(key) or _url_with_secret(item):
+                    value[i] = MASK if _secret_key(key) else mask_url(item)
+                    count += 1
+        elif _secret_key(key):
+            table[key] = MASK
+            count += 1
+        elif isinstance(value, str) and key == "url" and path[-1:] == ("webhook",):
+            table[key] = _webhook_url(value)
+            count += 1
+        elif _url_with_secret(value):
+            table[key] = mask_url(value)
+            count += 1
+    return count
+
+
+def _url_with_secret(value: object) -> bool:
+    return isinstance(value, str) and _URL.match(value.strip()) is not None and mask_url(value) != value
+
+
+def _webhook_url(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        return MASK
+    return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}/{MASK}"
+
+
+_URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")  # as koppel.config tells a URL
+_ANY_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'#]+")
+_SECRET_ASSIGNMENT = re.compile(r"""((\b[A-Za-z0-9_.-]+)\s*[=:]\s*)("[^"]*"|'[^']*'|\S+)""")
+templates.env.globals["masked_config"] = masked_config
+templates.env.globals["plurals"] = PLURALS
