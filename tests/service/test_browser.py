@@ -61,8 +61,9 @@ def test_log_in_approve_the_held_plan_read_a_timeline_and_log_out(browser, held_
         page.get_by_role("link", name=plan_id).first.click()
         expect(page.get_by_role("heading", name=f"Plan {plan_id}")).to_contain_text("tegengehouden")
         expect(page.locator(".holds")).to_contain_text("TEGENGEHOUDEN")
-        expect(page.locator("table.changes")).to_contain_text("opschorten")
+        expect(page.locator("ul.plan-changes").first).to_contain_text("opschorten")
         page.get_by_role("button", name="Goedkeuren en uitvoeren").click()
+        page.get_by_role("button", name="Ja, goedkeuren en uitvoeren").click()  # the confirm page asks once more
         expect(page.locator("p.notice")).to_contain_text(f"Goedgekeurd door {USER}")
         for _ in range(60):  # the worker applies the plan; the page refreshes itself meanwhile
             if "uitgevoerd" in page.locator("h1").inner_text():
