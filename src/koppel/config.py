@@ -262,16 +262,16 @@ class Config:
                                 school_year=school_year, retry=retry)
 
     def where(self, loc: tuple[str, ...]) -> str | None:
-        """``file:line`` of a setting (or of its table when the key is not written), as configuration problems
-        name it; None when the configuration was not read from a file."""
+        """``/full/path/koppel.toml:line`` of a setting (or of its table when the key is not written); None when
+        the configuration was not read from a file."""
         if self.path is None:
             return None
         try:
             text = self.path.read_text(encoding="utf-8")
         except OSError:
-            return str(self.path)
+            return str(self.path.absolute())
         line = SettingLocator(text)(loc)
-        return f"{self.path}:{line}" if line else str(self.path)
+        return f"{self.path.absolute()}:{line}" if line else str(self.path.absolute())
 
     def state_url(self, env: Mapping[str, str] | None = None) -> str:
         import os
