@@ -112,15 +112,19 @@ def pages_of(rich: Rich) -> dict[str, str]:
         "target": f"/targets/{TENANT}/{TARGET}",
         "plans": "/plans",
         "plan": f"/plans/{rich.plan_id}",
+        "plan-search": f"/plans/{rich.plan_id}?q=a",
+        "approve": f"/plans/{rich.plan_id}/approve",
         "runs": "/runs",
         "run": f"/runs/{rich.run_id}",
         "persons": "/persons?q=a",
         "person": f"/persons/{TENANT}/{quote(rich.person_key, safe='')}",
+        "person-explain": f"/persons/{TENANT}/{quote(rich.person_key, safe='')}?explain=1",
         "quality": f"/quality?tenant={TENANT}",
         "config": "/config",
         "error-unknown-plan": "/plans/abcdef012345",
         "error-invalid-plan": "/plans/not-a-plan-id",
         "error-unknown-run": "/runs/987654",
+        "error-invalid-run": "/runs/not-a-number",
         "error-unknown-page": "/no/such/page",
     }
 
@@ -140,7 +144,7 @@ ENGLISH = [
     "grace period", "back in the LAS", "changed in the LAS", "partial", "succeeded", "failed", "held",
     "Overview", "Plans", "People", "Data quality", "Configuration", "Log out", "Logged in", "Changes",
     "Message", "Not found", "not found", "Something went wrong", "does not exist", "Approve", "Discard",
-    "school year", "Read at", "errors", "warnings", "error(s)", "warning(s)", "(en)", "persons.", "memberships",
+    "school year", "Read at", "errors", "warnings", "warning", "error", "error(s)", "warning(s)", "(en)", "persons.", "memberships",
     "Schedule", "No runs", "no schedule", "Synchronise", "Last run", "Next run", "approved by", "value_error",
     "String should match", "Input should be", "the whole tenant", "objects",
 ]
@@ -235,7 +239,9 @@ def test_numbers_plurals_and_times_follow_the_language(rich: Rich, dutch, englis
 def test_error_pages_speak_the_pages_language(dutch, english):
     assert re.search(r"abcdef012345 bestaat niet|Er is geen plan abcdef012345", dutch["error-unknown-plan"][1])
     assert re.search(r"no plan abcdef012345", english["error-unknown-plan"][1], re.IGNORECASE)
-    assert "Deze pagina bestaat niet" in dutch["error-invalid-plan"][1]
+    assert "not-a-plan-id bestaat niet" in dutch["error-invalid-plan"][1]
+    assert "Deze pagina bestaat niet: het adres klopt niet." in dutch["error-invalid-run"][1]
+    assert "This page does not exist: the address is not valid." in english["error-invalid-run"][1]
     assert "Er is geen synchronisatie 987654" in dutch["error-unknown-run"][1]
 
 

@@ -53,8 +53,11 @@ def test_empty_states_say_what_fixes_them(setup: Setup):
                 login_page = anonymous.get("/login").text
     finally:
         service.close()
-    # no schedule: the koppel.toml section that adds one, on the configuration page
-    assert "[tenants.NAAM.targets.NAAM.schedule]" in pages["/config"] and "docs/service.md" in pages["/config"]
+    # no schedule: the koppel.toml section that adds one, on the overview's card and the configuration page
+    for path in ("/", "/config"):
+        assert "[tenants.NAAM.targets.NAAM.schedule]" in pages[path] and "docs/service.md" in pages[path], path
+    # no runs yet: how to start one
+    assert "<code>koppel sync</code>" in pages["/runs"]
     # no LAS read yet: how to read one
     assert "<code>koppel validate</code>" in pages["/quality"]
     # no notices sent: where to set them up

@@ -203,7 +203,6 @@ def _error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
         # A page address that cannot name anything (a plan id with letters past f, a run number with
         # letters) is a page that does not exist: a 404 in the page's language, not a validation dump.
-        names = ", ".join(dict.fromkeys(str(e["loc"][-1]) for e in exc.errors() if e.get("loc")))
         in_path = any(e.get("loc", ("",))[0] == "path" for e in exc.errors())
-        message = Page(request, None).tr("error.invalid", what=names or "?")
+        message = Page(request, None).tr("error.invalid")
         return _error_page(request, 404 if in_path else 422, message, login_first=True)
