@@ -98,6 +98,7 @@ def main() -> None:
             write_layout(_without_half(bestuur), root / "export", "magister")
             held = service.koppel.sync("baken", "itslearning", trigger="schedule")
             service.accounts.add_user(USER, PASSWORD)
+            service.dashboard.stats.backfill(since="2000-01-01T00:00:00Z")  # the scheduler does this when it runs
             pupil = next(p for p in service.dashboard.persons("a").matches if p.leerlingnummer)
             port = _free_port()
             server = uvicorn.Server(uvicorn.Config(create_app(service, run_scheduler=False), host="127.0.0.1",
