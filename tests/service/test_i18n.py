@@ -68,3 +68,25 @@ def test_every_data_quality_check_has_its_dutch_meaning():
     from koppel.validation.checks import CHECKS
 
     assert set(CHECKS) <= set(CHECKS_NL), set(CHECKS) - set(CHECKS_NL)
+
+
+def test_a_text_with_backticks_is_rendered_as_code_wherever_a_template_shows_it():
+    """`koppel user add NAME` shows as code, never with literal backticks (issue 12, item 10)."""
+    with_backticks = [k for k, (nl, en) in CATALOGUE.items() if "`" in nl or "`" in en]
+    assert with_backticks
+    folder = resources.files("koppel.service") / "templates"
+    bare = []
+    for template in folder.iterdir():
+        text = template.read_text(encoding="utf-8")
+        for key in with_backticks:
+            for use in re.finditer(r't\(\s*["\']' + re.escape(key) + r'["\'][^}]*\}\}', text):
+                if "|code" not in use.group(0):
+                    bare.append((template.name, use.group(0)))
+    assert not bare, bare
+
+
+def test_code_spans_escape_and_mark_up():
+    from koppel.service.web import code_spans
+
+    assert str(code_spans("run `koppel sync` <now>")) == "run <code>koppel sync</code> &lt;now&gt;"
+    assert str(code_spans("a ` alone")) == "a ` alone"
