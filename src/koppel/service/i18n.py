@@ -566,6 +566,12 @@ _DUTCH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), nl) for 
      "{n} groepen van een later schooljaar zijn deze keer niet gelezen en blijven ongemoeid"),
     (r"^the target cannot (?P<a>\w+) a (?P<k>\w+)$", "het doelsysteem kan geen {k} {a}"),
     (r"^such changes are left out$", "zulke wijzigingen worden weggelaten"),
+    (r"^(?P<n>\d+) account\(s\) found when koppel took over the platform match no LAS person: their suspension "
+     r"is proposed in the next plan, after this one, and waits for approval$",
+     "{n} accounts die koppel bij de overname op het platform vond, horen bij geen persoon in het LAS: hun "
+     "opschorting wordt voorgesteld in het volgende plan, na dit, en wacht op goedkeuring"),
+    (r"^next year's data \((?P<y>\S+)\) could not be read, so nothing was provisioned: (?P<e>.+)$",
+     "de gegevens van volgend schooljaar ({y}) konden niet worden gelezen, dus is er niets klaargezet: {e}"),
     (r"^kept: (?P<who>.+) — (?P<f>.+) changed in the LAS, not sent \(not owned by koppel\)$",
      "behouden: {who} — {f} gewijzigd in het LAS, niet verstuurd (niet beheerd door koppel)"),
     (r"^kept: (?P<who>.+) — (?P<f>.+) changed in the platform \(not owned by koppel\)$",
