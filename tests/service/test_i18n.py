@@ -90,3 +90,13 @@ def test_code_spans_escape_and_mark_up():
 
     assert str(code_spans("run `koppel sync` <now>")) == "run <code>koppel sync</code> &lt;now&gt;"
     assert str(code_spans("a ` alone")) == "a ` alone"
+
+
+def test_a_busy_target_reads_in_dutch_with_its_time_in_the_zone():
+    nl = Translator("nl", "Europe/Amsterdam")
+    said = nl.say("another run for tenant 'bestuur', target 'fake' is busy (apply by pid 9042 on vm since "
+                  "2026-12-05T19:42:00Z): its last heartbeat was 12 s ago, within its lease of 2 min, and process "
+                  "9042 still runs on this host. `koppel unlock` shows the lock and removes it once stale.")
+    assert said.startswith("een andere synchronisatie van bestuur → fake is bezig (apply, proces 9042 op vm, "
+                           "sinds 5 dec 2026 20:42 CET): het laatste teken van leven was 12 s geleden")
+    assert "`koppel unlock` toont de vergrendeling" in said

@@ -566,6 +566,19 @@ _DUTCH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), nl) for 
      "{n} groepen van een later schooljaar zijn deze keer niet gelezen en blijven ongemoeid"),
     (r"^the target cannot (?P<a>\w+) a (?P<k>\w+)$", "het doelsysteem kan geen {k} {a}"),
     (r"^such changes are left out$", "zulke wijzigingen worden weggelaten"),
+    # the run lock (koppel.state.locks), when a queued run found the target busy
+    (r"^another run for tenant '(?P<ten>[^']*)', target '(?P<tgt>[^']*)' is busy \((?P<pu>[^ ]+) by pid "
+     r"(?P<pid>\d+) on (?P<host>\S+) since (?P<at>\S+)\): (?P<r>.+)\. `koppel unlock` shows the lock and removes "
+     r"it once stale\.$",
+     "een andere synchronisatie van {ten} → {tgt} is bezig ({pu}, proces {pid} op {host}, sinds {at}): {r}. "
+     "`koppel unlock` toont de vergrendeling en haalt haar weg zodra ze verlopen is."),
+    (r"^its last heartbeat was (?P<x>.+?) ago, within its lease of (?P<y>.+?), and process (?P<pid>\d+) still runs "
+     r"on this host$", "het laatste teken van leven was {x} geleden, binnen de termijn van {y}, en proces {pid} "
+     "draait nog op deze machine"),
+    (r"^its last heartbeat was (?P<x>.+?) ago, within its lease of (?P<y>.+?), and it is held on another host "
+     r"\((?P<host>[^)]+)\), where koppel cannot see whether it runs$",
+     "het laatste teken van leven was {x} geleden, binnen de termijn van {y}, en de vergrendeling is van een "
+     "andere machine ({host}), waar koppel niet kan zien of het proces nog draait"),
     (r"^(?P<n>\d+) account\(s\) found when koppel took over the platform match no LAS person: their suspension "
      r"is proposed in the next plan, after this one, and waits for approval$",
      "{n} accounts die koppel bij de overname op het platform vond, horen bij geen persoon in het LAS: hun "
@@ -687,6 +700,12 @@ class Translator:
                 return "het hele bestuur"
         if name == "r":
             return self._part(value)
+        if name == "at":
+            return self.when(value)
+        if name in ("x", "y"):
+            return value.replace("days", "dagen").replace("day", "dag")
+        if name == "f":
+            value = value.replace("(empty)", "(leeg)")
         return _ISO_DATE.sub(lambda m: self.date(m.group(1)), value)
 
     def check(self, code: str, message: str) -> str:
