@@ -14,9 +14,24 @@ requests), ``accounts`` (users, tokens, sessions, throttling), ``dashboard`` (th
 ``models``, ``app``/``pages``/``api``/``web`` (HTTP), ``notify`` (e-mail and webhook), ``i18n``.
 """
 
-from koppel.service.runtime import Service
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from koppel.service.runtime import Service
 
 __all__ = ["Service", "create_app", "serve"]
+
+
+def __getattr__(name: str) -> Any:
+    """``Service`` is loaded when asked for: the migrations import ``koppel.service.tables``, and opening a
+    state must not pay for the web stack (FastAPI, Jinja2, Babel) that the runtime pulls in."""
+    if name == "Service":
+        from koppel.service.runtime import Service
+
+        return Service
+    raise AttributeError(f"module 'koppel.service' has no attribute {name!r}")
 
 
 def create_app(service: Service, *, run_scheduler: bool = True):
