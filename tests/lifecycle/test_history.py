@@ -114,7 +114,7 @@ def test_history_shows_every_applied_change_with_when_what_why_and_which_run(wor
     app = world.app(NOW.date())
     for run_id in {e["run_id"] for e in data["history"]}:
         run = app.store.run(run_id)
-        assert run is not None and run.kind == "apply" and run.status == "succeeded"
+        assert run is not None and run.kind == "sync" and run.status == "succeeded"
 
     # The text rendering says the same, line by line.
     text = world.cli("history", old.stamnr).stdout
