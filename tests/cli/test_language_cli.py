@@ -30,11 +30,12 @@ LOCALE_VARS = ("LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "KOPPEL_LANG")
 # Phrases that betray the other language on a screen.
 ENGLISH = ("School year", "Data quality", " errors", " warnings", "to create", "Removals", "Changes,",
            "per kind", "succeeded", "Applied:", "new in the LAS", "no runs yet", "error:", " of each ", "last source read",
-           "Groups now", ", now ", "why:", "approve:", "target fake", "Safety settings", "Apply these", "no person")
+           "Groups now", ", now ", "why:", "approve:", " persons,", "Safety settings", "Apply these", "no person",
+           "nothing to remove", "can work with")
 # (" van " and " of " are no marks: "of" is Dutch too, and "van" is in Dutch names.)
 DUTCH = ("Schooljaar", "Datakwaliteit", "fouten", "waarschuwingen", "aanmaken", "Verwijderingen", "Wijzigingen",
          "per soort", "geslaagd", "Toegepast", "nieuw in het LAS", "fout:", "waarom:", "Groepen nu", "doel ",
-         "Veiligheidsinstellingen", "toepassen")
+         "Veiligheidsinstellingen", "toepassen", "niets te verwijderen", "kan met dit doel")
 ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
@@ -98,6 +99,8 @@ def _screens(here: Path, pupil: str, *, lang: str | None, flag: tuple[str, ...] 
         "explain": koppel(here, *flag, "explain", pupil, lang=lang),
         "sync": koppel(here, *flag, "sync", lang=lang),
         "error": koppel(here, *flag, "history", "nobody-like-this", lang=lang),
+        "unlock": koppel(here, *flag, "unlock", lang=lang),
+        "check": koppel(here, *flag, "check", lang=lang),
         "confirm": on_a_terminal(here / "fresh", *flag, "apply", answer="no\n", lang=lang),
         "no terminal": koppel(here / "fresh", *flag, "apply", lang=lang, stdin="yes\n"),
     }
@@ -127,6 +130,8 @@ def test_dutch_screens_have_no_english_labels(school: tuple[Path, str], how: str
     assert "Toepassen afgebroken: er is niets toegepast." in screens["confirm"]
     assert "geen terminal" in screens["no terminal"] and "Er is niets toegepast." in screens["no terminal"]
     assert "synchroniseren" in screens["status"] and "geslaagd" in screens["status"]
+    assert "Geen run-slot voor tenant school" in screens["unlock"]
+    assert "koppel kan met dit doel werken." in screens["check"]
 
 
 @pytest.mark.parametrize("how", ["default", "LANG", "--lang"])

@@ -373,11 +373,13 @@ def check(
     if fmt is Format.JSON:
         emit_json({"ok": not failed, "checks": [c.to_json() for c in checks]})
     else:
+        t = current_language()
         for c in checks:
             out.print(f"{_CHECK_MARK[c.status]}  {c.name}: {c.message}", markup=False)
             if c.fix and c.status in (CheckStatus.FAILED, CheckStatus.WARNING):
-                out.print(f"      fix: {c.fix}", markup=False)
-        out.print(f"{len(failed)} problem(s) to fix." if failed else "koppel can work with this target.", markup=False)
+                out.print("      " + t._("fix: {fix}").format(fix=c.fix), markup=False)
+        out.print(t.ngettext("{n} problem to fix.", "{n} problems to fix.", len(failed)).format(n=t.num(len(failed)))
+                  if failed else t._("koppel can work with this target."), markup=False)
     raise typer.Exit(5 if failed else 0)
 
 
@@ -478,25 +480,10 @@ def unlock(
     lock = found["lock"]
     if fmt is Format.JSON:
         emit_json(found)
-    elif lock is None:
-        out.print(f"No run lock for tenant {found['tenant']}, target {found['target']}: nothing to remove.",
-                  markup=False)
     else:
-        run = found["run"]
-        run_text = (f"run {run['id']} ({run['kind']}, {run['status']}), started {run['started_at']}" if run
-                    else "no run recorded for it")
-        out.print(f"Run lock of tenant {found['tenant']}, target {found['target']}:\n"
-                  f"  {lock['purpose'] or 'run'} by pid {lock['pid']} on host {lock['host']}; {run_text}\n"
-                  f"  taken {lock['acquired_at']}, last heartbeat {lock['heartbeat_at']}", markup=False)
-        if found["removed"] and found["forced"]:
-            out.print(f"Removed (--force), although {found['why']}.", markup=False)
-        elif found["removed"]:
-            out.print(f"Removed: stale — {found['why']}.", markup=False)
-        elif found["stale"]:
-            out.print("Already gone: another run removed or took it over meanwhile.", markup=False)
-        else:
-            out.print(f"Kept: {found['why']}. Stop that run first (SIGTERM lets it record what is in flight), or, "
-                      "when you are sure it is gone, run `koppel unlock --force`.", markup=False)
+        from koppel.cli.status import render_unlock
+
+        out.print(render_unlock(found, current_language()), markup=False, end="")
     raise typer.Exit(4 if lock is not None and not found["removed"] and not found["stale"] else 0)
 
 

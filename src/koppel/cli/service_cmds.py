@@ -161,9 +161,11 @@ def user_list(config: ConfigOpt = Path("koppel.toml"), fmt: FormatOpt = Format.T
         emit_json([u.__dict__ for u in users])
         return
     if not users:
-        out.print("No users. Add one with `koppel user add NAME`.", markup=False)
+        out.print(current_language()._("No users. Add one with `koppel user add NAME`."), markup=False)
+    t = current_language()
     for u in users:
-        out.print(f"{u.name:<24} created {u.created_at}  last login {u.last_login_at or 'never'}", markup=False)
+        out.print(f"{u.name:<24} " + t._("created {at}  last login {login}").format(
+            at=t.time(u.created_at), login=t.time(u.last_login_at) if u.last_login_at else t._("never")), markup=False)
 
 
 @user_app.command("remove")
@@ -207,9 +209,11 @@ def token_list(config: ConfigOpt = Path("koppel.toml"), fmt: FormatOpt = Format.
     if fmt is Format.JSON:
         emit_json([tk.__dict__ for tk in tokens])
         return
+    t = current_language()
     for tk in tokens:
-        out.print(f"{tk.name:<24} {tk.prefix}…  created {tk.created_at}  last used {tk.last_used_at or 'never'}",
-                  markup=False)
+        out.print(f"{tk.name:<24} {tk.prefix}…  " + t._("created {at}  last used {used}").format(
+            at=t.time(tk.created_at), used=t.time(tk.last_used_at) if tk.last_used_at else t._("never")),
+            markup=False)
 
 
 @token_app.command("revoke")

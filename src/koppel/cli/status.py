@@ -246,6 +246,34 @@ def render_history(person: dict[str, Any], entries: list[JournalEntry], lang: La
     return "\n".join(lines) + "\n"
 
 
+def render_unlock(found: dict[str, Any], lang: Language | None = None) -> str:
+    """`koppel unlock`: whose the run lock is, when it last beat, and what became of it."""
+    t = lang or language("en")
+    lock = found["lock"]
+    if lock is None:
+        return t._("No run lock for tenant {tenant}, target {target}: nothing to remove.").format(
+            tenant=found["tenant"], target=found["target"]) + "\n"
+    run = found["run"]
+    run_text = (t._("run {id} ({kind}, {status}), started {at}").format(
+        id=run["id"], kind=_run_kind(run["kind"], t), status=run_status(t, run["status"]), at=t.time(run["started_at"]))
+        if run else t._("no run recorded for it"))
+    lines = [t._("Run lock of tenant {tenant}, target {target}:").format(tenant=found["tenant"], target=found["target"]),
+             "  " + t._("{purpose} by pid {pid} on host {host}; {run}").format(
+                 purpose=lock["purpose"] or "run", pid=lock["pid"], host=printable(lock["host"]), run=run_text),
+             "  " + t._("taken {taken}, last heartbeat {beat}").format(taken=t.time(lock["acquired_at"]),
+                                                                     beat=t.time(lock["heartbeat_at"]))]
+    if found["removed"] and found["forced"]:
+        lines.append(t._("Removed (--force), although {why}.").format(why=found["why"]))
+    elif found["removed"]:
+        lines.append(t._("Removed: stale — {why}.").format(why=found["why"]))
+    elif found["stale"]:
+        lines.append(t._("Already gone: another run removed or took it over meanwhile."))
+    else:
+        lines.append(t._("Kept: {why}. Stop that run first (SIGTERM lets it record what is in flight), or, when you "
+                         "are sure it is gone, run `koppel unlock --force`.").format(why=found["why"]))
+    return "\n".join(lines) + "\n"
+
+
 def render_drift(report: Any) -> str:
     lines = ["Reconciliation: " + ("complete" if report.complete else "INCOMPLETE (see notes)")]
     checked = ", ".join(f"{n:,} {k}s" for k, n in report.checked.items())
