@@ -12,6 +12,7 @@ database never start the same request.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -86,6 +87,8 @@ class RunQueue:
     def __init__(self, store: StateStore, *, clock: Clock):
         self.store = store
         self.clock = clock
+        # With the procrastinate engine (koppel.service.jobs.Deferrer): defers a job for each new request.
+        self.deferrer: Callable[[RunRequest], object] | None = None
 
     def _now(self) -> str:
         return iso(self.clock())
@@ -116,7 +119,10 @@ class RunQueue:
             )).inserted_primary_key
             assert inserted is not None, "an INSERT of one row has its primary key"
             new_id = inserted[0]
-            return _request(conn.execute(select(t.run_requests).where(r.id == new_id)).one()), True
+            request = _request(conn.execute(select(t.run_requests).where(r.id == new_id)).one())
+        if self.deferrer is not None:
+            self.deferrer(request)
+        return request, True
 
     def get(self, request_id: int) -> RunRequest | None:
         with self.store.engine.connect() as conn:

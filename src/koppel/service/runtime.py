@@ -51,16 +51,21 @@ class Service:
         env = dict(env if env is not None else os.environ)
         if not isinstance(config, Config):
             config = load_config(config, env=env)
-        settings, schedules = _validated(config)
+        settings, schedules = _validated(config, env)
         koppel = Koppel.open(config, env=env, store=store, clock=clock)
         store = koppel.store
         notifier = Notifier.from_settings(settings, config=config, env=env, store=store, clock=clock)
         queue = RunQueue(store, clock=clock)
+        external = settings.engine == "procrastinate"  # `koppel worker` processes run the queue
+        if external:
+            from koppel.service.jobs import Deferrer
+
+            queue.deferrer = Deferrer(config.state_url(env), queue)
         plans = PlanCache(store, size=settings.plan_cache)
         progress = ProgressBoard()
         worker = Worker(koppel, queue, settings=settings, notifier=notifier, plans=plans, progress=progress)
-        scheduler = Scheduler(store, queue, worker, schedules=schedules, clock=clock, workers=settings.workers,
-                              poll_s=settings.poll_s, plans=plans)
+        scheduler = Scheduler(store, queue, None if external else worker, schedules=schedules, clock=clock,
+                              workers=settings.workers, poll_s=settings.poll_s, plans=plans, recover=not external)
         dashboard = Dashboard(koppel, queue, plans, clock=clock, schedules=schedules, next_run=scheduler.next_run,
                               notifier=notifier, progress=progress)
         accounts = Accounts(store, clock=clock, login=settings.login)
@@ -68,16 +73,23 @@ class Service:
 
     def close(self) -> None:
         self.scheduler.shutdown(wait=True)
+        deferrer = getattr(self.queue.deferrer, "close", None)
+        if deferrer is not None:
+            deferrer()
         self.koppel.store.close()
 
 
-def _validated(config: Config) -> tuple[ServiceSettings, dict[tuple[str, str], Schedule]]:
+def _validated(config: Config, env: Mapping[str, str] | None = None,
+               ) -> tuple[ServiceSettings, dict[tuple[str, str], Schedule]]:
     """The service settings and the schedules, with the problems of both reported together."""
     problems: list[ConfigProblem] = []
     settings: ServiceSettings | None = None
     schedules: dict[tuple[str, str], Schedule] | None = None
     try:
         settings = load_service_settings(config)
+        from koppel.service.jobs import check_engine
+
+        check_engine(config, settings, env)
     except ConfigError as exc:
         problems += exc.problems
     try:

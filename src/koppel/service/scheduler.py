@@ -80,8 +80,11 @@ def load_schedules(config: Config) -> dict[tuple[str, str], Schedule]:
 class Scheduler:
     def __init__(self, store: StateStore, queue: RunQueue, worker: Worker | None, *,
                  schedules: dict[tuple[str, str], Schedule], clock: Clock, workers: int = 1, poll_s: float = 2.0,
-                 plans: PlanCache | None = None):
+                 plans: PlanCache | None = None, recover: bool = True):
         self.store = store
+        # False when `koppel worker` processes run the queue (engine procrastinate): a request running
+        # there is not left over from this process.
+        self._recover = recover
         self.queue = queue
         self.worker = worker
         self.clock = clock
@@ -101,7 +104,7 @@ class Scheduler:
 
     def start(self) -> None:
         """Work out every job's next moment from its last run (catch-up included)."""
-        recovered = self.queue.recover()
+        recovered = self.queue.recover() if self._recover else 0
         if recovered:
             log.warning("requests left running by a stopped service marked failed", count=recovered)
         now = self.clock()

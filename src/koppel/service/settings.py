@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -166,6 +166,10 @@ class ServiceSettings(_Strict):
                                        "that login throttling counts, and for https detection).")
     workers: int = Field(1, ge=1, le=32, description="Runs at the same time (always for different targets).")
     poll_s: float = Field(2.0, gt=0, le=60, description="How often the scheduler looks for queued runs.")
+    engine: Literal["in-process", "procrastinate"] = Field("in-process", description="Who runs the queued "
+                                                            "runs: in-process (koppel serve's own workers) or "
+                                                            "procrastinate (`koppel worker` processes; needs "
+                                                            "PostgreSQL as the state, see docs/workers.md).")
     plan_cache: int = Field(3, ge=1, le=50, description="Plans kept parsed in memory for the plan pages.")
     login: LoginSettings = Field(default_factory=LoginSettings)
     email: EmailSettings | None = None

@@ -1,0 +1,259 @@
+"""Runs as procrastinate jobs on PostgreSQL: real `koppel worker` processes, a real database per test.
+
+`koppel serve`'s queue defers the jobs (as "nu synchroniseren", approvals and schedules do); the
+workers run them through the same Worker as the in-process engine. Checked here: every target synced
+once and never two runs of one target at a time, one job waiting per target, a SIGKILLed worker's job
+retried and converged with nothing applied twice, SIGTERM finishing the running job and exiting 0,
+and the engine refused on SQLite.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from koppel.errors import ConfigError
+from koppel.generator import Bestuur, generate, write_layout
+from koppel.model.roster import SchoolYear
+from koppel.service import Service
+from koppel.service.queue import RequestKind, RequestStatus, Trigger
+from tests.conftest import ADMIN_URL, need
+from tests.lifecycle.support import PASSWORD, PASSWORD_ENV, start_sandbox
+from tests.lifecycle.support import config_text as lifecycle_config
+
+TENANT = "bestuur"
+YEAR = SchoolYear(2025)
+FAST = "latency_ms = 20"
+ITS = "itslearning"
+OPEN_GUARDS = {"guards": {"max_percent": 100.0, "max_count": 1_000_000}}
+SLOW = "batch_size = 25\nmax_operations_in_flight = 25\nadaptive = false\nlatency_ms = 250"
+
+
+@pytest.fixture(scope="module")
+def bestuur() -> Bestuur:
+    return generate(students=120, schools=1, year=YEAR, seed=5)
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test (procrastinate's schema is per database)."""
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        need(f"PostgreSQL is not reachable at {ADMIN_URL}: {exc}".strip())
+    name = f"koppel_workers_{uuid.uuid4().hex[:10]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _config(root: Path, bestuur: Bestuur, state_url: str, targets: dict[str, str], *,
+            engine: str = "procrastinate") -> Path:
+    write_layout(bestuur, root / "export", "magister")
+    sections = "".join(f"""
+[tenants.{TENANT}.targets.{name}]
+kind = "fake"
+path = "{name}.json"
+{extra}
+""" for name, extra in targets.items())
+    config = root / "koppel.toml"
+    config.write_text(f"""
+[state]
+url = "{state_url}"
+
+[tenants.{TENANT}]
+name = "Stichting Het Baken"
+school_year = "{YEAR}"
+
+[tenants.{TENANT}.sources.las]
+kind = "csv"
+layout = "magister"
+path = "export"
+{sections}
+[service]
+engine = "{engine}"
+""", encoding="utf-8")
+    return config
+
+
+def _worker(config: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **(env or {}), "KOPPEL_CONFIG": str(config)}
+    return subprocess.Popen([sys.executable, "-c", "from koppel.cli.main import run; run()", "worker",
+                             "--stalled-after", "2", *extra], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+
+def _stop(*processes: subprocess.Popen[bytes]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        print(process.communicate()[0].decode(errors="replace"))
+
+
+def _wait_for(condition, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _jobs(state_url: str) -> list[tuple]:
+    with psycopg.connect(state_url.replace("+psycopg", "")) as conn:
+        return conn.execute("SELECT id, status, lock, queueing_lock, attempts FROM procrastinate_jobs ORDER BY id"
+                            ).fetchall()
+
+
+def _sync(service: Service, target: str):
+    return service.queue.enqueue(TENANT, target, kind=RequestKind.SYNC, trigger=Trigger.MANUAL, by="beheerder")
+
+
+def _journal_rows(service: Service, target: str) -> int:
+    store = service.koppel.store
+    return sum(n for run in store.runs(TENANT, target, limit=100) for _s, _o, n in store.outcome_counts(run.id))
+
+
+def _recorded(service: Service, target: str) -> int:
+    return sum(sum(v.values()) for v in service.koppel.store.counts(TENANT, target).values())
+
+
+def test_two_workers_sync_every_target_once_and_never_one_target_twice_at_a_time(tmp_path, bestuur, database):
+    targets = {f"t{i}": FAST for i in range(6)}
+    config = _config(tmp_path, bestuur, database, targets)
+    service = Service.open(config, env={})
+    workers = [_worker(config, "--concurrency", "2"), _worker(config, "--concurrency", "2")]
+    try:
+        requests = [_sync(service, target) for target in targets]
+        # asked again while they wait or run: absorbed, still one job per target
+        assert [_sync(service, target).id for target in targets] == [r.id for r in requests]
+
+        def all_done() -> bool:
+            return all(service.queue.get(r.id).status is RequestStatus.DONE for r in requests)  # type: ignore[union-attr]
+
+        _wait_for(all_done, timeout=120)
+        jobs = _jobs(database)
+        assert len(jobs) == len(targets) and {j[1] for j in jobs} == {"succeeded"}
+        assert sorted(j[2] for j in jobs) == sorted(f"{TENANT}/{t}" for t in targets)
+        store = service.koppel.store
+        for target in targets:
+            runs = store.runs(TENANT, target, limit=10)
+            assert len(runs) == 1 and runs[0].status == "succeeded", (target, runs)
+        assert len({_journal_rows(service, t) for t in targets}) == 1 and _journal_rows(service, "t0") > 0
+    finally:
+        service.close()
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+        codes = [process.wait(timeout=60) for process in workers]
+        _stop(*workers)
+    assert codes == [0, 0]
+
+
+def test_one_job_waits_per_target_and_a_racing_request_is_already_queued(tmp_path, bestuur, database):
+    config = _config(tmp_path, bestuur, database, {"a": FAST, "b": FAST})
+    service = Service.open(config, env={})
+    try:
+        first = _sync(service, "a")
+        assert _sync(service, "a").id == first.id
+        # a second `koppel serve` decided the first request was over while its job still waits
+        service.queue.finish(first.id, RequestStatus.DONE)
+        racing = _sync(service, "a")
+        assert racing.id != first.id
+        assert service.queue.get(racing.id).status is RequestStatus.SKIPPED  # type: ignore[union-attr]
+        assert service.queue.get(racing.id).message == "already queued"  # type: ignore[union-attr]
+        other = _sync(service, "b")
+        jobs = _jobs(database)
+        assert [(j[1], j[2], j[3]) for j in jobs] == [("todo", f"{TENANT}/a", f"{TENANT}/a"),
+                                                     ("todo", f"{TENANT}/b", f"{TENANT}/b")]
+        assert service.queue.get(other.id).status is RequestStatus.QUEUED  # type: ignore[union-attr]
+    finally:
+        service.close()
+
+
+def test_a_sigkilled_worker_s_job_is_retried_and_converges_with_nothing_applied_twice(tmp_path, bestuur, database):
+    """Against the itslearning sandbox (a target that keeps what it was sent, as a real one does)."""
+    sandbox = start_sandbox(tmp_path / "sandbox.db", latency_ms=40)
+    try:
+        text = lifecycle_config(url=sandbox.endpoint("combined"), state=database, policy=OPEN_GUARDS,
+                                target_settings={"batch_size": 5, "max_operations_in_flight": 5})
+        config = tmp_path / "koppel.toml"
+        config.write_text(text + '\n[service]\nengine = "procrastinate"\n', encoding="utf-8")
+        write_layout(bestuur, tmp_path / "export" / str(YEAR), "magister")
+        env = {PASSWORD_ENV: PASSWORD}
+        service = Service.open(config, env=env)
+        first = _worker(config, env=env)
+        second = None
+        try:
+            killed = _sync(service, ITS)
+            _wait_for(lambda: int(sandbox.stats()["writes"]) >= 3)
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+            assert service.queue.get(killed.id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+            second = _worker(config, env=env)
+            _wait_for(lambda: service.queue.get(killed.id).status is RequestStatus.DONE, timeout=120)  # type: ignore[union-attr]
+            [job] = _jobs(database)
+            assert job[1] == "succeeded" and job[4] >= 1  # the stalled attempt was retried
+            store = service.koppel.store
+            runs = store.runs(TENANT, ITS, limit=10)
+            assert runs[0].status == "succeeded", [(r.status, r.message) for r in runs]
+            again = _sync(service, ITS)
+            _wait_for(lambda: service.queue.get(again.id).status is RequestStatus.DONE, timeout=60)  # type: ignore[union-attr]
+            [last, *_] = store.runs(TENANT, ITS, limit=10)
+            assert last.status == "succeeded" and store.outcome_counts(last.id) == []  # converged: nothing to do
+            persons = [p for p in sandbox.objects()["persons"] if not p["trashed"]]
+            keys = [p["sync_key"] for p in persons]
+            assert len(keys) == len(set(keys)) == store.counts(TENANT, ITS)["person"]["active"] > 0
+            with psycopg.connect(database.replace("+psycopg", "")) as conn:
+                twice = conn.execute("SELECT key FROM journal WHERE action = 'create' AND outcome = 'done' "
+                                     "GROUP BY key HAVING count(*) > 1").fetchall()
+            assert twice == []
+        finally:
+            service.close()
+            if second is not None:
+                second.send_signal(signal.SIGTERM)
+                second.wait(timeout=60)
+            _stop(*[p for p in (first, second) if p is not None])
+    finally:
+        sandbox.stop()
+
+
+def test_sigterm_lets_the_running_job_finish_and_exits_0(tmp_path, bestuur, database):
+    config = _config(tmp_path, bestuur, database, {"slow": SLOW})
+    service = Service.open(config, env={})
+    worker = _worker(config)
+    try:
+        request = _sync(service, "slow")
+        _wait_for(lambda: _journal_rows(service, "slow") > 0)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=120) == 0
+        assert service.queue.get(request.id).status is RequestStatus.DONE  # type: ignore[union-attr]
+        [run] = service.koppel.store.runs(TENANT, "slow", limit=10)
+        assert run.status == "succeeded"
+        assert _recorded(service, "slow") > 0
+        assert [j[1] for j in _jobs(database)] == ["succeeded"]
+    finally:
+        service.close()
+        _stop(worker)
+
+
+def test_the_procrastinate_engine_on_sqlite_is_refused_naming_the_file(tmp_path, bestuur):
+    config = _config(tmp_path, bestuur, "sqlite:///koppel-state.db", {"a": FAST})
+    with pytest.raises(ConfigError) as refused:
+        Service.open(config, env={})
+    [problem] = refused.value.problems
+    assert problem.file == str(config) and problem.setting == "service.engine" and problem.line is not None
+    answer = subprocess.run([sys.executable, "-c", "from koppel.cli.main import run; run()", "worker", "-c",
+                             str(config)], capture_output=True, text=True, timeout=60)
+    assert answer.returncode != 0
+    assert str(config) in answer.stdout + answer.stderr and "PostgreSQL" in answer.stdout + answer.stderr
