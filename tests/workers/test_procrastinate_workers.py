@@ -9,6 +9,7 @@ and the engine refused on SQLite.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from koppel.errors import ConfigError
 from koppel.generator import Bestuur, generate, write_layout
 from koppel.model.roster import SchoolYear
 from koppel.service import Service
+from koppel.service.clock import ManualClock
 from koppel.service.queue import RequestKind, RequestStatus, Trigger
 from tests.conftest import ADMIN_URL, need
 from tests.lifecycle.support import PASSWORD, PASSWORD_ENV, start_sandbox
@@ -170,13 +172,49 @@ def test_one_job_waits_per_target_and_a_racing_request_is_already_queued(tmp_pat
         service.queue.finish(first.id, RequestStatus.DONE)
         racing = _sync(service, "a")
         assert racing.id != first.id
-        assert service.queue.get(racing.id).status is RequestStatus.SKIPPED  # type: ignore[union-attr]
-        assert service.queue.get(racing.id).message == "already queued"  # type: ignore[union-attr]
         other = _sync(service, "b")
         jobs = _jobs(database)
         assert [(j[1], j[2], j[3]) for j in jobs] == [("todo", f"{TENANT}/a", f"{TENANT}/a"),
                                                      ("todo", f"{TENANT}/b", f"{TENANT}/b")]
+        assert service.queue.get(racing.id).status is RequestStatus.QUEUED  # type: ignore[union-attr]
         assert service.queue.get(other.id).status is RequestStatus.QUEUED  # type: ignore[union-attr]
+        # the waiting job of the finished request runs the racing one
+        worker = _worker(config)
+        try:
+            _wait_for(lambda: all(service.queue.get(r.id).status is RequestStatus.DONE  # type: ignore[union-attr]
+                                  for r in (racing, other)))
+            assert len(service.koppel.store.runs(TENANT, "a", limit=10)) == 1
+            assert service.queue.get(first.id).run_id is None  # type: ignore[union-attr]
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+            _stop(worker)
+    finally:
+        service.close()
+
+
+def test_a_schedule_falling_due_defers_a_job_and_serve_leaves_running_requests_alone(tmp_path, bestuur, database):
+    config = _config(tmp_path, bestuur, database, {"a": FAST + """
+[tenants.bestuur.targets.a.schedule]
+enabled = true
+cron = "0 * * * *"
+timezone = "UTC"
+"""})
+    clock = ManualClock(dt.datetime(2026, 3, 2, 12, 30, tzinfo=dt.UTC))
+    service = Service.open(config, env={}, clock=clock)
+    try:
+        running = _sync(service, "a")
+        service.queue.claim(running.id)  # a worker elsewhere runs it
+        service.scheduler.start()  # the in-process engine would mark it failed as left over
+        assert service.queue.get(running.id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+        service.queue.finish(running.id, RequestStatus.DONE)
+        assert service.scheduler.dispatch() == []  # serve runs nothing itself
+        clock.set(dt.datetime(2026, 3, 2, 13, 0, tzinfo=dt.UTC))
+        [due] = service.scheduler.tick()
+        assert due.trigger is Trigger.SCHEDULE and due.status is RequestStatus.QUEUED
+        # the job of the finished request still waits (no worker runs here): it will take the schedule's
+        assert [(j[1], j[2]) for j in _jobs(database)] == [("todo", f"{TENANT}/a")]
+        assert service.queue.get(due.id).status is RequestStatus.QUEUED  # type: ignore[union-attr]
     finally:
         service.close()
 

@@ -7,7 +7,8 @@ in the PostgreSQL that already holds the state (no second broker to run):
 * every request still becomes a row in ``run_requests`` (the record the dashboard shows); when the
   engine is procrastinate, :class:`Deferrer` also defers one job per request, with
   ``lock = "tenant/target"`` (one run per target at a time across all workers) and a
-  ``queueing_lock`` (one job waiting per target; a conflict is "already queued", not an error);
+  ``queueing_lock`` (one job waiting per target; a conflict is "already queued", not an error: the
+  waiting job takes the request);
 * `koppel worker` runs :class:`JobRunner` — the same :class:`~koppel.service.worker.Worker` the
   in-process scheduler uses, so the run logic is not duplicated;
 * a worker killed mid-run stops sending heartbeats; every worker looks for such stalled jobs and
@@ -116,8 +117,9 @@ class Deferrer:
             job_id = self.app.configure_task(TASK, queue=QUEUE, lock=lock, queueing_lock=queueing_lock).defer(
                 request_id=request.id)
         except AlreadyEnqueued:
+            # A job for this target already waits (another `koppel serve` raced this one): it takes this
+            # request when it runs (see JobRunner.run), so the request stays queued.
             log.info("already queued", request=request.id, tenant=request.tenant, target=request.target)
-            self.queue.finish(request.id, RequestStatus.SKIPPED, message="already queued")
             return None
         log.info("job deferred", request=request.id, job=job_id, tenant=request.tenant, target=request.target)
         return job_id
@@ -145,24 +147,40 @@ class JobRunner:
 
     def run(self, request_id: int) -> str:
         """Run request ``request_id``; returns its outcome. A request left running by a worker that died
-        (its stalled job retried) is taken over; a finished one is not run again."""
+        (its stalled job retried) is taken over. When the request was already finished, the job runs the
+        oldest equivalent request still queued (whose own job the queueing lock refused), if any."""
         request = self.queue.get(request_id)
         if request is None:
             log.warning("job for an unknown request", request=request_id)
             return "unknown"
-        if request.status is RequestStatus.QUEUED:
-            self.queue.claim(request_id)
-        elif request.status is RequestStatus.RUNNING:
-            log.warning("taking over a run whose worker stopped", request=request_id, tenant=request.tenant,
+        if request.status is RequestStatus.RUNNING:
+            log.warning("taking over a run whose worker stopped", request=request.id, tenant=request.tenant,
                         target=request.target)
-        else:
-            return request.status.value
-        request = self.queue.get(request_id) or request
+        elif request.status is not RequestStatus.QUEUED:
+            waiting = [r for r in self.queue.pending(request.tenant, request.target)
+                       if r.status is RequestStatus.QUEUED and r.kind is request.kind and r.plan_id == request.plan_id]
+            if not waiting:
+                return request.status.value
+            request = waiting[0]
+        if request.status is RequestStatus.QUEUED and not self.queue.claim(request.id):
+            return "claimed elsewhere"
+        request = self.queue.get(request.id) or request
         try:
-            return self.worker.execute(request, self.stop).status.value
+            outcome = self.worker.execute(request, self.stop).status.value
         except Exception as exc:  # not a KoppelError (the worker records those): a bug or the database gone
-            self.queue.finish(request_id, RequestStatus.FAILED, message=f"internal error: {exc!r}")
+            self.queue.finish(request.id, RequestStatus.FAILED, message=f"internal error: {exc!r}")
             raise
+        if request.kind is RequestKind.SYNC:
+            self._absorb(request)
+        return outcome
+
+    def _absorb(self, ran: RunRequest) -> None:
+        """Syncs of the same target queued while this one waited (two `koppel serve` racing) are answered
+        by this run, as the queue answers a second "nu synchroniseren"."""
+        for other in self.queue.pending(ran.tenant, ran.target):
+            if other.status is RequestStatus.QUEUED and other.kind is RequestKind.SYNC and other.id != ran.id \
+                    and other.requested_at <= (ran.started_at or other.requested_at):
+                self.queue.finish(other.id, RequestStatus.SKIPPED, message=f"already queued: ran as request {ran.id}")
 
     def close(self) -> None:
         self.koppel.store.close()
