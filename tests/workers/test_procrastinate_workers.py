@@ -31,6 +31,7 @@ from koppel.service.queue import RequestKind, RequestStatus, Trigger
 from tests.conftest import ADMIN_URL, need
 from tests.lifecycle.support import PASSWORD, PASSWORD_ENV, start_sandbox
 from tests.lifecycle.support import config_text as lifecycle_config
+from tests.service.conftest import without_half
 
 TENANT = "bestuur"
 YEAR = SchoolYear(2025)
@@ -217,6 +218,32 @@ timezone = "UTC"
         assert service.queue.get(due.id).status is RequestStatus.QUEUED  # type: ignore[union-attr]
     finally:
         service.close()
+
+
+def test_an_approval_is_a_job_that_a_worker_applies(tmp_path, bestuur, database):
+    config = _config(tmp_path, bestuur, database, {"a": FAST})
+    service = Service.open(config, env={})
+    worker = None
+    try:
+        assert service.koppel.sync(TENANT, "a", trigger="cli").applied is not None
+        write_layout(without_half(bestuur), tmp_path / "export", "magister")
+        held = service.koppel.sync(TENANT, "a", trigger="schedule")
+        assert held.held
+        approve = service.queue.enqueue(TENANT, "a", kind=RequestKind.APPROVE, trigger=Trigger.MANUAL,
+                                        by="beheerder", plan_id=held.plan.id)
+        assert service.queue.enqueue(TENANT, "a", kind=RequestKind.APPROVE, trigger=Trigger.MANUAL,
+                                     by="beheerder", plan_id=held.plan.id).id == approve.id
+        assert [(j[1], j[3]) for j in _jobs(database)] == [("todo", f"{TENANT}/a/approve/{held.plan.id}")]
+        worker = _worker(config)
+        _wait_for(lambda: service.queue.get(approve.id).status is RequestStatus.DONE)  # type: ignore[union-attr]
+        record = service.koppel.store.plan_record(held.plan.id)
+        assert record is not None and record.status == "applied" and record.approved_by == "beheerder"
+    finally:
+        service.close()
+        if worker is not None:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=60) == 0
+            _stop(worker)
 
 
 def test_a_sigkilled_worker_s_job_is_retried_and_converges_with_nothing_applied_twice(tmp_path, bestuur, database):
