@@ -30,7 +30,7 @@ class RunKind(StrEnum):
     """What a run did (``runs.kind``)."""
 
     APPLY = "apply"
-    SYNC = "sync"  # a sync whose plan was held (a sync that applies records an apply run)
+    SYNC = "sync"  # a sync: plan and apply in one go, or a plan held for approval
     APPROVE = "approve"  # an approval that failed before its apply run began
     RECONCILE = "reconcile"
     TAKEOVER = "takeover"
