@@ -163,6 +163,33 @@ def test_two_workers_sync_every_target_once_and_never_one_target_twice_at_a_time
     assert codes == [0, 0]
 
 
+def test_the_lock_keeps_a_second_job_of_a_running_target_waiting_while_a_worker_is_free(tmp_path, bestuur,
+                                                                                        database):
+    config = _config(tmp_path, bestuur, database, {"slow": SLOW, "other": FAST})
+    service = Service.open(config, env={})
+    workers = [_worker(config), _worker(config)]
+    try:
+        running = _sync(service, "slow")
+        _wait_for(lambda: _journal_rows(service, "slow") > 0)
+        deferrer = service.queue.deferrer
+        assert deferrer is not None
+        deferrer(running)  # a second job for the target while its first runs (as two racing serves could)
+        other = _sync(service, "other")  # the free worker takes this one meanwhile
+        _wait_for(lambda: service.queue.get(other.id).status is RequestStatus.DONE)  # type: ignore[union-attr]
+        assert service.queue.get(running.id).status is RequestStatus.RUNNING  # type: ignore[union-attr]
+        assert [j[1] for j in _jobs(database) if j[2] == f"{TENANT}/slow"] == ["doing", "todo"]
+        _wait_for(lambda: [j[1] for j in _jobs(database)] == ["succeeded"] * 3, timeout=120)
+        [run] = service.koppel.store.runs(TENANT, "slow", limit=10)  # the second job found nothing left to run
+        assert run.status == "succeeded"
+    finally:
+        service.close()
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+        codes = [process.wait(timeout=60) for process in workers]
+        _stop(*workers)
+    assert codes == [0, 0]
+
+
 def test_one_job_waits_per_target_and_a_racing_request_is_already_queued(tmp_path, bestuur, database):
     config = _config(tmp_path, bestuur, database, {"a": FAST, "b": FAST})
     service = Service.open(config, env={})
