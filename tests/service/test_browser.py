@@ -81,7 +81,7 @@ def test_log_in_approve_the_held_plan_read_a_timeline_and_log_out(browser, held_
         page.get_by_role("link", name=pupil.label).click()
         expect(page.get_by_role("heading", name=f"Tijdlijn van {pupil.label}")).to_be_visible()
         timeline = page.locator("ol.timeline")
-        expect(timeline).to_contain_text("aanmaken persoon")
+        expect(timeline).to_contain_text("persoon aangemaakt")
         expect(timeline).to_contain_text("Waarom")
         page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
 

@@ -85,6 +85,9 @@ def test_the_plan_page_reviews_removals_first_with_samples_counts_and_people_by_
     number, name = _removed_pupil(service, plan_id)
     assert number in text and name in text
     assert "eck-" not in page.text and "Pagina 1 van" not in text
+    # The safety settings read as words, not as the plan's JSON.
+    assert "Wachttijd voor verwijderen" in text and "leerlingen: 30 dagen" in text
+    assert "grace_days" not in page.text and "max_percent" not in page.text
     # Every removal is counted; the list is bounded, and says how many more there are.
     removal_total = sum(1 for c in plan.changes if c.action.value in ("suspend", "archive", "delete"))
     assert f"({dutch(removal_total)})" in text
