@@ -42,7 +42,8 @@ class Approvals:
             record = store.plan_record(record.id)
         if record.status == PlanStatus.STALE:
             raise StalePlanError(f"plan {record.id} is stale: the state moved since it was made (serial "
-                                 f"{record.serial}, now {current[1] if current else '?'}). Make a new plan.")
+                                 f"{record.serial}, now {current[1] if current else '?'}). Make a new plan.",
+                                 plan_id=record.id, made_at=record.serial, now_at=current[1] if current else None)
         if record.status == PlanStatus.SUPERSEDED:
             raise PlanError(self.superseded_message(record.id, superseded_by(record)))
         if record.status not in PENDING_PLANS:

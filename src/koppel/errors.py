@@ -112,13 +112,23 @@ class PlanError(KoppelError):
 
 
 class StalePlanError(PlanError):
-    """The state moved since the plan was made."""
+    """The state moved since the plan was made. ``plan_id``, ``made_at`` and ``now_at`` (state serials) are
+    set where they are known, so the command line can say it in the user's language."""
+
+    def __init__(self, message: str, *, plan_id: str | None = None, made_at: int | None = None,
+                 now_at: int | None = None):
+        self.plan_id, self.made_at, self.now_at = plan_id, made_at, now_at
+        super().__init__(message)
 
 
 class PlanHeldError(PlanError):
-    """The plan is held by a guard and needs approval."""
+    """The plan is held by a guard and needs approval (``holds`` of them, when known)."""
 
     exit_code = 3
+
+    def __init__(self, message: str, *, plan_id: str | None = None, holds: int | None = None):
+        self.plan_id, self.holds = plan_id, holds
+        super().__init__(message)
 
 
 class PlanNotFound(PlanError):
@@ -177,9 +187,16 @@ class StateError(KoppelError):
 
 
 class LockHeld(StateError):
-    """Another run for this tenant and target holds the lock."""
+    """Another run for this tenant and target holds the lock; who holds it, where and since when, when known."""
 
     exit_code = 4
+
+    def __init__(self, message: str, *, tenant: str | None = None, target: str | None = None,
+                 purpose: str | None = None, host: str | None = None, pid: int | None = None,
+                 since: str | None = None):
+        self.tenant, self.target, self.purpose = tenant, target, purpose
+        self.host, self.pid, self.since = host, pid, since
+        super().__init__(message)
 
 
 class StateUnavailable(StateError):

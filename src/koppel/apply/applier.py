@@ -144,12 +144,15 @@ class Applier:
         if plan.serial != serial:
             raise StalePlanError(
                 f"plan {plan.id} is stale: it was made at state serial {plan.serial}, the state is now at "
-                f"{serial} (something was applied since). Make a new plan with `koppel plan`."
+                f"{serial} (something was applied since). Make a new plan with `koppel plan`.",
+                plan_id=plan.id, made_at=plan.serial, now_at=serial,
             )
         if plan.held and not approved:
+            holds = len(plan.holds)
             raise PlanHeldError(
-                f"plan {plan.id} is held by a guard ({len(plan.holds)} hold(s)); review it and apply it with "
-                f"`koppel apply --approve {plan.id}`"
+                f"plan {plan.id} is held by a guard ({holds} {'hold' if holds == 1 else 'holds'}); review it and "
+                f"apply it with `koppel apply --approve {plan.id}`",
+                plan_id=plan.id, holds=holds,
             )
 
     def run(self, plan: Plan, *, run_id: int) -> ApplyResult:

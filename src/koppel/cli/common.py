@@ -240,8 +240,10 @@ def handle_errors(func: F) -> F:
             _error(str(exc))
             raise typer.Exit(exc.exit_code) from None
         except KoppelError as exc:
+            from koppel.cli.error_text import describe
+
             origin = _setting_origin(exc)
-            _error(str(exc) + (f"\n  {origin}" if origin else ""))
+            _error(describe(exc, current_language()) + (f"\n  {origin}" if origin else ""))
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print(current_language()._("interrupted"))

@@ -109,7 +109,9 @@ class LockRepository:
                     raise LockHeld(
                         f"another run for tenant {tenant!r}, target {target!r} is busy "
                         f"({existing.purpose or 'run'} by pid {existing.pid} on {existing.host} since "
-                        f"{existing.acquired_at}): {why}. `koppel unlock` shows the lock and removes it once stale."
+                        f"{existing.acquired_at}): {why}. `koppel unlock` shows the lock and removes it once stale.",
+                        tenant=tenant, target=target, purpose=existing.purpose, host=existing.host,
+                        pid=existing.pid, since=str(existing.acquired_at),
                     ) from None
                 self.remove_lock(tenant, target, existing.holder)
         raise LockHeld(f"could not take the run lock for tenant {tenant!r}, target {target!r}")
