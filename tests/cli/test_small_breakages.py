@@ -86,7 +86,8 @@ def test_export_not_found_names_the_full_path_and_the_config_line(tmp_path: Path
                 if text == 'path = "exprt"')
     done = koppel(tmp_path, "validate", lang=lang)
     assert done.returncode != 0
-    assert f"export not found: {tmp_path / 'exprt'}" in done.stderr
+    not_found = "export niet gevonden" if lang else "export not found"
+    assert f"{not_found}: {tmp_path / 'exprt'}" in done.stderr
     set_by = "ingesteld in" if lang else "set by"
     assert f'{set_by} {config}:{line} (tenants.school.sources.las.path = "exprt")' in done.stderr, done.stderr
 

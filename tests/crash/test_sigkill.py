@@ -239,7 +239,7 @@ def test_sigkill_at_many_points_of_a_sync_then_a_rerun_lands_exactly_the_desired
         assert creates == expected_creates, "each create is journaled once, as in the clean run"
 
         # The killed runs are on record as failed; nothing is left running or locked.
-        runs = sqlite_rows(world.state_db, "SELECT status, message FROM runs WHERE kind = 'apply'")
+        runs = sqlite_rows(world.state_db, "SELECT status, message FROM runs WHERE kind = 'sync'")
         assert not [r for r in runs if r[0] == "running"]
         stopped = [r for r in runs if r == ("failed", "the process running this stopped")]
         # (the kill before any write may come before the run was begun)
