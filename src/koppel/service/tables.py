@@ -1,5 +1,5 @@
 """The service's own tables (`koppel serve`): accounts, API tokens, sessions, login failures, the run queue,
-run statistics and notifications (added by migration 0002).
+run statistics and notifications (added by migration 0002), and the grants of roles (migration 0006).
 
 They live in the state database, on the state's shared :data:`koppel.state.metadata.metadata` (so the
 migrations see them), but only the service reads and writes them. What the service needs of the state
@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, Column, Index, Integer, String, Table, Text, 
 
 from koppel.state.metadata import BigId, metadata
 
-__all__ = ["api_tokens", "login_failures", "notifications", "run_requests", "run_stats", "sessions", "users"]
+__all__ = ["api_tokens", "grants", "login_failures", "notifications", "run_requests", "run_stats", "sessions", "users"]
 
 users = Table(
     "users",
@@ -36,6 +36,18 @@ api_tokens = Table(
     Column("last_used_at", String(32)),
     UniqueConstraint("name"),
     UniqueConstraint("token_hash"),
+)
+
+grants = Table(  # migration 0006: one role per (user or token, tenant or "*")
+    "grants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subject_kind", String(8), nullable=False),  # user | token
+    Column("subject", String(100), nullable=False),
+    Column("tenant", String(100), nullable=False),  # a tenant id or "*"
+    Column("role", String(16), nullable=False),  # viewer | operator | approver | admin
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("subject_kind", "subject", "tenant"),
 )
 
 sessions = Table(
