@@ -6,6 +6,7 @@ tables are validated by the settings model their ``kind`` registers (``koppel co
 
 Layout::
 
+    include = ["tenants/*.toml"]            # optional: one file per tenant (below), globs relative to this file
     [state]
     url = "sqlite:///koppel-state.db"      # or postgresql://user@host/db; env KOPPEL_STATE_URL wins
 
@@ -13,11 +14,17 @@ Layout::
     name = "…"
     [tenants.<id>.sources.<name>]           # kind = "csv" | …; the name is part of every key: keep it
     [tenants.<id>.targets.<name>]           # kind = "itslearning" | "fake"; plus [.rules] [.policy] …
+
+An included file holds exactly one tenant, written as in koppel.toml (``[tenants.<id>]`` and its sub-tables),
+so a tenant moves between files unchanged. Every problem in it is reported with its own path and line, and
+its relative paths (exports, secret files) resolve against its own folder. See docs/configuration.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import glob
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -186,6 +193,11 @@ class TenantConfig:
     validation: ValidationSettings
     sources: Mapping[str, SourceConfig]
     targets: Mapping[str, TargetConfig]
+    # Where the tenant is written: the included file (None: the configuration file itself) and the line of
+    # its [tenants.<id>] table. Relative paths in it resolve against ``base_dir`` (None: the configuration's).
+    file: Path | None = None
+    line: int | None = None
+    base_dir: Path | None = None
 
     def choose_year(self, today: dt.date, override: str | None = None) -> YearChoice:
         """The school year koppel works on, and why: ``--year`` when given, else ``school_year`` in
@@ -238,10 +250,20 @@ class Config:
     tenants: Mapping[str, TenantConfig]
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
     service: Mapping[str, Any] = field(default_factory=dict)
+    # The files ``include`` brought in, in the order they were read.
+    included: tuple[Path, ...] = ()
 
     @property
     def base_dir(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
+
+    def tenant_dir(self, tenant: TenantConfig) -> Path:
+        """The folder a tenant's relative paths (exports, secret files) resolve against: its own file's."""
+        return tenant.base_dir if tenant.base_dir is not None else self.base_dir
+
+    def tenant_file(self, tenant: TenantConfig) -> Path | None:
+        """The file a tenant is written in: its included file, else the configuration file."""
+        return tenant.file if tenant.file is not None else self.path
 
     def tenant(self, tenant_id: str | None) -> TenantConfig:
         if tenant_id is None:
@@ -258,20 +280,31 @@ class Config:
                 school_year: SchoolYear | None = None, retry: RetryPolicy | None = None) -> ConnectorContext:
         import os
 
-        return ConnectorContext(tenant=tenant.id, base_dir=self.base_dir, env=dict(env if env is not None else os.environ),
-                                school_year=school_year, retry=retry)
+        return ConnectorContext(tenant=tenant.id, base_dir=self.tenant_dir(tenant),
+                                env=dict(env if env is not None else os.environ), school_year=school_year, retry=retry)
+
+    def locate(self, loc: tuple[str, ...]) -> tuple[Path | None, int | None]:
+        """The file and line of a setting (or of its table when the key is not written): a tenant's setting
+        (``("tenants", id, …)``) in the file that tenant is written in, anything else in the configuration
+        file. ``(None, None)`` when the configuration was not read from a file."""
+        file = self.path
+        if len(loc) >= 2 and loc[0] == "tenants" and loc[1] in self.tenants:
+            file = self.tenant_file(self.tenants[loc[1]])
+        if file is None:
+            return None, None
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return file, None
+        return file, SettingLocator(text)(loc)
 
     def where(self, loc: tuple[str, ...]) -> str | None:
-        """``/full/path/koppel.toml:line`` of a setting (or of its table when the key is not written); None when
-        the configuration was not read from a file."""
-        if self.path is None:
+        """``/full/path/koppel.toml:line`` of a setting (or of its table when the key is not written), in the
+        included file for a tenant written in one; None when the configuration was not read from a file."""
+        file, line = self.locate(loc)
+        if file is None:
             return None
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except OSError:
-            return str(self.path.absolute())
-        line = SettingLocator(text)(loc)
-        return f"{self.path.absolute()}:{line}" if line else str(self.path.absolute())
+        return f"{file.absolute()}:{line}" if line else str(file.absolute())
 
     def state_url(self, env: Mapping[str, str] | None = None) -> str:
         import os
@@ -289,53 +322,193 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate ``path``; raise ConfigError listing every problem found."""
+    """Read and validate ``path`` and the tenant files it includes; raise ConfigError listing every problem found."""
     path = Path(path)
+    text = _read_text(path, missing="configuration file not found (create one with `koppel init`)")
+    return parse_config(text, path=path)
+
+
+def _read_text(path: Path, *, missing: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem("configuration file not found (create one with `koppel init`)",
-                                         file=str(path))]) from None
+        raise ConfigError([ConfigProblem(missing, file=str(path))]) from None
+    except IsADirectoryError:
+        raise ConfigError([ConfigProblem("is a folder, not a file", file=str(path))]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError([ConfigProblem(f"not UTF-8 text: {exc.reason}", file=str(path))]) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(f"cannot read: {exc.strerror}", file=str(path))]) from None
-    return parse_config(text, path=path)
 
 
-def parse_config(text: str, *, path: Path | None = None) -> Config:
-    fname = str(path) if path else "<config>"
+def _parse_toml(text: str, fname: str) -> dict[str, Any]:
     try:
-        raw = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         line = int(m.group(1)) if m else None
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ConfigError([ConfigProblem(f"not valid TOML: {msg}", file=fname, line=line)]) from None
-    locate = SettingLocator(text)
-    problems: list[ConfigProblem] = []
 
-    def problem(message: str, loc: tuple) -> None:
+
+class _Problems:
+    """Collects the problems of one file: ``report(message, loc)`` names the setting and finds its line."""
+
+    def __init__(self, problems: list[ConfigProblem], fname: str, text: str):
+        self.problems, self.fname, self.locate = problems, fname, SettingLocator(text)
+
+    def __call__(self, message: str, loc: tuple, line: int | None = None) -> None:
         setting = ".".join(str(p) for p in loc)
-        problems.append(ConfigProblem(message, setting=setting or None, file=fname, line=locate(loc)))
+        self.problems.append(ConfigProblem(message, setting=setting or None, file=self.fname,
+                                           line=line or self.locate(loc)))
+
+
+@dataclass
+class _Tenants:
+    """The tenants read so far, from koppel.toml and each included file: ids are unique across all files."""
+
+    configs: dict[str, TenantConfig] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+    defined: dict[str, str] = field(default_factory=dict)  # id -> "file:line" where it is written
+
+    def add(self, tid: str, traw: Any, problem: _Problems, *, file: Path | None = None) -> None:
+        line = problem.locate(("tenants", tid))
+        here = f"{problem.fname}:{line}" if line else problem.fname
+        if tid in self.defined:
+            problem(f"tenant {tid!r} is defined twice: here and in {self.defined[tid]} (tenant ids must be unique "
+                    "across koppel.toml and the files it includes)", ("tenants", tid))
+            _tenant(tid, traw, problem)  # still checked: every problem at once
+            return
+        self.defined[tid] = here
+        self.raw[tid] = traw
+        tenant = _tenant(tid, traw, problem, file=file, line=line, base_dir=file.parent if file else None)
+        if tenant is not None:
+            self.configs[tid] = tenant
+
+
+def parse_config(text: str, *, path: Path | None = None) -> Config:
+    fname = str(path) if path else "<config>"
+    raw = _parse_toml(text, fname)
+    problems: list[ConfigProblem] = []
+    problem = _Problems(problems, fname, text)
 
     state = validate_section(StateSettings, raw.get("state", {}), ("state",), problem)
     log = validate_section(LogSettings, raw.get("log", {}), ("log",), problem)
     for key in raw:
-        if key not in ("state", "log", "tenants", "service"):
-            problem(f"unknown section {key!r} (known: state, log, service, tenants)", (key,))
+        if key not in ("include", "state", "log", "tenants", "service"):
+            problem(f"unknown section {key!r} (known: include, state, log, service, tenants)", (key,))
+    tenants = _Tenants()
     tenants_raw = raw.get("tenants")
-    tenants: dict[str, TenantConfig] = {}
-    if not isinstance(tenants_raw, dict) or not tenants_raw:
-        problem("no tenants configured: add a [tenants.<id>] section (`koppel init` writes one)", ("tenants",))
-    else:
-        for tid, traw in tenants_raw.items():
-            tenant = _tenant(tid, traw, problem)
-            if tenant is not None:
-                tenants[tid] = tenant
+    if tenants_raw is not None and not isinstance(tenants_raw, dict):
+        problem("must be tables: [tenants.<id>]", ("tenants",))
+    for tid, traw in (tenants_raw or {}).items() if isinstance(tenants_raw, dict) else ():
+        tenants.add(tid, traw, problem)
+    included = _include(raw, path, problem)
+    for file in included:
+        _include_tenant_file(file, tenants, problems)
+    if not tenants.raw and not problems:
+        problem("no tenants configured: add a [tenants.<id>] section (`koppel init` writes one) or include tenant "
+                "files (include = [\"tenants/*.toml\"])", ("tenants",))
     if problems:
         raise ConfigError(problems)
-    return Config(path=path, state=state, log=log, tenants=tenants, raw=raw, service=raw.get("service", {}))
+    merged = {**raw, "tenants": tenants.raw}
+    return Config(path=path, state=state, log=log, tenants=tenants.configs, raw=merged,
+                  service=raw.get("service", {}), included=tuple(included))
+
+
+def _include(raw: Mapping[str, Any], path: Path | None, problem: _Problems) -> list[Path]:
+    """The files ``include = [...]`` names, each once, in pattern order and sorted within a pattern.
+
+    A pattern is a glob relative to the configuration's folder (``**`` for sub-folders); absolute
+    patterns and ``..`` are allowed: koppel.toml is the operator's own file and already names any
+    export or secret file it likes. A pattern that matches no file is an error, not an empty set: a
+    typo must not silently drop every tenant it was meant to bring in."""
+    if "include" not in raw:
+        return []
+    patterns = raw["include"]
+    example = 'e.g. include = ["tenants/*.toml"]'
+    if not isinstance(patterns, list):
+        problem(f"must be a list of file patterns, {example}, not {_toml_type(patterns)}", ("include",))
+        return []
+    base = path.parent if path else Path.cwd()
+    itself = path.resolve() if path else None
+    seen: set[Path] = set()
+    files: list[Path] = []
+    for number, pattern in enumerate(patterns, start=1):
+        if not isinstance(pattern, str) or not pattern.strip():
+            what = "an empty string" if isinstance(pattern, str) else _toml_type(pattern)
+            problem(f"entry {number} must be a file pattern (a string, {example}), not {what}", ("include",))
+            continue
+        line = _pattern_line(problem, pattern)
+        matches = sorted(glob.glob(os.path.join(base, os.path.expanduser(pattern)), recursive=True))
+        if not matches:
+            problem(f"{pattern!r} matches no file (looked in {base.absolute()}); a pattern that matches nothing "
+                    "is an error, so that a typo cannot drop tenants unnoticed", ("include",), line)
+        for match in matches:
+            file = Path(match)
+            if file.is_dir():
+                problem(f"{pattern!r} matches the folder {file}: include files, e.g. "
+                        f"{pattern.rstrip('/')}/*.toml", ("include",), line)
+                continue
+            resolved = file.resolve()
+            if resolved == itself:
+                problem(f"{pattern!r} matches this configuration file itself; only tenant files may be included",
+                        ("include",), line)
+            elif resolved not in seen:  # a file two patterns match is read once
+                seen.add(resolved)
+                files.append(file)
+    return files
+
+
+def _pattern_line(problem: _Problems, pattern: str) -> int | None:
+    """The line on which ``pattern`` is written in the include list (the list may span several lines)."""
+    first = problem.locate(("include",))
+    if first is None:
+        return None
+    for number in range(first, len(problem.locate.lines) + 1):
+        if pattern in problem.locate.lines[number - 1]:
+            return number
+    return first
+
+
+def _include_tenant_file(file: Path, tenants: _Tenants, problems: list[ConfigProblem]) -> None:
+    """Read one included file: exactly one ``[tenants.<id>]`` table, its problems named with its own path."""
+    fname = str(file)
+    try:
+        text = _read_text(file, missing="included file disappeared while reading")
+        raw = _parse_toml(text, fname)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return
+    problem = _Problems(problems, fname, text)
+    for key in raw:
+        if key == "include":
+            problem("include is read only in koppel.toml: a tenant file does not include other files", (key,))
+        elif key != "tenants":
+            problem(f"{key!r} does not belong in a tenant file: it holds exactly one [tenants.<id>] table "
+                    "(state, log and service stay in koppel.toml)", (key,))
+    found = raw.get("tenants")
+    if not isinstance(found, dict) or not found:
+        problem("no tenant in this file: an included file holds exactly one [tenants.<id>] table", ("tenants",))
+        return
+    ids = list(found)
+    for extra in ids[1:]:
+        problem(f"a second tenant {extra!r} in this file (the first is {ids[0]!r}): an included file holds exactly "
+                "one tenant; give it a file of its own", ("tenants", extra))
+    for tid in ids:
+        tenants.add(tid, found[tid], problem, file=file)
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return type(value).__name__
 
 
 def validate_section(model: type[BaseModel], data: Any, loc: tuple, problem) -> Any:
@@ -361,7 +534,11 @@ def _unknown_setting(name: str, model: type[BaseModel], path: tuple) -> str:
     fields = _fields_at(model, path)
     close = difflib.get_close_matches(str(name), fields, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else (f"; known: {', '.join(sorted(fields))}" if fields else "")
-    return f"unknown setting {name!r}{hint}"
+    return f"unknown setting {name!r}{hint}{_INCLUDE_HINT if name == 'include' else ''}"
+
+
+# TOML puts a key after a [table] header in that table: `include` written below [state] lands there.
+_INCLUDE_HINT = " (include = [...] belongs at the top of koppel.toml, before the first [table])"
 
 
 def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
@@ -378,7 +555,8 @@ def _fields_at(model: type[BaseModel], path: tuple) -> list[str]:
     return []
 
 
-def _tenant(tid: str, traw: Any, problem) -> TenantConfig | None:
+def _tenant(tid: str, traw: Any, problem, *, file: Path | None = None, line: int | None = None,
+            base_dir: Path | None = None) -> TenantConfig | None:
     loc = ("tenants", tid)
     if not _ID.match(tid):
         problem("tenant ids use letters, digits, '-', '_' and '.' (at most 64)", loc)
@@ -390,7 +568,8 @@ def _tenant(tid: str, traw: Any, problem) -> TenantConfig | None:
             import difflib
 
             close = difflib.get_close_matches(key, sorted(_TENANT_KEYS), n=1)
-            problem(f"unknown setting {key!r}" + (f"; did you mean {close[0]!r}?" if close else ""), loc + (key,))
+            problem(f"unknown setting {key!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+                    + (_INCLUDE_HINT if key == "include" else ""), loc + (key,))
     school_year = str(traw.get("school_year", "auto"))
     if school_year != "auto":
         try:
@@ -421,7 +600,7 @@ def _tenant(tid: str, traw: Any, problem) -> TenantConfig | None:
         return None
     return TenantConfig(
         id=tid, name=str(traw.get("name", tid)), school_year=school_year, year_start=year_start,
-        validation=validation, sources=sources, targets=targets,
+        validation=validation, sources=sources, targets=targets, file=file, line=line, base_dir=base_dir,
     )
 
 
@@ -514,8 +693,9 @@ class SettingLocator:
 
     def __init__(self, text: str):
         self.entries: list[tuple[tuple[str, ...], int]] = []
+        self.lines = text.splitlines()
         table: tuple[str, ...] = ()
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        for lineno, line in enumerate(self.lines, start=1):
             h = self._HEADER.match(line)
             if h:
                 table = _split_dotted(h.group(1))
@@ -530,6 +710,11 @@ class SettingLocator:
         while path:
             for entry, lineno in self.entries:
                 if entry == path:
+                    return lineno
+            # A table written only through its sub-tables ([tenants.a.sources.las] without [tenants.a]):
+            # the first line inside it.
+            for entry, lineno in self.entries:
+                if entry[:len(path)] == path:
                     return lineno
             path = path[:-1]
         return None
