@@ -45,6 +45,7 @@ from koppel.validation import ValidationSettings
 
 __all__ = [
     "Config",
+    "ConfigCheck",
     "PolicySettings",
     "RetrySettings",
     "ScheduleSettings",
@@ -53,6 +54,7 @@ __all__ = [
     "TargetConfig",
     "TenantConfig",
     "YearChoice",
+    "check_config",
     "load_config",
     "public_view",
     "validate_section",
@@ -387,6 +389,35 @@ class _Tenants:
 
 
 def parse_config(text: str, *, path: Path | None = None) -> Config:
+    config, problems, _ = _assemble(text, path)
+    if problems or config is None:
+        raise ConfigError(problems or [ConfigProblem("invalid configuration", file=str(path) if path else None)])
+    return config
+
+
+@dataclass(frozen=True)
+class ConfigCheck:
+    """What `koppel tenant check` reports: every problem in koppel.toml and the files it includes, the
+    configuration when there were none, and where each tenant id is written (also when it has problems)."""
+
+    config: Config | None
+    problems: tuple[ConfigProblem, ...]
+    defined: Mapping[str, str]  # tenant id -> "file:line"
+
+
+def check_config(path: str | Path) -> ConfigCheck:
+    """Read ``path`` and its included files like :func:`load_config`, but return the problems instead of
+    raising them (a file that cannot be read or is no TOML is one problem)."""
+    path = Path(path)
+    try:
+        text = _read_text(path, missing="configuration file not found (create one with `koppel init`)")
+        config, problems, tenants = _assemble(text, path)
+    except ConfigError as exc:
+        return ConfigCheck(None, exc.problems, {})
+    return ConfigCheck(None if problems else config, tuple(problems), dict(tenants.defined))
+
+
+def _assemble(text: str, path: Path | None) -> tuple[Config | None, list[ConfigProblem], _Tenants]:
     fname = str(path) if path else "<config>"
     raw = _parse_toml(text, fname)
     problems: list[ConfigProblem] = []
@@ -410,10 +441,11 @@ def parse_config(text: str, *, path: Path | None = None) -> Config:
         problem("no tenants configured: add a [tenants.<id>] section (`koppel init` writes one) or include tenant "
                 "files (include = [\"tenants/*.toml\"])", ("tenants",))
     if problems:
-        raise ConfigError(problems)
+        return None, problems, tenants
     merged = {**raw, "tenants": tenants.raw}
-    return Config(path=path, state=state, log=log, tenants=tenants.configs, raw=merged,
-                  service=raw.get("service", {}), included=tuple(included))
+    config = Config(path=path, state=state, log=log, tenants=tenants.configs, raw=merged,
+                    service=raw.get("service", {}), included=tuple(included))
+    return config, problems, tenants
 
 
 def _include(raw: Mapping[str, Any], path: Path | None, problem: _Problems) -> list[Path]:

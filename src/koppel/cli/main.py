@@ -694,6 +694,7 @@ from koppel.cli import (  # noqa: E402
     sandbox_cmds,  # noqa: F401
     service_cmds,  # noqa: F401
     takeover_cmds,  # noqa: F401
+    tenant_cmds,  # noqa: F401
     worker_cmds,  # noqa: F401
 )
 
