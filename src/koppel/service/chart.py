@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from koppel.service.i18n import Translator
 from koppel.service.models import ChartPoint
 
-__all__ = ["render_chart"]
+__all__ = ["bar_title", "render_chart"]
 
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 22
 _TICKS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
@@ -84,8 +84,7 @@ def _draw(points: Sequence[ChartPoint], *, now: dt.datetime, days: int, tr: Tran
     for p in points:
         moment = dt.datetime.fromisoformat(p.started_at)
         x = LEFT + max(0.0, (moment - start).total_seconds()) / (days * 86400) * plot_w - bar_w / 2
-        title = escape(tr("chart.bar", at=tr.when(p.started_at), changes=tr.num(p.changes), errors=tr.num(p.errors)))
-        title = Markup(f"{title} · {escape(tr.word('status', p.status))}")
+        title = escape(bar_title(p, tr))
         parts.append(f'<g><title>{title}</title>')
         if p.changes:
             h = _log(p.changes) / top * up_h
@@ -103,6 +102,18 @@ def _draw(points: Sequence[ChartPoint], *, now: dt.datetime, days: int, tr: Tran
         parts.append("</g>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+_RESULTS = ("succeeded", "partial", "failed", "held", "running", "stopped")
+
+
+def bar_title(point: ChartPoint, tr: Translator) -> str:
+    """What one bar is, in the page's language: when, the run's result, and what it did —
+    ``5 dec 2026 14:02 CET · geslaagd: 1.234 wijzigingen doorgevoerd, 0 fouten``; a held run says that its plan
+    awaits approval and nothing was applied, rather than only its status word."""
+    key = f"chart.bar.{point.status}" if point.status in _RESULTS else "chart.bar.other"
+    return tr(key, at=tr.when(point.started_at), status=tr.word("status", point.status),
+              changes=tr.plural("n.changes", point.changes), errors=tr.plural("n.errors", point.errors))
 
 
 def _short(n: int) -> str:

@@ -120,7 +120,22 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "chart.legend_changes": ("wijzigingen", "changes"),
     "chart.legend_errors": ("fouten", "errors"),
     "chart.scale": ("logaritmische schaal", "logarithmic scale"),
-    "chart.bar": ("{at}: {changes} wijzigingen, {errors} fouten", "{at}: {changes} changes, {errors} errors"),
+    # -- the run chart's bar titles: what each bar is, per result (chart.py) ---------------------------
+    "chart.bar.succeeded": ("{at} · geslaagd: {changes} doorgevoerd, {errors}",
+                            "{at} · succeeded: {changes} applied, {errors}"),
+    "chart.bar.partial": ("{at} · deels geslaagd: {changes} doorgevoerd, {errors}",
+                          "{at} · partly succeeded: {changes} applied, {errors}"),
+    "chart.bar.failed": ("{at} · mislukt: {changes} doorgevoerd, {errors}",
+                         "{at} · failed: {changes} applied, {errors}"),
+    "chart.bar.held": ("{at} · tegengehouden: het plan wacht op goedkeuring; in deze synchronisatie is niets "
+                       "doorgevoerd ({changes}, {errors})",
+                       "{at} · held: the plan awaits approval; this run applied nothing ({changes}, {errors})"),
+    "chart.bar.running": ("{at} · bezig: tot nu toe {changes} doorgevoerd, {errors}",
+                          "{at} · running: {changes} applied so far, {errors}"),
+    "chart.bar.stopped": ("{at} · gestopt: {changes} doorgevoerd, {errors}",
+                          "{at} · stopped: {changes} applied, {errors}"),
+    "chart.bar.other": ("{at} · {status}: {changes} doorgevoerd, {errors}",
+                        "{at} · {status}: {changes} applied, {errors}"),
     # -- plans -----------------------------------------------------------------------------------
     "plans.title": ("Plannen", "Plans"),
     "plans.held": ("Wachten op goedkeuring", "Awaiting approval"),
@@ -443,6 +458,20 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "verdict.one-role": ("De persoon heeft al een sterkere rol in deze groep (één rol per groep).",
                          "The person already has a stronger role in this group (one role per group)."),
     # == end of B1's section =========================================================================
+    # == roles per tenant (issue 13, task B) ==========================================================
+    "role.forbidden": (("Hiervoor is de rol {role} (of hoger) nodig bij {tenant}; u heeft die niet. Vraag een "
+                        "beheerder om `koppel user grant`."),
+                       ("This needs the role {role} (or higher) on {tenant}, which you do not have. Ask an "
+                        "administrator for `koppel user grant`.")),
+    "role.viewer": ("kijker", "viewer"),
+    "role.operator": ("operator", "operator"),
+    "role.approver": ("goedkeurder", "approver"),
+    "role.admin": ("beheerder", "admin"),
+    "config.partial": (("U ziet alleen de besturen waarop u een rol heeft, niet het hele bestand: dat bevat ook "
+                        "andere besturen."),
+                       ("You see only the tenants you have a role on, not the whole file: it holds other tenants "
+                        "too.")),
+    # == end of roles per tenant =====================================================================
 }
 
 
