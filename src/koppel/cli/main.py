@@ -41,7 +41,7 @@ from koppel.cli.common import (
 if TYPE_CHECKING:
     from koppel.apply.applier import ApplyResult
     from koppel.config import Config
-    from koppel.pipeline import Koppel, Progress
+    from koppel.pipeline import Koppel, PlanOutcome, Progress
     from koppel.plan.model import Plan
 
 app = typer.Typer(
@@ -176,20 +176,21 @@ def plan(
                                               "(case-insensitive).")] = None,
     show_payloads: Annotated[bool, typer.Option("--show-payloads", help="After the plan, the request each change "
                                                 "would send to the target (text output; no credentials).")] = False,
+    full: Annotated[bool, typer.Option("--full", help="Plan even when the export, configuration, state and day are "
+                                       "those of the last sync that found nothing to change.")] = False,
 ) -> None:
     """Show what would change in the target: create, update, suspend, restore, archive, delete — with reasons.
 
     A preview: it records nothing and stores no held plan (`koppel sync` does, as a run). --out saves the plan
-    to a file only. An export of another school year than koppel works on stops with what to do (exit 1)."""
-    from koppel.cli.summaries import year_line
-    from koppel.plan.render import render_text
-
+    to a file only. An export of another school year than koppel works on stops with what to do (exit 1).
+    When the export's bytes, the configuration, koppel's version, the state and the day are those of the last
+    sync that found nothing to change, it says so without planning again (--full plans anyway)."""
     t = current_language()
     if show_payloads and fmt is Format.JSON:
         raise fail(t._("--show-payloads shows the payloads in text output: leave out --format json"))
     app_ = _app(config)
     t = current_language()
-    outcome = app_.plan(tenant, target, year=year)
+    outcome = app_.plan(tenant, target, year=year, shortcut=not full and out_file is None and not show_payloads)
     p = outcome.plan
     if out_file is not None:
         try:
@@ -202,30 +203,42 @@ def plan(
         p.write_json(cast("BinaryIO", JsonTerminalSafe(sys.stdout.buffer)))  # writes whole JSON tokens
         sys.stdout.flush()
     else:
-        if outcome.year_choice is not None:
-            out.print(year_line(t, outcome.year_choice), markup=False)
-        if search is not None:
-            from koppel.plan.render import render_search
-
-            out.print(render_search(p, search, limit=None if show_all else 200, lang=t), markup=False, end="")
-        else:
-            out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools), lang=t),
-                      markup=False, end="")
-        if show_payloads:
-            from koppel.cli.preview import render_payloads
-
-            out.print(render_payloads(app_.config, p, limit=None if show_all else 50), markup=False, end="")
-        if p.held:  # its text says how to approve it; this preview stored nothing
-            out.print("\n" + t._("This preview stored nothing. `koppel apply --approve ID` plans again and applies "
-                                 "the plan when it is still this one; `koppel sync` stores it as the target's held "
-                                 "plan."), markup=False)
-        if out_file is not None:
-            out.print("\n" + t._("Saved to {file}. Apply it with `koppel apply {file}`.").format(file=out_file),
-                      markup=False)
-        elif p.changes and not p.held:
-            out.print("\n" + t._("Apply with `koppel apply` (plans again, shows the plan and asks) or save it with "
-                                 "--out and apply the file."), markup=False)
+        _print_plan(app_, outcome, search=search, show_all=show_all, show_payloads=show_payloads, out_file=out_file)
     finish(2 if detailed_exitcode and p.changes else 0, store=app_.store)
+
+
+def _print_plan(app_: Koppel, outcome: PlanOutcome, *, search: str | None, show_all: bool, show_payloads: bool,
+                out_file: Path | None) -> None:
+    """`koppel plan`'s text output: the school year, the plan (or the changes matching --search), the payloads
+    when asked, and what to do next."""
+    from koppel.cli.summaries import year_line
+    from koppel.plan.render import render_text
+
+    t = current_language()
+    p = outcome.plan
+    if outcome.year_choice is not None:
+        out.print(year_line(t, outcome.year_choice), markup=False)
+    if search is not None:
+        from koppel.plan.render import render_search
+
+        out.print(render_search(p, search, limit=None if show_all else 200, lang=t), markup=False, end="")
+    else:
+        out.print(render_text(p, limit=None if show_all else 50, school_names=dict(outcome.schools), lang=t),
+                  markup=False, end="")
+    if show_payloads:
+        from koppel.cli.preview import render_payloads
+
+        out.print(render_payloads(app_.config, p, limit=None if show_all else 50), markup=False, end="")
+    if p.held:  # its text says how to approve it; this preview stored nothing
+        out.print("\n" + t._("This preview stored nothing. `koppel apply --approve ID` plans again and applies "
+                             "the plan when it is still this one; `koppel sync` stores it as the target's held "
+                             "plan."), markup=False)
+    if out_file is not None:
+        out.print("\n" + t._("Saved to {file}. Apply it with `koppel apply {file}`.").format(file=out_file),
+                  markup=False)
+    elif p.changes and not p.held:
+        out.print("\n" + t._("Apply with `koppel apply` (plans again, shows the plan and asks) or save it with "
+                             "--out and apply the file."), markup=False)
 
 
 # -- apply / sync -----------------------------------------------------------------------------------
@@ -319,12 +332,16 @@ def sync(
     target: TargetOpt = None,
     year: YearOpt = None,
     fmt: FormatOpt = Format.TEXT,
+    full: Annotated[bool, typer.Option("--full", help="Plan even when the export, configuration, state and day are "
+                                       "those of the last sync that found nothing to change.")] = False,
 ) -> None:
     """Plan and apply in one go — unless a guard holds the plan (exit code 3; approve it with `koppel apply --approve`).
 
     Never asks: sync is the scheduled command (cron, the service), and its guards hold large removals for approval
     instead. It records the LAS read and stores a held plan as the target's one held plan (older ones are marked
-    superseded). Use `koppel apply` to see the plan and confirm it by hand."""
+    superseded). Use `koppel apply` to see the plan and confirm it by hand. When the export's bytes, the
+    configuration, koppel's version, the state and the day are those of the last sync that found nothing to change,
+    it records an unchanged run without reading or planning (--full plans anyway)."""
     from koppel.cli.summaries import year_line
     from koppel.plan.render import render_summary_line, render_text
 
@@ -338,7 +355,7 @@ def sync(
                 out.print(render_summary_line(p, t), markup=False)
             return bars.enter_context(progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT))
 
-        outcome = app_.sync(tenant, target, year=year, before_apply=starting)
+        outcome = app_.sync(tenant, target, year=year, before_apply=starting, full=full)
     p = outcome.plan
     if outcome.applied is None:  # held
         if fmt is Format.JSON:
