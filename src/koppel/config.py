@@ -349,6 +349,8 @@ def _parse_toml(text: str, fname: str) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         line = int(m.group(1)) if m else None
+        if line is None and "(at end of document)" in str(exc):  # an unclosed list or string: its last line
+            line = max(1, len(text.splitlines()))
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         raise ConfigError([ConfigProblem(f"not valid TOML: {msg}", file=fname, line=line)]) from None
 
