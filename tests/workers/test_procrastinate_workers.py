@@ -320,20 +320,84 @@ def test_a_sigkilled_worker_s_job_is_retried_and_converges_with_nothing_applied_
         sandbox.stop()
 
 
-def test_sigterm_lets_the_running_job_finish_and_exits_0(tmp_path, bestuur, database):
+def _sandbox_config(tmp_path: Path, bestuur: Bestuur, database: str, sandbox, **target: object) -> Path:
+    text = lifecycle_config(url=sandbox.endpoint("combined"), state=database, policy=OPEN_GUARDS,
+                            target_settings={"batch_size": 5, "max_operations_in_flight": 5, **target})
+    config = tmp_path / "koppel.toml"
+    config.write_text(text + '\n[service]\nengine = "procrastinate"\n', encoding="utf-8")
+    write_layout(bestuur, tmp_path / "export" / str(YEAR), "magister")
+    return config
+
+
+def _live_persons(sandbox) -> list[str]:
+    return [p["sync_key"] for p in sandbox.objects()["persons"] if not p["trashed"]]
+
+
+def test_sigterm_stops_after_the_current_batch_and_another_worker_finishes_the_run(tmp_path, bestuur, database):
+    """Against the itslearning sandbox: SIGTERM mid-apply ends the process within a bound, with every
+    change the sandbox received recorded (no half batch); the request waits again and a second worker
+    continues the run from the journal — nothing created twice."""
+    sandbox = start_sandbox(tmp_path / "sandbox.db", latency_ms=100)
+    try:
+        config = _sandbox_config(tmp_path, bestuur, database, sandbox)
+        env = {PASSWORD_ENV: PASSWORD}
+        service = Service.open(config, env=env)
+        first = _worker(config, env=env)
+        second = None
+        try:
+            request = _sync(service, ITS)
+            _wait_for(lambda: len(_live_persons(sandbox)) >= 10)
+            signalled = time.monotonic()
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(timeout=30) == 0
+            stopped_in = time.monotonic() - signalled
+            store = service.koppel.store
+            [run] = store.runs(TENANT, ITS, limit=10)
+            assert run.status == "stopped", (run.status, run.message)
+            waiting = service.queue.get(request.id)
+            assert waiting is not None and waiting.status is RequestStatus.QUEUED and waiting.run_id == run.id
+            assert "worker stopped after a batch" in (waiting.message or "")
+            # no half batch: everything the sandbox received is recorded, and the run did stop early
+            live = _live_persons(sandbox)
+            recorded = store.counts(TENANT, ITS)["person"]["active"]
+            assert len(live) == recorded > 0
+            assert recorded < 120  # of 120 pupils and their teachers
+            [job] = _jobs(database)
+            assert job[1] == "todo"  # procrastinate retries the interrupted job
+            second = _worker(config, env=env)
+            _wait_for(lambda: service.queue.get(request.id).status is RequestStatus.DONE, timeout=120)  # type: ignore[union-attr]
+            last, stopped = store.runs(TENANT, ITS, limit=10)
+            assert (last.status, stopped.id) == ("succeeded", run.id)
+            assert service.queue.get(request.id).run_id == last.id  # type: ignore[union-attr]
+            live = _live_persons(sandbox)
+            assert len(live) == len(set(live)) == store.counts(TENANT, ITS)["person"]["active"]
+            with psycopg.connect(database.replace("+psycopg", "")) as conn:
+                twice = conn.execute("SELECT key FROM journal WHERE action = 'create' AND outcome = 'done' "
+                                     "GROUP BY key HAVING count(*) > 1").fetchall()
+            assert twice == []
+            print(f"SIGTERM to exit: {stopped_in:.2f} s")
+            assert stopped_in < 10
+        finally:
+            service.close()
+            if second is not None:
+                second.send_signal(signal.SIGTERM)
+                second.wait(timeout=60)
+            _stop(*[p for p in (first, second) if p is not None])
+    finally:
+        sandbox.stop()
+
+
+def test_a_second_sigterm_ends_the_worker_at_once(tmp_path, bestuur, database):
     config = _config(tmp_path, bestuur, database, {"slow": SLOW})
     service = Service.open(config, env={})
-    worker = _worker(config)
+    worker = _worker(config, "--stop-timeout", "600")
     try:
-        request = _sync(service, "slow")
+        _sync(service, "slow")
         _wait_for(lambda: _journal_rows(service, "slow") > 0)
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=120) == 0
-        assert service.queue.get(request.id).status is RequestStatus.DONE  # type: ignore[union-attr]
-        [run] = service.koppel.store.runs(TENANT, "slow", limit=10)
-        assert run.status == "succeeded"
-        assert _recorded(service, "slow") > 0
-        assert [j[1] for j in _jobs(database)] == ["succeeded"]
+        time.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) == -signal.SIGTERM
     finally:
         service.close()
         _stop(worker)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import threading
 from collections.abc import Mapping
@@ -40,8 +41,8 @@ from koppel.service.queue import RequestKind, RequestStatus, RunQueue, RunReques
 from koppel.service.settings import ServiceSettings
 from koppel.service.worker import Worker
 
-__all__ = ["ENGINE", "QUEUE", "TASK", "Deferrer", "JobRunner", "check_engine", "conninfo", "ensure_schema",
-           "run_worker"]
+__all__ = ["ENGINE", "QUEUE", "TASK", "Deferrer", "JobRunner", "RunInterrupted", "check_engine", "conninfo",
+           "ensure_schema", "run_worker"]
 
 log = structlog.get_logger("koppel.jobs")
 
@@ -128,22 +129,54 @@ class Deferrer:
         self.app.close()
 
 
-class JobRunner:
-    """What a job does in `koppel worker`: the request's run, through the in-process worker's code."""
+class RunInterrupted(Exception):
+    """The job's run stopped after a batch because the worker is shutting down: procrastinate retries the
+    job (:data:`RETRY`), and the next attempt continues from the journal."""
 
-    def __init__(self, koppel: Koppel, queue: RunQueue, worker: Worker):
+
+# Only an interrupted run is retried by procrastinate; a failed run is retried by the schedule (with the
+# backoff of koppel.service.scheduler) or by a person, and a stalled job by _retry_stalled.
+RETRY_WAIT_S = 2
+
+
+class JobRunner:
+    """What a job does in `koppel worker`: the request's run, through the in-process worker's code.
+
+    Each run gets its own thread and stop event. SIGTERM sets every stop event (the applies stop after the
+    batches in flight and their requests are queued again); a run that outlives ``run_timeout_s`` is
+    asked to stop too and, when it does not within ``timeout_grace_s`` (a LAS that never answers), its
+    request fails as timed out and the job ends — the thread is left behind (Python cannot end it), no
+    second run of that target starts in this process while it lives, and its late outcome is not
+    recorded over the timeout."""
+
+    def __init__(self, koppel: Koppel, queue: RunQueue, worker: Worker, *, run_timeout_s: float = 6 * 3600,
+                 timeout_grace_s: float = 30.0):
         self.koppel = koppel
         self.queue = queue
         self.worker = worker
-        self.stop = threading.Event()  # never set by SIGTERM: procrastinate lets the job finish
+        worker.requeue_stopped = True
+        self.stop = threading.Event()  # set by the first SIGTERM / SIGINT (run_worker)
+        self.run_timeout_s = run_timeout_s
+        self.timeout_grace_s = timeout_grace_s
+        self._lock = threading.Lock()
+        self._active: dict[tuple[str, str], tuple[int, threading.Thread, threading.Event]] = {}
 
     @classmethod
-    def open(cls, config: Config, settings: ServiceSettings, env: Mapping[str, str] | None = None) -> JobRunner:
+    def open(cls, config: Config, settings: ServiceSettings, env: Mapping[str, str] | None = None, *,
+             run_timeout_s: float = 6 * 3600) -> JobRunner:
         env = dict(env if env is not None else os.environ)
         koppel = Koppel.open(config, env=env, clock=system_clock)
         queue = RunQueue(koppel.store, clock=system_clock)
         notifier = Notifier.from_settings(settings, config=config, env=env, store=koppel.store, clock=system_clock)
-        return cls(koppel, queue, Worker(koppel, queue, settings=settings, notifier=notifier))
+        return cls(koppel, queue, Worker(koppel, queue, settings=settings, notifier=notifier),
+                   run_timeout_s=run_timeout_s)
+
+    def shutdown(self) -> None:
+        """SIGTERM: every running apply stops after the batches in flight."""
+        self.stop.set()
+        with self._lock:
+            for _request, _thread, stop in self._active.values():
+                stop.set()
 
     def run(self, request_id: int) -> str:
         """Run request ``request_id``; returns its outcome. A request left running by a worker that died
@@ -162,17 +195,73 @@ class JobRunner:
             if not waiting:
                 return request.status.value
             request = waiting[0]
+        with self._lock:
+            hung = self._active.get(request.key)
+        if hung is not None and hung[1].is_alive():
+            # a timed-out run of this target still hangs in this process: do not start a second one
+            message = f"timed out: the run of request {hung[0]} still hangs in this worker"
+            if request.status is RequestStatus.QUEUED and not self.queue.claim(request.id):
+                return "claimed elsewhere"
+            self.queue.finish(request.id, RequestStatus.FAILED, message=message)
+            return "failed"
         if request.status is RequestStatus.QUEUED and not self.queue.claim(request.id):
             return "claimed elsewhere"
         request = self.queue.get(request.id) or request
-        try:
-            outcome = self.worker.execute(request, self.stop).status.value
-        except Exception as exc:  # not a KoppelError (the worker records those): a bug or the database gone
-            self.queue.finish(request.id, RequestStatus.FAILED, message=f"internal error: {exc!r}")
-            raise
-        if request.kind is RequestKind.SYNC:
+        self._release_orphan_lock(request)
+        outcome = self._run_with_timeout(request)
+        if request.kind is RequestKind.SYNC and outcome != RequestStatus.QUEUED:
             self._absorb(request)
+        if outcome == RequestStatus.QUEUED:
+            raise RunInterrupted(f"request {request.id} stopped after a batch: the worker is shutting down")
         return outcome
+
+    def _run_with_timeout(self, request: RunRequest) -> str:
+        stop = threading.Event()
+        if self.stop.is_set():
+            stop.set()
+        result: list[str] = []
+        errors: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                result.append(self.worker.execute(request, stop).status.value)
+            except BaseException as exc:  # not a KoppelError (the worker records those): a bug or the database gone
+                errors.append(exc)
+
+        thread = threading.Thread(target=target, name=f"koppel-run-{request.id}", daemon=True)
+        with self._lock:
+            self._active[request.key] = (request.id, thread, stop)
+        thread.start()
+        thread.join(self.run_timeout_s)
+        if thread.is_alive():
+            log.warning("run timed out: asking it to stop", request=request.id, tenant=request.tenant,
+                        target=request.target, timeout_s=self.run_timeout_s)
+            stop.set()
+            thread.join(self.timeout_grace_s)
+        if thread.is_alive():
+            message = (f"timed out after {self.run_timeout_s:g} s (the run did not end; the source or the target "
+                       "does not answer)")
+            self.queue.finish(request.id, RequestStatus.FAILED, message=message, if_running=True)
+            log.error("run timed out and left behind", request=request.id, tenant=request.tenant,
+                      target=request.target)
+            return "timed out"  # _active keeps the thread: no second run of this target here while it lives
+        with self._lock:
+            self._active.pop(request.key, None)
+        if errors:
+            self.queue.finish(request.id, RequestStatus.FAILED, message=f"internal error: {errors[0]!r}")
+            raise errors[0]
+        return result[0]
+
+    def _release_orphan_lock(self, request: RunRequest) -> None:
+        """A run lock held by this very process for a target it is not running is an orphan: its run ended
+        while the database was away, so the lock could not be removed (it would hold the target for its
+        whole lease, since the process still lives). Another process's lock is left to the lock's rules."""
+        store = self.koppel.store
+        lock = store.locks.current_lock(request.tenant, request.target)
+        if lock is not None and lock.pid == os.getpid() and lock.host == socket.gethostname():
+            log.warning("removing this worker's orphaned run lock", tenant=request.tenant, target=request.target,
+                        since=lock.acquired_at)
+            store.remove_lock(request.tenant, request.target, lock.holder)
 
     def _absorb(self, ran: RunRequest) -> None:
         """Syncs of the same target queued while this one waited (two `koppel serve` racing) are answered
@@ -191,7 +280,8 @@ def _app(state_url: str, runner: JobRunner) -> Any:
 
     app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo(state_url)))
 
-    @app.task(name=TASK, queue=QUEUE)
+    @app.task(name=TASK, queue=QUEUE,
+              retry=procrastinate.RetryStrategy(wait=RETRY_WAIT_S, retry_exceptions={RunInterrupted}))
     def run(request_id: int) -> str:
         return runner.run(request_id)
 
@@ -212,25 +302,67 @@ async def _retry_stalled(app: Any, *, stalled_after_s: float) -> None:
 
 
 def run_worker(config: Config, settings: ServiceSettings, *, concurrency: int = 1, stalled_after_s: float = 30.0,
+               run_timeout_s: float = 6 * 3600, stop_timeout_s: float = 600.0,
                env: Mapping[str, str] | None = None) -> None:
-    """`koppel worker`: run koppel's jobs until SIGTERM or SIGINT (the running jobs finish first)."""
+    """`koppel worker`: run koppel's jobs until SIGTERM or SIGINT.
+
+    The first signal stops taking jobs and asks every running apply to stop after the batches in flight;
+    their requests are queued again and the jobs retried elsewhere. A second signal, or ``stop_timeout_s``
+    after the first, ends the process at once (exit 1 on the timeout): its jobs then count as stalled and
+    are retried by the other workers, from the journal. The database going away (PostgreSQL restarting)
+    ends procrastinate's worker loop; this process then waits for the database and starts it again, so
+    it lives through a restart (systemd's ``Restart=on-failure`` covers the rest)."""
     check_engine(config, settings, env)
     url = config.state_url(env)
     if not is_postgres(url):
         raise ConfigError([ConfigProblem("koppel worker needs the state on PostgreSQL ([state] url)",
                                          setting="state.url", file=str(config.path) if config.path else None)])
     ensure_schema(url)
-    runner = JobRunner.open(config, settings, env)
+    runner = JobRunner.open(config, settings, env, run_timeout_s=run_timeout_s)
     app = _app(url, runner)
     name = f"koppel@{socket.gethostname()}:{os.getpid()}"
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
+        work: asyncio.Task[None] | None = None
+
+        def give_up() -> None:
+            log.error("stop timeout: leaving the running jobs to the other workers", timeout_s=stop_timeout_s)
+            os._exit(1)
+
+        def on_signal(signum: int) -> None:
+            log.info("stopping: the running applies stop after their batch", signal=signal.Signals(signum).name)
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, signal.SIG_DFL)  # a second signal ends the process at once
+            runner.shutdown()
+            loop.call_later(stop_timeout_s, give_up)
+            if work is not None:
+                work.cancel()  # procrastinate's graceful stop: no new job, the running ones end
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal, sig)
         async with app.open_async():
             retry = asyncio.create_task(_retry_stalled(app, stalled_after_s=stalled_after_s))
+            pause = 1.0
             try:
-                await app.run_worker_async(queues=[QUEUE], concurrency=concurrency, name=name,
-                                           update_heartbeat_interval=max(0.5, stalled_after_s / 4),
-                                           stalled_worker_timeout=stalled_after_s)
+                while not runner.stop.is_set():
+                    work = asyncio.create_task(app.run_worker_async(
+                        queues=[QUEUE], concurrency=concurrency, name=name, install_signal_handlers=False,
+                        update_heartbeat_interval=max(0.5, stalled_after_s / 4),
+                        stalled_worker_timeout=stalled_after_s))
+                    try:
+                        await work
+                        pause = 1.0
+                    except asyncio.CancelledError:
+                        if not runner.stop.is_set():
+                            raise
+                    except Exception as exc:  # the database went away (PostgreSQL restarting)
+                        if runner.stop.is_set():
+                            break
+                        log.warning("worker loop ended; waiting for the database", error=repr(exc), retry_in_s=pause)
+                        await _wait_for_database(url, pause, runner.stop)
+                        pause = min(pause * 2, 30.0)
             finally:
                 retry.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -242,3 +374,20 @@ def run_worker(config: Config, settings: ServiceSettings, *, concurrency: int = 
     finally:
         runner.close()
     log.info("worker stopped", name=name)
+
+
+async def _wait_for_database(state_url: str, first_pause_s: float, stop: threading.Event) -> None:
+    """Sleep, then until the database answers again (or the worker is asked to stop)."""
+    import psycopg
+
+    pause = first_pause_s
+    while not stop.is_set():
+        await asyncio.sleep(pause)
+        try:
+            conn = await psycopg.AsyncConnection.connect(conninfo(state_url), connect_timeout=3)
+        except psycopg.OperationalError:
+            pause = min(pause * 2, 30.0)
+            continue
+        await conn.close()
+        log.info("the database answers again; worker loop restarting")
+        return

@@ -167,11 +167,46 @@ class RunQueue:
         return bool(claimed)
 
     def finish(self, request_id: int, status: RequestStatus, *, run_id: int | None = None,
-               message: str | None = None) -> None:
+               message: str | None = None, if_running: bool = False) -> bool:
+        """Record the request's outcome; with ``if_running``, only while it is still running (a run that
+        outlived its timeout must not overwrite the "timed out" already recorded). Whether it was recorded."""
+        r = t.run_requests.c
+        query = update(t.run_requests).where(r.id == request_id)
+        if if_running:
+            query = query.where(r.status == RequestStatus.RUNNING.value)
         with self.store.engine.begin() as conn:
-            conn.execute(update(t.run_requests).where(t.run_requests.c.id == request_id).values(
+            return bool(conn.execute(query.values(
                 status=status.value, finished_at=self._now(), run_id=run_id, message=message,
-            ))
+            )).rowcount)
+
+    def requeue(self, request_id: int, *, run_id: int | None, message: str) -> bool:
+        """Put a running request back in the queue (its run stopped after a batch because the worker is
+        shutting down): the job is retried and the next run continues from the journal. ``run_id`` is the
+        stopped run, kept until the next run replaces it."""
+        r = t.run_requests.c
+        with self.store.engine.begin() as conn:
+            return bool(conn.execute(update(t.run_requests).where(
+                r.id == request_id, r.status == RequestStatus.RUNNING.value).values(
+                status=RequestStatus.QUEUED.value, started_at=None, finished_at=None, run_id=run_id,
+                message=message)).rowcount)
+
+    def failures(self, tenant: str, target: str, *, limit: int = 12) -> tuple[int, str | None]:
+        """The (tenant, target)'s failed syncs in a row, newest first, up to ``limit``, and when the latest
+        of them finished: what the scheduler's backoff counts. A done sync ends the row; skipped ones
+        (another run held the lock, a queued one absorbed) do not count either way."""
+        r = t.run_requests.c
+        query = (select(r.status, r.finished_at)
+                 .where(r.tenant == tenant, r.target == target, r.kind == RequestKind.SYNC.value,
+                        r.status.in_((RequestStatus.DONE.value, RequestStatus.FAILED.value)))
+                 .order_by(r.id.desc()).limit(limit))
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        count = 0
+        for row in rows:
+            if row.status != RequestStatus.FAILED.value:
+                break
+            count += 1
+        return count, (rows[0].finished_at if count else None)
 
     def recover(self) -> int:
         """Requests left running by a service that died: failed, so they do not block the target."""

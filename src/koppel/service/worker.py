@@ -3,7 +3,8 @@
 The worker calls ``Koppel.sync`` and ``Koppel.approve`` — the same code the command line runs — and
 adds what a service needs around them:
 
-* the ``stop`` event is passed on, so SIGTERM lets the batches in flight finish and be recorded;
+* the ``stop`` event is passed on, so SIGTERM lets the batches in flight finish and be recorded (in
+  `koppel worker` the stopped request is queued again, for the next worker to continue);
 * another run holding the (tenant, target) lock makes the request *skipped*, never queued twice;
 * a sync that fails before anything was applied (the LAS could not be read, too many data errors)
   is still recorded as a failed run, so the dashboard and the notice can show it: the request is passed
@@ -35,6 +36,8 @@ __all__ = ["WorkResult", "Worker"]
 
 log = structlog.get_logger("koppel.service")
 
+_STOPPED_MESSAGE = "worker stopped after a batch (run {run}); the run continues on the next worker"
+
 # After a run that changed this many objects, refresh the database's planner statistics.
 _ANALYZE_AFTER = 5000
 
@@ -56,9 +59,17 @@ class Worker:
         self.notifier = notifier
         self.plans = plans
         self.stats = RunStats(koppel.store)
+        # `koppel worker`: a run stopped by the shutdown puts its request back in the queue (see execute).
+        self.requeue_stopped = False
 
     def execute(self, request: RunRequest, stop: threading.Event) -> WorkResult:
         """Run the request and record its outcome on the queue row; never raises a KoppelError."""
+        # Every line logged while the request runs names it (JSON logs: docs/operations.md).
+        with structlog.contextvars.bound_contextvars(request_id=request.id, tenant=request.tenant,
+                                                     target=request.target):
+            return self._execute(request, stop)
+
+    def _execute(self, request: RunRequest, stop: threading.Event) -> WorkResult:
         log.info("run starting", request=request.id, tenant=request.tenant, target=request.target,
                  kind=request.kind.value, trigger=request.trigger.value)
         phase = Phase.APPLYING if request.kind is RequestKind.APPROVE else Phase.PLANNING
@@ -77,7 +88,18 @@ class Worker:
             result = WorkResult(RequestStatus.FAILED, message=str(exc))
         finally:
             self.progress.finish(request.tenant, request.target, request.id)
-        self.queue.finish(request.id, result.status, run_id=result.run_id, message=result.message)
+        if (self.requeue_stopped and stop.is_set() and result.message == RunStatus.STOPPED
+                and request.kind is RequestKind.SYNC):
+            # `koppel worker` shutting down: the sync stopped after its batch; the request waits again and
+            # its retried job continues from the journal on another worker (or this one, restarted). A
+            # stopped approval ends done ("stopped"): the next sync applies what is left of its plan.
+            self.queue.requeue(request.id, run_id=result.run_id, message=_STOPPED_MESSAGE.format(run=result.run_id))
+            log.info("run stopped after its batch; request queued again", request=request.id, run=result.run_id)
+            return WorkResult(RequestStatus.QUEUED, result.run_id, RunStatus.STOPPED)
+        if not self.queue.finish(request.id, result.status, run_id=result.run_id, message=result.message,
+                                 if_running=True):
+            log.warning("run outcome not recorded on its request: the request was finished meanwhile (timed out)",
+                        request=request.id, status=result.status.value, run=result.run_id)
         log.info("run finished", request=request.id, status=result.status.value, run=result.run_id)
         return result
 
