@@ -28,7 +28,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from koppel import __version__
-from koppel.service import api, pages
+from koppel.service import api, ops, pages
 from koppel.service.actions import ActionRefused
 from koppel.service.dashboard import NotFound
 from koppel.service.i18n import CATALOGUE
@@ -97,6 +97,7 @@ def create_app(service: Service, *, run_scheduler: bool = True) -> FastAPI:
     app.state.service = service
     app.add_middleware(SecurityHeaders, hsts=(service.settings.base_url or "").startswith("https://"))
     app.mount("/static", StaticFiles(directory=str(resources.files("koppel.service") / "static")), name="static")
+    app.include_router(ops.ops_router(service))  # /healthz, /readyz, /metrics: no login (see ops.py)
     app.include_router(pages.router)
     app.include_router(api.router)
     _openapi_route(app)
