@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from structlog.contextvars import bound_contextvars
 
 from koppel.apply.applier import Applier, ApplyResult
 from koppel.approval import Approvals
@@ -41,7 +42,7 @@ from koppel.model.roster import PersonKind, Roster, SchoolYear
 from koppel.model.status import RunKind, RunStatus
 from koppel.plan.model import Plan
 from koppel.plan.state_view import StateView
-from koppel.planning import Planner, PlanOutcome, collector_paused
+from koppel.planning import PlanInputs, Planner, PlanOutcome, changed_parts, collector_paused, combined
 from koppel.preflight import TargetChecks
 from koppel.readback import Readback
 from koppel.reconcile import DriftReport
@@ -86,6 +87,7 @@ class SyncOutcome:
     applied: ApplyResult | None
     held: bool = False
     run_id: int | None = None
+    unchanged: bool = False  # the unchanged-input short cut answered: nothing was read, planned or applied
 
 
 @dataclass(frozen=True)
@@ -190,15 +192,27 @@ class Koppel:
         return identity_index_from_rows(self.store.identity_rows(tenant, target))
 
     def plan(self, tenant_id: str | None, target_name: str | None, *, year: str | None = None,
-             today: dt.date | None = None, target: Target | None = None, record: bool = False) -> PlanOutcome:
+             today: dt.date | None = None, target: Target | None = None, record: bool = False,
+             shortcut: bool = False) -> PlanOutcome:
         """Plan the target's changes. A preview (the default) changes nothing anyone else sees: no source read
         is recorded and no held plan stored. A run (``record``: ``sync``, ``apply`` without a plan file)
-        records the source read and stores a held plan as its target's one held plan, superseding older ones."""
+        records the source read and stores a held plan as its target's one held plan, superseding older ones.
+
+        With ``shortcut`` (a preview only: ``koppel plan`` without ``--full``), inputs identical to those of the
+        last run that found nothing to change give that answer without reading or planning: an empty plan
+        whose note says so (:meth:`sync` explains the short cut)."""
         tenant = self.config.tenant(tenant_id)
         target_cfg = target_config(tenant, target_name)
         today = today or self.today()
         choice = self.school_year(tenant, year, today=today)
-        with collector_paused():
+        if shortcut and not record:
+            inputs = self.planner.inputs.inputs(tenant, target_cfg, today, choice, year)
+            since = self._unchanged_since(tenant, target_cfg, inputs)
+            if since is not None:
+                plan = self._unchanged_plan(tenant, target_cfg, today, choice, since, target)
+                return PlanOutcome(plan, self.store.school_names(tenant.id, target_cfg.name), {}, choice.year,
+                                   year_choice=choice)
+        with collector_paused(), bound_contextvars(tenant=tenant.id, target=target_cfg.name):  # on every log line
             return self.planner.plan(tenant, target_cfg, today, choice, year, target, record)
 
     def read_state(self, tenant: str, target: str) -> tuple[StateView, dict[str, dict[str, Any]], IdentityIndex]:
@@ -221,7 +235,8 @@ class Koppel:
         tenant = self.config.tenant(plan.tenant)
         target_cfg = target_config(tenant, plan.target)
         retry = target_cfg.retry.policy()
-        with self.target_for(tenant, target_cfg, target) as target_obj, \
+        with bound_contextvars(tenant=tenant.id, target=target_cfg.name, plan_id=plan.id), \
+                self.target_for(tenant, target_cfg, target) as target_obj, \
                 self.store.lock(tenant.id, target_cfg.name, purpose="apply") as holder:
             self.runs.fail_abandoned(tenant.id, target_cfg.name)
             applier = Applier(
@@ -244,21 +259,113 @@ class Koppel:
     def sync(self, tenant_id: str | None, target_name: str | None, *, year: str | None = None,
              trigger: str = "cli", progress: Progress | None = None, stop: threading.Event | None = None,
              target: Target | None = None, before_apply: Callable[[Plan], Progress | None] | None = None,
-             origin: RunOrigin | None = None) -> SyncOutcome:
+             origin: RunOrigin | None = None, full: bool = False) -> SyncOutcome:
         """Plan and, unless a guard holds the plan, apply it; a held plan is recorded as a held sync run.
+
+        The common run changes nothing. When the inputs — the export's bytes, the configuration and rules,
+        koppel's version, the school year, the day and the state's version — are those of the last sync that
+        found nothing to change, the sync is recorded as such without reading or planning (``unchanged`` in the
+        outcome and in the run's summary; see :class:`~koppel.planning.InputsCheck`). ``full`` plans anyway.
 
         ``before_apply`` sees the plan just before it is applied and may return the progress callback for
         the apply. With an ``origin`` (a service request) a failure is recorded as a failed run and raised
         as :class:`~koppel.runs.RunFailed`."""
         with self.runs.failures_recorded(origin) as trail:
-            plan = self.plan(tenant_id, target_name, year=year, target=target, record=True).plan
+            tenant = self.config.tenant(tenant_id)
+            target_cfg = target_config(tenant, target_name)
+            today = self.today()
+            choice = self.school_year(tenant, year, today=today)
+            inputs = self.planner.inputs.inputs(tenant, target_cfg, today, choice, year)  # before the read
+            if not full:
+                unchanged = self._unchanged_sync(tenant, target_cfg, today, choice, inputs, trigger, target)
+                if unchanged is not None:
+                    return unchanged
+            state_before = self.store.inputs.state_version(tenant.id, target_cfg.name)
+            plan = self.plan(tenant.id, target_cfg.name, year=year, today=today, target=target, record=True).plan
+            read_id = self.store.latest_source_read_id(tenant.id)
             if plan.held:
+                self.store.inputs.forget(tenant.id, target_cfg.name)
                 return SyncOutcome(plan, None, held=True, run_id=self.runs.held(plan, trigger=trigger))
             if before_apply is not None:
                 progress = before_apply(plan) or progress
             applied = self._apply(plan, approved_by=None, trigger=trigger, progress=progress, stop=stop,
                                   target=target, trail=trail, kind=RunKind.SYNC)  # recorded as the sync it is
+            self._remember_inputs(tenant, target_cfg, inputs, plan, applied, state_before, read_id)
             return SyncOutcome(plan, applied, run_id=applied.run_id)
+
+    # -- the unchanged-input short cut (issue 13) -------------------------------------------------------
+
+    def _unchanged_since(self, tenant: TenantConfig, target_cfg: TargetConfig, inputs: PlanInputs) -> int | None:
+        """The run whose inputs (export bytes, configuration, version, year, day, state) these are, when that
+        run found nothing to change — else None, and the log says which input changed."""
+        check = self.planner.inputs
+        where = {"tenant": tenant.id, "target": target_cfg.name}
+        if inputs.parts is None:
+            check.counts["refused: no fingerprint"] += 1
+            log.info("planning in full: the inputs cannot be fingerprinted", reason=inputs.why_not, **where)
+            return None
+        remembered = self.store.inputs.remembered(tenant.id, target_cfg.name)
+        parts = inputs.with_state(self.store.inputs.state_version(tenant.id, target_cfg.name))
+        assert parts is not None
+        if remembered is None or remembered.digest != combined(parts):
+            changed = changed_parts(remembered.parts if remembered else None, parts)
+            check.counts["refused: " + ", ".join(changed)] += 1
+            log.info("planning in full: the inputs changed since the last run without changes", changed=changed,
+                     **where)
+            return None
+        check.counts["taken"] += 1
+        log.info("unchanged: short cut taken, nothing read or planned", same_as_run=remembered.run_id, **where)
+        return remembered.run_id if remembered.run_id is not None else 0
+
+    def _unchanged_sync(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, choice: YearChoice,
+                        inputs: PlanInputs, trigger: str, target: Target | None) -> SyncOutcome | None:
+        """A sync whose inputs are those of the last run that found nothing to change: recorded as a succeeded
+        sync run marked ``unchanged`` (and the source read of that run again, as of now) — under the run lock,
+        so that no other run moves the state between the check and the record. None: plan in full."""
+        if inputs.parts is None or self.store.inputs.remembered(tenant.id, target_cfg.name) is None:
+            self._unchanged_since(tenant, target_cfg, inputs)  # logs and counts why not
+            return None
+        with self.store.lock(tenant.id, target_cfg.name, purpose="sync"):
+            self.runs.fail_abandoned(tenant.id, target_cfg.name)
+            since = self._unchanged_since(tenant, target_cfg, inputs)
+            if since is None:
+                return None
+            remembered = self.store.inputs.remembered(tenant.id, target_cfg.name)
+            if remembered is not None and remembered.source_read_id is not None:
+                self.store.repeat_source_read(remembered.source_read_id)
+            plan = self._unchanged_plan(tenant, target_cfg, today, choice, since, target)
+            message = plan.notes[0]
+            result = ApplyResult(plan_id=plan.id, run_id=0, serial=plan.serial, message=message)
+            run_id = self.runs.record(tenant.id, target_cfg.name, kind=RunKind.SYNC, status=RunStatus.SUCCEEDED,
+                                      trigger=trigger, summary={**result.summary(), "unchanged": {"as_run": since}},
+                                      message=message)
+        result.run_id = run_id
+        return SyncOutcome(plan, result, run_id=run_id, unchanged=True)
+
+    def _unchanged_plan(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, choice: YearChoice,
+                        since: int, target: Target | None) -> Plan:
+        """The empty plan the short cut answers with; its one note says why nothing was planned."""
+        lineage, serial = self.store.serial(tenant.id, target_cfg.name) or ("", 0)
+        supported = target.capabilities.actions if target is not None else self.planner.supported(tenant, target_cfg)
+        note = (f"unchanged since run {since}: the export's bytes, the configuration and rules, koppel's version, "
+                "the state and the day are the same as when that run found nothing to change, so nothing was "
+                "read or planned (short cut; --full plans anyway)")
+        return Plan(tenant=tenant.id, target=target_cfg.name, lineage=lineage, serial=serial, today=today.isoformat(),
+                    school_year=str(choice.year), changes=(),
+                    policy=target_cfg.policy.plan_policy(supported).to_json(), notes=(note,))
+
+    def _remember_inputs(self, tenant: TenantConfig, target_cfg: TargetConfig, inputs: PlanInputs, plan: Plan,
+                         applied: ApplyResult, state_before: str, read_id: int | None) -> None:
+        """After a full sync: remember its inputs when it found nothing to change and nothing moved the state
+        meanwhile; otherwise forget what was remembered (the next run plans in full)."""
+        state_after = self.store.inputs.state_version(tenant.id, target_cfg.name)
+        parts = inputs.with_state(state_after)
+        if parts is not None and not plan.changes and applied.status == RunStatus.SUCCEEDED \
+                and state_after == state_before:
+            self.store.inputs.remember(tenant.id, target_cfg.name, combined(parts), parts, run_id=applied.run_id,
+                                       source_read_id=read_id)
+        else:
+            self.store.inputs.forget(tenant.id, target_cfg.name)
 
     def approve(self, plan_id: str, *, approved_by: str, progress: Progress | None = None,
                 stop: threading.Event | None = None, target: Target | None = None,

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import hashlib
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import structlog
 
+import koppel
 from koppel.config import TargetConfig, TenantConfig, YearChoice
-from koppel.connectors import load_target_kind
+from koppel.connectors import load_source_kind, load_target_kind
 from koppel.errors import SourceError, ValidationFailed
 from koppel.model.roster import Roster, SchoolYear
 from koppel.plan.engine import diff_index, make_plan
@@ -29,7 +34,7 @@ from koppel.targets.base import Target
 if TYPE_CHECKING:
     from koppel.pipeline import Koppel
 
-__all__ = ["PlanOutcome", "Planner", "collector_paused"]
+__all__ = ["InputsCheck", "PlanInputs", "PlanOutcome", "Planner", "collector_paused"]
 
 log = structlog.get_logger("koppel.run")
 
@@ -53,6 +58,7 @@ class Planner:
 
     def __init__(self, app: Koppel) -> None:
         self.app = app
+        self.inputs = InputsCheck(app)
 
     def plan(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, choice: YearChoice,
              year: str | None, target: Target | None, record: bool) -> PlanOutcome:
@@ -156,3 +162,120 @@ def _provisioning(today: dt.date, year: SchoolYear, mmdd: str) -> bool:
     month, day = (int(x) for x in mmdd.split("-"))
     start = dt.date(year.start_year + 1, month, day)
     return start <= today <= year.end
+
+
+# -- the unchanged-input short cut (issue 13) -------------------------------------------------------------
+
+_MAX_HASHED = 4 * 2**30
+"""An export folder larger than this is not hashed (a wrong path, not an export): the run plans in full."""
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """Digests of what a plan of one target depends on, but the state: the export's bytes, the resolved
+    configuration (sources, rules, policy, validation), koppel's version, the school year and the day. ``parts``
+    is None when the export cannot be fingerprinted (a source read over the network): no short cut then."""
+
+    parts: Mapping[str, str] | None
+    why_not: str | None = None
+
+    def with_state(self, version: str) -> dict[str, str] | None:
+        if self.parts is None:
+            return None
+        return {**self.parts, "state": _sha(version)}
+
+
+def combined(parts: Mapping[str, str]) -> str:
+    """The one digest stored and compared: of every part, in a fixed order."""
+    return _sha(orjson.dumps(dict(parts), option=orjson.OPT_SORT_KEYS).decode())
+
+
+def changed_parts(before: Mapping[str, str] | None, now: Mapping[str, str]) -> list[str]:
+    """The inputs whose digest differs (every one when nothing was remembered)."""
+    if before is None:
+        return ["nothing remembered"]
+    return sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+
+
+class InputsCheck:
+    """Fingerprints a target's inputs. The short cut is conservative: every input a zero-change plan depends on
+    is part of the digest, and any doubt (a source it cannot fingerprint, a file it cannot read) means a full
+    plan. Time enters every decision of a plan as a date (grace periods and suspension deadlines compared with
+    ``today``, the provisioning window of next year's groups, the school year koppel works on, the year a source
+    picks), so the digest holds the day: the first run of a day plans in full, later runs that day may not.
+
+    ``counts`` tallies what the check decided ("taken", or the input that changed), for the log and the tests."""
+
+    def __init__(self, app: Koppel) -> None:
+        self.app = app
+        self.counts: Counter[str] = Counter()
+
+    def inputs(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, choice: YearChoice,
+               year: str | None) -> PlanInputs:
+        export, why_not = self._export(tenant, choice)
+        if export is None:
+            return PlanInputs(None, why_not)
+        return PlanInputs({
+            "export": export,
+            "configuration": _sha(_config_json(tenant, target_cfg, year)),
+            "version": _sha(f"koppel {koppel.__version__}"),
+            "year": _sha(f"{choice.year} {choice.origin} {year or ''}"),
+            "day": _sha(f"{today.isoformat()} {dt.date.today().isoformat()}"),
+        })
+
+    def _export(self, tenant: TenantConfig, choice: YearChoice) -> tuple[str | None, str | None]:
+        """A digest of every byte of every source's files (their names, sizes and contents), or (None, why)."""
+        app = self.app
+        ctx = app.config.context(tenant, env=app.env, school_year=choice.year)
+        digest = hashlib.sha256()
+        for src in tenant.sources.values():
+            source = load_source_kind(src.kind).factory(src.name, src.settings, ctx)
+            path = getattr(source, "path", None)
+            if not isinstance(path, Path):
+                return None, f"source {src.name} ({src.kind}) is not read from files"
+            try:
+                if not _hash_files(digest, src.name, path):
+                    return None, f"source {src.name}: {path} is not a readable export of a sensible size"
+            except OSError as exc:
+                return None, f"source {src.name}: {exc}"
+        return digest.hexdigest(), None
+
+
+def _hash_files(digest: Any, name: str, path: Path) -> bool:
+    """Feed the export's files to ``digest``: a folder's every file (recursively), or a file with every file
+    beside it (a CSV source looks for its other tables there). False when there is nothing, or too much."""
+    if path.is_file():
+        root, files = path.parent, sorted(p for p in path.parent.iterdir() if p.is_file())
+    elif path.is_dir():
+        root, files = path, sorted(p for p in path.rglob("*") if p.is_file())
+    else:
+        return False
+    if sum(p.stat().st_size for p in files) > _MAX_HASHED:
+        return False
+    digest.update(f"source {name} at {root.resolve()}\n".encode())
+    for file in files:
+        digest.update(f"{file.relative_to(root).as_posix()} {file.stat().st_size}\n".encode())
+        with open(file, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+    return True
+
+
+def _config_json(tenant: TenantConfig, target_cfg: TargetConfig, year: str | None) -> str:
+    """The tenant's resolved configuration as it bears on this target's plan (secrets appear masked)."""
+    def dump(model: Any) -> Any:
+        return model.model_dump(mode="json") if hasattr(model, "model_dump") else str(model)
+
+    config = {
+        "tenant": [tenant.id, tenant.name, tenant.school_year, tenant.year_start, str(tenant.base_dir or "")],
+        "validation": dump(tenant.validation),
+        "sources": {name: [src.kind, dump(src.settings)] for name, src in tenant.sources.items()},
+        "target": [target_cfg.name, target_cfg.kind, target_cfg.enabled, dump(target_cfg.settings),
+                   dump(target_cfg.rules), dump(target_cfg.policy)],
+        "year": year,
+    }
+    return orjson.dumps(config, option=orjson.OPT_SORT_KEYS, default=str).decode()
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

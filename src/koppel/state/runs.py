@@ -154,6 +154,28 @@ class SourceReadRepository:
             assert key is not None
             return int(key[0])
 
+    def latest_source_read_id(self, tenant: str) -> int | None:
+        """The id of the tenant's latest source read (None: never read)."""
+        s = t.source_reads.c
+        with self.db.reading() as conn:
+            found = conn.execute(select(func.max(s.id)).where(s.tenant == tenant)).scalar()
+        return None if found is None else int(found)
+
+    def repeat_source_read(self, read_id: int) -> int | None:
+        """Record source read ``read_id`` again, as of now: what a run that found the export's bytes unchanged
+        read (the unchanged-input short cut) — its counts and diagnostics are those of the same bytes. None
+        when that read is gone (purged)."""
+        s = t.source_reads.c
+        columns = [c for c in t.source_reads.columns if c.name not in ("id", "at")]
+        with self.db.transaction() as conn:
+            row = conn.execute(select(*columns).where(s.id == read_id)).mappings().first()
+            if row is None:
+                return None
+            result = conn.execute(insert(t.source_reads).values(**dict(row), at=self.db.now()))
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
     def latest_source_read(self, tenant: str, *, status: str | None = None) -> dict[str, Any] | None:
         s = t.source_reads.c
         q = select(t.source_reads).where(s.tenant == tenant).order_by(s.id.desc()).limit(1)

@@ -30,8 +30,8 @@ from sqlalchemy import (
 from koppel.state.metadata import BigId as _BigId
 from koppel.state.metadata import metadata
 
-__all__ = ["drift", "journal", "locks", "metadata", "objects", "plans", "runs", "source_reads", "targets_state",
-           "unrecorded"]
+__all__ = ["drift", "journal", "locks", "metadata", "objects", "plan_inputs", "plans", "runs", "source_reads",
+           "targets_state", "unrecorded"]
 
 targets_state = Table(
     "targets_state",
@@ -200,4 +200,19 @@ unrecorded = Table(
     Column("school", String(16)),
     Column("label", String(300)),
     Column("after", Text),  # JSON: what was sent (creates, updates, restores)
+)
+
+# The inputs of the last full run of a target that found nothing to change (migration 0007): a digest of the
+# export's bytes, the configuration, koppel's version, the state's version and the day. A run whose inputs
+# give the same digest is recorded as unchanged without planning (koppel.planning.InputsCheck).
+plan_inputs = Table(
+    "plan_inputs",
+    metadata,
+    Column("tenant", String(100), primary_key=True),
+    Column("target", String(100), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("parts", Text),  # JSON {input: digest}: which input changed, for the log
+    Column("run_id", BigInteger),
+    Column("source_read_id", BigInteger),
+    Column("recorded_at", String(32), nullable=False),
 )

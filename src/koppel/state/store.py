@@ -19,7 +19,9 @@ an unsupported URL is a ``ConfigError``.
 :class:`~koppel.state.db.Database` (engine, clock, transaction helper, state ids) — ``objects`` and
 ``drift`` (:mod:`~koppel.state.objects`), ``recorder`` (:mod:`~koppel.state.recording`), ``runs_repo`` and
 ``source_reads`` (:mod:`~koppel.state.runs`), ``plans_repo`` (:mod:`~koppel.state.plans`), ``locks``
-(:mod:`~koppel.state.locks`), ``people`` (:mod:`~koppel.state.history`) — and forwards its methods to them.
+(:mod:`~koppel.state.locks`), ``people`` (:mod:`~koppel.state.history`), ``inputs`` (:mod:`~koppel.state.inputs`:
+the state's version and the inputs of the last run that found nothing to change) — and forwards its methods to
+them.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from koppel.state.db import (
     utcnow,
 )
 from koppel.state.history import HistoryRepository
+from koppel.state.inputs import InputsRepository
 from koppel.state.locks import DEFAULT_LEASE_S, LockRepository
 from koppel.state.objects import DriftRepository, ObjectReads
 from koppel.state.plans import PlanRepository
@@ -61,7 +64,7 @@ __all__ = ["DEFAULT_LEASE_S", "SCHEMA_REVISION", "Clock", "IdentityRow", "Journa
            "RunInfo", "StateStore", "describe_url", "journal_entry", "normalise_url", "state_unavailable", "utcnow"]
 
 # The newest Alembic revision in migrations/versions (a test keeps the two in step).
-SCHEMA_REVISION = "0005"
+SCHEMA_REVISION = "0007"
 
 
 def _engine(url: str, shown: str) -> Engine:
@@ -98,6 +101,7 @@ class StateStore:
         self.plans_repo = PlanRepository(self.db)
         self.locks = LockRepository(self.db)
         self.people = HistoryRepository(self.db)
+        self.inputs = InputsRepository(self.db)
 
     # -- opening and migrations ------------------------------------------------------------
 
@@ -285,6 +289,12 @@ class StateStore:
                            message: str | None = None) -> int:
         return self.source_reads.record_source_read(tenant, status=status, school_year=school_year, counts=counts,
                                                     sources=sources, diagnostics=diagnostics, message=message)
+
+    def latest_source_read_id(self, tenant: str) -> int | None:
+        return self.source_reads.latest_source_read_id(tenant)
+
+    def repeat_source_read(self, read_id: int) -> int | None:
+        return self.source_reads.repeat_source_read(read_id)
 
     def latest_source_read(self, tenant: str, *, status: str | None = None) -> dict[str, Any] | None:
         return self.source_reads.latest_source_read(tenant, status=status)
