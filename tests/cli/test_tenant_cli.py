@@ -183,3 +183,59 @@ def test_plan_and_sync_an_included_tenant_end_to_end(tmp_path):
     (tmp_path / "tenants" / "bestuur-b-export").rename(tmp_path / "tenants" / "moved")
     r = run(tmp_path, "plan", "--tenant", "bestuur-b")
     assert r.exit_code != 0 and str(tmp_path / "tenants" / "bestuur-b-export") in r.output, r.output
+
+
+def test_check_refuses_the_procrastinate_engine_on_sqlite(tmp_path, monkeypatch):
+    monkeypatch.delenv("KOPPEL_STATE_URL", raising=False)
+    workspace(tmp_path, {"bestuur-a": tenant_text("bestuur-a")}, main=MAIN + '\n[service]\nengine = "procrastinate"\n')
+    r = run(tmp_path, "tenant", "check", "-f", "json")
+    assert r.exit_code == 1, r.output
+    [problem] = json.loads(r.output)["problems"]
+    assert problem["file"] == "koppel.toml" and problem["line"] == 7 and problem["setting"] == "service.engine"
+
+
+def test_serve_runs_the_included_tenants_on_their_schedules(tmp_path):
+    """`koppel serve` as a real process on a real port, configured only through included tenant files: it
+    starts, answers HTTP, and its scheduler knows each included tenant's schedule."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from koppel.service.runtime import Service
+
+    schedule = "\n[tenants.{tid}.targets.fake.schedule]\nenabled = true\ninterval = \"1d\"\n"
+    for tid in ("bestuur-a", "bestuur-b"):
+        write_layout(generate(students=20, schools=1, year=SchoolYear(2025), seed=9), tmp_path / "tenants" /
+                     f"{tid}-export", "magister")
+    workspace(tmp_path, {tid: tenant_text(tid, extra=schedule.format(tid=tid)) for tid in ("bestuur-a", "bestuur-b")})
+
+    service = Service.open(tmp_path / "koppel.toml", env={})
+    try:
+        assert set(service.config.tenants) == {"bestuur-a", "bestuur-b"}
+        assert set(service.scheduler.jobs) == {("bestuur-a", "fake"), ("bestuur-b", "fake")}
+    finally:
+        service.close()
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if k not in ("KOPPEL_STATE_URL", "KOPPEL_CONFIG")}
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "koppel"), "serve", "--port", str(port)],
+                            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        answer = None
+        deadline = time.monotonic() + 60
+        while answer is None and time.monotonic() < deadline and proc.poll() is None:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert answer is not None and answer.status_code < 500, (tmp_path / "serve.log").read_text()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()

@@ -119,8 +119,9 @@ def _problem_json(problem: ConfigProblem) -> dict[str, Any]:
 
 def _service_problems(config: Config) -> list[ConfigProblem]:
     """What `koppel serve` checks on top of the settings: the schedules (interval, cron, windows, pauses, time
-    zone) and the [service] section, each named with the file and line it is written on."""
+    zone), the [service] section and its engine, each named with the file and line it is written on."""
     from koppel.errors import ConfigError, ConfigProblem
+    from koppel.service.jobs import check_engine
     from koppel.service.schedule import Schedule, ScheduleError
     from koppel.service.settings import load_service_settings
 
@@ -137,7 +138,7 @@ def _service_problems(config: Config) -> list[ConfigProblem]:
                 problems.append(ConfigProblem(str(exc), setting=".".join(loc), file=str(file) if file else None,
                                               line=line))
     try:
-        load_service_settings(config)
+        check_engine(config, load_service_settings(config))  # procrastinate needs the state on PostgreSQL
     except ConfigError as exc:
         problems.extend(exc.problems)
     return problems
