@@ -55,6 +55,7 @@ __all__ = [
     "TenantConfig",
     "YearChoice",
     "check_config",
+    "inline_secrets",
     "load_config",
     "public_view",
     "validate_section",
@@ -773,6 +774,23 @@ _URL = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 # so that what is hidden is exactly what it would send as the password.
 _DATABASE_SCHEMES = {"sqlite", "postgresql", "postgres", "psql", "mysql", "mariadb", "oracle", "mssql",
                      "cockroachdb"}
+
+
+def inline_secrets(config: Config) -> list[tuple[str, ...]]:
+    """Where a secret's value is written in a file (``password = "…"``) instead of naming an environment
+    variable (``password_env``) or a secret file (``password_file``): the settings' locations, never values."""
+    found: list[tuple[str, ...]] = []
+
+    def walk(value: Any, loc: tuple[str, ...]) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, (*loc, str(key)))
+        elif loc and _secret_name(loc[-1]) and not loc[-1].lower().endswith(("_env", "_file", "_url")) \
+                and isinstance(value, str) and value:
+            found.append(loc)
+
+    walk(config.raw, ())
+    return found
 
 
 def _secret_name(name: str) -> bool:

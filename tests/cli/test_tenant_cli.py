@@ -239,3 +239,27 @@ def test_serve_runs_the_included_tenants_on_their_schedules(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+def test_check_warns_about_a_secret_written_in_a_tenant_file_without_showing_it(tmp_path):
+    its = """
+[tenants.{tid}.targets.its]
+kind = "itslearning"
+url = "https://enterprise.itslearning.com/WCFServiceLibrary/ImsEnterpriseServicesPort.svc"
+username = "koppel"
+{secret}
+site_root = "root"
+"""
+    workspace(tmp_path, {
+        "bestuur-a": tenant_text("bestuur-a", extra=its.format(tid="bestuur-a", secret='password = "hunter2-a"')),
+        "bestuur-b": tenant_text("bestuur-b", extra=its.format(tid="bestuur-b", secret='password_file = "pw-b"')),
+    })
+    r = run(tmp_path, "tenant", "check")
+    assert r.exit_code == 0, r.output  # a warning, not a problem: the configuration loads
+    assert "warning: tenants/bestuur-a.toml:18 [tenants.bestuur-a.targets.its.password]: a secret is written in " \
+           "the file: use password_env or password_file" in r.output, r.output
+    assert "hunter2" not in r.output and "bestuur-b.toml" not in r.output
+    r = run(tmp_path, "tenant", "check", "bestuur-b", "-f", "json")
+    assert r.exit_code == 0 and json.loads(r.output)["warnings"] == []
+    r = run(tmp_path, "tenant", "list", "-f", "json")
+    assert r.exit_code == 0 and "hunter2" not in r.output and "pw-b" not in r.output

@@ -71,38 +71,64 @@ def tenant_check(
     file and line (not only the first): settings, included files, duplicate tenant ids, schedules and [service].
 
     Exit 0 when there is none, 1 when there are problems (docs/cli.md: exit codes); an unknown TENANT is a
-    problem too. Nothing is read from a source or sent to a target, and no secret is read or shown."""
+    problem too. A secret's value written in a file (password = "…") is a warning: name an environment
+    variable or a secret file instead. Nothing is read from a source or sent to a target, and no secret is read
+    or shown."""
     from koppel.config import check_config
 
     result = check_config(config)
     problems = list(result.problems)
+    warnings: list[ConfigProblem] = []
     if result.config is not None:
         problems += _service_problems(result.config)
+        warnings = _inline_secrets(result.config)
     chosen = list(dict.fromkeys(tenants or []))
     known = result.config.tenants if result.config is not None else result.defined
-    t = current_language()
     unknown = [tid for tid in chosen if tid not in known] if known else []
     if chosen:
         problems = [p for p in problems if _concerns(p, chosen)]
+        warnings = [w for w in warnings if _concerns(w, chosen)]
     checked = [tid for tid in (chosen or list(known)) if tid in known]
     if fmt is Format.JSON:
         emit_json({"config": str(config), "ok": not problems and not unknown, "tenants": checked,
-                   "unknown_tenants": unknown, "problems": [_problem_json(p) for p in problems]})
+                   "unknown_tenants": unknown, "problems": [_problem_json(p) for p in problems],
+                   "warnings": [_problem_json(w) for w in warnings]})
     else:
-        for tid in unknown:
-            out.print(t._("{config}: no tenant {tenant!r} in the configuration").format(config=config, tenant=tid),
-                      markup=False)
-        for p in problems:
-            out.print(str(p), markup=False)
-        if problems or unknown:
-            count = len(problems) + len(unknown)
-            out.print(t.ngettext("{n} problem found.", "{n} problems found.", count).format(n=t.num(count)),
-                      markup=False)
-        else:
-            out.print(t.ngettext("{n} tenant checked: no problems.", "{n} tenants checked: no problems.",
-                                 len(checked)).format(n=t.num(len(checked))), markup=False)
+        _print_check(config, problems, warnings, unknown, checked)
     if problems or unknown:
         raise typer.Exit(1)
+
+
+def _print_check(config: Path, problems: list[ConfigProblem], warnings: list[ConfigProblem], unknown: list[str],
+                 checked: list[str]) -> None:
+    t = current_language()
+    for tid in unknown:
+        out.print(t._("{config}: no tenant {tenant!r} in the configuration").format(config=config, tenant=tid),
+                  markup=False)
+    for p in problems:
+        out.print(str(p), markup=False)
+    for w in warnings:
+        out.print(t._("warning:") + f" {w}", markup=False)
+    if problems or unknown:
+        count = len(problems) + len(unknown)
+        out.print(t.ngettext("{n} problem found.", "{n} problems found.", count).format(n=t.num(count)),
+                  markup=False)
+    else:
+        out.print(t.ngettext("{n} tenant checked: no problems.", "{n} tenants checked: no problems.",
+                             len(checked)).format(n=t.num(len(checked))), markup=False)
+
+
+def _inline_secrets(config: Config) -> list[ConfigProblem]:
+    from koppel.config import inline_secrets
+    from koppel.errors import ConfigProblem
+
+    warnings = []
+    for loc in inline_secrets(config):
+        file, line = config.locate(loc)
+        warnings.append(ConfigProblem(f"a secret is written in the file: use {loc[-1]}_env or {loc[-1]}_file "
+                                      "(an environment variable or a secret file) instead", setting=".".join(loc),
+                                      file=str(file) if file else None, line=line))
+    return warnings
 
 
 def _concerns(problem: ConfigProblem, chosen: list[str]) -> bool:
