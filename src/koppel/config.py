@@ -510,7 +510,7 @@ def _include_tenant_file(file: Path, tenants: _Tenants, problems: list[ConfigPro
     """Read one included file: exactly one ``[tenants.<id>]`` table, its problems named with its own path."""
     fname = str(file)
     try:
-        text = _read_text(file, missing="included file disappeared while reading")
+        text = _read_text(file, missing="included file not found (a broken link?)")
         raw = _parse_toml(text, fname)
     except ConfigError as exc:
         problems.extend(exc.problems)

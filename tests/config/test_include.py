@@ -239,3 +239,20 @@ def test_check_config_returns_every_problem_and_the_ids_it_saw(tmp_path):
     (tmp_path / "ok").mkdir()
     clean = check_config(workspace(tmp_path / "ok", {"a": tenant_text("a")}))
     assert clean.config is not None and clean.problems == ()
+
+
+def test_sub_folders_with_double_star_and_hidden_files_left_out(tmp_path):
+    (tmp_path / "tenants" / "noord").mkdir(parents=True)
+    (tmp_path / "tenants" / "noord" / "n1.toml").write_text(tenant_text("n1"), encoding="utf-8")
+    (tmp_path / "tenants" / ".draft.toml").write_text(tenant_text("draft"), encoding="utf-8")  # an editor's copy
+    path = workspace(tmp_path, {"a": tenant_text("a")}, main='include = ["tenants/**/*.toml"]\n')
+    config = load_config(path)
+    assert list(config.tenants) == ["a", "n1"]
+    assert config.tenant_dir(config.tenant("n1")) == tmp_path / "tenants" / "noord"
+
+
+def test_a_broken_link_is_a_problem_of_its_own(tmp_path):
+    path = workspace(tmp_path, {"a": tenant_text("a")})
+    (tmp_path / "tenants" / "gone.toml").symlink_to(tmp_path / "nowhere.toml")
+    [problem] = problems_of(path)
+    assert problem.file == str(tmp_path / "tenants" / "gone.toml") and "not found" in problem.message
