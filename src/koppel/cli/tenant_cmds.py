@@ -61,7 +61,7 @@ def tenant_list(
 @tenant_app.command("check")
 @handle_errors
 def tenant_check(
-    tenants: Annotated[list[str] | None, typer.Argument(metavar="[TENANT]...", show_default=False,
+    tenants: Annotated[list[str] | None, typer.Argument(metavar="TENANT", show_default=False,
                                                         help="Report only these tenants' problems (and those "
                                                              "outside any tenant); default: all.")] = None,
     config: ConfigOpt = Path("koppel.toml"),
