@@ -357,7 +357,7 @@ def _parse_toml(text: str, fname: str) -> dict[str, Any]:
 
 
 class _Problems:
-    """Collects the problems of one file: ``report(message, loc)`` names the setting and finds its line."""
+    """Collects the problems of one file: ``problem(message, loc)`` names the setting and finds its line."""
 
     def __init__(self, problems: list[ConfigProblem], fname: str, text: str):
         self.problems, self.fname, self.locate = problems, fname, SettingLocator(text)
@@ -543,6 +543,8 @@ def _toml_type(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
+    if isinstance(value, str):
+        return "a string"
     return type(value).__name__
 
 

@@ -128,7 +128,7 @@ def test_an_empty_include_list_with_no_tenants_says_so(tmp_path):
 
 
 @pytest.mark.parametrize(("value", "expected"), [
-    ('"tenants/*.toml"', "must be a list of file patterns"),
+    ('"tenants/*.toml"', 'must be a list of file patterns, e.g. include = ["tenants/*.toml"], not a string'),
     ("{ path = \"tenants\" }", "must be a list of file patterns"),
     ('["tenants/*.toml", 7]', "entry 2 must be a file pattern"),
     ('["tenants/*.toml", ""]', "entry 2 must be a file pattern (a string, e.g. include = [\"tenants/*.toml\"]), "
