@@ -82,6 +82,11 @@ class _Histogram:
         self.counts[-1] += 1
         self.total += value
 
+    def merge(self, counts: list[int], total: float) -> None:
+        """Add observations already counted per bucket (cumulative, +Inf last) with their sum."""
+        self.counts = [a + int(b) for a, b in zip(self.counts, counts, strict=True)]
+        self.total += total
+
     def buckets(self) -> list[tuple[str, float]]:
         bounds = [*(str(b) for b in DURATION_BUCKETS), "+Inf"]
         return [(b, float(c)) for b, c in zip(bounds, self.counts, strict=True)]
@@ -150,6 +155,83 @@ def _json(value: str | None) -> dict[str, Any]:
     return loaded if isinstance(loaded, dict) else {}
 
 
+def _bulk(conn: Any, tally: _Tally, *, upto: int, running: list[int]) -> None:
+    """Add the finished runs with ids up to ``upto`` to ``tally`` with grouped queries: the same numbers
+    :meth:`_Tally.add` makes of them one by one (tests/service/test_ops_endpoints.py compares the two)."""
+    postgres = conn.dialect.name == "postgresql"
+    params: dict[str, Any] = {"upto": upto, "k1": _TIMED_KINDS[0], "k2": _TIMED_KINDS[1]}
+
+    def finished_runs(r: str = "") -> str:
+        """The runs to add (``r``: the table's alias with its dot)."""
+        where = f"{r}id <= :upto AND {r}status <> 'running'"
+        if running:
+            where += f" AND {r}id NOT IN (" + ", ".join(str(int(i)) for i in running) + ")"
+        return where
+
+    def timed_runs(r: str = "") -> str:
+        return f"{finished_runs(r)} AND {r}kind IN (:k1, :k2) AND {r}status <> 'held'"
+
+    finished, timed = finished_runs(), timed_runs()
+    for row in conn.execute(text(
+            "SELECT tenant, target, kind, status, count(*) AS n, max(finished_at) AS last_finished "
+            f"FROM runs WHERE {finished} GROUP BY tenant, target, kind, status"), params):
+        key = (str(row.tenant), str(row.target))
+        tally.runs[(*key, str(row.kind), str(row.status))] += int(row.n)
+        for stamps, wanted in ((tally.last_finished, True),
+                               (tally.last_success, row.status == _SUCCESS and row.kind in _TIMED_KINDS)):
+            at = _seconds(row.last_finished)
+            if wanted and at is not None:
+                stamps[key] = max(at, stamps.get(key, 0.0))
+    if postgres:
+        duration = "extract(epoch FROM (finished_at::timestamptz - started_at::timestamptz))"
+        seconds = ("(SELECT CASE WHEN jsonb_typeof(j -> 'seconds') = 'number' THEN (j ->> 'seconds')::float8 END "
+                   "FROM (SELECT summary::jsonb AS j) AS parsed)")
+    else:
+        duration = "round((julianday(finished_at) - julianday(started_at)) * 86400.0)"
+        seconds = ("CASE WHEN json_valid(summary) AND json_type(summary, '$.seconds') IN ('integer', 'real') "
+                   "THEN json_extract(summary, '$.seconds') END")
+    for value, where, into in ((f"max(0, {duration})" if not postgres else f"greatest(0, {duration})",
+                                f"{timed} AND finished_at IS NOT NULL", tally.duration),
+                               (seconds, timed, None)):
+        buckets = ", ".join(f"sum(CASE WHEN v <= {b} THEN 1 ELSE 0 END) AS b{i}"
+                            for i, b in enumerate(DURATION_BUCKETS))
+        rows = conn.execute(text(
+            f"SELECT tenant, target, count(v) AS n, coalesce(sum(v), 0) AS total, {buckets} "
+            # OFFSET 0 keeps PostgreSQL from folding the subquery in and computing v once per bucket
+            f"FROM (SELECT tenant, target, {value} AS v FROM runs WHERE {where}{' OFFSET 0' if postgres else ''}) AS x "
+            "WHERE v IS NOT NULL GROUP BY tenant, target"), params)
+        for row in rows:
+            counts = [int(getattr(row, f"b{i}") or 0) for i in range(len(DURATION_BUCKETS))] + [int(row.n)]
+            key = (str(row.tenant), str(row.target))
+            hist = into[key] if into is not None else tally.phase[(*key, "apply")]
+            hist.merge(counts, float(row.total))
+    if postgres:
+        actions = ("SELECT r.tenant, r.target, a.key AS action, o.key AS outcome, "
+                   "sum((o.value #>> '{}')::numeric) AS n FROM runs r "
+                   "CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(r.summary::jsonb -> 'by_action') = 'object' "
+                   "THEN r.summary::jsonb -> 'by_action' ELSE '{}'::jsonb END) a "
+                   "CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(a.value) = 'object' THEN a.value "
+                   "ELSE '{}'::jsonb END) o "
+                   f"WHERE {timed_runs('r.')} "
+                   "AND jsonb_typeof(o.value) = 'number' GROUP BY 1, 2, 3, 4")
+    else:
+        actions = ("SELECT r.tenant, r.target, a.key AS action, o.key AS outcome, sum(o.value) AS n "
+                   "FROM runs r, json_each(CASE WHEN json_valid(r.summary) AND json_type(r.summary, '$.by_action') "
+                   "= 'object' THEN json_extract(r.summary, '$.by_action') ELSE '{}' END) a, "
+                   "json_each(CASE WHEN a.type = 'object' THEN a.value ELSE '{}' END) o "
+                   f"WHERE {timed_runs('r.')} "
+                   "AND o.type IN ('integer', 'real') GROUP BY 1, 2, 3, 4")
+    for row in conn.execute(text(actions), params):
+        key = (str(row.tenant), str(row.target))
+        action, _, kind = str(row.action).partition(" ")
+        n = int(row.n or 0)
+        if row.outcome in _CONFIRMED:
+            if n:
+                tally.changed[(*key, action, kind or "-")] += n
+        elif n:
+            tally.failed[key] += n
+
+
 class StateCollector(Collector):
     """Reads the state database at scrape time and yields koppel's metric families.
 
@@ -209,6 +291,11 @@ class StateCollector(Collector):
                 window = window | r.id.in_(list(tally.running))
             running = {int(row.id): (str(row.tenant), str(row.target)) for row in conn.execute(
                 select(r.id, r.tenant, r.target).where(window, r.status == "running"))}
+            if tally.watermark == 0 and top > _LAG:
+                # The first scrape: the history up to the lag window is added up by the database (a year
+                # of runs at 200 targets is millions of rows), only the newest runs one by one.
+                _bulk(conn, tally, upto=top - _LAG, running=list(running))
+                window = window & (r.id > top - _LAG)
             query = select(*cols).where(window, r.status != "running")
             if running:
                 query = query.where(r.id.not_in(list(running)))
