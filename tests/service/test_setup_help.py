@@ -63,7 +63,7 @@ def test_empty_states_say_what_fixes_them(setup: Setup):
     # no notices sent: where to set them up
     assert "Er zijn nog geen meldingen verstuurd" in pages["/config"]
     # no account: how to make one, as code, not with literal backticks
-    assert "<code>koppel user add NAAM</code>" in login_page
+    assert "<code>koppel user add NAAM --role admin</code>" in login_page
     for text in (*pages.values(), login_page):
         visible = re.sub(r"(?s)<pre.*?</pre>|<[^>]+>", " ", text)
         assert "`" not in visible

@@ -1,7 +1,12 @@
 """`koppel serve`, `koppel user …` and `koppel token …`: the service mode's commands.
 
 Registered on ``koppel.cli.main.app`` when this module is imported (main imports it at the bottom).
-Accounts live in the state store, so these commands need only ``--config`` to find it.
+Accounts live in the state store, so these commands need only ``--config`` to find it (and its
+tenants: a grant on a tenant the configuration does not have is refused).
+
+Roles (docs/security.md): every user and token needs a role — ``viewer``, ``operator``, ``approver``
+or ``admin`` — on one or more tenants (``--tenant``, repeatable) or on every tenant (``--tenant '*'``).
+With one tenant in the configuration ``--tenant`` may be left out (it means ``*``); with more it must be given.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import getpass
 import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,6 +32,9 @@ from koppel.cli.common import (
 )
 from koppel.cli.main import app
 from koppel.locale import Language
+
+if TYPE_CHECKING:
+    from koppel.service.accounts import Accounts, Grant
 
 __all__ = ["token_app", "user_app"]
 
@@ -48,7 +56,33 @@ def _accounts(config_path: Path):
     config = load_config(config_path)
     settings = load_service_settings(config)
     store = StateStore.open(config.state_url(), base_dir=config.base_dir)
-    return Accounts(store, clock=system_clock, login=settings.login)
+    return Accounts(store, clock=system_clock, login=settings.login, tenants=list(config.tenants))
+
+
+ROLE_HELP = ("viewer (read), operator (+ run now), approver (+ approve/discard held plans) or admin "
+             "(+ users and tokens, with these commands).")
+RoleOpt = Annotated[str, typer.Option("--role", help="The role: " + ROLE_HELP)]
+TenantOpt = Annotated[list[str] | None, typer.Option(
+    "--tenant", help="A tenant id from the configuration the role is for; repeat for more; '*' for every tenant "
+                     "(quote it in a shell). May be left out when the configuration has one tenant.")]
+
+
+def _grants(accounts: Accounts, role: str, tenants: list[str] | None) -> list[Grant]:
+    """The grants the options ask for, or AccountError (unknown role, no --tenant with several tenants)."""
+    from koppel.service.accounts import ALL_TENANTS, AccountError, Grant, parse_role
+
+    parsed = parse_role(role)
+    if not tenants:
+        known = sorted(accounts.known_tenants or ())
+        if len(known) > 1:
+            raise AccountError(f"the configuration has {len(known)} tenants ({', '.join(known)}): say which with "
+                               "--tenant ID (repeatable), or --tenant '*' for every tenant")
+        tenants = [ALL_TENANTS]
+    return [Grant(parsed, tenant.strip()) for tenant in tenants]
+
+
+def _shown(grants) -> str:
+    return ", ".join(str(g) for g in grants) or "none (sees nothing)"
 
 
 PORT_IN_USE = 6  # docs/cli.md: the exit code of `koppel serve` when its port is taken
@@ -130,13 +164,23 @@ def starting_text(t: Language, *, host: str, port: int, config: Path | None, use
 @handle_errors
 def user_add(
     name: Annotated[str, typer.Argument(help="User name for the dashboard login.")],
+    role: RoleOpt,
+    tenant: TenantOpt = None,
     config: ConfigOpt = Path("koppel.toml"),
     password_env: Annotated[str | None, typer.Option("--password-env", help="Read the password from this "
                                                      "environment variable instead of prompting (automation).")] = None,
 ) -> None:
-    """Add a dashboard user. The password is prompted twice (or read from --password-env)."""
+    """Add a dashboard user with a role on one or more tenants, e.g.
+    `koppel user add anna --role approver --tenant bestuur-a`. The password is prompted twice (or read from
+    --password-env)."""
     from koppel.service.accounts import AccountError
 
+    accounts = _accounts(config)
+    try:
+        grants = _grants(accounts, role, tenant)
+        accounts.check_grants(grants)  # refuse a wrong role or tenant before asking for a password
+    except AccountError as exc:
+        raise fail(str(exc)) from None
     if password_env:
         password = os.environ.get(password_env)
         if not password:
@@ -146,26 +190,27 @@ def user_add(
         if getpass.getpass("Password again: ") != password:
             raise fail("the passwords differ")
     try:
-        _accounts(config).add_user(name, password)
+        user = accounts.add_user(name, password, grants=grants)
     except AccountError as exc:
         raise fail(str(exc)) from None
-    out.print(f"User {name} added.", markup=False)
+    out.print(f"User {name} added: {_shown(user.grants)}.", markup=False)
 
 
 @user_app.command("list")
 @handle_errors
 def user_list(config: ConfigOpt = Path("koppel.toml"), fmt: FormatOpt = Format.TEXT) -> None:
-    """The dashboard users, with when they last logged in."""
+    """The dashboard users, with their roles and when they last logged in."""
     users = _accounts(config).users()
     if fmt is Format.JSON:
-        emit_json([u.__dict__ for u in users])
+        emit_json([u.to_json() for u in users])
         return
     if not users:
         out.print(current_language()._("No users. Add one with `koppel user add NAME`."), markup=False)
     t = current_language()
     for u in users:
         out.print(f"{u.name:<24} " + t._("created {at}  last login {login}").format(
-            at=t.time(u.created_at), login=t.time(u.last_login_at) if u.last_login_at else t._("never")), markup=False)
+            at=t.time(u.created_at), login=t.time(u.last_login_at) if u.last_login_at else t._("never"))
+            + f"  [{_shown(u.grants)}]", markup=False)
 
 
 @user_app.command("remove")
@@ -182,38 +227,86 @@ def user_remove(name: Annotated[str, typer.Argument(help="User to remove (their 
     out.print(f"User {name} removed.", markup=False)
 
 
+def _grant(kind_name: str, name: str, role: str, tenant: list[str] | None, config: Path) -> None:
+    from koppel.service.accounts import AccountError, SubjectKind
+
+    accounts = _accounts(config)
+    kind = SubjectKind(kind_name)
+    try:
+        grants = accounts.grant(kind, name, _grants(accounts, role, tenant))
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{kind.value.capitalize()} {name} now has: {_shown(grants)}.", markup=False)
+
+
+def _ungrant(kind_name: str, name: str, tenant: list[str], config: Path) -> None:
+    from koppel.service.accounts import AccountError, SubjectKind
+
+    kind = SubjectKind(kind_name)
+    try:
+        grants = _accounts(config).revoke(kind, name, [t.strip() for t in tenant])
+    except AccountError as exc:
+        raise fail(str(exc)) from None
+    out.print(f"{kind.value.capitalize()} {name} now has: {_shown(grants)}.", markup=False)
+
+
+UngrantTenantOpt = Annotated[list[str], typer.Option("--tenant", help="The tenant (or '*') whose grant goes; "
+                                                                       "repeatable.")]
+
+
+@user_app.command("grant")
+@handle_errors
+def user_grant(name: Annotated[str, typer.Argument(help="The user.")], role: RoleOpt, tenant: TenantOpt = None,
+               config: ConfigOpt = Path("koppel.toml")) -> None:
+    """Give a user a role on tenants (replacing its role on those tenants; its other grants stay). Takes effect
+    at the user's next request."""
+    _grant("user", name, role, tenant, config)
+
+
+@user_app.command("ungrant")
+@handle_errors
+def user_ungrant(name: Annotated[str, typer.Argument(help="The user.")], tenant: UngrantTenantOpt,
+                 config: ConfigOpt = Path("koppel.toml")) -> None:
+    """Take a user's role on tenants away (a user without grants can log in but sees nothing)."""
+    _ungrant("user", name, tenant, config)
+
+
 @token_app.command("create")
 @handle_errors
 def token_create(name: Annotated[str, typer.Argument(help="A name for what uses the token, e.g. monitoring.")],
+                 role: RoleOpt, tenant: TenantOpt = None,
                  config: ConfigOpt = Path("koppel.toml"), fmt: FormatOpt = Format.TEXT) -> None:
-    """Create an API token. It is printed once; koppel keeps only its hash."""
+    """Create an API token with a role on tenants, e.g. `koppel token create monitoring --role viewer --tenant '*'`.
+    It is printed once; koppel keeps only its hash."""
     from koppel.service.accounts import AccountError
 
+    accounts = _accounts(config)
     try:
-        token = _accounts(config).create_token(name)
+        grants = _grants(accounts, role, tenant)
+        token = accounts.create_token(name, grants=grants)
     except AccountError as exc:
         raise fail(str(exc)) from None
     if fmt is Format.JSON:
-        emit_json({"name": name, "token": token})
+        emit_json({"name": name, "token": token, "grants": [g.to_json() for g in grants]})
         return
     out.print(token, markup=False)
-    out.print(f"Token {name} created. Keep it safe: it is not shown again. "
+    out.print(f"Token {name} created ({_shown(grants)}). Keep it safe: it is not shown again. "
               "Use it as `Authorization: Bearer <token>`.", markup=False, style="dim")
 
 
 @token_app.command("list")
 @handle_errors
 def token_list(config: ConfigOpt = Path("koppel.toml"), fmt: FormatOpt = Format.TEXT) -> None:
-    """The API tokens (name, first characters, last use) — never the tokens themselves."""
+    """The API tokens (name, first characters, roles, last use) — never the tokens themselves."""
     tokens = _accounts(config).tokens()
     if fmt is Format.JSON:
-        emit_json([tk.__dict__ for tk in tokens])
+        emit_json([tk.to_json() for tk in tokens])
         return
     t = current_language()
     for tk in tokens:
         out.print(f"{tk.name:<24} {tk.prefix}…  " + t._("created {at}  last used {used}").format(
-            at=t.time(tk.created_at), used=t.time(tk.last_used_at) if tk.last_used_at else t._("never")),
-            markup=False)
+            at=t.time(tk.created_at), used=t.time(tk.last_used_at) if tk.last_used_at else t._("never"))
+            + f"  [{_shown(tk.grants)}]", markup=False)
 
 
 @token_app.command("revoke")
@@ -228,3 +321,19 @@ def token_revoke(name: Annotated[str, typer.Argument(help="Token to revoke.")],
     except AccountError as exc:
         raise fail(str(exc)) from None
     out.print(f"Token {name} revoked.", markup=False)
+
+
+@token_app.command("grant")
+@handle_errors
+def token_grant(name: Annotated[str, typer.Argument(help="The token's name.")], role: RoleOpt,
+                tenant: TenantOpt = None, config: ConfigOpt = Path("koppel.toml")) -> None:
+    """Give a token a role on tenants (replacing its role on those tenants; its other grants stay)."""
+    _grant("token", name, role, tenant, config)
+
+
+@token_app.command("ungrant")
+@handle_errors
+def token_ungrant(name: Annotated[str, typer.Argument(help="The token's name.")], tenant: UngrantTenantOpt,
+                  config: ConfigOpt = Path("koppel.toml")) -> None:
+    """Take a token's role on tenants away."""
+    _ungrant("token", name, tenant, config)

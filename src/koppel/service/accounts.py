@@ -18,6 +18,12 @@ behind the same PostgreSQL, and the `koppel user` commands all see the same acco
   up to ``lockout_max_s``. A successful login clears the user's count and the address's. Every
   attempt is counted before its password is checked, in the transaction that checks the limit, so
   parallel attempts get no more password checks than sequential ones.
+* **Roles** (migration 0006): every user and token has one or more grants, each a role on one tenant
+  or on every tenant (``*``). The roles build on each other: ``viewer`` reads pages and the API,
+  ``operator`` may also queue a run ("nu synchroniseren"), ``approver`` may also approve or discard a
+  held plan, ``admin`` may also manage users and tokens (which is done with the CLI only: nothing over
+  HTTP needs more than ``approver``). A subject's role on a tenant is the highest of its grant for that
+  tenant and its ``*`` grant. Grants are read with every request, so a change takes effect at once.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from argon2 import PasswordHasher
@@ -42,7 +49,22 @@ from koppel.service.clock import Clock, iso, parse_iso
 from koppel.service.settings import LoginSettings
 from koppel.state.store import StateStore
 
-__all__ = ["AccountError", "Accounts", "ApiToken", "LoginOutcome", "LoginResult", "Session", "User"]
+__all__ = [
+    "ADMIN_EVERYWHERE",
+    "ALL_TENANTS",
+    "Access",
+    "AccountError",
+    "Accounts",
+    "ApiToken",
+    "Grant",
+    "LoginOutcome",
+    "LoginResult",
+    "Role",
+    "Session",
+    "SubjectKind",
+    "User",
+    "parse_role",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 MIN_PASSWORD = 12
@@ -65,11 +87,84 @@ class LoginResult:
     wait_s: int = 0  # when throttled: seconds until the next attempt is considered
 
 
+ALL_TENANTS = "*"
+
+
+class Role(StrEnum):
+    """What a grant allows on its tenant; each role includes the ones before it."""
+
+    VIEWER = "viewer"  # read every page and the API
+    OPERATOR = "operator"  # + queue a run ("nu synchroniseren")
+    APPROVER = "approver"  # + approve or discard a held plan
+    ADMIN = "admin"  # + manage users and tokens (with the CLI)
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+
+class SubjectKind(StrEnum):
+    USER = "user"
+    TOKEN = "token"
+
+
+def parse_role(text: str) -> Role:
+    try:
+        return Role(text.strip().lower())
+    except ValueError:
+        raise AccountError(f"unknown role {text!r}: choose one of {', '.join(r.value for r in Role)}") from None
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: Role
+    tenant: str  # a tenant id, or "*" for every tenant
+
+    def to_json(self) -> dict[str, str]:
+        return {"role": self.role.value, "tenant": self.tenant}
+
+    def __str__(self) -> str:
+        return f"{self.role.value} on {self.tenant}"
+
+
+ADMIN_EVERYWHERE = (Grant(Role.ADMIN, ALL_TENANTS),)
+"""What an account made through the Python API gets when given no grants (what every account could do
+before roles existed); the CLI always asks for a role."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """What one user or token may do: its grants, asked per tenant."""
+
+    grants: tuple[Grant, ...] = ()
+
+    def role(self, tenant: str) -> Role | None:
+        roles = [g.role for g in self.grants if g.tenant in (tenant, ALL_TENANTS)]
+        return max(roles, key=lambda r: r.rank) if roles else None
+
+    def may(self, role: Role, tenant: str) -> bool:
+        mine = self.role(tenant)
+        return mine is not None and mine.rank >= role.rank
+
+    def everywhere(self, role: Role = Role.VIEWER) -> bool:
+        """Whether the grant on ``*`` alone gives ``role`` on every tenant (also on ones added later)."""
+        return any(g.tenant == ALL_TENANTS and g.role.rank >= role.rank for g in self.grants)
+
+    def tenants(self, tenants: Iterable[str], role: Role = Role.VIEWER) -> list[str]:
+        """Those of ``tenants`` (in their order) on which this access has ``role``."""
+        return [t for t in tenants if self.may(role, t)]
+
+
 @dataclass(frozen=True)
 class User:
     name: str
     created_at: str
     last_login_at: str | None
+    grants: tuple[Grant, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "created_at": self.created_at, "last_login_at": self.last_login_at,
+                "grants": [g.to_json() for g in self.grants]}
 
 
 @dataclass(frozen=True)
@@ -78,6 +173,11 @@ class ApiToken:
     prefix: str
     created_at: str
     last_used_at: str | None
+    grants: tuple[Grant, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "prefix": self.prefix, "created_at": self.created_at,
+                "last_used_at": self.last_used_at, "grants": [g.to_json() for g in self.grants]}
 
 
 @dataclass(frozen=True)
@@ -85,6 +185,7 @@ class Session:
     user: str
     csrf: str
     expires_at: dt.datetime
+    access: Access = field(default_factory=Access)
 
 
 def _insert_new(conn, **values):
@@ -101,8 +202,10 @@ class Accounts:
     """Users, tokens, sessions and throttling on one StateStore, with the service's clock."""
 
     def __init__(self, store: StateStore, *, clock: Clock, login: LoginSettings | None = None,
-                 hasher: PasswordHasher | None = None):
+                 hasher: PasswordHasher | None = None, tenants: Collection[str] | None = None):
+        """``tenants``: the configuration's tenant ids; when given, a grant on any other tenant is refused."""
         self.store = store
+        self.known_tenants = tenants
         self.clock = clock
         self.login_settings = login or LoginSettings()
         self.hasher = hasher or PasswordHasher()
@@ -114,32 +217,114 @@ class Accounts:
 
     # -- users -------------------------------------------------------------------------------
 
-    def add_user(self, name: str, password: str) -> User:
+    def add_user(self, name: str, password: str, *, grants: Sequence[Grant] = ADMIN_EVERYWHERE) -> User:
         if not _NAME.match(name):
             raise AccountError("a user name has letters, digits, '.', '_', '-' or '@' (at most 100)")
         if len(password) < MIN_PASSWORD:
             raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+        grants = self.check_grants(grants)
         now = iso(self.clock())
         try:
             with self._engine.begin() as conn:
                 conn.execute(insert(t.users).values(name=name, password_hash=self.hasher.hash(password),
                                                     created_at=now))
+                self._put_grants(conn, SubjectKind.USER, name, grants, now)
         except IntegrityError:
             raise AccountError(f"user {name!r} exists; remove it first to set a new password") from None
-        return User(name, now, None)
+        return User(name, now, None, grants)
 
     def users(self) -> list[User]:
         u = t.users.c
         with self._engine.connect() as conn:
             rows = conn.execute(select(u.name, u.created_at, u.last_login_at).order_by(u.name)).all()
-        return [User(r.name, r.created_at, r.last_login_at) for r in rows]
+            grants = self._all_grants(conn, SubjectKind.USER)
+        return [User(r.name, r.created_at, r.last_login_at, grants.get(r.name, ())) for r in rows]
 
     def remove_user(self, name: str) -> None:
         with self._engine.begin() as conn:
             gone = conn.execute(delete(t.users).where(t.users.c.name == name)).rowcount
             conn.execute(delete(t.sessions).where(t.sessions.c.user_name == name))
+            self._drop_grants(conn, SubjectKind.USER, name)
         if not gone:
             raise AccountError(f"no user {name!r}")
+
+    # -- grants --------------------------------------------------------------------------------
+
+    def check_grants(self, grants: Sequence[Grant]) -> tuple[Grant, ...]:
+        """The grants, one per tenant, or AccountError: none at all, an unknown tenant, a tenant twice."""
+        if not grants:
+            raise AccountError("give a role: --role viewer|operator|approver|admin (and --tenant, default '*')")
+        seen: dict[str, Grant] = {}
+        for g in grants:
+            if not isinstance(g.role, Role):
+                raise AccountError(f"unknown role {g.role!r}")
+            if g.tenant != ALL_TENANTS and self.known_tenants is not None and g.tenant not in self.known_tenants:
+                known = ", ".join(sorted(self.known_tenants)) or "none"
+                raise AccountError(f"no tenant {g.tenant!r} in the configuration (tenants: {known}; '*' is every "
+                                   "tenant)")
+            if g.tenant != ALL_TENANTS and not _NAME.match(g.tenant):
+                raise AccountError(f"{g.tenant!r} is not a tenant id")
+            if g.tenant in seen:
+                raise AccountError(f"tenant {g.tenant!r} given twice")
+            seen[g.tenant] = g
+        return tuple(seen.values())
+
+    def _put_grants(self, conn, kind: SubjectKind, name: str, grants: Sequence[Grant], now: str) -> None:
+        """Set these grants (replacing the subject's grant on the same tenant, keeping its others)."""
+        g = t.grants.c
+        for grant in grants:
+            conn.execute(delete(t.grants).where(g.subject_kind == kind.value, g.subject == name,
+                                                g.tenant == grant.tenant))
+            conn.execute(insert(t.grants).values(subject_kind=kind.value, subject=name, tenant=grant.tenant,
+                                                 role=grant.role.value, created_at=now))
+
+    def _drop_grants(self, conn, kind: SubjectKind, name: str) -> None:
+        g = t.grants.c
+        conn.execute(delete(t.grants).where(g.subject_kind == kind.value, g.subject == name))
+
+    def _all_grants(self, conn, kind: SubjectKind, name: str | None = None) -> dict[str, tuple[Grant, ...]]:
+        g = t.grants.c
+        query = select(g.subject, g.role, g.tenant).where(g.subject_kind == kind.value).order_by(g.subject, g.tenant)
+        if name is not None:
+            query = query.where(g.subject == name)
+        found: dict[str, list[Grant]] = {}
+        for row in conn.execute(query):
+            try:
+                role = Role(row.role)
+            except ValueError:  # a role this version does not know gives nothing
+                continue
+            found.setdefault(row.subject, []).append(Grant(role, row.tenant))
+        return {k: tuple(v) for k, v in found.items()}
+
+    def access(self, kind: SubjectKind, name: str) -> Access:
+        with self._engine.connect() as conn:
+            return Access(self._all_grants(conn, kind, name).get(name, ()))
+
+    def grant(self, kind: SubjectKind, name: str, grants: Sequence[Grant]) -> tuple[Grant, ...]:
+        """Give a user or token these grants (a grant replaces its existing one on the same tenant);
+        returns all its grants now."""
+        grants = self.check_grants(grants)
+        self._exists(kind, name)
+        with self._engine.begin() as conn:
+            self._put_grants(conn, kind, name, grants, iso(self.clock()))
+        return self.access(kind, name).grants
+
+    def revoke(self, kind: SubjectKind, name: str, tenants: Sequence[str]) -> tuple[Grant, ...]:
+        """Take the subject's grants on these tenants away; returns what is left."""
+        self._exists(kind, name)
+        g = t.grants.c
+        with self._engine.begin() as conn:
+            gone = conn.execute(delete(t.grants).where(g.subject_kind == kind.value, g.subject == name,
+                                                       g.tenant.in_(list(tenants)))).rowcount
+        if not gone:
+            raise AccountError(f"{kind.value} {name!r} has no grant on {', '.join(map(repr, tenants))}")
+        return self.access(kind, name).grants
+
+    def _exists(self, kind: SubjectKind, name: str) -> None:
+        table = t.users if kind is SubjectKind.USER else t.api_tokens
+        with self._engine.connect() as conn:
+            if conn.execute(select(table.c.name).where(table.c.name == name)).first() is None:
+                raise AccountError(f"no {kind.value} {name!r}")
 
     # -- logging in ----------------------------------------------------------------------------
 
@@ -234,7 +419,8 @@ class Accounts:
         """A new session for ``user``: returns the cookie value (shown once) and the session."""
         cookie = secrets.token_urlsafe(32)
         now = self.clock()
-        session = Session(user, secrets.token_urlsafe(32), self._expiry(now, now))
+        session = Session(user, secrets.token_urlsafe(32), self._expiry(now, now),
+                          self.access(SubjectKind.USER, user))
         with self._engine.begin() as conn:
             conn.execute(insert(t.sessions).values(
                 id=_sha256(cookie), user_name=user, csrf=session.csrf, created_at=iso(now), seen_at=iso(now),
@@ -265,7 +451,7 @@ class Accounts:
         if (now - parse_iso(row.seen_at)).total_seconds() > 60:  # write at most once a minute per session
             with self._engine.begin() as conn:
                 conn.execute(update(t.sessions).where(s.id == key).values(seen_at=iso(now), expires_at=iso(expires)))
-        return Session(row.user_name, row.csrf, expires)
+        return Session(row.user_name, row.csrf, expires, self.access(SubjectKind.USER, row.user_name))
 
     def end_session(self, cookie: str | None) -> None:
         if cookie:
@@ -291,16 +477,19 @@ class Accounts:
 
     # -- API tokens ----------------------------------------------------------------------------
 
-    def create_token(self, name: str) -> str:
+    def create_token(self, name: str, *, grants: Sequence[Grant] = ADMIN_EVERYWHERE) -> str:
         """Make a token called ``name``; returns the token itself, which is never shown again."""
         if not _NAME.match(name):
             raise AccountError("a token name has letters, digits, '.', '_', '-' or '@' (at most 100)")
+        grants = self.check_grants(grants)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        now = iso(self.clock())
         try:
             with self._engine.begin() as conn:
                 conn.execute(insert(t.api_tokens).values(
-                    name=name, token_hash=_sha256(token), prefix=token[:10], created_at=iso(self.clock()),
+                    name=name, token_hash=_sha256(token), prefix=token[:10], created_at=now,
                 ))
+                self._put_grants(conn, SubjectKind.TOKEN, name, grants, now)
         except IntegrityError:
             raise AccountError(f"token {name!r} exists; revoke it first") from None
         return token
@@ -309,11 +498,13 @@ class Accounts:
         k = t.api_tokens.c
         with self._engine.connect() as conn:
             rows = conn.execute(select(k.name, k.prefix, k.created_at, k.last_used_at).order_by(k.name)).all()
-        return [ApiToken(r.name, r.prefix, r.created_at, r.last_used_at) for r in rows]
+            grants = self._all_grants(conn, SubjectKind.TOKEN)
+        return [ApiToken(r.name, r.prefix, r.created_at, r.last_used_at, grants.get(r.name, ())) for r in rows]
 
     def revoke_token(self, name: str) -> None:
         with self._engine.begin() as conn:
             gone = conn.execute(delete(t.api_tokens).where(t.api_tokens.c.name == name)).rowcount
+            self._drop_grants(conn, SubjectKind.TOKEN, name)
         if not gone:
             raise AccountError(f"no token {name!r}")
 
@@ -332,3 +523,10 @@ class Accounts:
             with self._engine.begin() as conn:
                 conn.execute(update(t.api_tokens).where(k.token_hash == digest).values(last_used_at=iso(now)))
         return row.name
+
+    def token_access(self, token: str | None) -> tuple[str, Access] | None:
+        """The token's name and what it may do, or None when it is not a token koppel issued."""
+        name = self.token_name(token)
+        if name is None:
+            return None
+        return name, self.access(SubjectKind.TOKEN, name)

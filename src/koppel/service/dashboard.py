@@ -4,6 +4,10 @@ Every page of the dashboard and its JSON twin call the same method here and get 
 (``koppel.service.models``). Nothing here writes, and nothing here is slow on a 60,000-pupil
 bestuur: per-run counts come from ``run_stats``, large plans from the plan cache, object counts
 are cached per state serial (they only change when the state does), and every list is paged.
+
+Every method takes the caller's ``viewer`` access (None: everything, for the CLI and the service
+itself): a tenant the caller may not see is answered exactly like one that does not exist — a 404 for
+its pages and ids, absent from every list — so nothing tells a caller of tenant A what B has.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from koppel.model.status import RunStatus
 from koppel.pipeline import Koppel
 from koppel.plan.render import REMOVALS, PersonLabel, search_changes
 from koppel.runs import superseded_by
+from koppel.service.accounts import Access, Role
 from koppel.service.clock import Clock
 from koppel.service.models import (
     ChartPoint,
@@ -140,6 +145,15 @@ def _pages(total: int, size: int) -> int:
     return max(1, math.ceil(total / size))
 
 
+def sees(viewer: Access | None, tenant: str) -> bool:
+    """Whether ``viewer`` may see ``tenant`` (None: the service itself, which sees everything)."""
+    return viewer is None or viewer.may(Role.VIEWER, tenant)
+
+
+def _everything(viewer: Access | None) -> bool:
+    return viewer is None or viewer.everywhere(Role.VIEWER)
+
+
 class Dashboard:
     def __init__(self, koppel: Koppel, queue: RunQueue, plans: PlanCache, *, clock: Clock,
                  schedules: dict[tuple[str, str], Schedule], next_run: Callable[[str, str], dt.datetime | None],
@@ -184,17 +198,22 @@ class Dashboard:
 
     # -- overview and target ---------------------------------------------------------------------
 
-    def overview(self, tenant: str | None = None, *, page: int = 1) -> Overview:
+    def visible(self, viewer: Access | None) -> list[str]:
+        """The configured tenants ``viewer`` may see, in the configuration's order."""
+        return [tid for tid in self.config.tenants if sees(viewer, tid)]
+
+    def overview(self, tenant: str | None = None, *, page: int = 1, viewer: Access | None = None) -> Overview:
         """Every tenant's targets, 25 tenants a page (a service provider runs hundreds)."""
-        tenants = [self._tenant(tenant)] if tenant else list(self.config.tenants.values())
+        tenants = [self._tenant(tenant, viewer)] if tenant else \
+            [self.config.tenants[tid] for tid in self.visible(viewer)]
         pages = _pages(len(tenants), TENANT_PAGE)
         page = min(max(1, page), pages)
         shown = tenants[(page - 1) * TENANT_PAGE: page * TENANT_PAGE]
         return Overview(tenants=[self._tenant_card(ten) for ten in shown], page=page, pages=pages)
 
-    def _tenant(self, tenant_id: str):
+    def _tenant(self, tenant_id: str, viewer: Access | None = None):
         tenant = self.config.tenants.get(tenant_id)
-        if tenant is None:
+        if tenant is None or not sees(viewer, tenant_id):
             raise NotFound(f"no tenant {tenant_id!r}")
         return tenant
 
@@ -205,8 +224,9 @@ class Dashboard:
         return TenantCard(tenant=tenant.id, name=tenant.name, last_read=read,
                           targets=[self.card(tenant.id, name) for name in tenant.targets])
 
-    def card(self, tenant_id: str, target_name: str, *, school: str | None = None) -> TargetCard:
-        tenant = self._tenant(tenant_id)
+    def card(self, tenant_id: str, target_name: str, *, school: str | None = None,
+             viewer: Access | None = None) -> TargetCard:
+        tenant = self._tenant(tenant_id, viewer)
         target = tenant.targets.get(target_name)
         if target is None:
             raise NotFound(f"no target {target_name!r} in tenant {tenant_id!r}")
@@ -239,8 +259,9 @@ class Dashboard:
                                   errors=errors))
         return out
 
-    def target(self, tenant: str, target: str, *, school: str | None = None) -> TargetPage:
-        card = self.card(tenant, target, school=school)
+    def target(self, tenant: str, target: str, *, school: str | None = None,
+               viewer: Access | None = None) -> TargetPage:
+        card = self.card(tenant, target, school=school, viewer=viewer)
         totals: dict[str, list[int]] = {}
         for p in self.stats.points(tenant, target, since=since_days(self.clock(), CHART_DAYS)):
             for name, (changes, errors) in p.schools.items():
@@ -256,19 +277,44 @@ class Dashboard:
 
     # -- plans -------------------------------------------------------------------------------------
 
-    def plans(self, tenant: str | None = None) -> PlanList:
-        """Held plans still waiting (an approved one being applied waits no more), and the recent ones."""
-        approving = {r.plan_id for r in self.queue.pending(tenant) if r.kind is RequestKind.APPROVE}
-        return PlanList(held=[plan_model(p) for p in self.store.plans(tenant, status=["held"], limit=100)
-                              if p.id not in approving],
-                        recent=[plan_model(p) for p in self.store.plans(tenant, limit=50)])
+    def _scope(self, tenant: str | None, viewer: Access | None) -> list[str | None]:
+        """The tenants a list asks the store about: ``[None]`` for all of them (one query), else each
+        tenant the caller may see (none: an empty list)."""
+        if tenant:
+            return [tenant] if sees(viewer, tenant) else []
+        if _everything(viewer):
+            return [None]
+        return list(self.visible(viewer))
 
-    def plan(self, plan_id: str, *, action: str | None = None, school: str | None = None, page: int = 1,
-             q: str = "") -> PlanPage:
+    def _plans(self, scope: list[str | None], *, status: list[str] | None, limit: int) -> list[PlanRecord]:
+        found = [p for tid in scope for p in self.store.plans(tid, status=status, limit=limit)]
+        if len(scope) > 1:
+            found.sort(key=lambda p: p.created_at, reverse=True)
+        return found[:limit]
+
+    def plans(self, tenant: str | None = None, *, viewer: Access | None = None) -> PlanList:
+        """Held plans still waiting (an approved one being applied waits no more), and the recent ones."""
+        scope = self._scope(tenant, viewer)
+        approving = {r.plan_id for r in self.queue.pending(tenant) if r.kind is RequestKind.APPROVE} if scope else set()
+        return PlanList(held=[plan_model(p) for p in self._plans(scope, status=["held"], limit=100)
+                              if p.id not in approving],
+                        recent=[plan_model(p) for p in self._plans(scope, status=None, limit=50)])
+
+    def plan_record(self, plan_id: str, *, viewer: Access | None = None) -> PlanRecord:
+        """The plan (an id or a unique prefix), or NotFound — also when the caller may not see its tenant."""
         try:
             record = self.store.plan_record(plan_id)
         except PlanNotFound:
             raise NotFound(f"no plan {plan_id!r}") from None
+        if not sees(viewer, record.tenant):
+            raise NotFound(f"no plan {plan_id!r}")
+        return record
+
+    def plan(self, plan_id: str, *, action: str | None = None, school: str | None = None, page: int = 1,
+             q: str = "", viewer: Access | None = None, changes: bool = False) -> PlanPage:
+        """The plan's review page. ``changes`` pages through every change even without a filter (the API's
+        answer); the page itself lists changes only for a filter and shows a review otherwise."""
+        record = self.plan_record(plan_id, viewer=viewer)
         digest = self.plans_cache.get(record.id)
         review = digest.review
         assert review is not None, "the plan cache reviews every plan it keeps"
@@ -283,7 +329,7 @@ class Dashboard:
         # Without a filter the page is a review (removals, samples, counts, search), not a list of every change:
         # ``changes`` lists a filter's matches only.
         shown: list[SlimChange] = []
-        if action or school:
+        if action or school or changes:
             _, shown = digest.page(action=action, school=school, offset=(page - 1) * PLAN_PAGE, size=PLAN_PAGE)
         pending = [RequestModel(**r.to_json()) for r in self.queue.pending(record.tenant, record.target)
                    if r.kind is RequestKind.APPROVE and r.plan_id == record.id]
@@ -313,15 +359,23 @@ class Dashboard:
 
     # -- runs ---------------------------------------------------------------------------------------
 
-    def runs(self, tenant: str | None = None, target: str | None = None, *, page: int = 1) -> RunList:
+    def runs(self, tenant: str | None = None, target: str | None = None, *, page: int = 1,
+             viewer: Access | None = None) -> RunList:
         page = max(1, page)
-        found = self.store.runs(tenant, target, limit=RUN_PAGE + 1, offset=(page - 1) * RUN_PAGE)
+        scope = self._scope(tenant, viewer)
+        offset = (page - 1) * RUN_PAGE
+        if len(scope) == 1:
+            found = self.store.runs(scope[0], target, limit=RUN_PAGE + 1, offset=offset)
+        else:  # several tenants the caller may see (or none): the newest of each, merged
+            merged = [r for tid in scope for r in self.store.runs(tid, target, limit=offset + RUN_PAGE + 1)]
+            merged.sort(key=lambda r: r.id, reverse=True)
+            found = merged[offset: offset + RUN_PAGE + 1]
         runs = [run_model(r) for r in found[:RUN_PAGE]]
         return RunList(runs=runs, page=page, has_more=len(found) > RUN_PAGE)
 
-    def run(self, run_id: int, *, page: int = 1) -> RunPage:
+    def run(self, run_id: int, *, page: int = 1, viewer: Access | None = None) -> RunPage:
         run = self.store.run(run_id)
-        if run is None:
+        if run is None or not sees(viewer, run.tenant):
             raise NotFound(f"no run {run_id}")
         page = max(1, page)
         progress = None
@@ -339,20 +393,23 @@ class Dashboard:
 
     # -- persons -------------------------------------------------------------------------------------
 
-    def persons(self, q: str, *, tenant: str | None = None) -> PersonSearch:
+    def persons(self, q: str, *, tenant: str | None = None, viewer: Access | None = None) -> PersonSearch:
         q = q.strip()
+        if tenant:
+            self._tenant(tenant, viewer)
         if not q:
             return PersonSearch(q=q, tenant=tenant, matches=[])
-        tenants = [self._tenant(tenant).id] if tenant else list(self.config.tenants)
+        tenants = [tenant] if tenant else self.visible(viewer)
         matches = []
         for tenant_id in tenants:
             matches += [_person(tenant_id, m) for m in self.store.find_persons(tenant_id, None, q, limit=50)]
         return PersonSearch(q=q, tenant=tenant, matches=matches[:100])
 
-    def timeline(self, tenant: str, key: str, *, explain: bool = False, group: str | None = None) -> Timeline:
+    def timeline(self, tenant: str, key: str, *, explain: bool = False, group: str | None = None,
+                 viewer: Access | None = None) -> Timeline:
         """The person's history; with ``explain`` also ``koppel explain``'s answer (it reads the LAS: only
         when asked), for ``group`` when given."""
-        self._tenant(tenant)
+        self._tenant(tenant, viewer)
         person = self.store.person(tenant, key)
         if person is None:
             raise NotFound(f"no person {key!r} in tenant {tenant!r}")
@@ -370,8 +427,15 @@ class Dashboard:
 
     # -- data quality and configuration -------------------------------------------------------------
 
-    def quality(self, tenant: str | None = None, *, severity: str | None = None, page: int = 1) -> QualityPage:
-        tenant_cfg = self._tenant(tenant) if tenant else next(iter(self.config.tenants.values()))
+    def quality(self, tenant: str | None = None, *, severity: str | None = None, page: int = 1,
+                viewer: Access | None = None) -> QualityPage:
+        if tenant:
+            tenant_cfg = self._tenant(tenant, viewer)
+        else:
+            shown = self.visible(viewer)
+            if not shown:
+                raise NotFound("no tenant you may see")
+            tenant_cfg = self.config.tenants[shown[0]]
         latest = self.store.latest_source_read(tenant_cfg.id)
         if latest is None:
             return QualityPage(tenant=tenant_cfg.id)
@@ -390,19 +454,25 @@ class Dashboard:
         return QualityPage(tenant=tenant_cfg.id, read=read, counts=counts, severity=severity, page=page, pages=pages,
                            diagnostics=[Diagnostic(**{k: d.get(k) for k in Diagnostic.model_fields}) for d in shown])
 
-    def configuration(self) -> ConfigPage:
+    def configuration(self, *, viewer: Access | None = None) -> ConfigPage:
+        """The configuration, secrets masked. A caller who may not see every tenant gets only the tenants
+        it may see (and not the file as written, which has them all)."""
         view = public_view(self.config)
         webhook = view.get("service", {}).get("webhook") if isinstance(view.get("service"), dict) else None
         if isinstance(webhook, dict) and isinstance(webhook.get("url"), str):
             webhook["url"] = _mask_url_path(webhook["url"])
+        whole = _everything(viewer)
+        if not whole and isinstance(view.get("tenants"), dict):
+            view["tenants"] = {tid: section for tid, section in view["tenants"].items() if sees(viewer, tid)}
         schedules = {
             f"{ten.id}/{tgt.name}": (self.schedules[(ten.id, tgt.name)].describe()
                                      if (ten.id, tgt.name) in self.schedules else None)
-            for ten in self.config.tenants.values() for tgt in ten.targets.values()
+            for ten in self.config.tenants.values() if sees(viewer, ten.id) for tgt in ten.targets.values()
         }
-        notices = self.notifier.recent() if self.notifier else []
+        notices = self.notifier.recent(limit=20 if whole else 200) if self.notifier else []
+        notices = [n for n in notices if sees(viewer, str(n.get("tenant")))][:20]
         return ConfigPage(file=str(self.config.path) if self.config.path else None, config=view,
-                          schedules=schedules, notifications=notices)
+                          schedules=schedules, notifications=notices, whole=whole)
 
 
 def _person(tenant: str, match: dict[str, Any]) -> PersonMatch:

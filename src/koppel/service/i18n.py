@@ -75,8 +75,8 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "login.wrong": ("Gebruikersnaam of wachtwoord onjuist.", "Wrong user name or password."),
     "login.throttled": ("Te veel mislukte pogingen. Probeer het over {seconds} seconden opnieuw.",
                         "Too many failed attempts. Try again in {seconds} seconds."),
-    "login.hint": ("Een account maakt u met `koppel user add NAAM` op de server.",
-                   "Create an account with `koppel user add NAME` on the server."),
+    "login.hint": ("Een account maakt u met `koppel user add NAAM --role ROL` op de server.",
+                   "Create an account with `koppel user add NAME --role ROLE` on the server."),
     "login.logged_out": ("U bent uitgelogd.", "You are logged out."),
     "login.expired": ("Het formulier was verlopen; probeer het opnieuw.", "The form had expired; please try again."),
     # -- errors --------------------------------------------------------------------------------
@@ -326,9 +326,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                       "server met `koppel plan` (alleen bekijken) en `koppel sync`."),
                      ("No runs yet. Start one with “Synchronise now” on the overview, or on the server with "
                       "`koppel plan` (only a preview) and `koppel sync`.")),
-    "help.no_users": (("Nog geen account? Maak er een op de server met `koppel user add NAAM`; die vraagt om "
-                       "een wachtwoord."),
-                      "No account yet? Create one on the server with `koppel user add NAME`; it asks for a password."),
+    "help.no_users": (("Nog geen account? Maak er een op de server met `koppel user add NAAM --role admin`; die "
+                       "vraagt om een wachtwoord."),
+                      ("No account yet? Create one on the server with `koppel user add NAME --role admin`; it asks "
+                       "for a password.")),
     "help.no_read": (("Nog geen inlezing van het LAS. Controleer de export met `koppel validate` en lees hem in "
                       "met `koppel plan` of een synchronisatie."),
                      ("No LAS read yet. Check the export with `koppel validate` and read it with `koppel plan` or a "

@@ -347,6 +347,8 @@ class ConfigPage(_Model):
     config: dict[str, Any] = Field(description="koppel.toml with every secret masked.")
     schedules: dict[str, str | None] = Field(description="tenant/target → schedule description.")
     notifications: list[dict[str, Any]] = Field(description="The last notices sent.")
+    whole: bool = Field(True, description="Whether this is the whole configuration; false when the caller may not "
+                                          "see every tenant (then only its tenants are shown, not the file).")
 
 
 class ActionResult(_Model):

@@ -1,6 +1,11 @@
 """The dashboard's HTML pages. Each reads the same model as its JSON twin under ``/api/`` and renders
 it with a template; forms post back here, carry the session's CSRF token and redirect (303) after
 doing their one thing.
+
+Roles: every page reads through the dashboard with the user's access, so a tenant the user may not
+see is a 404 like an unknown one and absent from every list; "nu synchroniseren" needs ``operator``
+and approving or discarding ``approver`` on the tenant, else a 403 page that says which role is
+needed (the buttons are not shown to whom may not use them).
 """
 
 from __future__ import annotations
@@ -14,10 +19,10 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from koppel.service import actions
-from koppel.service.accounts import LoginOutcome, Session
+from koppel.service.accounts import LoginOutcome, Role, Session
 from koppel.service.actions import ActionRefused
 from koppel.service.chart import render_chart
-from koppel.service.dashboard import CHART_DAYS, NotFound
+from koppel.service.dashboard import CHART_DAYS, NotFound, sees
 from koppel.service.queue import Trigger
 from koppel.service.settings import Language
 from koppel.service.web import (
@@ -142,7 +147,7 @@ def _chart(page: Page, card) -> str:
 @router.get("/")
 def overview(request: Request, session: SessionDep, tenant: Annotated[str | None, Query(pattern=NAME)] = None,
              page: PageQuery = 1, notice: str | None = None) -> Response:
-    data = service_of(request).dashboard.overview(tenant, page=page)
+    data = service_of(request).dashboard.overview(tenant, page=page, viewer=session.access)
     view = Page(request, session)
     charts = {(c.tenant, c.target): _chart(view, c) for ten in data.tenants for c in ten.targets}
     busy = any(card.pending for ten in data.tenants for card in ten.targets)
@@ -154,7 +159,7 @@ def overview(request: Request, session: SessionDep, tenant: Annotated[str | None
 def target_page(request: Request, session: SessionDep, tenant: TenantPath, target: TargetPath,
                 school: Annotated[str | None, Query(max_length=16)] = None, notice: str | None = None) -> Response:
     page = Page(request, session)
-    data = service_of(request).dashboard.target(tenant, target, school=school)
+    data = service_of(request).dashboard.target(tenant, target, school=school, viewer=session.access)
     query = f"?school={school}" if school else ""
     return page.render("target.html", json_url=f"/api/targets/{tenant}/{target}{query}", data=data,
                        chart=_chart(page, data.card), notice=_notice(page, notice),
@@ -165,6 +170,10 @@ def target_page(request: Request, session: SessionDep, tenant: TenantPath, targe
 def run_now(request: Request, session: SessionDep, tenant: TenantPath, target: TargetPath,
             csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(session, csrf)
+    if not sees(session.access, tenant):
+        raise NotFound(f"no target {tenant}/{target}")  # as for a tenant that does not exist
+    if not session.access.may(Role.OPERATOR, tenant):
+        return _forbidden(Page(request, session), Role.OPERATOR, tenant)
     try:
         _, new = actions.run_now_once(service_of(request), tenant, target, by=session.user, trigger=Trigger.MANUAL)
     except ActionRefused as exc:
@@ -179,13 +188,19 @@ def run_now(request: Request, session: SessionDep, tenant: TenantPath, target: T
 @router.get("/plans")
 def plans(request: Request, session: SessionDep, tenant: Annotated[str | None, Query(pattern=NAME)] = None) -> Response:
     page = Page(request, session)
-    data = service_of(request).dashboard.plans(tenant)
+    data = service_of(request).dashboard.plans(tenant, viewer=session.access)
     return page.render("plans.html", json_url="/api/plans", data=data)
 
 
 def _refused(view: Page, exc: ActionRefused) -> Response:
     """An action the plan's or target's state does not allow, said in the page's language (409)."""
     return view.render("error.html", status_code=409, message=view.tr(exc.key, **exc.values))
+
+
+def _forbidden(view: Page, role: Role, tenant: str) -> Response:
+    """The user may see the tenant but not do this: 403, naming the role it needs."""
+    return view.render("error.html", status_code=403,
+                       message=view.tr("role.forbidden", role=view.tr(f"role.{role.value}"), tenant=tenant))
 
 
 def _no_plan(view: Page, plan_id: str) -> Response:
@@ -196,10 +211,26 @@ def _plan_data(view: Page, plan_id: str, **filters):
     """The plan page's data, or None when ``plan_id`` names no plan (also when it is no plan id at all)."""
     if not re.fullmatch(PLAN_ID, plan_id):
         return None
+    viewer = view.session.access if view.session else None
     try:
-        return service_of(view.request).dashboard.plan(plan_id, **filters)
+        return service_of(view.request).dashboard.plan(plan_id, viewer=viewer, **filters)
     except NotFound:
         return None
+
+
+def _decidable(view: Page, plan_id: str):
+    """The plan an approval or discard acts on, or the response that refuses it: 404 for no plan (or one of a
+    tenant the user may not see), 403 without the role approver on its tenant."""
+    if not re.fullmatch(PLAN_ID, plan_id):
+        return None, _no_plan(view, plan_id)
+    assert view.session is not None
+    try:
+        record = service_of(view.request).dashboard.plan_record(plan_id, viewer=view.session.access)
+    except NotFound:
+        return None, _no_plan(view, plan_id)
+    if not view.session.access.may(Role.APPROVER, record.tenant):
+        return None, _forbidden(view, Role.APPROVER, record.tenant)
+    return record, None
 
 
 @router.get("/plans/{plan_id}")
@@ -221,7 +252,10 @@ def plan(request: Request, session: SessionDep, plan_id: PlanPath,
 def confirm_approve(request: Request, session: SessionDep, plan_id: PlanPath) -> Response:
     """The question before the approval: what the plan will do, in counts, and a button that says so."""
     view = Page(request, session)
-    data = _plan_data(view, plan_id)
+    record, refusal = _decidable(view, plan_id)
+    if refusal is not None:
+        return refusal
+    data = _plan_data(view, record.id)
     if data is None:
         return _no_plan(view, plan_id)
     try:
@@ -237,12 +271,13 @@ def approve(request: Request, session: SessionDep, plan_id: PlanPath,
             confirm: Annotated[str, Form(max_length=10)] = "") -> Response:
     check_csrf(session, csrf)
     view = Page(request, session)
-    if not re.fullmatch(PLAN_ID, plan_id):
-        return _no_plan(view, plan_id)
+    record, refusal = _decidable(view, plan_id)
+    if refusal is not None:
+        return refusal
     if confirm != "yes":  # approving is asked once more, on the confirm page
-        return RedirectResponse(f"/plans/{plan_id}/approve", status_code=303)
+        return RedirectResponse(f"/plans/{record.id}/approve", status_code=303)
     try:
-        request_ = actions.approve_plan(service_of(request), plan_id, by=session.user, trigger=Trigger.MANUAL)
+        request_ = actions.approve_plan(service_of(request), record.id, by=session.user, trigger=Trigger.MANUAL)
     except NotFound:
         return _no_plan(view, plan_id)
     except ActionRefused as exc:
@@ -255,10 +290,11 @@ def discard(request: Request, session: SessionDep, plan_id: PlanPath,
             csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
     check_csrf(session, csrf)
     view = Page(request, session)
-    if not re.fullmatch(PLAN_ID, plan_id):
-        return _no_plan(view, plan_id)
+    found, refusal = _decidable(view, plan_id)
+    if refusal is not None:
+        return refusal
     try:
-        record = actions.discard_plan(service_of(request), plan_id, by=session.user)
+        record = actions.discard_plan(service_of(request), found.id, by=session.user)
     except NotFound:
         return _no_plan(view, plan_id)
     except ActionRefused as exc:
@@ -273,7 +309,7 @@ def discard(request: Request, session: SessionDep, plan_id: PlanPath,
 def runs(request: Request, session: SessionDep, tenant: Annotated[str | None, Query(pattern=NAME)] = None,
          target: Annotated[str | None, Query(pattern=NAME)] = None, page: PageQuery = 1) -> Response:
     view = Page(request, session)
-    data = service_of(request).dashboard.runs(tenant, target, page=page)
+    data = service_of(request).dashboard.runs(tenant, target, page=page, viewer=session.access)
     return view.render("runs.html", json_url=f"/api/runs?page={page}", data=data, tenant=tenant, target=target)
 
 
@@ -281,7 +317,7 @@ def runs(request: Request, session: SessionDep, tenant: Annotated[str | None, Qu
 def run(request: Request, session: SessionDep, run_id: Annotated[int, Path(ge=1, le=2**62)],
         page: PageQuery = 1) -> Response:
     view = Page(request, session)
-    data = service_of(request).dashboard.run(run_id, page=page)
+    data = service_of(request).dashboard.run(run_id, page=page, viewer=session.access)
     return view.render("run.html", json_url=f"/api/runs/{run_id}?page={page}", data=data,
                        refresh=3 if data.run.status == "running" else None)
 
@@ -294,7 +330,7 @@ def persons(request: Request, session: SessionDep,
             q: Annotated[str, Query(max_length=100, pattern=TEXT)] = "",
             tenant: Annotated[str | None, Query(pattern=NAME)] = None) -> Response:
     view = Page(request, session)
-    data = service_of(request).dashboard.persons(q, tenant=tenant)
+    data = service_of(request).dashboard.persons(q, tenant=tenant, viewer=session.access)
     return view.render("persons.html", json_url=f"/api/persons?q={q}" if q else "/api/persons", data=data)
 
 
@@ -305,7 +341,8 @@ def person(request: Request, session: SessionDep, tenant: TenantPath,
     """The person's timeline; "waarom (niet) in …?" adds ``koppel explain``'s answer (it reads the LAS, so
     only when asked)."""
     view = Page(request, session)
-    data = service_of(request).dashboard.timeline(tenant, key, explain=explain == "1", group=group or None)
+    data = service_of(request).dashboard.timeline(tenant, key, explain=explain == "1", group=group or None,
+                                                  viewer=session.access)
     return view.render("person.html", json_url=f"/api/persons/{tenant}/{key}", data=data, group=group)
 
 
@@ -317,11 +354,12 @@ def quality(request: Request, session: SessionDep, tenant: Annotated[str | None,
             severity: Annotated[str | None, Query(pattern=r"^(error|warning|info)$")] = None,
             page: PageQuery = 1) -> Response:
     view = Page(request, session)
-    data = service_of(request).dashboard.quality(tenant, severity=severity, page=page)
+    data = service_of(request).dashboard.quality(tenant, severity=severity, page=page, viewer=session.access)
     return view.render("quality.html", json_url=f"/api/quality?tenant={data.tenant}", data=data)
 
 
 @router.get("/config")
 def configuration(request: Request, session: SessionDep) -> Response:
     view = Page(request, session)
-    return view.render("config.html", json_url="/api/config", data=service_of(request).dashboard.configuration())
+    return view.render("config.html", json_url="/api/config",
+                       data=service_of(request).dashboard.configuration(viewer=session.access))

@@ -8,6 +8,10 @@ a page is rendered.
 * **CSRF**: every form carries the session's CSRF token (the synchronizer-token pattern); a form
   post without it, or with another, is refused with 403. The login form, which has no session yet,
   uses a double-submit token: a random value in a short-lived cookie and in the form.
+* **Roles**: a session carries its user's grants (:class:`koppel.service.accounts.Access`), an API
+  call its token's (:func:`api_caller`); every route checks the role it needs for the tenant it touches.
+  A caller who may not see a tenant gets the same 404 as for one that does not exist; one who may see
+  it but not act gets 403 (:class:`Forbidden`).
 * **Client address**: the socket's peer, or — only when that peer is a trusted proxy — the nearest
   untrusted address in ``X-Forwarded-For``. Login throttling counts per this address.
 """
@@ -34,7 +38,7 @@ from starlette.templating import Jinja2Templates
 from tomlkit.exceptions import TOMLKitError
 
 from koppel.config import MASK, SECRET_WORDS, mask_url
-from koppel.service.accounts import Session
+from koppel.service.accounts import Access, Role, Session
 from koppel.service.i18n import PLURALS, Translator
 from koppel.service.runtime import Service
 from koppel.service.settings import CookieSecurity, Language
@@ -47,11 +51,14 @@ __all__ = [
     "PLAN_ID",
     "SESSION_COOKIE",
     "TEXT",
+    "Caller",
     "ConfigText",
     "CsrfFailed",
+    "Forbidden",
     "LoginRequired",
     "Page",
     "api_actor",
+    "api_caller",
     "check_csrf",
     "client_address",
     "code_spans",
@@ -91,6 +98,32 @@ class LoginRequired(Exception):
 
 class CsrfFailed(Exception):
     """A form post without the right CSRF token: 403."""
+
+
+def forbidden_detail(role: Role, tenant: str) -> str:
+    return f"this needs the role {role.value} (or higher) on tenant {tenant!r}; ask an admin (koppel user grant)"
+
+
+class Forbidden(HTTPException):
+    """The caller may see the tenant but lacks the role an action needs: 403 (JSON ``detail`` on the API)."""
+
+    def __init__(self, role: Role, tenant: str):
+        super().__init__(status_code=403, detail=forbidden_detail(role, tenant))
+        self.role = role
+        self.tenant = tenant
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls the API: the name actions are recorded under, and what they may do."""
+
+    name: str
+    access: Access
+
+    def require(self, role: Role, tenant: str) -> None:
+        """403 unless the caller has ``role`` on ``tenant`` (check that it may *see* the tenant first: 404)."""
+        if not self.access.may(role, tenant):
+            raise Forbidden(role, tenant)
 
 
 def service_of(request: Request) -> Service:
@@ -166,23 +199,29 @@ def page_session(request: Request) -> Session:
 _bearer = HTTPBearer(auto_error=False, description="A token from `koppel token create NAME`.")
 
 
-def api_actor(request: Request,
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
-    """The name that API actions are recorded under (``api:<token name>``), or 401.
+def api_caller(request: Request,
+               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
+    """Who calls: the token (recorded as ``api:<token name>``) with its grants, or 401.
 
     A logged-in dashboard user may also *read* the API with the session cookie (the pages' "the same
-    data as JSON" links); writing through the API still needs a token, since a cookie-borne POST is
-    what CSRF is made of and the API's forms carry no CSRF token."""
+    data as JSON" links), with the user's grants; writing through the API still needs a token, since a
+    cookie-borne POST is what CSRF is made of and the API's forms carry no CSRF token."""
     service = service_of(request)
-    name = service.accounts.token_name(credentials.credentials if credentials else None)
-    if name is None and request.method in ("GET", "HEAD"):
+    found = service.accounts.token_access(credentials.credentials if credentials else None)
+    if found is None and request.method in ("GET", "HEAD"):
         session = service.accounts.session(request.cookies.get(SESSION_COOKIE))
         if session is not None:
-            return session.user
-    if name is None:
+            return Caller(session.user, session.access)
+    if found is None:
         raise HTTPException(status_code=401, detail="a valid bearer token is required (koppel token create NAME)",
                             headers={"WWW-Authenticate": 'Bearer realm="koppel"'})
-    return f"api:{name}"
+    return Caller(f"api:{found[0]}", found[1])
+
+
+def api_actor(request: Request,
+              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    """The name that API actions are recorded under (``api:<token name>``), or 401 (see :func:`api_caller`)."""
+    return api_caller(request, credentials).name
 
 
 def check_csrf(session: Session, token: str | None) -> None:
@@ -215,6 +254,10 @@ class Page:
     def tr(self) -> Translator:
         return Translator(language(self.request), service_of(self.request).settings.timezone)
 
+    def may(self, role: str | Role, tenant: str) -> bool:
+        """Whether the logged-in user has ``role`` on ``tenant`` (templates show only the buttons they may use)."""
+        return self.session is not None and self.session.access.may(Role(role), tenant)
+
     def render(self, template: str, *, status_code: int = 200, json_url: str | None = None, **context: Any) -> HTMLResponse:
         tr = self.tr
         here = self.request.url.path + (f"?{self.request.url.query}" if self.request.url.query else "")
@@ -222,7 +265,7 @@ class Page:
             "t": tr, "word": tr.word, "lang": tr.language.value, "user": self.session.user if self.session else None,
             "csrf": self.session.csrf if self.session else None, "json_url": json_url, "here": quote(here, safe="/"),
             "when": tr.when, "num": tr.num, "plural": tr.plural, "say": tr.say, "check": tr.check, "date": tr.date,
-            "path": self.request.url.path, "refresh": None, "notice": None, **context,
+            "path": self.request.url.path, "refresh": None, "notice": None, "may": self.may, **context,
         }, status_code=status_code)
 
 
