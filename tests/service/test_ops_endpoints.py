@@ -412,3 +412,51 @@ def test_the_first_scrape_adds_up_the_history_as_the_later_ones_count_runs(setup
                 assert mine[key].total == pytest.approx(theirs[key].total), (name, key)
     finally:
         service.close()
+
+
+def _outward_address() -> str | None:
+    """This machine's address on its network (not loopback), or None when it has none."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: no packet is sent for a UDP connect
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_local_metrics_refuse_a_client_from_the_network(setup: Setup) -> None:
+    """Listening on every address (as a careless set-up would), a client that connects over the network is
+    not local: its socket's address decides, with no proxy header involved."""
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from tests.service.conftest import free_port
+
+    address = _outward_address()
+    if address is None:
+        need("this machine has no network address besides loopback")
+    service = setup.open()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(service, run_scheduler=False), host="0.0.0.0", port=port,
+                                           log_level="warning", access_log=False, proxy_headers=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.02)
+        with httpx.Client(timeout=10) as client:
+            assert client.get(f"http://127.0.0.1:{port}/metrics").status_code == 200
+            remote = client.get(f"http://{address}:{port}/metrics")
+            assert remote.status_code == 403 and TENANT not in remote.text
+            assert client.get(f"http://{address}:{port}/healthz").status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        service.close()
