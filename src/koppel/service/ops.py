@@ -279,8 +279,10 @@ class StateCollector(Collector):
         A run that is running is remembered and looked at again next time; a run not running when the
         running ones were listed is finished for good, so it is counted now and never again. The last
         :data:`_LAG` ids are read again (and skipped when counted): on PostgreSQL a run's id is taken when
-        its row is inserted, so a run may become visible after a higher id did."""
-        tally = self._tally
+        its row is inserted, so a run may become visible after a higher id did. The first scrape fills a new
+        tally that replaces the empty one only when complete: a database failing half-way leaves nothing
+        counted twice (later scrapes are safe through ``counted``)."""
+        tally = self._tally if self._tally.watermark else _Tally()
         r = t.runs.c
         cols = (r.id, r.tenant, r.target, r.kind, r.status, r.started_at, r.finished_at, r.summary)
         with self.service.koppel.store.engine.connect() as conn:
@@ -306,6 +308,7 @@ class StateCollector(Collector):
         tally.running = running
         tally.watermark = top
         tally.counted = {i for i in tally.counted if i > top - _LAG}
+        self._tally = tally
         return tally
 
     def _run_families(self, tally: _Tally) -> Iterator[Metric]:
