@@ -100,3 +100,68 @@ def test_the_service_worker_names_the_request_on_every_line(tmp_path: Path, caps
         assert event["request_id"] == request.id and event["tenant"] == "school" and event["target"] == "fake", event
     in_run = [e for e in events if e["event"] in ("run started",) or "run_id" in e]
     assert in_run and all(e["run_id"] == result.run_id for e in in_run)
+
+
+def test_a_koppel_worker_process_logs_json_with_the_request_on_every_line_of_its_run(tmp_path: Path) -> None:
+    """A real `koppel worker` on PostgreSQL (procrastinate): every stderr line parses, procrastinate's own
+    lines included, and every line from the run's start to its end names the request, tenant and target."""
+    import signal
+    import time
+    import uuid
+
+    import psycopg
+
+    from koppel.service.queue import RequestStatus
+    from tests.conftest import ADMIN_URL, need
+
+    try:
+        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        need(f"PostgreSQL is not reachable at {ADMIN_URL}: {exc}".strip())
+    name = f"koppel_jsonlog_{uuid.uuid4().hex[:10]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    worker = None
+    try:
+        config = _school(tmp_path)
+        text = config.read_text(encoding="utf-8")
+        text = text.replace('url = "sqlite:///koppel-state.db"', f'url = "{url}"')
+        assert url in text, "the generated configuration's state URL moved"
+        assert not any(line.strip() == "[service]" for line in text.splitlines())
+        config.write_text(text + '\n[service]\nengine = "procrastinate"\n', encoding="utf-8")
+        service = Service.open(config, env={})
+        try:
+            request = service.queue.enqueue("school", "fake", kind=RequestKind.SYNC, trigger=Trigger.API, by="robot")
+            env = {**os.environ, "KOPPEL_CONFIG": str(config),
+                   "PYTHONPATH": os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)}
+            worker = subprocess.Popen([sys.executable, "-m", "koppel", "--log-format", "json", "-v", "worker",
+                                       "--stalled-after", "5"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 90
+            while service.queue.get(request.id).status not in (RequestStatus.DONE, RequestStatus.FAILED):
+                assert worker.poll() is None, worker.communicate()[1]
+                assert time.monotonic() < deadline, "the worker did not run the request"
+                time.sleep(0.1)
+            done = service.queue.get(request.id)
+        finally:
+            service.close()
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=60)
+        assert worker.returncode == 0, stderr
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert done.status is RequestStatus.DONE and done.run_id is not None, done
+    events = _lines(stderr)
+    assert any(str(e.get("logger", "")).startswith("procrastinate") for e in events)  # the library's lines too
+    start = next(i for i, e in enumerate(events) if e["event"] == "run starting")
+    end = max(i for i, e in enumerate(events) if e["event"] == "run finished")
+    for event in events[start:end + 1]:
+        assert (event.get("request_id"), event.get("tenant"), event.get("target")) == (request.id, "school", "fake"), \
+            event
+        if "run_id" in event:
+            assert event["run_id"] == done.run_id, event
