@@ -301,12 +301,16 @@ class Dashboard:
                         recent=[plan_model(p) for p in self._plans(scope, status=None, limit=50)])
 
     def plan_record(self, plan_id: str, *, viewer: Access | None = None) -> PlanRecord:
-        """The plan (an id or a unique prefix), or NotFound — also when the caller may not see its tenant."""
+        """The plan (an id, or a unique prefix of one), or NotFound — also when the caller may not see its tenant.
+
+        A caller who may not see every tenant must give the whole id: whether a prefix is unique depends on
+        the plans of every tenant, so answering prefixes would tell it that another tenant has a plan that
+        starts the same way."""
         try:
             record = self.store.plan_record(plan_id)
         except PlanNotFound:
             raise NotFound(f"no plan {plan_id!r}") from None
-        if not sees(viewer, record.tenant):
+        if not sees(viewer, record.tenant) or (not _everything(viewer) and record.id != plan_id):
             raise NotFound(f"no plan {plan_id!r}")
         return record
 

@@ -464,10 +464,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                         "beheerder om `koppel user grant`."),
                        ("This needs the role {role} (or higher) on {tenant}, which you do not have. Ask an "
                         "administrator for `koppel user grant`.")),
-    "role.viewer": ("kijker", "viewer"),
+    "role.viewer": ("kijker (viewer)", "viewer"),
     "role.operator": ("operator", "operator"),
-    "role.approver": ("goedkeurder", "approver"),
-    "role.admin": ("beheerder", "admin"),
+    "role.approver": ("goedkeurder (approver)", "approver"),
+    "role.admin": ("beheerder (admin)", "admin"),
     "config.partial": (("U ziet alleen de besturen waarop u een rol heeft, niet het hele bestand: dat bevat ook "
                         "andere besturen."),
                        ("You see only the tenants you have a role on, not the whole file: it holds other tenants "

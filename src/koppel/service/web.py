@@ -196,7 +196,7 @@ def page_session(request: Request) -> Session:
     return session
 
 
-_bearer = HTTPBearer(auto_error=False, description="A token from `koppel token create NAME`.")
+_bearer = HTTPBearer(auto_error=False, description="A token from `koppel token create NAME --role ROLE`.")
 
 
 def api_caller(request: Request,
@@ -213,7 +213,7 @@ def api_caller(request: Request,
         if session is not None:
             return Caller(session.user, session.access)
     if found is None:
-        raise HTTPException(status_code=401, detail="a valid bearer token is required (koppel token create NAME)",
+        raise HTTPException(status_code=401, detail="a valid bearer token is required (koppel token create NAME --role ROLE)",
                             headers={"WWW-Authenticate": 'Bearer realm="koppel"'})
     return Caller(f"api:{found[0]}", found[1])
 
