@@ -14,8 +14,9 @@ targets in its labels, so who may read it is a setting (``[service.metrics] acce
 
 The numbers come from the state database at scrape time, not from counters in this process: runs are
 made by `koppel worker` processes on other machines too, and a restart must not reset a count. A
-scrape costs a few grouped queries whatever the number of tenants (see :class:`StateCollector`); the
-run history is read once per process and after that only the runs that are new or were still running.
+scrape costs a few grouped queries whatever the number of tenants (see :class:`StateCollector`): the
+first one after a start adds the run history up in the database, later ones read only the runs that
+are new or were still running.
 """
 
 from __future__ import annotations
@@ -236,7 +237,8 @@ class StateCollector(Collector):
     """Reads the state database at scrape time and yields koppel's metric families.
 
     Queries per scrape, whatever the number of tenants: the newest run id; the runs that are new since
-    the last scrape or were running then (the first scrape after a start reads the whole history once);
+    the last scrape or were running then (the first scrape after a start adds the older history up with
+    four grouped queries more);
     held plans, grouped; queued and running requests, grouped; with procrastinate, its jobs, grouped.
     """
 
