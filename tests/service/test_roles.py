@@ -96,7 +96,7 @@ class World:
     held: dict[str, str]  # tenant → its held plan's id
     runs: dict[str, list[int]]  # tenant → its run ids
     persons: dict[str, list[str]]  # tenant → person keys only that tenant has
-    requests: dict[str, int]  # tenant → a queued request of that tenant (B only)
+    requests: dict[str, int]  # tenant → a request of that tenant (B's waits, A's is done)
     tokens: dict[str, str]  # token name → the token
 
     def api(self, token: str) -> httpx.Client:
@@ -144,6 +144,10 @@ def world(tmp_path_factory) -> Iterator[World]:
             requests = {}
             queued = service.queue.enqueue_once(B, TARGET, kind=_sync_kind(), trigger=_manual(), by="test")[0]
             requests[B] = queued.id
+            done = service.queue.enqueue_once(A, TARGET, kind=_sync_kind(), trigger=_manual(), by="test")[0]
+            assert service.queue.claim(done.id)
+            service.queue.finish(done.id, _done())
+            requests[A] = done.id
             yield World(running, service, root, held, runs, persons, requests, tokens)
     finally:
         service.close()
@@ -153,6 +157,12 @@ def _sync_kind():
     from koppel.service.queue import RequestKind
 
     return RequestKind.SYNC
+
+
+def _done():
+    from koppel.service.queue import RequestStatus
+
+    return RequestStatus.DONE
 
 
 def _manual():
@@ -197,14 +207,17 @@ def _no_markers(response: httpx.Response, markers: list[str], *, allowed: tuple[
         assert marker not in body, (response.request.method, str(response.request.url), marker)
 
 
-def test_every_route_keeps_tenant_b_from_a_caller_of_a(world: World):
-    """Walk every route: with B's ids a caller of A gets the unknown-id answer; every list it may read
-    (also asked with ?tenant=B) carries nothing of B."""
-    page = world.browser("anna")  # approver on A: the highest role that is still only A's
-    api = world.api("a-approver")
+@pytest.mark.parametrize(("user", "token", "mine", "other"), [("anna", "a-approver", A, B), ("bert", "b-viewer", B, A)])
+def test_every_route_keeps_a_tenant_from_a_caller_of_another(world: World, user: str, token: str, mine: str,
+                                                            other: str):
+    """Walk every route: with the other tenant's ids a caller of one tenant (approver on A; approver and
+    viewer on B) gets the unknown-id answer; every list it may read (also asked with ?tenant=other)
+    carries nothing of the other tenant."""
+    page = world.browser(user)
+    api = world.api(token)
     csrf = csrf_of(page.get("/").text)
-    b_values = {"tenant": B, "target": TARGET, "plan_id": world.held[B], "run_id": str(world.runs[B][0]),
-                "request_id": str(world.requests[B]), "key": world.persons[B][0]}
+    b_values = {"tenant": other, "target": TARGET, "plan_id": world.held[other], "run_id": str(world.runs[other][0]),
+                "request_id": str(world.requests[other]), "key": world.persons[other][0]}
     walked = 0
     for route in _all_routes(world.running.service_app.routes):
         if route.path in EXEMPT or route.path.startswith("/static"):
@@ -214,20 +227,22 @@ def test_every_route_keeps_tenant_b_from_a_caller_of_a(world: World):
             params = set(re.findall(r"\{(\w+)", route.path))
             data = {"csrf": csrf, "confirm": "yes"} if method == "POST" and client is page else None
             if params:
-                mine = client.request(method, _fill(route.path, b_values), data=data)
-                other = client.request(method, _fill(route.path, {k: UNKNOWN[k] for k in params}), data=data)
-                assert mine.status_code == 404, (method, route.path, mine.status_code, mine.text[:300])
-                _same_answer(mine, other, {k: b_values[k] for k in params})
-                _no_markers(mine, [B_NAME, *world.persons[B][1:5]])  # [0] is in the address (the page links to it)
+                theirs = client.request(method, _fill(route.path, b_values), data=data)
+                unknown = client.request(method, _fill(route.path, {k: UNKNOWN[k] for k in params}), data=data)
+                assert theirs.status_code == 404, (method, route.path, theirs.status_code, theirs.text[:300])
+                _same_answer(theirs, unknown, {k: b_values[k] for k in params})
+                # persons[0] is in the address (the page links to itself)
+                _no_markers(theirs, [world.markers(other)[1], *world.persons[other][1:5]])
             else:
                 assert method == "GET", f"{method} {route.path}: a new action without parameters needs its check here"
                 answer = client.get(route.path, params={"q": "a"})
                 assert answer.status_code == 200, (route.path, answer.status_code, answer.text[:300])
-                _no_markers(answer, world.markers(B))
-                assert A in answer.text or route.path in ("/persons", "/api/persons", "/runs", "/api/runs"), route.path
-                filtered = client.get(route.path, params={"tenant": B, "q": "a"})
+                _no_markers(answer, world.markers(other))
+                assert mine in answer.text or route.path in ("/persons", "/api/persons", "/runs", "/api/runs"), \
+                    route.path
+                filtered = client.get(route.path, params={"tenant": other, "q": "a"})
                 assert filtered.status_code in (200, 404), (route.path, filtered.status_code)
-                _no_markers(filtered, [m for m in world.markers(B) if m != B], allowed=(f"tenant={B}",))
+                _no_markers(filtered, [m for m in world.markers(other) if m != other], allowed=(f"tenant={other}",))
             walked += 1
     assert walked >= 25  # every page and API route was asked, not a few
 
