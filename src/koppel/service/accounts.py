@@ -39,7 +39,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -192,6 +192,19 @@ def _insert_new(conn, **values):
     """An INSERT of a login_failures row that does nothing when the subject has a row already."""
     dialect_insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
     return dialect_insert(t.login_failures).values(**values).on_conflict_do_nothing(index_elements=["subject"])
+
+
+def _access(rows) -> Access:
+    """The grants on rows of an outer join with ``grants`` (``role`` and ``tenant`` None: no grant)."""
+    grants = []
+    for row in rows:
+        if row.role is None:
+            continue
+        try:
+            grants.append(Grant(Role(row.role), row.tenant))
+        except ValueError:  # a role this version does not know gives nothing
+            continue
+    return Access(tuple(grants))
 
 
 def _sha256(value: str) -> str:
@@ -437,9 +450,14 @@ class Accounts:
         s = t.sessions.c
         key = _sha256(cookie)
         now = self.clock()
-        with self._engine.connect() as conn:
-            row = conn.execute(select(s.user_name, s.csrf, s.created_at, s.expires_at, s.seen_at)
-                               .where(s.id == key)).first()
+        g = t.grants.c
+        with self._engine.connect() as conn:  # the session and its user's grants in one query
+            rows = conn.execute(
+                select(s.user_name, s.csrf, s.created_at, s.expires_at, s.seen_at, g.role, g.tenant)
+                .select_from(t.sessions.outerjoin(t.grants, and_(g.subject_kind == SubjectKind.USER.value,
+                                                                 g.subject == s.user_name)))
+                .where(s.id == key).order_by(g.tenant)).all()
+        row = rows[0] if rows else None
         if row is None:
             return None
         created = parse_iso(row.created_at)
@@ -451,7 +469,7 @@ class Accounts:
         if (now - parse_iso(row.seen_at)).total_seconds() > 60:  # write at most once a minute per session
             with self._engine.begin() as conn:
                 conn.execute(update(t.sessions).where(s.id == key).values(seen_at=iso(now), expires_at=iso(expires)))
-        return Session(row.user_name, row.csrf, expires, self.access(SubjectKind.USER, row.user_name))
+        return Session(row.user_name, row.csrf, expires, _access(rows))
 
     def end_session(self, cookie: str | None) -> None:
         if cookie:
@@ -512,21 +530,27 @@ class Accounts:
         """The name of the token, or None when it is not a token koppel issued."""
         if not token or not token.startswith(TOKEN_PREFIX):
             return None
+        found = self.token_access(token)
+        return found[0] if found else None
+
+    def token_access(self, token: str | None) -> tuple[str, Access] | None:
+        """The token's name and what it may do, or None when it is not a token koppel issued."""
+        if not token or not token.startswith(TOKEN_PREFIX):
+            return None
         k = t.api_tokens.c
+        g = t.grants.c
         digest = _sha256(token)
-        with self._engine.connect() as conn:
-            row = conn.execute(select(k.name, k.token_hash, k.last_used_at).where(k.token_hash == digest)).first()
+        with self._engine.connect() as conn:  # the token and its grants in one query
+            rows = conn.execute(
+                select(k.name, k.token_hash, k.last_used_at, g.role, g.tenant)
+                .select_from(t.api_tokens.outerjoin(t.grants, and_(g.subject_kind == SubjectKind.TOKEN.value,
+                                                                   g.subject == k.name)))
+                .where(k.token_hash == digest).order_by(g.tenant)).all()
+        row = rows[0] if rows else None
         if row is None or not hmac.compare_digest(row.token_hash, digest):
             return None
         now = self.clock()
         if row.last_used_at is None or (now - parse_iso(row.last_used_at)).total_seconds() > 60:
             with self._engine.begin() as conn:
                 conn.execute(update(t.api_tokens).where(k.token_hash == digest).values(last_used_at=iso(now)))
-        return row.name
-
-    def token_access(self, token: str | None) -> tuple[str, Access] | None:
-        """The token's name and what it may do, or None when it is not a token koppel issued."""
-        name = self.token_name(token)
-        if name is None:
-            return None
-        return name, self.access(SubjectKind.TOKEN, name)
+        return row.name, _access(rows)
