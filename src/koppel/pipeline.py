@@ -193,14 +193,15 @@ class Koppel:
 
     def plan(self, tenant_id: str | None, target_name: str | None, *, year: str | None = None,
              today: dt.date | None = None, target: Target | None = None, record: bool = False,
-             shortcut: bool = False) -> PlanOutcome:
+             shortcut: bool = False, full: bool = False) -> PlanOutcome:
         """Plan the target's changes. A preview (the default) changes nothing anyone else sees: no source read
         is recorded and no held plan stored. A run (``record``: ``sync``, ``apply`` without a plan file)
         records the source read and stores a held plan as its target's one held plan, superseding older ones.
 
         With ``shortcut`` (a preview only: ``koppel plan`` without ``--full``), inputs identical to those of the
         last run that found nothing to change give that answer without reading or planning: an empty plan
-        whose note says so (:meth:`sync` explains the short cut)."""
+        whose note says so (:meth:`sync` explains the short cut). ``full`` compares every membership, trusting
+        no per-group membership digest (``koppel plan --full``)."""
         tenant = self.config.tenant(tenant_id)
         target_cfg = target_config(tenant, target_name)
         today = today or self.today()
@@ -213,11 +214,13 @@ class Koppel:
                 return PlanOutcome(plan, self.store.school_names(tenant.id, target_cfg.name), {}, choice.year,
                                    year_choice=choice)
         with collector_paused(), bound_contextvars(tenant=tenant.id, target=target_cfg.name):  # on every log line
-            return self.planner.plan(tenant, target_cfg, today, choice, year, target, record)
+            return self.planner.plan(tenant, target_cfg, today, choice, year, target, record, by_group=not full)
 
-    def read_state(self, tenant: str, target: str) -> tuple[StateView, dict[str, dict[str, Any]], IdentityIndex]:
-        """The state index, the drift and the identity index (what a plan needs of the state)."""
-        view, identity_rows = self.store.load_for_plan(tenant, target)
+    def read_state(self, tenant: str, target: str, *,
+                   by_group: bool = False) -> tuple[StateView, dict[str, dict[str, Any]], IdentityIndex]:
+        """The state index, the drift and the identity index (what a plan needs of the state). ``by_group``: the
+        active memberships may be left out for per-group digests (:meth:`StateStore.load_for_plan`)."""
+        view, identity_rows = self.store.load_for_plan(tenant, target, by_group=by_group)
         return view, self.store.load_drift(tenant, target), identity_index_from_rows(identity_rows)
 
     # -- apply --------------------------------------------------------------------------------
@@ -281,7 +284,8 @@ class Koppel:
                 if unchanged is not None:
                     return unchanged
             state_before = self.store.inputs.state_version(tenant.id, target_cfg.name)
-            plan = self.plan(tenant.id, target_cfg.name, year=year, today=today, target=target, record=True).plan
+            plan = self.plan(tenant.id, target_cfg.name, year=year, today=today, target=target, record=True,
+                             full=full).plan
             read_id = self.store.latest_source_read_id(tenant.id)
             if plan.held:
                 self.store.inputs.forget(tenant.id, target_cfg.name)

@@ -26,7 +26,7 @@ from koppel.config import TargetConfig, TenantConfig, YearChoice
 from koppel.connectors import load_source_kind, load_target_kind
 from koppel.errors import SourceError, ValidationFailed
 from koppel.model.roster import Roster, SchoolYear
-from koppel.plan.engine import diff_index, make_plan
+from koppel.plan.engine import desired_membership_groups, diff_index, make_plan, settled_groups
 from koppel.plan.model import Plan
 from koppel.rules.engine import build_desired
 from koppel.targets.base import Target
@@ -61,15 +61,18 @@ class Planner:
         self.inputs = InputsCheck(app)
 
     def plan(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, choice: YearChoice,
-             year: str | None, target: Target | None, record: bool) -> PlanOutcome:
+             year: str | None, target: Target | None, record: bool, *, by_group: bool = True) -> PlanOutcome:
         """The plan for ``choice``'s year (``year`` is what the caller asked for: None lets next year's groups be
-        provisioned). With ``record`` a held plan is stored as the target's one held plan."""
+        provisioned). With ``record`` a held plan is stored as the target's one held plan, and a state whose
+        memberships were loaded in full gets its per-group membership digests written. ``by_group``: use those
+        digests when they describe the state as it is (the groups whose members are unchanged are skipped whole);
+        False compares every membership."""
         app = self.app
         clock = _Stopwatch()
         school_year = choice.year
         roster = app.read_validated(tenant, school_year, record=record, why=choice.why)
         clock.lap("read and validate")
-        view, drift, identities = app.read_state(tenant.id, target_cfg.name)
+        view, drift, identities = app.read_state(tenant.id, target_cfg.name, by_group=by_group)
         clock.lap("read the state")
         notes: list[str] = []
         provision = self._next_year(tenant, target_cfg, today, school_year, year, notes)
@@ -84,7 +87,19 @@ class Planner:
         supported = target.capabilities.actions if target is not None else self.supported(tenant, target_cfg)
         policy = target_cfg.policy.plan_policy(supported)
         view = replace(view, drift=drift)
-        diff = diff_index(desired, view, policy)
+        groups = None
+        digests = view.membership_digests
+        if digests is not None:
+            if drift:  # drift is read after the digests were judged valid: compare every membership then
+                view = replace(view, membership_digests=None, memberships=app.store.load_view(
+                    tenant.id, target_cfg.name).memberships)
+            else:
+                groups = desired_membership_groups(desired)
+                settled = settled_groups(groups, digests)
+                view = replace(view, settled_groups=settled, memberships=app.store.group_members(
+                    tenant.id, target_cfg.name, (g for g in digests if g not in settled)))
+                clock.lap("membership digests")
+        diff = diff_index(desired, view, policy, groups)
         clock.lap("diff the index")
         if diff.details_needed:  # the stored attributes of what changes, read before the plan is made
             view = view.with_details(*app.store.load_details(tenant.id, target_cfg.name, diff.details_needed))
@@ -94,6 +109,8 @@ class Planner:
         superseded: list[str] = []
         if plan.held and record:
             superseded = app.runs.plan_held(plan)
+        if record and view.membership_digests is None and app.store.store_group_digests(view):
+            clock.lap("store membership digests")
         log.debug("plan timings", tenant=tenant.id, target=target_cfg.name, changes=len(plan.changes), **clock.laps)
         provisioned = school_year.next() if str(school_year.next()) in desired.years else None
         return PlanOutcome(plan, schools, counts, school_year, provisioned, choice, tuple(superseded))

@@ -59,9 +59,9 @@ hold_jaarovergang = false
 
 
 class Bench:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, students: int = 40) -> None:
         self.root = root
-        self.bestuur = generate(students=40, schools=1, year=YEAR, seed=5)
+        self.bestuur = generate(students=students, schools=1, year=YEAR, seed=5)
         self.apps: list[Koppel] = []
         self.write_export(self.bestuur)
         self.configure()

@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from koppel.model.attrs import MembershipAttrs, group_attrs, membership_attrs, person_attrs
 from koppel.model.change import Action, Change
-from koppel.model.desired import Desired, DesiredObject, ObjectKind
+from koppel.model.desired import Desired, DesiredObject, LeanMembership, ObjectKind
 from koppel.model.keys import TAKEOVER_FOREIGN, stale_serial
 from koppel.plan.annotate import annotate_moves, attach_target_refs, kept_notes
 from koppel.plan.guards import holds
@@ -64,7 +64,7 @@ from koppel.plan.order import (
 )
 from koppel.plan.policy import AbsentGroupAction, ArchivedMemberships, PlanPolicy
 from koppel.plan.reasons import R_GONE, R_NEW, R_STALE
-from koppel.plan.state_view import ObjectStatus, StateRecord, StateView
+from koppel.plan.state_view import ObjectStatus, StateRecord, StateView, group_digest
 
 __all__ = [
     "PHASES",
@@ -76,8 +76,10 @@ __all__ = [
     "PHASE_PERSON",
     "PHASE_PERSON_REMOVE",
     "IndexDiff",
+    "desired_membership_groups",
     "diff_index",
     "make_plan",
+    "settled_groups",
 ]
 
 
@@ -99,22 +101,36 @@ class IndexDiff:
     details_needed: list[str]
 
 
-def diff_index(desired: Desired, state: StateView, policy: PlanPolicy) -> IndexDiff:
-    """Passes 1 and 2, on the state's index alone."""
+def diff_index(desired: Desired, state: StateView, policy: PlanPolicy,
+               groups: Mapping[str, list[str]] | None = None) -> IndexDiff:
+    """Passes 1 and 2, on the state's index alone.
+
+    With ``state.settled_groups`` (groups whose membership digest equals the state's), ``groups`` is
+    :func:`desired_membership_groups` of ``desired``: only the memberships of the other groups are compared, and
+    ``state.memberships`` holds only theirs."""
     depth = desired_depths(desired)
     creates: list[Change] = []
     pending: list[tuple[DesiredObject, StateRecord | None]] = []
     lean_pending: list[DesiredObject] = []
+    settled = state.settled_groups
+    if settled and groups is None:
+        raise ValueError("settled groups need the desired memberships per group")
     _wanted_objects(desired, state, depth, creates, pending, lean_pending)
-    _wanted_memberships(desired, state, creates, pending, lean_pending)
+    if settled and groups is not None:
+        wanted = desired.memberships
+        keys = (line.partition("\t")[0] for group, lines in groups.items() if group not in settled for line in lines)
+        items: Iterable[tuple[str, LeanMembership]] = [(k, wanted[k]) for k in keys if k in wanted]
+    else:
+        items = desired.memberships.items()
+    _wanted_memberships(desired, state, creates, pending, lean_pending, items)
     notes: list[str] = []
     if policy.supported is not None and not all((k, Action.CREATE) in policy.supported for k in ObjectKind):
         creates = [c for c in creates if _supported(c, policy, notes)]
-    groups, absent, foreign, lean_absent = _absent(desired, state)
+    state_groups, absent, foreign, lean_absent = _absent(desired, state)
     have = state.attrs_json
     needed = [k for k in [obj.key for obj, _ in pending] + [rec.key for rec in absent] + list(state.drift)
               + [obj.key for obj in lean_pending] + lean_absent if k not in have]
-    return IndexDiff(creates, pending, lean_pending, absent, lean_absent, groups, foreign, depth, notes, needed)
+    return IndexDiff(creates, pending, lean_pending, absent, lean_absent, state_groups, foreign, depth, notes, needed)
 
 
 def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant: str, today: dt.date,
@@ -161,6 +177,31 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
     )
 
 
+# -- per-group membership digests (issue 13) ---------------------------------------------------------
+
+
+def desired_membership_groups(desired: Desired) -> dict[str, list[str]]:
+    """Every wanted membership (lean or a full object) as ``key\tfingerprint``, per group."""
+    groups: dict[str, list[str]] = {}
+    get = groups.get
+    for key, m in desired.memberships.items():
+        lines = get(m.group)
+        if lines is None:
+            groups[m.group] = lines = []
+        lines.append(f"{key}\t{m.fingerprint}")
+    for key, obj in desired.objects.items():
+        if obj.kind is ObjectKind.MEMBERSHIP:
+            group = membership_attrs(obj.attrs).get("group") or ""
+            groups.setdefault(group, []).append(f"{key}\t{obj.fingerprint}")
+    return groups
+
+
+def settled_groups(groups: Mapping[str, list[str]], state_digests: Mapping[str, str]) -> frozenset[str]:
+    """The groups whose wanted memberships are exactly the state's active ones (equal digests)."""
+    return frozenset(group for group, lines in groups.items()
+                     if (known := state_digests.get(group)) is not None and known == group_digest(lines))
+
+
 # -- 1. wanted ---------------------------------------------------------------------------------------
 
 
@@ -177,7 +218,10 @@ def _wanted_objects(desired: Desired, state: StateView, depth: Mapping[str, int]
     active = ObjectStatus.ACTIVE
     lean = state.memberships  # active memberships of a lean state: key -> fingerprint
     lean_get = lean.get
+    settled, membership_kind = state.settled_groups, ObjectKind.MEMBERSHIP
     for key, obj in desired.objects.items():
+        if settled and obj.kind is membership_kind and membership_attrs(obj.attrs).get("group") in settled:
+            continue  # its group's members equal the state's (digest): nothing to compare
         rec = get(key)
         if rec is None and lean:
             fp = lean_get(key)
@@ -203,7 +247,7 @@ def _wanted_objects(desired: Desired, state: StateView, depth: Mapping[str, int]
 
 def _wanted_memberships(desired: Desired, state: StateView, creates: list[Change],
                         pending: list[tuple[DesiredObject, StateRecord | None]],
-                        lean_pending: list[DesiredObject]) -> None:
+                        lean_pending: list[DesiredObject], items: Iterable[tuple[str, LeanMembership]]) -> None:
     """The rules' lean memberships, compared by key and fingerprint; a full change is built only for what
     changes (most of a bestuur's million memberships, most of the time, do not)."""
     get = state.records.get
@@ -214,7 +258,7 @@ def _wanted_memberships(desired: Desired, state: StateView, creates: list[Change
     lean_get = lean.get
     materialise = desired.materialise
     objects_get = desired.objects.get
-    for key, m in desired.memberships.items():
+    for key, m in items:
         if lean:
             fp = lean_get(key)
             if fp is not None:

@@ -11,7 +11,8 @@ The fingerprint markers (``TAKEOVER_STALE``, ``TAKEOVER_FOREIGN``, ``UNRECORDED`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -23,7 +24,7 @@ from koppel.model.desired import ObjectKind
 from koppel.model.keys import TAKEOVER_FOREIGN, TAKEOVER_STALE, UNRECORDED, stale_serial
 
 __all__ = ["TAKEOVER_FOREIGN", "TAKEOVER_STALE", "UNRECORDED", "ObjectStatus", "StateRecord", "StateView",
-           "stale_serial"]
+           "group_digest", "membership_group", "stale_serial"]
 
 
 class ObjectStatus(StrEnum):
@@ -71,6 +72,14 @@ class StateView:
     # Objects whose last change was sent and not recorded: key -> the action sent. The plan sends each of them
     # again, as the LAS has it now, whether or not it differs from what the state recorded.
     unrecorded: Mapping[str, str] = field(default_factory=dict)
+    # Per-group membership digests (issue 13), when the state holds valid ones and the memberships were not
+    # loaded: group key -> digest of its active memberships (:func:`group_digest`). The planner compares them
+    # with the desired groups' digests, loads into ``memberships`` only the members of the groups that differ,
+    # and names the groups that are equal in ``settled_groups`` (their memberships are neither loaded nor
+    # compared). None: ``memberships`` holds every active membership.
+    membership_digests: Mapping[str, str] | None = None
+    settled_groups: frozenset[str] = frozenset()
+
     def with_details(self, attrs: Mapping[str, str | bytes], labels: Mapping[str, str]) -> StateView:
         """This view with the stored attribute JSON and labels of more objects (what the view holds already —
         what was sent and not recorded — stays)."""
@@ -105,3 +114,16 @@ class StateView:
     @classmethod
     def empty(cls, tenant: str, target: str, lineage: str = "", serial: int = 0) -> StateView:
         return cls(tenant, target, lineage, serial, {})
+
+
+def membership_group(key: str) -> str | None:
+    """The group of a membership's sync key (``<person>|<group>|<role>``), or None when the key cannot be split
+    unambiguously (a key with a ``|`` inside a person's or group's key)."""
+    parts = key.split("|")
+    return parts[1] if len(parts) == 3 else None
+
+
+def group_digest(lines: Iterable[str]) -> str:
+    """The digest of one group's memberships, each given as ``key\tfingerprint``, in any order. The state (of
+    its active memberships) and the plan (of the desired ones) compute it alike: equal digests, equal members."""
+    return hashlib.sha1("\n".join(sorted(lines)).encode(), usedforsecurity=False).hexdigest()

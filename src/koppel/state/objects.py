@@ -18,6 +18,7 @@ from koppel.model.status import RunKind, RunStatus
 from koppel.plan.state_view import UNRECORDED, ObjectStatus, StateRecord, StateView
 from koppel.state import schema as t
 from koppel.state.db import Database, Row, chunks, dumps
+from koppel.state.groups import MembershipGroups
 from koppel.state.records import IdentityRow
 
 __all__ = ["DriftRepository", "ObjectReads"]
@@ -54,6 +55,7 @@ class ObjectReads:
 
     def __init__(self, db: Database):
         self.db = db
+        self.groups = MembershipGroups(db)
 
     def load_view(self, tenant: str, target: str, *, lean: bool = True) -> StateView:
         """The index of every object, without attributes — the plan asks for those of the few objects it
@@ -67,8 +69,14 @@ class ObjectReads:
         strings that repeat."""
         return self.load_for_plan(tenant, target, lean=lean)[0]
 
-    def load_for_plan(self, tenant: str, target: str, *, lean: bool = True) -> tuple[StateView, list[IdentityRow]]:
-        """:meth:`load_view` and :meth:`identity_rows` from one pass over the persons and groups."""
+    def load_for_plan(self, tenant: str, target: str, *, lean: bool = True,
+                      by_group: bool = False) -> tuple[StateView, list[IdentityRow]]:
+        """:meth:`load_view` and :meth:`identity_rows` from one pass over the persons and groups.
+
+        ``by_group`` (a plan): when the state's per-group membership digests describe it as it is
+        (:class:`~koppel.state.groups.MembershipGroups`), the active memberships are not loaded: the view holds
+        the digests (``membership_digests``) and the caller loads the members of the groups that differ
+        (:meth:`group_members`)."""
         state_id, lineage, serial = self.db.ensure_state(tenant, target)
         # A SQLite file usually holds one tenant and target: then one pass over the table beats following
         # the index row by row (a third faster for a million rows).
@@ -76,19 +84,37 @@ class ObjectReads:
         records, identities = self._records(state_id, hint, lean)
         if not lean:
             return StateView(tenant, target, lineage, serial, records), identities
+        digests = self.groups.digests(state_id, lineage, serial) if by_group else None
         # Key and fingerprint only, straight from the cursor's rows into the table (a third of the time
         # of a Python loop over a million rows).
         memberships: dict[str, str] = {}
         active = f"FROM objects {hint} WHERE state_id = {{p}} AND kind = 'membership' AND status = 'active'"
-        for rows in self.db.raw_chunks(f"SELECT key, fingerprint {active}", state_id):
-            memberships.update(rows)
+        if digests is None:
+            for rows in self.db.raw_chunks(f"SELECT key, fingerprint {active}", state_id):
+                memberships.update(rows)
         totals = _LazyCounts(lambda: dict(self.db.raw(f"SELECT school, count(*) {active} GROUP BY school", state_id)))
         sent_attrs, unrecorded = _reopen(records, memberships, self.db.raw(
             "SELECT key, kind, action, school, label, after FROM unrecorded WHERE state_id = {p}", state_id))
         view = StateView(tenant, target, lineage, serial, records, attrs_json=sent_attrs, memberships=memberships,
                          membership_totals=totals, unrecorded=unrecorded,
-                         membership_target_ids=self._adopted_membership_ids(tenant, target, state_id, active))
+                         membership_target_ids=self._adopted_membership_ids(tenant, target, state_id, active),
+                         membership_digests=digests)
         return view, identities
+
+    def group_members(self, tenant: str, target: str, groups: Iterable[str]) -> dict[str, str]:
+        """The active memberships (key → fingerprint) of these groups, from the per-group cache."""
+        state_id = self.db.state_id(tenant, target)
+        return {} if state_id is None else self.groups.members(state_id, groups)
+
+    def store_group_digests(self, view: StateView) -> bool:
+        """Write the per-group membership cache from a view that holds every active membership as the state has
+        it (loaded in full, nothing unrecorded, no drift); False when the view is not such a view."""
+        if view.membership_digests is not None or view.unrecorded or view.drift:
+            return False
+        state_id = self.db.state_id(view.tenant, view.target)
+        if state_id is None:
+            return False
+        return self.groups.store(state_id, view.lineage, view.serial, view.memberships)
 
     def _records(self, state_id: int, hint: str, lean: bool) -> tuple[dict[str, StateRecord], list[IdentityRow]]:
         """The records of a state (without the active memberships when ``lean``) and its persons' identities."""

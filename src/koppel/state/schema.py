@@ -30,8 +30,8 @@ from sqlalchemy import (
 from koppel.state.metadata import BigId as _BigId
 from koppel.state.metadata import metadata
 
-__all__ = ["drift", "journal", "locks", "metadata", "objects", "plan_inputs", "plans", "runs", "source_reads",
-           "targets_state", "unrecorded"]
+__all__ = ["drift", "journal", "locks", "membership_cache", "membership_groups", "metadata", "objects", "plan_inputs",
+           "plans", "runs", "source_reads", "targets_state", "unrecorded"]
 
 targets_state = Table(
     "targets_state",
@@ -215,4 +215,24 @@ plan_inputs = Table(
     Column("run_id", BigInteger),
     Column("source_read_id", BigInteger),
     Column("recorded_at", String(32), nullable=False),
+)
+
+# Per-group membership digests (migration 0007): for each group of a state, the digest of its active memberships
+# (``plan.state_view.group_digest``) and those memberships (zlib of ``key\tfingerprint`` lines); valid while the
+# state's lineage, serial and number of active memberships are those in ``membership_cache``.
+membership_cache = Table(
+    "membership_cache",
+    metadata,
+    Column("state_id", Integer, ForeignKey("targets_state.id", ondelete="CASCADE"), primary_key=True),
+    Column("lineage", String(36), nullable=False),
+    Column("serial", BigInteger, nullable=False),
+    Column("total", BigInteger, nullable=False),
+)
+membership_groups = Table(
+    "membership_groups",
+    metadata,
+    Column("state_id", Integer, ForeignKey("targets_state.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_key", String(512), primary_key=True),
+    Column("digest", String(40), nullable=False),
+    Column("members", LargeBinary, nullable=False),
 )

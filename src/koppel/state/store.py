@@ -197,8 +197,15 @@ class StateStore:
     def load_view(self, tenant: str, target: str, *, lean: bool = True) -> StateView:
         return self.objects.load_view(tenant, target, lean=lean)
 
-    def load_for_plan(self, tenant: str, target: str, *, lean: bool = True) -> tuple[StateView, list[IdentityRow]]:
-        return self.objects.load_for_plan(tenant, target, lean=lean)
+    def load_for_plan(self, tenant: str, target: str, *, lean: bool = True,
+                      by_group: bool = False) -> tuple[StateView, list[IdentityRow]]:
+        return self.objects.load_for_plan(tenant, target, lean=lean, by_group=by_group)
+
+    def group_members(self, tenant: str, target: str, groups: Iterable[str]) -> dict[str, str]:
+        return self.objects.group_members(tenant, target, groups)
+
+    def store_group_digests(self, view: StateView) -> bool:
+        return self.objects.store_group_digests(view)
 
     def load_details(self, tenant: str, target: str, keys: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
         return self.objects.load_details(tenant, target, keys)

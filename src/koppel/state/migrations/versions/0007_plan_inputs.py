@@ -1,4 +1,4 @@
-"""the inputs of the last run that found nothing to change (the unchanged-input short cut, issue 13)
+"""the inputs of the last run that found nothing to change, and per-group membership digests (issue 13)
 
 One row per (tenant, target): a digest of everything a plan depends on — the export's bytes, the resolved
 configuration and rules, koppel's version, the state's version and the day — taken by the last full run that
@@ -34,5 +34,29 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "membership_cache",
+        sa.Column("state_id", sa.Integer(), nullable=False),
+        sa.Column("lineage", sa.String(length=36), nullable=False),
+        sa.Column("serial", sa.BigInteger(), nullable=False),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(["state_id"], ["targets_state.id"],
+                                name=op.f("fk_membership_cache_state_id_targets_state"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("state_id", name=op.f("pk_membership_cache")),
+    )
+    op.create_table(
+        "membership_groups",
+        sa.Column("state_id", sa.Integer(), nullable=False),
+        sa.Column("group_key", sa.String(length=512), nullable=False),
+        sa.Column("digest", sa.String(length=40), nullable=False),
+        sa.Column("members", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(["state_id"], ["targets_state.id"],
+                                name=op.f("fk_membership_groups_state_id_targets_state"), ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("state_id", "group_key", name=op.f("pk_membership_groups")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("membership_groups")
+    op.drop_table("membership_cache")
     op.drop_table("plan_inputs")

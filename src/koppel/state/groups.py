@@ -1,0 +1,98 @@
+"""Per-group membership digests (issue 13): what lets a plan skip the groups whose members did not change.
+
+A bestuur's state holds about a million active memberships. Loading them all (as ``key → fingerprint``) and
+comparing them one by one is most of a plan that changes one pupil. This repository keeps, per group, the
+digest of its active memberships and the memberships themselves (compressed), taken at a known lineage, serial
+and number of active memberships (table ``membership_cache``). While those still hold — nothing was recorded
+since, no row was added or removed by hand, and the state holds no drift and nothing unrecorded — a plan
+compares the digests with those of the desired groups and loads the members of the groups that differ only.
+
+Anything else means the cache is not used: the plan loads every membership (as before) and a run that records
+(``sync``, ``apply``) writes the cache again from what it loaded.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping
+
+from sqlalchemy import delete, func, insert, select
+
+from koppel.plan.state_view import group_digest, membership_group
+from koppel.state import schema as t
+from koppel.state.db import Database, chunks
+
+__all__ = ["MembershipGroups"]
+
+
+class MembershipGroups:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def digests(self, state_id: int, lineage: str, serial: int) -> dict[str, str] | None:
+        """Group key → digest of its active memberships, when the cache describes the state as it is; else None."""
+        c, o = t.membership_cache.c, t.objects.c
+        with self.db.reading() as conn:
+            row = conn.execute(select(c.lineage, c.serial, c.total).where(c.state_id == state_id)).first()
+            if row is None or row.lineage != lineage or int(row.serial) != serial:
+                return None
+            if conn.execute(select(t.drift.c.key).where(t.drift.c.state_id == state_id).limit(1)).first() \
+                    or conn.execute(select(t.unrecorded.c.key).where(t.unrecorded.c.state_id == state_id)
+                                    .limit(1)).first():
+                return None
+            active = conn.execute(select(func.count()).select_from(t.objects).where(
+                o.state_id == state_id, o.kind == "membership", o.status == "active")).scalar()
+            if active != int(row.total):
+                return None  # rows added or removed without a recorded change (by hand)
+        return {str(key): str(digest) for key, digest in self.db.raw(
+            "SELECT group_key, digest FROM membership_groups WHERE state_id = {p}", state_id)}
+
+    def members(self, state_id: int, groups: Iterable[str]) -> dict[str, str]:
+        """The active memberships (key → fingerprint) of these groups, from the cache."""
+        g = t.membership_groups.c
+        out: dict[str, str] = {}
+        with self.db.reading() as conn:
+            for chunk in chunks(sorted(groups), 900):
+                rows = conn.execute(select(g.members).where(g.state_id == state_id, g.group_key.in_(chunk)))
+                blob: bytes
+                for blob in rows.scalars():
+                    text = zlib.decompress(blob).decode()
+                    for line in text.split("\n") if text else ():
+                        key, _, fp = line.partition("\t")
+                        out[key] = fp
+        return out
+
+    def store(self, state_id: int, lineage: str, serial: int, memberships: Mapping[str, str]) -> bool:
+        """Write the cache from every active membership of the state at this serial (replacing what was there).
+        False, and nothing written, when a key cannot be split into its group."""
+        groups: dict[str, list[str]] = {}
+        get = groups.get
+        for key, fp in memberships.items():
+            group = membership_group(key)
+            if group is None:
+                self.forget(state_id)
+                return False
+            lines = get(group)
+            if lines is None:
+                groups[group] = lines = []
+            lines.append(f"{key}\t{fp}")
+        rows = [{"state_id": state_id, "group_key": group, "digest": group_digest(lines),
+                 "members": zlib.compress("\n".join(lines).encode(), 1)} for group, lines in groups.items()]
+        with self.db.transaction() as conn:
+            conn.execute(delete(t.membership_cache).where(t.membership_cache.c.state_id == state_id))
+            conn.execute(delete(t.membership_groups).where(t.membership_groups.c.state_id == state_id))
+            for chunk in _batches(rows, 5000):
+                conn.execute(insert(t.membership_groups), chunk)
+            conn.execute(insert(t.membership_cache).values(state_id=state_id, lineage=lineage, serial=serial,
+                                                           total=len(memberships)))
+        return True
+
+    def forget(self, state_id: int) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(delete(t.membership_cache).where(t.membership_cache.c.state_id == state_id))
+            conn.execute(delete(t.membership_groups).where(t.membership_groups.c.state_id == state_id))
+
+
+def _batches(rows: list[dict[str, object]], size: int) -> Iterable[list[dict[str, object]]]:
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
