@@ -1,6 +1,6 @@
 """The JSON API: a twin of every dashboard page under ``/api/``, for automation and monitoring.
 
-Authentication is a bearer token from `koppel token create NAME` (``Authorization: Bearer kpl_…``);
+Authentication is a bearer token from `koppel token create NAME --role ROLE` (``Authorization: Bearer kpl_…``);
 actions are recorded as ``api:<token name>``. A logged-in dashboard user may read (GET) with the
 session cookie too — the pages' "the same data as JSON" links — but never write with it. Every route returns the same model as its page, so
 the OpenAPI description at ``/api/openapi.json`` documents the dashboard's data too.
