@@ -233,7 +233,8 @@ def test_the_compiled_catalogue_is_the_po_file() -> None:
 def test_every_text_in_the_code_is_translated() -> None:
     """Every msgid `pybabel extract` finds with babel.cfg is in the Dutch catalogue, translated (no fuzzy, no
     empty string), and the catalogue holds no msgid the code no longer uses."""
-    method_map = [("src/koppel/cli/**.py", "python"), ("src/koppel/plan/render.py", "python")]
+    method_map = [("src/koppel/cli/**.py", "koppel.locale.help_extract.extract_cli"),
+                  ("src/koppel/plan/render.py", "python")]
     found = {msg if isinstance(msg, str) else msg[0]
              for _file, _line, msg, _comments, _context in extract_from_dir(str(ROOT), method_map)}
     po = _po()
@@ -242,4 +243,4 @@ def test_every_text_in_the_code_is_translated() -> None:
     assert sorted(po.keys() - found) == []
     assert [k for k, v in po.items() if not (v if isinstance(v, str) else all(v))] == []
     config = (ROOT / "babel.cfg").read_text(encoding="utf-8")
-    assert all(f"[python: {pattern}]" in config for pattern, _ in method_map)
+    assert all(f"[{method}: {pattern}]" in config for pattern, method in method_map)

@@ -237,7 +237,9 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            _error(str(exc))
+            from koppel.cli.error_text import describe
+
+            _error(describe(exc, current_language()))
             raise typer.Exit(exc.exit_code) from None
         except KoppelError as exc:
             from koppel.cli.error_text import describe

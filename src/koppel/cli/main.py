@@ -37,6 +37,7 @@ from koppel.cli.common import (
     use_language,
     with_core_phrases,
 )
+from koppel.cli.localised_help import LocalisedGroup
 
 if TYPE_CHECKING:
     from koppel.apply.applier import ApplyResult
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 app = typer.Typer(
     name="koppel",
+    cls=LocalisedGroup,  # --help in the user's language, for every command (koppel.cli.localised_help)
     help="koppel keeps a school's learning platform (itslearning) in step with its LAS (Magister, Somtoday, …).\n\n"
          "The LAS is leading: koppel reads it completely, plans what must change, and applies only what the "
          "platform confirms.",
@@ -58,6 +60,16 @@ app = typer.Typer(
 connectors_app = typer.Typer(help="List the source and target kinds and describe their settings.", no_args_is_help=True,
                              rich_markup_mode="markdown")
 app.add_typer(connectors_app, name="connectors")
+
+
+def _language(value: str | None) -> str | None:
+    """``--lang``, taken first (it is eager, as --help is), so that `koppel --lang nl --help` is Dutch."""
+    from koppel.locale import choose, language
+
+    if value is not None and value.lower() not in ("en", "nl"):
+        raise typer.BadParameter(f"{value!r}: use en or nl", param_hint="--lang")
+    use_language(with_core_phrases(language(choose(value, os.environ))))
+    return value
 
 
 def _version(value: bool) -> None:
@@ -74,14 +86,9 @@ def main(
     lang: Annotated[str | None, typer.Option("--lang", metavar="<en|nl>", help="Language of the output: en or nl "
                                              "(default: KOPPEL_LANG, else the locale: LC_ALL, LC_MESSAGES, LANG; "
                                              "English unless Dutch). JSON output is never translated.",
-                                             show_default=False)] = None,
+                                             show_default=False, is_eager=True, callback=_language)] = None,
 ) -> None:
     """koppel: the open-source koppeling between the LAS and the learning platform."""
-    from koppel.locale import choose, language
-
-    if lang is not None and lang.lower() not in ("en", "nl"):
-        raise typer.BadParameter(f"{lang!r}: use en or nl", param_hint="--lang")
-    use_language(with_core_phrases(language(choose(lang, os.environ))))
     level = {0: "warning", 1: "info"}.get(verbose, "debug")
     configure_logging(level, log_format)
     _LOGGING.update(explicit_level=verbose > 0, explicit_format=log_format != "text", level=level, format=log_format)
@@ -528,14 +535,16 @@ def init(
     from koppel.cli.init_config import render_config
     from koppel.config import load_config
 
+    t = current_language()
     if out_file.exists() and not force:
-        raise fail(f"{out_file} exists; use --force to overwrite it")
+        raise fail(t._("{file} exists; use --force to overwrite it").format(file=out_file))
     text = render_config(source=str(source), layout=layout, target_kind=target_kind, url=url, username=username,
                          password_env=password_env, tenant=tenant, name=name, school=school, state=state,
                          today=dt.date.today())
     out_file.write_text(text, encoding="utf-8")
     load_config(out_file)  # what we write must load
-    out.print(f"Wrote {out_file}. Next: `koppel validate -c {out_file}`, then `koppel plan -c {out_file}`.", markup=False)
+    out.print(t._("Wrote {file}. Next: `koppel validate -c {file}`, then `koppel plan -c {file}`.").format(
+        file=out_file), markup=False)
 
 
 @app.command()
@@ -556,12 +565,13 @@ def generate(
     from koppel.generator import write_layout
     from koppel.model.roster import SchoolYear
 
+    t = current_language()
     try:
         school_year = SchoolYear.parse(year) if year else SchoolYear.containing(dt.date.today())
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    except ValueError:
+        raise fail(t._("{value}: not a school year; write it as 2025-2026").format(value=repr(year))) from None
     if layout not in ("magister", "somtoday", "koppel"):
-        raise fail(f"unknown layout {layout!r}: use magister, somtoday or koppel")
+        raise fail(t._("unknown layout {layout}: use magister, somtoday or koppel").format(layout=repr(layout)))
     bestuur = gen(students=students, schools=schools, year=school_year, seed=seed)
     files = write_layout(bestuur, out_dir, layout)  # type: ignore[arg-type]
     summary = {"out": str(out_dir), "layout": layout, "school_year": str(school_year), "schools": len(bestuur.schools),
@@ -569,8 +579,13 @@ def generate(
     if fmt is Format.JSON:
         emit_json(summary)
     else:
-        out.print(f"Wrote {len(files)} file(s) to {out_dir}: {summary['schools']} school(s), {summary['pupils']:,} "
-                  f"pupils, {summary['teachers']:,} teachers, school year {school_year}, layout {layout}.", markup=False)
+        out.print(" ".join((
+            t.ngettext("Wrote {n} file to {folder}:", "Wrote {n} files to {folder}:", len(files)).format(
+                n=t.num(len(files)), folder=out_dir),
+            t.ngettext("{n} school,", "{n} schools,", len(bestuur.schools)).format(n=t.num(len(bestuur.schools))),
+            t.ngettext("{n} pupil,", "{n} pupils,", len(bestuur.pupils)).format(n=t.num(len(bestuur.pupils))),
+            t.ngettext("{n} teacher,", "{n} teachers,", len(bestuur.teachers)).format(n=t.num(len(bestuur.teachers))),
+            t._("school year {year}, layout {layout}.").format(year=school_year, layout=layout))), markup=False)
 
 
 @connectors_app.command("list")
@@ -584,8 +599,11 @@ def connectors_list(fmt: FormatOpt = Format.TEXT) -> None:
     if fmt is Format.JSON:
         emit_json(rows)
         return
+    t = current_language()
+    roles = {"source": t._("source"), "target": t._("target")}
+    width = max(len(role) for role in roles.values())
     for r in rows:
-        out.print(f"{r['role']:<7} {r['kind']:<12} {r['summary']}", markup=False)
+        out.print(f"{roles[r['role']]:<{width}} {r['kind']:<12} {r['summary']}", markup=False)
 
 
 @connectors_app.command("describe")
@@ -601,11 +619,13 @@ def connectors_describe(
     if fmt is Format.JSON:
         emit_json(data)
         return
-    out.print(f"{data['role']} kind {data['kind']}: {data['summary']}\n", markup=False)
+    t = current_language()
+    head = t._("source kind {kind}: {summary}") if data["role"] == "source" else t._("target kind {kind}: {summary}")
+    out.print(head.format(kind=data["kind"], summary=data["summary"]) + "\n", markup=False)
     for section in data["sections"]:
         out.print(f"[[{section['table']}]]" if section.get("array") else f"[{section['table']}]", markup=False)
         for f in section["fields"]:
-            default = "" if f["required"] else f" (default: {f['default']})"
+            default = "" if f["required"] else " " + t._("(default: {value})").format(value=f["default"])
             out.print(f"  {f['name']} : {f['type']}{default}", markup=False)
             if f["description"]:
                 out.print(f"      {f['description']}", markup=False)
@@ -648,26 +668,28 @@ def reconcile(
     from koppel.cli.status import render_drift
 
     app_ = _app(config)
+    t = current_language()
     if adopt:
         done = []
         for pair in adopt:
             account, sep, person_key = pair.partition("=")
             if not sep or not account or not person_key:
-                raise fail(f"--adopt {pair!r}: write ACCOUNT=PERSON (e.g. --adopt jdevries=las:12345)")
+                raise fail(t._("--adopt {value}: write ACCOUNT=PERSON (e.g. --adopt jdevries=las:12345)").format(
+                    value=repr(pair)))
             target_id = app_.adopt(tenant, target, account=account, person_key=person_key, approved_by=by or _who())
             done.append({"account": account, "person": person_key, "target_id": target_id})
         if fmt is Format.JSON:
             emit_json({"adopted": done})
         else:
             for d in done:
-                out.print(f"Adopted {d['account']} ({d['target_id']}) for {d['person']}; the next plan updates "
-                          "the fields koppel owns.", markup=False)
+                out.print(t._("Adopted {account} ({id}) for {person}; the next plan updates the fields koppel owns.")
+                          .format(account=d["account"], id=d["target_id"], person=d["person"]), markup=False)
         return
     report = app_.reconcile(tenant, target)
     if fmt is Format.JSON:
         emit_json(report.to_json())
     else:
-        out.print(render_drift(report), markup=False, end="")
+        out.print(render_drift(report, t), markup=False, end="")
     raise typer.Exit(0 if report.clean else 2)
 
 
@@ -689,15 +711,24 @@ def purge(
     if fmt is Format.JSON:
         emit_json({"dry_run": dry_run, "targets": report})
         return
+    t = current_language()
     for entry in report:
-        verb = "would be purged" if dry_run else "purged"
-        out.print(f"{entry['target']}: {len(entry['persons'])} person(s) deleted before {entry['deleted_before']} "
-                  f"(retention {entry['retention_days']} days) {verb}.", markup=False)
+        n, days = len(entry["persons"]), entry["retention_days"]
+        said = (t.ngettext("{target}: {n} person deleted before {date} (retention {days}) would be purged.",
+                           "{target}: {n} persons deleted before {date} (retention {days}) would be purged.", n)
+                if dry_run else
+                t.ngettext("{target}: {n} person deleted before {date} (retention {days}) purged.",
+                           "{target}: {n} persons deleted before {date} (retention {days}) purged.", n))
+        out.print(said.format(target=entry["target"], n=t.num(n), date=t.time(entry["deleted_before"]),
+                              days=t.ngettext("{n} day", "{n} days", days).format(n=t.num(days))), markup=False)
         for p in entry["persons"]:
-            out.print(f"  {p['key']}  {p['label'] or ''}  [{p['school'] or '-'}] deleted {p['deleted_at']}", markup=False)
+            out.print(f"  {p['key']}  {p['label'] or ''}  [{p['school'] or '-'}] "
+                      + t._("deleted {when}").format(when=t.time(p["deleted_at"])), markup=False)
         if entry.get("purged"):
-            out.print(f"  removed {entry['purged']['rows']} state row(s) and {entry['purged']['journal']} history "
-                      "entr(y/ies).", markup=False)
+            rows, journal = entry["purged"]["rows"], entry["purged"]["journal"]
+            out.print("  " + t.ngettext("removed {n} state row", "removed {n} state rows", rows).format(n=t.num(rows))
+                      + " " + t.ngettext("and {n} history entry.", "and {n} history entries.", journal).format(
+                          n=t.num(journal)), markup=False)
 
 
 def run() -> None:

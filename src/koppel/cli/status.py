@@ -274,34 +274,44 @@ def render_unlock(found: dict[str, Any], lang: Language | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_drift(report: Any) -> str:
-    lines = ["Reconciliation: " + ("complete" if report.complete else "INCOMPLETE (see notes)")]
-    checked = ", ".join(f"{n:,} {k}s" for k, n in report.checked.items())
-    lines.append(f"  checked {checked}")
+def render_drift(report: Any, t: Language) -> str:
+    """What `koppel reconcile` found, in ``t``'s language (the objects' kinds, keys and labels as stored)."""
+    lines = [t._("Reconciliation: complete") if report.complete else t._("Reconciliation: INCOMPLETE (see notes)")]
+    checked = ", ".join(_counted(t, k, n) for k, n in report.checked.items())
+    lines.append("  " + t._("checked {what}").format(what=checked))
     if report.clean:
-        lines.append("  no drift: the platform holds what koppel sent.")
+        lines.append("  " + t._("no drift: the platform holds what koppel sent."))
     if report.changed:
-        lines.append(f"Changed by hand ({len(report.changed)}):")
+        lines.append(t._("Changed by hand ({n}):").format(n=t.num(len(report.changed))))
         for d in report.changed:
             lines.append(f"  ~ {d.kind} {printable(d.key)} {printable(d.label)}")
             for name, (ours, theirs) in d.fields.items():
-                lines.append(f"      {name}: koppel sent {ours!r}, the platform has {theirs!r}")
+                lines.append("      " + t._("{field}: koppel sent {ours}, the platform has {theirs}").format(
+                    field=name, ours=repr(ours), theirs=repr(theirs)))
     if report.missing:
-        lines.append(f"Removed by hand ({len(report.missing)}):")
+        lines.append(t._("Removed by hand ({n}):").format(n=t.num(len(report.missing))))
         lines += [f"  - {m['kind']} {printable(m['key'])} {printable(m['label'])}" for m in report.missing]
     if report.unknown:
-        lines.append(f"In the platform with a sync key koppel does not manage ({len(report.unknown)}):")
+        lines.append(t._("In the platform with a sync key koppel does not manage ({n}):").format(
+            n=t.num(len(report.unknown))))
         lines += [f"  ? {u['kind']} {printable(u['key'])}" for u in report.unknown]
     if report.manual:
-        lines.append(f"Accounts made by hand: {report.manual}")
+        lines.append(t._("Accounts made by hand: {n}").format(n=t.num(report.manual)))
     if report.candidates:
-        lines.append("Manual accounts that match a LAS person (adopt after review with "
-                     "`koppel reconcile --adopt ACCOUNT=PERSON`):")
+        lines.append(t._("Manual accounts that match a LAS person (adopt after review with "
+                         "`koppel reconcile --adopt ACCOUNT=PERSON`):"))
         for c in report.candidates:
-            lines.append(f"  = {printable(c.username or c.target_id)} ({printable(c.platform_name)}) ↔ {printable(c.person_key)} "
-                         f"{printable(c.person_label)} "
-                         f"[matched on {', '.join(c.matched_on)}]")
+            lines.append(f"  = {printable(c.username or c.target_id)} ({printable(c.platform_name)}) ↔ "
+                         f"{printable(c.person_key)} {printable(c.person_label)} ["
+                         + t._("matched on {fields}").format(fields=", ".join(c.matched_on)) + "]")
     if report.notes:
-        lines.append("Notes:")
-        lines += [f"  • {printable(n)}" for n in report.notes]
+        lines.append(t._("Notes:"))
+        lines += [f"  • {printable(t.say(n))}" for n in report.notes]
     return "\n".join(lines) + "\n"
+
+
+def _counted(t: Language, kind: str, n: int) -> str:
+    """Objects of one kind counted: ``3 persons`` / ``3 personen``."""
+    forms = {"person": t.ngettext("{n} person", "{n} persons", n), "group": t.ngettext("{n} group", "{n} groups", n),
+             "membership": t.ngettext("{n} membership", "{n} memberships", n)}
+    return forms.get(kind, "{n} " + kind).format(n=t.num(n))

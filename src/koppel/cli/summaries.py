@@ -43,6 +43,7 @@ def counted(t: Language, errors: int, warnings: int) -> str:
 
 def render_validation(t: Language, report: ValidationReport, *, limit: int | None = 20) -> str:
     """The data-quality report: a verdict, then per severity and check the count and the first findings."""
+    from koppel.cli.error_text import say_finding
     from koppel.model.roster import Severity
     from koppel.validation.checks import CHECKS
 
@@ -62,7 +63,7 @@ def render_validation(t: Language, report: ValidationReport, *, limit: int | Non
             lines.append(f"  {code} ({t.num(len(items))}){about}")
             shown = items if limit is None else items[:limit]
             for d in sorted(shown, key=_sort_key):
-                lines.append(printable(f"    {d.where + ': ' if d.where else ''}{d.message}"))
+                lines.append(printable(f"    {d.where + ': ' if d.where else ''}{say_finding(d.message, t)}"))
             if len(items) > len(shown):
                 lines.append("    " + t._("… and {n} more").format(n=t.num(len(items) - len(shown))))
     return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ from koppel.cli.common import (
     TargetOpt,
     TenantOpt,
     YearOpt,
+    current_language,
     emit_json,
     fail,
     handle_errors,
@@ -56,7 +57,7 @@ def takeover(
     (ambiguous matches, mapping problems, a partial read); 3: --approve refused such a plan; 1: an error
     (configuration, mapping CSV, a stale or altered plan file)."""
     if plan_file is not None and not approve:
-        raise fail("--plan FILE goes with --approve (to make a plan, leave --plan out)")
+        raise fail(current_language()._("--plan FILE goes with --approve (to make a plan, leave --plan out)"))
     app_ = _app(config)
     plan = _saved_plan(plan_file) if plan_file is not None else app_.takeover(
         tenant, target, mapping=mapping, year=year).plan
@@ -78,7 +79,8 @@ def _saved_plan(plan_file: Path) -> TakeoverPlan:
     try:
         return TakeoverPlan.from_json_bytes(plan_file.read_bytes())
     except (OSError, ValueError) as exc:
-        raise fail(f"{plan_file}: {exc}") from None
+        raise fail(current_language()._("{file}: not a takeover plan ({problem})").format(
+            file=plan_file, problem=exc)) from None
 
 
 def _save(plan: TakeoverPlan, out_file: Path | None, report: Path | None) -> None:
@@ -104,9 +106,10 @@ def _show(plan: TakeoverPlan, fmt: Format, *, show_all: bool, out_file: Path | N
         sys.stdout.flush()
         return
     out.print(_rendered(plan, show_all), markup=False, end="")
-    for path, what in ((out_file, "plan"), (report, "report")):
+    t = current_language()
+    for path, said in ((out_file, t._("Saved the plan to {path}.")), (report, t._("Saved the report to {path}."))):
         if path is not None:
-            out.print(f"Saved the {what} to {path}.", markup=False)
+            out.print(said.format(path=path), markup=False)
 
 
 def _show_recorded(plan: TakeoverPlan, result: TakeoverResult, fmt: Format) -> None:
@@ -114,8 +117,15 @@ def _show_recorded(plan: TakeoverPlan, result: TakeoverResult, fmt: Format) -> N
     if fmt is Format.JSON:
         emit_json({"plan": plan.id, "recorded": result.to_json()})
         return
-    adopted = result.adopted
-    out.print(f"Takeover {plan.id} recorded (run {result.run_id}): koppel manages {adopted.get('person', 0):,} persons, "
-              f"{adopted.get('group', 0):,} groups and {adopted.get('membership', 0):,} memberships under their "
-              f"existing sync ids; {result.stale:,} stale account(s) wait for confirmation in a later plan. Next: "
-              "`koppel plan`, then `koppel sync`.", markup=False)
+    t = current_language()
+    persons, groups, memberships = (result.adopted.get(kind, 0) for kind in ("person", "group", "membership"))
+    out.print(" ".join((
+        t._("Takeover {id} recorded (run {run}):").format(id=plan.id, run=result.run_id),
+        t.ngettext("koppel manages {n} person,", "koppel manages {n} persons,", persons).format(n=t.num(persons)),
+        t.ngettext("{n} group", "{n} groups", groups).format(n=t.num(groups)),
+        t.ngettext("and {n} membership under their existing sync ids;",
+                   "and {n} memberships under their existing sync ids;", memberships).format(n=t.num(memberships)),
+        t.ngettext("{n} stale account waits for confirmation in a later plan.",
+                   "{n} stale accounts wait for confirmation in a later plan.", result.stale).format(
+            n=t.num(result.stale)),
+        t._("Next: `koppel plan`, then `koppel sync`."))), markup=False)
