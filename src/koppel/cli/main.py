@@ -184,7 +184,8 @@ def plan(
     show_payloads: Annotated[bool, typer.Option("--show-payloads", help="After the plan, the request each change "
                                                 "would send to the target (text output; no credentials).")] = False,
     full: Annotated[bool, typer.Option("--full", help="Plan even when the export, configuration, state and day are "
-                                       "those of the last sync that found nothing to change.")] = False,
+                                       "those of the last sync that found nothing to change, and compare every "
+                                       "membership (no per-group digests).")] = False,
 ) -> None:
     """Show what would change in the target: create, update, suspend, restore, archive, delete — with reasons.
 
@@ -197,7 +198,8 @@ def plan(
         raise fail(t._("--show-payloads shows the payloads in text output: leave out --format json"))
     app_ = _app(config)
     t = current_language()
-    outcome = app_.plan(tenant, target, year=year, shortcut=not full and out_file is None and not show_payloads)
+    outcome = app_.plan(tenant, target, year=year, shortcut=not full and out_file is None and not show_payloads,
+                        full=full)
     p = outcome.plan
     if out_file is not None:
         try:
@@ -340,7 +342,8 @@ def sync(
     year: YearOpt = None,
     fmt: FormatOpt = Format.TEXT,
     full: Annotated[bool, typer.Option("--full", help="Plan even when the export, configuration, state and day are "
-                                       "those of the last sync that found nothing to change.")] = False,
+                                       "those of the last sync that found nothing to change, and compare every "
+                                       "membership (no per-group digests).")] = False,
 ) -> None:
     """Plan and apply in one go — unless a guard holds the plan (exit code 3; approve it with `koppel apply --approve`).
 

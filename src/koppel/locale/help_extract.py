@@ -39,17 +39,38 @@ def extract_cli(fileobj: IO[bytes], keywords: Mapping[str, Any], comment_tags: C
 
 
 def help_texts(source: str) -> Iterator[tuple[int, str]]:
-    """``(line, text)`` for every help text in the Python ``source``."""
-    for node in ast.walk(ast.parse(source)):
+    """``(line, text)`` for every help text in the Python ``source``. A help text may be built from string
+    constants (``help="The role: " + ROLE_HELP``, ``ROLE_HELP`` a module-level string): it is folded."""
+    tree = ast.parse(source)
+    names: dict[str, str] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1 \
+                and isinstance(statement.targets[0], ast.Name):
+            value = _folded(statement.value, names)
+            if value is not None:
+                names[statement.targets[0].id] = value
+    for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and any(map(_is_command, node.decorator_list)):
             doc = ast.get_docstring(node, clean=False)
             if doc:
                 yield node.body[0].lineno, inspect.cleandoc(doc)
         elif isinstance(node, ast.Call):
             for keyword in node.keywords:
-                if (keyword.arg in _HELP_KEYWORDS and isinstance(keyword.value, ast.Constant)
-                        and isinstance(keyword.value.value, str) and keyword.value.value.strip()):
-                    yield keyword.value.lineno, keyword.value.value
+                text = _folded(keyword.value, names) if keyword.arg in _HELP_KEYWORDS else None
+                if text and text.strip():
+                    yield keyword.value.lineno, text
+
+
+def _folded(node: ast.expr, names: dict[str, str]) -> str | None:
+    """The string ``node`` stands for when it is made of string constants (and names bound to them)."""
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.Name):
+        return names.get(node.id)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _folded(node.left, names), _folded(node.right, names)
+        return left + right if left is not None and right is not None else None
+    return None
 
 
 def _is_command(decorator: ast.expr) -> bool:
