@@ -75,3 +75,25 @@ def test_a_dutch_locale_gives_dutch_help_and_english_stays_the_default(tmp_path:
     assert "Opdrachten" in _help(tmp_path, (), flag=("--help", "--lang", "nl"))
     assert "Opdrachten" in _help(tmp_path, (), flag=("--lang=nl",))
     assert "Commands" in _help(tmp_path, (), lang="nl_NL.UTF-8", flag=("--lang", "en"))
+
+
+def test_usage_errors_are_said_in_the_chosen_language(tmp_path: Path) -> None:
+    """click's own errors — an unknown option or command, a missing argument, a value of the wrong type — with
+    the panel's title and the hint to -h, in Dutch; exit code 2 as in English."""
+    cases = {
+        ("plan", "--bogus"): "Onbekende optie: --bogus",
+        ("plann",): "Onbekende opdracht 'plann'. Bedoelt u 'plan'",
+        ("history",): "Het argument 'person' ontbreekt.",
+        ("validate", "--limit", "x"): "Ongeldige waarde voor '--limit': geen geheel getal.",
+        ("plan", "-f", "xml"): "'xml' is niet een van 'text', 'json'.",
+        ("status", "extra"): "Onverwachte extra argumenten (extra)",
+    }
+    for args, expected in cases.items():
+        dutch = koppel(tmp_path, "--lang", "nl", *args)
+        assert dutch.returncode == 2, (args, dutch.stderr)
+        assert expected in dutch.stderr and "Fout" in dutch.stderr and "voor hulp." in dutch.stderr, dutch.stderr
+        for english in ("Error", "Try ", "No such", "Missing", "Invalid value", "unexpected", "is not one of"):
+            assert english not in dutch.stderr, (args, english, dutch.stderr)
+    english = koppel(tmp_path, "plan", "--bogus", lang="en_GB.UTF-8")
+    assert english.returncode == 2 and "No such option: --bogus" in english.stderr and "Error" in english.stderr
+    assert "Try 'koppel plan -h' for help." in english.stderr
