@@ -167,3 +167,15 @@ def test_the_reports_findings_are_dutch(tmp_path: Path) -> None:
     assert _english(report) == [], report
     code, refused = _nl(here, "sync")
     assert code == 1 and "1 datafout overschrijdt de grens van 0" in refused and _english(refused) == [], refused
+
+
+def test_the_demo_walks_through_in_dutch(tmp_path: Path) -> None:
+    code, said = _nl(tmp_path, "demo", "--dir", str(tmp_path / "demo"), "--students", "40")
+    assert code == 0, said
+    for heading in ("1. De LAS-export van een school", "2. Het eerste plan: alles is nieuw", "3. Het LAS verandert",
+                    "4. Het plan voor de wijzigingen", "5. Niets meer te doen", "Probeer het zelf"):
+        assert f"== {heading}" in said, heading
+    assert re.search(r"Toegepast: [\d.]+ aanmaken, .* bevestigd door itslearning, 0 niet, in \d+ verzoeken", said)
+    english = ("A school's", "The first plan", "The LAS changes", "Nothing left", "Try it yourself", "Generated ",
+               "Written as", "confirmed by", "holds", "moves from", "stops ", "joins", "Write requests", "stopped with")
+    assert [phrase for phrase in english if phrase in said] == [], said
