@@ -31,7 +31,7 @@ from koppel.locale import Language
 from koppel.pipeline import SchoolYearMismatch
 from koppel.sources.csv.files import ExportNotFound
 
-__all__ = ["describe", "say_finding"]
+__all__ = ["account_problem", "describe", "say_finding"]
 
 
 def describe(exc: KoppelError, t: Language) -> str:
@@ -229,6 +229,48 @@ def say_finding(message: str, t: Language) -> str:
     if t.code == "en":
         return message
     return _rephrased(message, _FINDINGS, t) or message
+
+
+# What the dashboard's accounts refuse (`koppel user …`, `koppel token …`): AccountError's messages.
+_ACCOUNT_PROBLEMS: list[tuple[re.Pattern[str], Callable[[re.Match[str], Language], str]]] = [
+    (re.compile(r"unknown role (?P<role>'[^']*'): choose one of (?P<roles>.+)"),
+     lambda m, t: t._("unknown role {role}: choose one of {roles}").format(role=m["role"], roles=m["roles"])),
+    (re.compile(r"unknown role (?P<role>'[^']*')"), lambda m, t: t._("unknown role {role}").format(role=m["role"])),
+    (re.compile(r"a (?P<kind>user|token) name has letters, digits, '\.', '_', '-' or '@' \(at most (?P<n>\d+)\)"),
+     lambda m, t: (t._("a user name has letters, digits, '.', '_', '-' or '@' (at most {n})") if m["kind"] == "user"
+                   else t._("a token name has letters, digits, '.', '_', '-' or '@' (at most {n})")).format(n=m["n"])),
+    (re.compile(r"a password needs at least (?P<n>\d+) characters"),
+     lambda m, t: t._("a password needs at least {n} characters").format(n=m["n"])),
+    (re.compile(r"user (?P<name>'[^']*') exists; remove it first to set a new password"),
+     lambda m, t: t._("user {name} exists; remove it first to set a new password").format(name=m["name"])),
+    (re.compile(r"token (?P<name>'[^']*') exists; revoke it first"),
+     lambda m, t: t._("token {name} exists; revoke it first").format(name=m["name"])),
+    (re.compile(r"no user (?P<name>'[^']*')"), lambda m, t: t._("no user {name}").format(name=m["name"])),
+    (re.compile(r"no token (?P<name>'[^']*')"), lambda m, t: t._("no token {name}").format(name=m["name"])),
+    (re.compile(r"give a role: (?P<rest>.+)"), lambda m, t: t._("give a role: {how}").format(how=m["rest"])),
+    (re.compile(r"no tenant (?P<tenant>'[^']*') in the configuration \(tenants: (?P<known>.*); '\*' is every tenant\)"),
+     lambda m, t: t._("no tenant {tenant} in the configuration (tenants: {known}; '*' is every tenant)").format(
+         tenant=m["tenant"], known=m["known"])),
+    (re.compile(r"(?P<tenant>'[^']*') is not a tenant id"),
+     lambda m, t: t._("{tenant} is not a tenant id").format(tenant=m["tenant"])),
+    (re.compile(r"tenant (?P<tenant>'[^']*') given twice"),
+     lambda m, t: t._("tenant {tenant} given twice").format(tenant=m["tenant"])),
+    (re.compile(r"(?P<kind>user|token) (?P<name>'[^']*') has no grant on (?P<tenants>.+)"),
+     lambda m, t: (t._("user {name} has no grant on {tenants}") if m["kind"] == "user"
+                   else t._("token {name} has no grant on {tenants}")).format(name=m["name"], tenants=m["tenants"])),
+    (re.compile(r"the configuration has (?P<n>\d+) tenants \((?P<known>.*)\): say which with --tenant ID "
+                r"\(repeatable\), or --tenant '\*' for every tenant"),
+     lambda m, t: t._("the configuration has {n} tenants ({known}): say which with --tenant ID (repeatable), or "
+                      "--tenant '*' for every tenant").format(n=m["n"], known=m["known"])),
+]
+
+
+def account_problem(exc: Exception, t: Language) -> str:
+    """What the accounts refused (an AccountError's message) in ``t``'s language where its wording is known."""
+    text = str(exc)
+    if t.code == "en":
+        return text
+    return _rephrased(text, _ACCOUNT_PROBLEMS, t) or text
 
 
 _SAYINGS: list[tuple[type, Callable]] = [
