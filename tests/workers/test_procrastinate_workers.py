@@ -387,6 +387,59 @@ def test_sigterm_stops_after_the_current_batch_and_another_worker_finishes_the_r
         sandbox.stop()
 
 
+def _status(service: Service, request_id: int) -> RequestStatus | None:
+    """The request's status, or None while the database does not answer (it is being restarted)."""
+    try:
+        found = service.queue.get(request_id)
+    except Exception:  # the pool's connections died with the server: the next call gets new ones
+        return None
+    return found.status if found is not None else None
+
+
+def test_postgresql_restarting_mid_run_the_worker_lives_on_and_the_run_converges(tmp_path, bestuur,
+                                                                                private_postgres):
+    """A private PostgreSQL is stopped (``pg_ctl stop -m fast``) while a worker applies, then started
+    again: the worker process lives through it (it waits for the database and restarts its loop), the
+    interrupted job is retried, and the target converges with nothing created twice."""
+    sandbox = start_sandbox(tmp_path / "sandbox.db", latency_ms=100)
+    try:
+        config = _sandbox_config(tmp_path, bestuur, private_postgres.url, sandbox)
+        env = {PASSWORD_ENV: PASSWORD}
+        service = Service.open(config, env=env)
+        worker = _worker(config, env=env)
+        try:
+            request = _sync(service, ITS)
+            _wait_for(lambda: len(_live_persons(sandbox)) >= 10)
+            private_postgres.stop("fast")
+            time.sleep(3)
+            assert worker.poll() is None, "the worker died with the database"
+            private_postgres.start()
+            _wait_for(lambda: _status(service, request.id) is RequestStatus.DONE, timeout=180)
+            assert worker.poll() is None, "the worker died after the database came back"
+            store = service.koppel.store
+            runs = store.runs(TENANT, ITS, limit=10)
+            assert runs[0].status == "succeeded", [(r.status, r.message) for r in runs]
+            assert all(r.status in ("succeeded", "failed") for r in runs), [(r.status, r.message) for r in runs]
+            again = _sync(service, ITS)
+            _wait_for(lambda: _status(service, again.id) is RequestStatus.DONE, timeout=60)
+            [last, *_] = store.runs(TENANT, ITS, limit=10)
+            assert last.status == "succeeded" and store.outcome_counts(last.id) == []  # converged: nothing to do
+            live = _live_persons(sandbox)
+            assert len(live) == len(set(live)) == store.counts(TENANT, ITS)["person"]["active"] > 0
+            with psycopg.connect(private_postgres.url.replace("+psycopg", "")) as conn:
+                twice = conn.execute("SELECT key FROM journal WHERE action = 'create' AND outcome = 'done' "
+                                     "GROUP BY key HAVING count(*) > 1").fetchall()
+            assert twice == []
+        finally:
+            service.close()
+            worker.send_signal(signal.SIGTERM)
+            code = worker.wait(timeout=60)
+            _stop(worker)
+        assert code == 0
+    finally:
+        sandbox.stop()
+
+
 def test_a_second_sigterm_ends_the_worker_at_once(tmp_path, bestuur, database):
     config = _config(tmp_path, bestuur, database, {"slow": SLOW})
     service = Service.open(config, env={})

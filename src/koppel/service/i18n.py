@@ -473,6 +473,17 @@ CATALOGUE: dict[str, tuple[str, str]] = {
                        ("You see only the tenants you have a role on, not the whole file: it holds other tenants "
                         "too.")),
     # == end of roles per tenant =====================================================================
+    # == workers: the queue view and the backoff (issue 13, task D) ===================================
+    "job.waiting": ("wacht op een worker", "waiting for a worker"),
+    "job.running": ("draait op worker {worker} sinds {at}", "running on worker {worker} since {at}"),
+    "job.retrying": ("nieuwe poging (poging {n}) om {at}", "to be retried (attempt {n}) at {at}"),
+    "job.failed": ("de taak is mislukt in de wachtrij", "the job failed in the queue"),
+    "job.missing": (("de taak is uit de wachtrij verdwenen: geen worker zal dit uitvoeren; vraag het opnieuw"),
+                    ("its job vanished from the queue: no worker will run this; ask again")),
+    "overview.backoff": (("Mislukt op rij: {n}. Het rooster wacht tot {until}; nu synchroniseren kan altijd."),
+                         ("Failed in a row: {n}. The schedule waits until {until}; running it now is always "
+                          "possible.")),
+    # == end of workers ==============================================================================
 }
 
 
@@ -643,6 +654,16 @@ _DUTCH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), nl) for 
      "behouden: {who} — {f} gewijzigd in het LAS, niet verstuurd (niet beheerd door koppel)"),
     (r"^kept: (?P<who>.+) — (?P<f>.+) changed in the platform \(not owned by koppel\)$",
      "behouden: {who} — {f} gewijzigd op het platform (niet beheerd door koppel)"),
+    # == workers (issue 13, task D): request messages of koppel.service.jobs and worker ==
+    (r"^worker stopped after a batch \(run (?P<run>\S+)\)$", "worker gestopt na een batch (synchronisatie {run})"),
+    (r"^the run continues on the next worker$", "de volgende worker gaat verder"),
+    (r"^timed out after (?P<s>\S+) s: the run did not end \(the source or the target does not answer\)$",
+     "tijd verstreken na {s} s: de synchronisatie eindigde niet (de bron of het doelsysteem antwoordt niet)"),
+    (r"^timed out after (?P<s>\S+) s: stopped after the batches in flight$",
+     "tijd verstreken na {s} s: gestopt na de batches die onderweg waren"),
+    (r"^timed out: the run of request (?P<id>\d+) still hangs in this worker$",
+     "tijd verstreken: de synchronisatie van verzoek {id} hangt nog in deze worker"),
+    # == end of workers ==
 ))
 _WHERE = (re.compile(r"^school (?P<s>\S+)$"), re.compile(r"^the whole tenant$"))
 _STATUS_WORDS = ("running", "succeeded", "partial", "failed", "held", "stopped", "done", "skipped")

@@ -28,6 +28,7 @@ import signal
 import socket
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -35,13 +36,13 @@ import structlog
 from koppel.config import Config, SettingLocator
 from koppel.errors import ConfigError, ConfigProblem
 from koppel.pipeline import Koppel
-from koppel.service.clock import system_clock
+from koppel.service.clock import iso, system_clock
 from koppel.service.notify import Notifier
 from koppel.service.queue import RequestKind, RequestStatus, RunQueue, RunRequest
 from koppel.service.settings import ServiceSettings
 from koppel.service.worker import Worker
 
-__all__ = ["ENGINE", "QUEUE", "TASK", "Deferrer", "JobRunner", "RunInterrupted", "check_engine", "conninfo",
+__all__ = ["ENGINE", "QUEUE", "TASK", "Deferrer", "JobRunner", "JobView", "RunInterrupted", "check_engine", "conninfo",
            "ensure_schema", "run_worker"]
 
 log = structlog.get_logger("koppel.jobs")
@@ -98,6 +99,68 @@ def _locks(request: RunRequest) -> tuple[str, str]:
     return lock, lock
 
 
+_JOBS_SQL = """
+SELECT j.id, j.status::text AS status, j.lock, j.queueing_lock, (j.args->>'request_id')::bigint AS request_id,
+       j.attempts, j.worker_id, j.scheduled_at,
+       (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id AND e.type = 'started') AS started_at
+  FROM procrastinate_jobs j
+ WHERE j.queue_name = :queue AND j.lock = ANY(:locks)
+   AND (j.status IN ('todo', 'doing') OR (j.args->>'request_id')::bigint = ANY(:ids))
+ ORDER BY j.id
+"""
+
+
+def _iso(moment: Any) -> str | None:
+    return iso(moment) if moment is not None else None
+
+
+class JobView:
+    """What procrastinate's queue says of pending requests (the dashboard's queue view): the job waits for
+    a worker, runs on worker W since T, is to be retried (attempt n), failed — or is missing, a request
+    whose job vanished (deleted by hand, a database restored without it). Reads ``procrastinate_jobs``
+    in the state's database, one query per call."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+
+    def __call__(self, requests: list[RunRequest]) -> list[RunRequest]:
+        from sqlalchemy import text
+
+        locks = sorted({_locks(r)[0] for r in requests})
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(text(_JOBS_SQL), {"queue": QUEUE, "locks": locks,
+                                                      "ids": [r.id for r in requests]}).all()
+        except Exception as exc:  # the dashboard still shows the requests, without their jobs
+            log.warning("reading procrastinate's queue failed", error=repr(exc))
+            return requests
+        return [self._annotate(r, rows) for r in requests]
+
+    @staticmethod
+    def _annotate(request: RunRequest, rows: list[Any]) -> RunRequest:
+        lock, queueing_lock = _locks(request)
+        own = [j for j in rows if j.request_id == request.id]
+        if request.status is RequestStatus.RUNNING:
+            # the job running this target's lock runs it (a waiting job may have taken the request over)
+            job = next((j for j in rows if j.lock == lock and j.status == "doing"), None)
+        else:
+            job = next((j for j in own if j.status in ("todo", "doing")), None) or next(
+                (j for j in rows if j.queueing_lock == queueing_lock and j.status == "todo"), None)
+        if job is None:
+            failed = next((j for j in reversed(own) if j.status == "failed"), None)
+            if failed is not None:
+                return replace(request, job_status="failed", job_id=failed.id, job_attempts=failed.attempts)
+            return replace(request, job_status="missing")
+        if job.status == "doing":
+            return replace(request, job_status="running" if request.status is RequestStatus.RUNNING else "waiting",
+                           job_id=job.id, job_worker=job.worker_id, job_since=_iso(job.started_at),
+                           job_attempts=job.attempts)
+        if job.attempts:
+            return replace(request, job_status="retrying", job_id=job.id, job_attempts=job.attempts,
+                           job_since=_iso(job.scheduled_at))
+        return replace(request, job_status="waiting", job_id=job.id)
+
+
 class Deferrer:
     """Defers a job for each new request (used by `koppel serve` when the engine is procrastinate)."""
 
@@ -108,6 +171,7 @@ class Deferrer:
         self.queue = queue
         self.app = procrastinate.App(connector=procrastinate.SyncPsycopgConnector(conninfo=conninfo(state_url)))
         self.app.open()
+        queue.job_view = JobView(queue.store.engine)
 
     def __call__(self, request: RunRequest) -> int | None:
         """Defer the job; None when an equivalent one already waits (the request is then skipped)."""
@@ -139,6 +203,16 @@ class RunInterrupted(Exception):
 RETRY_WAIT_S = 2
 
 
+@dataclass
+class _Active:
+    """A run in this process: its request, thread and stop event; timed out: left behind, still hanging."""
+
+    request_id: int
+    thread: threading.Thread
+    stop: threading.Event
+    timed_out: bool = False
+
+
 class JobRunner:
     """What a job does in `koppel worker`: the request's run, through the in-process worker's code.
 
@@ -157,9 +231,9 @@ class JobRunner:
         worker.requeue_stopped = True
         self.stop = threading.Event()  # set by the first SIGTERM / SIGINT (run_worker)
         self.run_timeout_s = run_timeout_s
-        self.timeout_grace_s = timeout_grace_s
+        self.timeout_grace_s = min(timeout_grace_s, run_timeout_s)
         self._lock = threading.Lock()
-        self._active: dict[tuple[str, str], tuple[int, threading.Thread, threading.Event]] = {}
+        self._active: dict[tuple[str, str], _Active] = {}
 
     @classmethod
     def open(cls, config: Config, settings: ServiceSettings, env: Mapping[str, str] | None = None, *,
@@ -175,8 +249,8 @@ class JobRunner:
         """SIGTERM: every running apply stops after the batches in flight."""
         self.stop.set()
         with self._lock:
-            for _request, _thread, stop in self._active.values():
-                stop.set()
+            for active in self._active.values():
+                active.stop.set()
 
     def run(self, request_id: int) -> str:
         """Run request ``request_id``; returns its outcome. A request left running by a worker that died
@@ -196,10 +270,15 @@ class JobRunner:
                 return request.status.value
             request = waiting[0]
         with self._lock:
-            hung = self._active.get(request.key)
-        if hung is not None and hung[1].is_alive():
+            here = self._active.get(request.key)
+        if here is not None and here.thread.is_alive():
+            if not here.timed_out:
+                # this job was retried as stalled while its run still goes on here (the heartbeats could not
+                # reach the database for a while): the running one finishes the request
+                log.warning("job retried while its run still runs in this worker", request=here.request_id)
+                return "running here"
             # a timed-out run of this target still hangs in this process: do not start a second one
-            message = f"timed out: the run of request {hung[0]} still hangs in this worker"
+            message = f"timed out: the run of request {here.request_id} still hangs in this worker"
             if request.status is RequestStatus.QUEUED and not self.queue.claim(request.id):
                 return "claimed elsewhere"
             self.queue.finish(request.id, RequestStatus.FAILED, message=message)
@@ -229,8 +308,9 @@ class JobRunner:
                 errors.append(exc)
 
         thread = threading.Thread(target=target, name=f"koppel-run-{request.id}", daemon=True)
+        active = _Active(request.id, thread, stop)
         with self._lock:
-            self._active[request.key] = (request.id, thread, stop)
+            self._active[request.key] = active
         thread.start()
         thread.join(self.run_timeout_s)
         if thread.is_alive():
@@ -239,14 +319,21 @@ class JobRunner:
             stop.set()
             thread.join(self.timeout_grace_s)
         if thread.is_alive():
-            message = (f"timed out after {self.run_timeout_s:g} s (the run did not end; the source or the target "
+            message = (f"timed out after {self.run_timeout_s:g} s: the run did not end (the source or the target "
                        "does not answer)")
             self.queue.finish(request.id, RequestStatus.FAILED, message=message, if_running=True)
+            active.timed_out = True
             log.error("run timed out and left behind", request=request.id, tenant=request.tenant,
                       target=request.target)
             return "timed out"  # _active keeps the thread: no second run of this target here while it lives
         with self._lock:
             self._active.pop(request.key, None)
+        if stop.is_set() and not self.stop.is_set() and not errors:
+            # stopped by the timeout (not the shutdown) after the batches in flight: a failure, for the backoff
+            ran = self.queue.get(request.id)
+            self.queue.finish(request.id, RequestStatus.FAILED, run_id=ran.run_id if ran else None,
+                              message=f"timed out after {self.run_timeout_s:g} s: stopped after the batches in flight")
+            return "timed out"
         if errors:
             self.queue.finish(request.id, RequestStatus.FAILED, message=f"internal error: {errors[0]!r}")
             raise errors[0]

@@ -129,6 +129,14 @@ class RequestModel(_Model):
     finished_at: str | None = None
     run_id: int | None = None
     message: str | None = None
+    job_status: str | None = Field(None, description="With engine = procrastinate, the job in its queue: waiting "
+                                   "(for a worker) | running | retrying | failed | missing (the request's job "
+                                   "vanished from the queue); null with the in-process engine.")
+    job_id: int | None = Field(None, description="procrastinate's job id.")
+    job_worker: int | None = Field(None, description="procrastinate's id of the worker running the job.")
+    job_since: str | None = Field(None, description="running: when the worker started the job; retrying: when "
+                                  "it is tried again.")
+    job_attempts: int = Field(0, description="Attempts of the job so far (a retried job has more than 0).")
 
 
 class ChartPoint(_Model):
@@ -159,6 +167,8 @@ class TargetCard(_Model):
     pending: list[RequestModel] = Field(description="Queued and running requests.")
     busy: LockModel | None = Field(None, description="Who holds the run lock, when someone does.")
     progress: ProgressModel | None = Field(None, description="How far this service's run of the target is.")
+    backoff: dict[str, Any] | None = Field(None, description="After failed syncs in a row: {failures, until}; "
+                                           "the schedule leaves the target alone until then (see docs/workers.md).")
     chart: list[ChartPoint]
 
 

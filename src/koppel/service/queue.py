@@ -12,6 +12,7 @@ database never start the same request.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -20,10 +21,10 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from koppel.service import tables as t
-from koppel.service.clock import Clock, iso
+from koppel.service.clock import Clock, iso, parse_iso
 from koppel.state.store import StateStore
 
-__all__ = ["RequestKind", "RequestStatus", "RunQueue", "RunRequest", "Trigger"]
+__all__ = ["Backoff", "RequestKind", "RequestStatus", "RunQueue", "RunRequest", "TargetBackoff", "Trigger"]
 
 
 class RequestKind(StrEnum):
@@ -65,6 +66,13 @@ class RunRequest:
     finished_at: str | None
     run_id: int | None
     message: str | None
+    # With the procrastinate engine, what its queue says of the request's job (see koppel.service.jobs.JobView):
+    # waiting (for a worker) | running | retrying | failed | missing (no job: it vanished from the queue)
+    job_status: str | None = None
+    job_id: int | None = None
+    job_worker: int | None = None  # procrastinate's worker id
+    job_since: str | None = None  # running: when the worker started it; retrying: when it is tried again
+    job_attempts: int = 0
 
     @property
     def key(self) -> tuple[str, str]:
@@ -72,6 +80,27 @@ class RunRequest:
 
     def to_json(self) -> dict[str, Any]:
         return {k: (v.value if isinstance(v, StrEnum) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """How long the schedule leaves a (tenant, target) alone after failed syncs in a row: ``base_s`` after
+    the first, doubling with each further one, at most ``cap_s``. A person's "nu synchroniseren" or an
+    API call is not held back."""
+
+    base_s: float = 300.0
+    cap_s: float = 6 * 3600.0
+
+    def delay(self, failures: int) -> dt.timedelta:
+        return dt.timedelta(seconds=min(self.cap_s, self.base_s * 2 ** max(0, failures - 1)))
+
+
+@dataclass(frozen=True)
+class TargetBackoff:
+    """A (tenant, target) whose syncs failed ``failures`` times in a row: not scheduled before ``until``."""
+
+    failures: int
+    until: dt.datetime
 
 
 def _request(row: Any) -> RunRequest:
@@ -89,6 +118,9 @@ class RunQueue:
         self.clock = clock
         # With the procrastinate engine (koppel.service.jobs.Deferrer): defers a job for each new request.
         self.deferrer: Callable[[RunRequest], object] | None = None
+        self.backoff = Backoff()
+        # With the procrastinate engine (JobView): adds each pending request's job status from its queue.
+        self.job_view: Callable[[list[RunRequest]], list[RunRequest]] | None = None
 
     def _now(self) -> str:
         return iso(self.clock())
@@ -124,6 +156,13 @@ class RunQueue:
             self.deferrer(request)
         return request, True
 
+    def backoff_of(self, tenant: str, target: str) -> TargetBackoff | None:
+        """The scheduler's backoff for the (tenant, target), when its last syncs failed (else None)."""
+        failures, last = self.failures(tenant, target)
+        if not failures or last is None:
+            return None
+        return TargetBackoff(failures, parse_iso(last) + self.backoff.delay(failures))
+
     def get(self, request_id: int) -> RunRequest | None:
         with self.store.engine.connect() as conn:
             row = conn.execute(select(t.run_requests).where(t.run_requests.c.id == request_id)).first()
@@ -145,7 +184,8 @@ class RunQueue:
         if target:
             query = query.where(r.target == target)
         with self.store.engine.connect() as conn:
-            return [_request(row) for row in conn.execute(query.limit(200))]
+            found = [_request(row) for row in conn.execute(query.limit(200))]
+        return self.job_view(found) if self.job_view is not None and found else found
 
     def recent(self, tenant: str | None = None, target: str | None = None, *, limit: int = 20) -> list[RunRequest]:
         r = t.run_requests.c

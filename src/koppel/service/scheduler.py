@@ -5,7 +5,10 @@ then :meth:`dispatch`) it
 
 1. queues a sync for every scheduled target whose moment has come (``Schedule.next_due``, computed
    from the start of the target's last run — so a restart after downtime yields one catch-up run,
-   not a pile of missed ones);
+   not a pile of missed ones); after failed syncs in a row the moment is pushed out by the queue's
+   :class:`~koppel.service.queue.Backoff` (5 minutes, doubling, at most 6 hours), so a tenant whose
+   LAS hangs or whose target is down does not take a worker every time its schedule comes round —
+   "nu synchroniseren" is not held back;
 2. hands queued requests (scheduled, "nu synchroniseren", approvals) to free workers — at most one
    per (tenant, target) inside this process, and the state store's lock guards against other
    processes (a busy lock makes the request *skipped*);
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from koppel.config import Config, SettingLocator
+from koppel.config import Config
 from koppel.errors import ConfigError, ConfigProblem
 from koppel.service.clock import Clock, parse_iso
 from koppel.service.plancache import PlanCache
@@ -58,8 +61,6 @@ class Job:
 
 def load_schedules(config: Config) -> dict[tuple[str, str], Schedule]:
     """Every enabled schedule, parsed; raise a ConfigError listing each unreadable one with its line."""
-    text = config.path.read_text(encoding="utf-8") if config.path and config.path.exists() else ""
-    locate = SettingLocator(text)
     problems: list[ConfigProblem] = []
     schedules: dict[tuple[str, str], Schedule] = {}
     for tenant in config.tenants.values():
@@ -70,8 +71,9 @@ def load_schedules(config: Config) -> dict[tuple[str, str], Schedule]:
                 schedules[(tenant.id, target.name)] = Schedule.from_settings(target.schedule)
             except ScheduleError as exc:
                 loc = ("tenants", tenant.id, "targets", target.name, "schedule", exc.setting)
-                problems.append(ConfigProblem(str(exc), setting=".".join(loc),
-                                              file=str(config.path) if config.path else None, line=locate(loc)))
+                file, line = config.locate(loc)  # the tenant's own file when it is included
+                problems.append(ConfigProblem(str(exc), setting=".".join(loc), file=str(file) if file else None,
+                                              line=line))
     if problems:
         raise ConfigError(problems)
     return schedules
@@ -118,15 +120,26 @@ class Scheduler:
         return parse_iso(runs[0].started_at) if runs else None
 
     def next_run(self, tenant: str, target: str) -> dt.datetime | None:
+        """The next scheduled run, pushed out by the backoff when the last syncs failed."""
         job = self.jobs.get((tenant, target))
-        return job.next_due if job else None
+        if job is None or job.next_due is None:
+            return None
+        held = self.queue.backoff_of(tenant, target)
+        return max(job.next_due, held.until) if held is not None else job.next_due
 
     def tick(self) -> list[RunRequest]:
-        """Queue a sync for every job whose moment has come; returns what was queued."""
+        """Queue a sync for every job whose moment has come (and whose backoff is over); returns what was
+        queued."""
         now = self.clock()
         queued = []
         for job in self.jobs.values():
             if job.next_due is None or job.next_due > now:
+                continue
+            held = self.queue.backoff_of(job.tenant, job.target)
+            if held is not None and held.until > now:
+                job.next_due = held.until
+                log.info("backing off after failed runs", tenant=job.tenant, target=job.target,
+                         failures=held.failures, next=held.until.isoformat())
                 continue
             request = self.queue.enqueue(job.tenant, job.target, kind=RequestKind.SYNC, trigger=Trigger.SCHEDULE,
                                          by=None)
