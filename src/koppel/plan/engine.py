@@ -43,7 +43,7 @@ from typing import Any
 from koppel.model.attrs import MembershipAttrs, group_attrs, membership_attrs, person_attrs
 from koppel.model.change import Action, Change
 from koppel.model.desired import Desired, DesiredObject, LeanMembership, ObjectKind
-from koppel.model.keys import TAKEOVER_FOREIGN, stale_serial
+from koppel.model.keys import MEMBERSHIP_AWAY, TAKEOVER_FOREIGN, stale_serial
 from koppel.plan.annotate import annotate_moves, attach_target_refs, kept_notes
 from koppel.plan.guards import holds
 from koppel.plan.model import Plan
@@ -64,7 +64,7 @@ from koppel.plan.order import (
 )
 from koppel.plan.policy import AbsentGroupAction, ArchivedMemberships, PlanPolicy
 from koppel.plan.reasons import R_GONE, R_NEW, R_STALE
-from koppel.plan.state_view import ObjectStatus, StateRecord, StateView, group_digest
+from koppel.plan.state_view import ObjectStatus, StateRecord, StateView, group_digest, membership_line
 
 __all__ = [
     "PHASES",
@@ -181,18 +181,21 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
 
 
 def desired_membership_groups(desired: Desired) -> dict[str, list[str]]:
-    """Every wanted membership (lean or a full object) as ``key\tfingerprint``, per group."""
+    """Every wanted membership (lean or a full object) as :func:`~koppel.plan.state_view.membership_line`, per
+    group: the hot loop of a one-pupil plan, so the common fingerprint costs no new string."""
     groups: dict[str, list[str]] = {}
     get = groups.get
+    away = MEMBERSHIP_AWAY
     for key, m in desired.memberships.items():
         lines = get(m.group)
         if lines is None:
             groups[m.group] = lines = []
-        lines.append(f"{key}\t{m.fingerprint}")
+        fp = m.fingerprint
+        lines.append(key if fp == away else f"{key}\t{fp}")
     for key, obj in desired.objects.items():
         if obj.kind is ObjectKind.MEMBERSHIP:
             group = membership_attrs(obj.attrs).get("group") or ""
-            groups.setdefault(group, []).append(f"{key}\t{obj.fingerprint}")
+            groups.setdefault(group, []).append(membership_line(key, obj.fingerprint))
     return groups
 
 

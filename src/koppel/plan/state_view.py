@@ -21,10 +21,10 @@ import orjson
 
 from koppel.model.attrs import membership_attrs
 from koppel.model.desired import ObjectKind
-from koppel.model.keys import TAKEOVER_FOREIGN, TAKEOVER_STALE, UNRECORDED, stale_serial
+from koppel.model.keys import MEMBERSHIP_AWAY, TAKEOVER_FOREIGN, TAKEOVER_STALE, UNRECORDED, stale_serial
 
 __all__ = ["TAKEOVER_FOREIGN", "TAKEOVER_STALE", "UNRECORDED", "ObjectStatus", "StateRecord", "StateView",
-           "group_digest", "membership_group", "stale_serial"]
+           "group_digest", "membership_group", "membership_line", "stale_serial"]
 
 
 class ObjectStatus(StrEnum):
@@ -123,7 +123,13 @@ def membership_group(key: str) -> str | None:
     return parts[1] if len(parts) == 3 else None
 
 
+def membership_line(key: str, fingerprint: str) -> str:
+    """One membership as :func:`group_digest` reads it: its key alone for the common fingerprint (``m1:0``, no
+    new string for a million memberships), else ``key\tfingerprint``. ``line.partition("\t")`` splits it back."""
+    return key if fingerprint == MEMBERSHIP_AWAY else f"{key}\t{fingerprint}"
+
+
 def group_digest(lines: Iterable[str]) -> str:
-    """The digest of one group's memberships, each given as ``key\tfingerprint``, in any order. The state (of
+    """The digest of one group's memberships, each given as :func:`membership_line`, in any order. The state (of
     its active memberships) and the plan (of the desired ones) compute it alike: equal digests, equal members."""
     return hashlib.sha1("\n".join(sorted(lines)).encode(), usedforsecurity=False).hexdigest()

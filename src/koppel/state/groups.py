@@ -16,9 +16,11 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Mapping
 
+import orjson
 from sqlalchemy import delete, func, insert, select
 
-from koppel.plan.state_view import group_digest, membership_group
+from koppel.model.keys import MEMBERSHIP_AWAY
+from koppel.plan.state_view import group_digest, membership_group, membership_line
 from koppel.state import schema as t
 from koppel.state.db import Database, chunks
 
@@ -29,11 +31,13 @@ class MembershipGroups:
     def __init__(self, db: Database):
         self.db = db
 
-    def digests(self, state_id: int, lineage: str, serial: int) -> dict[str, str] | None:
-        """Group key → digest of its active memberships, when the cache describes the state as it is; else None."""
+    def digests(self, state_id: int, lineage: str,
+                serial: int) -> tuple[dict[str, str], dict[str | None, int]] | None:
+        """Group key → digest of its active memberships, and the number of active memberships per school (for the
+        guards), when the cache describes the state as it is; else None."""
         c, o = t.membership_cache.c, t.objects.c
         with self.db.reading() as conn:
-            row = conn.execute(select(c.lineage, c.serial, c.total).where(c.state_id == state_id)).first()
+            row = conn.execute(select(c.lineage, c.serial, c.total, c.totals).where(c.state_id == state_id)).first()
             if row is None or row.lineage != lineage or int(row.serial) != serial:
                 return None
             if conn.execute(select(t.drift.c.key).where(t.drift.c.state_id == state_id).limit(1)).first() \
@@ -44,8 +48,9 @@ class MembershipGroups:
                 o.state_id == state_id, o.kind == "membership", o.status == "active")).scalar()
             if active != int(row.total):
                 return None  # rows added or removed without a recorded change (by hand)
-        return {str(key): str(digest) for key, digest in self.db.raw(
+        digests = {str(key): str(digest) for key, digest in self.db.raw(
             "SELECT group_key, digest FROM membership_groups WHERE state_id = {p}", state_id)}
+        return digests, {school: int(n) for school, n in orjson.loads(row.totals or "[]")}
 
     def members(self, state_id: int, groups: Iterable[str]) -> dict[str, str]:
         """The active memberships (key → fingerprint) of these groups, from the cache."""
@@ -59,10 +64,11 @@ class MembershipGroups:
                     text = zlib.decompress(blob).decode()
                     for line in text.split("\n") if text else ():
                         key, _, fp = line.partition("\t")
-                        out[key] = fp
+                        out[key] = fp or MEMBERSHIP_AWAY
         return out
 
-    def store(self, state_id: int, lineage: str, serial: int, memberships: Mapping[str, str]) -> bool:
+    def store(self, state_id: int, lineage: str, serial: int, memberships: Mapping[str, str],
+              totals: Mapping[str | None, int]) -> bool:
         """Write the cache from every active membership of the state at this serial (replacing what was there).
         False, and nothing written, when a key cannot be split into its group."""
         groups: dict[str, list[str]] = {}
@@ -75,7 +81,7 @@ class MembershipGroups:
             lines = get(group)
             if lines is None:
                 groups[group] = lines = []
-            lines.append(f"{key}\t{fp}")
+            lines.append(membership_line(key, fp))
         rows = [{"state_id": state_id, "group_key": group, "digest": group_digest(lines),
                  "members": zlib.compress("\n".join(lines).encode(), 1)} for group, lines in groups.items()]
         with self.db.transaction() as conn:
@@ -84,7 +90,8 @@ class MembershipGroups:
             for chunk in _batches(rows, 5000):
                 conn.execute(insert(t.membership_groups), chunk)
             conn.execute(insert(t.membership_cache).values(state_id=state_id, lineage=lineage, serial=serial,
-                                                           total=len(memberships)))
+                                                           total=len(memberships),
+                                                           totals=orjson.dumps(list(totals.items())).decode()))
         return True
 
     def forget(self, state_id: int) -> None:

@@ -84,7 +84,8 @@ class ObjectReads:
         records, identities = self._records(state_id, hint, lean)
         if not lean:
             return StateView(tenant, target, lineage, serial, records), identities
-        digests = self.groups.digests(state_id, lineage, serial) if by_group else None
+        cached = self.groups.digests(state_id, lineage, serial) if by_group else None
+        digests = cached[0] if cached is not None else None
         # Key and fingerprint only, straight from the cursor's rows into the table (a third of the time
         # of a Python loop over a million rows).
         memberships: dict[str, str] = {}
@@ -92,7 +93,8 @@ class ObjectReads:
         if digests is None:
             for rows in self.db.raw_chunks(f"SELECT key, fingerprint {active}", state_id):
                 memberships.update(rows)
-        totals = _LazyCounts(lambda: dict(self.db.raw(f"SELECT school, count(*) {active} GROUP BY school", state_id)))
+        totals: Mapping[Any, int] = cached[1] if cached is not None else _LazyCounts(
+            lambda: dict(self.db.raw(f"SELECT school, count(*) {active} GROUP BY school", state_id)))
         sent_attrs, unrecorded = _reopen(records, memberships, self.db.raw(
             "SELECT key, kind, action, school, label, after FROM unrecorded WHERE state_id = {p}", state_id))
         view = StateView(tenant, target, lineage, serial, records, attrs_json=sent_attrs, memberships=memberships,
@@ -114,7 +116,7 @@ class ObjectReads:
         state_id = self.db.state_id(view.tenant, view.target)
         if state_id is None:
             return False
-        return self.groups.store(state_id, view.lineage, view.serial, view.memberships)
+        return self.groups.store(state_id, view.lineage, view.serial, view.memberships, view.membership_totals)
 
     def _records(self, state_id: int, hint: str, lean: bool) -> tuple[dict[str, StateRecord], list[IdentityRow]]:
         """The records of a state (without the active memberships when ``lean``) and its persons' identities."""

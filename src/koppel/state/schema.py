@@ -227,6 +227,7 @@ membership_cache = Table(
     Column("lineage", String(36), nullable=False),
     Column("serial", BigInteger, nullable=False),
     Column("total", BigInteger, nullable=False),
+    Column("totals", Text),  # JSON [[school, active memberships], ...]: what the removal guards count against
 )
 membership_groups = Table(
     "membership_groups",

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("lineage", sa.String(length=36), nullable=False),
         sa.Column("serial", sa.BigInteger(), nullable=False),
         sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.Column("totals", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["state_id"], ["targets_state.id"],
                                 name=op.f("fk_membership_cache_state_id_targets_state"), ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("state_id", name=op.f("pk_membership_cache")),
