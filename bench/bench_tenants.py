@@ -17,9 +17,13 @@ Measured per cycle: tenants per minute (cycle 1 from starting the workers, cycle
 deferral, to the last job finished), queue wait p50/p95 (procrastinate's ``deferred`` → ``started`` event
 of each job), run time p50/p95 (``started`` → ``succeeded``), the most PostgreSQL connections to the
 database seen (``pg_stat_activity``, polled; all of them and the workers' alone), the worker processes' CPU
-seconds (``/proc/<pid>/stat``; for cycle 2 per no-change run), changes applied (journal rows) and
-failures (requests not done, runs not succeeded, jobs not succeeded: must be 0). It prints a table and
-the speed-up of 2 workers over 1, and writes bench/out/tenants-results.json.
+seconds (``/proc/<pid>/stat``; cycle 1 includes their start, cycle 2 is per no-change run) and the CPU of
+the database's PostgreSQL server processes (same machine, polled), the database's size, changes applied
+(journal rows), the load average, and failures (requests not done, runs not succeeded, jobs not
+succeeded: must be 0, else the exit code is 1). It prints a table and the speed-up of 2 workers over 1,
+and writes bench/out/tenants-results.json. The concurrency defaults to 1 per worker process, so "1 and 2
+workers" are 1 and 2 runs at a time. Only measure with the machine otherwise idle (it warns when the load
+is ≥ 1).
 
     python bench/bench_tenants.py                    # 200 tenants (long: see docs/performance.md)
     python bench/bench_tenants.py --quick            # 10 tenants of 300–400 pupils, a smoke run
@@ -185,6 +189,17 @@ def write_config(tenants: Sequence[Tenant], state_url: str, args: argparse.Names
 # -- PostgreSQL -----------------------------------------------------------------------------------------
 
 
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Clean-up that a second Ctrl+C (or SIGTERM) does not cut short."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN), signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
+
+
 def admin() -> psycopg.Connection[Any]:
     return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
 
@@ -198,7 +213,7 @@ def database() -> Iterator[str]:
     try:
         yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
     finally:
-        with admin() as conn:
+        with shielded(), admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -350,6 +365,7 @@ def outcome(state_url: str, ids: Sequence[int], after_job: int) -> dict[str, Any
         runs = conn.execute("SELECT id, status FROM runs WHERE id = ANY(%s)", (run_ids,)).fetchall()
         changes = conn.execute("SELECT run_id, count(*) FROM journal WHERE run_id = ANY(%s) GROUP BY run_id",
                                (run_ids,)).fetchall()
+        size = conn.execute("SELECT pg_database_size(current_database())").fetchone()
         jobs = conn.execute(
             "SELECT j.id, j.status, min(e.at) FILTER (WHERE e.type = 'deferred'), "
             "min(e.at) FILTER (WHERE e.type = 'started'), max(e.at) FILTER (WHERE e.type IN ('succeeded', 'failed')) "
@@ -363,6 +379,7 @@ def outcome(state_url: str, ids: Sequence[int], after_job: int) -> dict[str, Any
     per_run = {int(run_id): int(n) for run_id, n in changes}
     return {
         "requests": len(requests), "runs": len(runs), "jobs": len(jobs),
+        "database_mib": round(int(size[0]) / 2**20) if size else None,
         "failures": len(not_done) + len(runs_bad) + len(jobs_bad) + max(0, len(ids) - len(runs)),
         "failed_examples": (not_done + runs_bad + jobs_bad)[:5],
         "changes": sum(per_run.values()), "runs_with_changes": sum(1 for n in per_run.values() if n),
@@ -466,7 +483,8 @@ def round_for(count: int, config_for: Any, tenants: Sequence[Tenant], args: argp
             results = [cycle(1, config, state_url, tenants, workers, args.timeout)]
             results.append(cycle(2, config, state_url, tenants, workers, args.timeout))
         finally:
-            codes = workers.stop()
+            with shielded():
+                codes = workers.stop()
             if any(code != 0 for code in codes):
                 print(f"  workers exited with {codes} (logs in {WORK})", flush=True)
     return results
@@ -516,6 +534,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_logging("warning")  # the bench's own Service (deferring) logs every job at info
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started where SIGINT was ignored
 
     OUT.mkdir(exist_ok=True)
     WORK.mkdir(parents=True, exist_ok=True)
@@ -523,6 +542,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"… {len(tenants)} tenants, {sum(t.pupils for t in tenants):,} pupils "
           f"({min(t.pupils for t in tenants)}–{max(t.pupils for t in tenants)} each); "
           f"FakeTarget latency {args.latency_ms:g} ms, batch {args.batch_size}, in flight {args.in_flight}", flush=True)
+    began = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     load_at_start = [round(v, 2) for v in os.getloadavg()]
     if os.getloadavg()[0] >= 1.0:
         print(f"! the load is {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: other work will distort the figures",
@@ -542,7 +562,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"… {count} worker process(es), --concurrency {args.concurrency}", flush=True)
             results += round_for(count, config_for, tenants, args)
     except (BenchFailed, KeyboardInterrupt) as exc:
-        print(f"stopped: {exc or 'interrupted'} (workers stopped, database dropped)", file=sys.stderr, flush=True)
+        print(f"stopped: {str(exc) or 'interrupted'} (workers stopped, database dropped)", file=sys.stderr, flush=True)
         return 1
     speedup = {}
     for number in (1, 2):
@@ -550,7 +570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if 1 in by and 2 in by and by[1]["tenants_per_min"] and by[2]["tenants_per_min"]:
             speedup[f"cycle_{number}"] = round(by[2]["tenants_per_min"] / by[1]["tenants_per_min"], 2)
     document = {
-        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "cpus": os.cpu_count(),
+        "when": began, "cpus": os.cpu_count(),
         "load_at_start": load_at_start, "seconds": round(time.monotonic() - started),
         "tenants": len(tenants), "pupils": sum(t.pupils for t in tenants),
         "min_pupils": args.min_pupils, "max_pupils": args.max_pupils, "seed": args.seed,
