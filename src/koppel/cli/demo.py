@@ -181,7 +181,7 @@ def _apply(app: Koppel, plan: Plan) -> None:
 
     if plan.empty:
         return
-    with progress_bar(len(plan.changes), "applying", enabled=True) as progress:
+    with progress_bar(len(plan.changes), _t()._("applying"), enabled=True) as progress:
         result = app.apply(plan, progress=progress, trigger="demo")
     o = result.outcomes
     confirmed = o.get(JournalOutcome.DONE, 0) + o.get(JournalOutcome.WARNING, 0)

@@ -312,7 +312,7 @@ def apply(
     if p.changes and not yes:
         _show_plan(p, schools, fmt)
         confirm_apply(len(p.changes), yes=yes)
-    with progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT) as progress:
+    with progress_bar(len(p.changes), current_language()._("applying"), enabled=fmt is Format.TEXT) as progress:
         result = app_.apply(p, approved_by=approved_by, progress=progress)
     _print_apply(result, fmt)
     finish(_exit_code(result), store=app_.store)
@@ -363,7 +363,7 @@ def sync(
         def starting(p: Plan) -> Progress | None:
             if fmt is Format.TEXT:
                 out.print(render_summary_line(p, t), markup=False)
-            return bars.enter_context(progress_bar(len(p.changes), "applying", enabled=fmt is Format.TEXT))
+            return bars.enter_context(progress_bar(len(p.changes), current_language()._("applying"), enabled=fmt is Format.TEXT))
 
         outcome = app_.sync(tenant, target, year=year, before_apply=starting, full=full)
     p = outcome.plan
