@@ -12,8 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,8 +28,8 @@ from koppel.errors import ConfigError
 from koppel.generator import Bestuur, generate, write_layout
 from koppel.model.roster import SchoolYear
 from koppel.service import Service
-from koppel.service.clock import ManualClock
-from koppel.service.queue import RequestKind, RequestStatus, Trigger
+from koppel.service.clock import ManualClock, parse_iso
+from koppel.service.queue import Backoff, RequestKind, RequestStatus, Trigger
 from tests.conftest import ADMIN_URL, need
 from tests.lifecycle.support import PASSWORD, PASSWORD_ENV, start_sandbox
 from tests.lifecycle.support import config_text as lifecycle_config
@@ -347,6 +349,9 @@ def test_sigterm_stops_after_the_current_batch_and_another_worker_finishes_the_r
         try:
             request = _sync(service, ITS)
             _wait_for(lambda: len(_live_persons(sandbox)) >= 10)
+            [running] = service.queue.pending(TENANT, ITS)  # the queue view: which worker runs it, since when
+            assert (running.job_status, running.job_attempts) == ("running", 0)
+            assert running.job_worker is not None and running.job_since is not None
             signalled = time.monotonic()
             first.send_signal(signal.SIGTERM)
             assert first.wait(timeout=30) == 0
@@ -364,6 +369,8 @@ def test_sigterm_stops_after_the_current_batch_and_another_worker_finishes_the_r
             assert recorded < 120  # of 120 pupils and their teachers
             [job] = _jobs(database)
             assert job[1] == "todo"  # procrastinate retries the interrupted job
+            [retrying] = service.queue.pending(TENANT, ITS)
+            assert (retrying.job_status, retrying.job_attempts) == ("retrying", 1) and retrying.job_since
             second = _worker(config, env=env)
             _wait_for(lambda: service.queue.get(request.id).status is RequestStatus.DONE, timeout=120)  # type: ignore[union-attr]
             last, stopped = store.runs(TENANT, ITS, limit=10)
@@ -438,6 +445,157 @@ def test_postgresql_restarting_mid_run_the_worker_lives_on_and_the_run_converges
         assert code == 0
     finally:
         sandbox.stop()
+
+
+class _SilentLas:
+    """A LAS whose UWLR service accepts the connection and never answers (a real socket)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            self.held.append(conn)  # read nothing, answer nothing
+
+    def close(self) -> None:
+        self.server.close()
+        for conn in self.held:
+            conn.close()
+
+
+UWLR_KEY_ENV = "KOPPEL_TEST_UWLR_KEY"
+
+
+def _tenants_config(root: Path, bestuur: Bestuur, state_url: str, las_port: int) -> Path:
+    """Four tenants, each scheduled every minute: ``hangs`` reads a UWLR service that never answers
+    (its own read timeout is long), ``down`` sends to an itslearning that does not listen, ``a`` and
+    ``b`` are healthy."""
+    sections = []
+    for tenant in ("hangs", "down", "a", "b"):
+        write_layout(bestuur, root / tenant, "magister")
+        source = (f'kind = "uwlr"\nurl = "http://127.0.0.1:{las_port}/uwlr"\nklantcode = "koppel"\n'
+                  f'klantnaam = "koppel"\nschools = [{{brin6 = "99ZZ00"}}]\nautorisatiesleutel_env = "{UWLR_KEY_ENV}"\n'
+                  'timeout_s = 600' if tenant == "hangs"
+                  else f'kind = "csv"\nlayout = "magister"\npath = "{tenant}"')
+        target = ('kind = "itslearning"\nurl = "http://127.0.0.1:9/down"\nusername = "koppel"\n'
+                  f'password_env = "{PASSWORD_ENV}"\nsite_root = "koppel-root"' if tenant == "down"
+                  else f'kind = "fake"\npath = "{tenant}.json"\n{FAST}')
+        sections.append(f"""
+[tenants.{tenant}]
+name = "Bestuur {tenant}"
+school_year = "{YEAR}"
+
+[tenants.{tenant}.sources.las]
+{source}
+
+[tenants.{tenant}.targets.t]
+{target}
+
+[tenants.{tenant}.targets.t.schedule]
+enabled = true
+interval = "1m"
+""")
+    config = root / "koppel.toml"
+    config.write_text(f'[state]\nurl = "{state_url}"\n{"".join(sections)}\n[service]\nengine = "procrastinate"\n',
+                      encoding="utf-8")
+    return config
+
+
+def test_a_hanging_las_and_a_target_that_is_down_delay_only_their_own_tenant(tmp_path, bestuur, database):
+    """Two workers (two runs each); ``--run-timeout 8``. The healthy tenants' scheduled runs finish while
+    the hanging one still runs; the hanging and the unreachable tenant fail, and the schedule leaves them
+    alone for longer after each failure (backoff) while "nu synchroniseren" still runs at once."""
+    las = _SilentLas()
+    config = _tenants_config(tmp_path, bestuur, database, las.port)
+    env = {PASSWORD_ENV: PASSWORD, UWLR_KEY_ENV: "sleutel"}
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    clock = ManualClock(start)
+    service = Service.open(config, env=env, clock=clock)
+    service.queue.backoff = Backoff(base_s=120, cap_s=480)
+    workers = [_worker(config, "--concurrency", "2", "--run-timeout", "8", env=env) for _ in range(2)]
+    try:
+        with psycopg.connect(database.replace("+psycopg", "")) as conn:
+            _wait_for(lambda: conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0] == 2)
+        service.scheduler.start()
+        first = {r.tenant: r for r in service.scheduler.tick()}
+        assert sorted(first) == ["a", "b", "down", "hangs"]
+        asked = time.monotonic()
+        _wait_for(lambda: all(_status(service, first[t].id) is RequestStatus.DONE for t in "ab"), timeout=60)
+        healthy_in = time.monotonic() - asked
+        assert _status(service, first["hangs"].id) is RequestStatus.RUNNING, service.queue.get(first["hangs"].id)  # still hanging: it delays only itself
+        _wait_for(lambda: all(_status(service, first[t].id) is RequestStatus.FAILED for t in ("hangs", "down")),
+                  timeout=60)
+        hung = service.queue.get(first["hangs"].id)
+        assert hung is not None and "timed out after 8 s" in (hung.message or "")
+
+        # the next scheduled moment: the healthy tenants run, the failed ones wait out their backoff
+        held = service.queue.backoff_of("hangs", "t")
+        assert held is not None and held.failures == 1
+        assert held.until == parse_iso(hung.finished_at or "") + dt.timedelta(seconds=120)
+        clock.set(start + dt.timedelta(seconds=61))
+        assert sorted(r.tenant for r in service.scheduler.tick()) == ["a", "b"]
+        assert service.scheduler.next_run("hangs", "t") == held.until
+        # when the backoff is over they are tried again, fail again, and wait twice as long
+        clock.set(max(held.until, service.queue.backoff_of("down", "t").until) + dt.timedelta(seconds=1))  # type: ignore[union-attr]
+        again = {r.tenant: r for r in service.scheduler.tick() if r.tenant in ("hangs", "down")}
+        assert sorted(again) == ["down", "hangs"]
+        _wait_for(lambda: all(_status(service, again[t].id) is RequestStatus.FAILED for t in again), timeout=60)
+        for tenant in again:
+            later = service.queue.backoff_of(tenant, "t")
+            finished = service.queue.get(again[tenant].id).finished_at  # type: ignore[union-attr]
+            assert later is not None and later.failures == 2
+            assert later.until == parse_iso(finished or "") + dt.timedelta(seconds=240)
+            assert service.scheduler.next_run(tenant, "t") == later.until
+        # "nu synchroniseren" is not held back by the backoff
+        now = _sync_of(service, "hangs")
+        _wait_for(lambda: _status(service, now.id) in (RequestStatus.RUNNING, RequestStatus.FAILED), timeout=30)
+        print(f"healthy tenants done in {healthy_in:.1f} s while the hanging one ran")
+        assert healthy_in < 8
+    finally:
+        service.close()
+        for process in workers:
+            process.send_signal(signal.SIGTERM)
+        codes = [process.wait(timeout=60) for process in workers]
+        _stop(*workers)
+        las.close()
+    assert codes == [0, 0]
+
+
+def _sync_of(service: Service, tenant: str):
+    return service.queue.enqueue(tenant, "t", kind=RequestKind.SYNC, trigger=Trigger.MANUAL, by="beheerder")
+
+
+def test_the_queue_view_shows_a_waiting_job_and_a_request_whose_job_vanished(tmp_path, bestuur, database):
+    config = _config(tmp_path, bestuur, database, {"a": FAST, "b": FAST})
+    service = Service.open(config, env={})
+    try:
+        waiting, vanished = _sync(service, "a"), _sync(service, "b")
+        with psycopg.connect(database.replace("+psycopg", "")) as conn:
+            conn.execute("DELETE FROM procrastinate_jobs WHERE lock = %s", (f"{TENANT}/b",))
+        assert [(r.id, r.job_status) for r in service.queue.pending(TENANT)] == [(waiting.id, "waiting"),
+                                                                               (vanished.id, "missing")]
+        card = service.dashboard.card(TENANT, "b")
+        assert [(r.id, r.job_status) for r in card.pending] == [(vanished.id, "missing")]
+        worker = _worker(config)
+        try:
+            _wait_for(lambda: service.queue.get(waiting.id).status is RequestStatus.DONE)  # type: ignore[union-attr]
+            time.sleep(1)
+            # no worker will ever run the vanished one: it stays queued, and the view says why
+            assert service.queue.get(vanished.id).status is RequestStatus.QUEUED  # type: ignore[union-attr]
+            assert [r.job_status for r in service.queue.pending(TENANT)] == ["missing"]
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=60) == 0
+            _stop(worker)
+    finally:
+        service.close()
 
 
 def test_a_second_sigterm_ends_the_worker_at_once(tmp_path, bestuur, database):

@@ -13,7 +13,11 @@ in the PostgreSQL that already holds the state (no second broker to run):
   in-process scheduler uses, so the run logic is not duplicated;
 * a worker killed mid-run stops sending heartbeats; every worker looks for such stalled jobs and
   retries them, and the retried run converges from the journal (the run lock of a process that no
-  longer runs is stale at once, the next run re-plans against what was recorded).
+  longer runs is stale at once, the next run re-plans against what was recorded);
+* SIGTERM stops the running applies after their batch and queues their requests again (the job is
+  retried, :class:`RunInterrupted`); a run past ``--run-timeout`` fails (:class:`JobRunner`); the
+  database restarting is waited out (:func:`run_worker`);
+* :class:`JobView` tells the dashboard what the queue says of each pending request's job.
 
 procrastinate's own schema is applied by :func:`ensure_schema`, idempotently (under an advisory lock,
 only when its tables are missing), when `koppel serve` or `koppel worker` starts.
