@@ -534,6 +534,8 @@ def test_a_hanging_las_and_a_target_that_is_down_delay_only_their_own_tenant(tmp
                   timeout=60)
         hung = service.queue.get(first["hangs"].id)
         assert hung is not None and "timed out after 8 s" in (hung.message or "")
+        down = service.queue.get(first["down"].id)
+        assert down is not None and "Connection refused" in (down.message or "")  # the target is down
 
         # the next scheduled moment: the healthy tenants run, the failed ones wait out their backoff
         held = service.queue.backoff_of("hangs", "t")
