@@ -33,7 +33,8 @@ from koppel.service.queue import Backoff, RequestKind, RequestStatus, Trigger
 from tests.conftest import ADMIN_URL, need
 from tests.lifecycle.support import PASSWORD, PASSWORD_ENV, start_sandbox
 from tests.lifecycle.support import config_text as lifecycle_config
-from tests.service.conftest import without_half
+from tests.service.conftest import PASSWORD as WEB_PASSWORD
+from tests.service.conftest import USER, Running, login, without_half
 
 TENANT = "bestuur"
 YEAR = SchoolYear(2025)
@@ -585,6 +586,15 @@ def test_the_queue_view_shows_a_waiting_job_and_a_request_whose_job_vanished(tmp
                                                                                (vanished.id, "missing")]
         card = service.dashboard.card(TENANT, "b")
         assert [(r.id, r.job_status) for r in card.pending] == [(vanished.id, "missing")]
+        service.accounts.add_user(USER, WEB_PASSWORD)
+        with Running(service, run_scheduler=False) as running:  # the dashboard over HTTP, in both languages
+            client = running.client()
+            assert login(client, USER, WEB_PASSWORD).status_code == 303
+            dutch = client.get("/").text
+            assert "wacht op een worker" in dutch and "de taak is uit de wachtrij verdwenen" in dutch
+            client.get("/language/en")
+            english = client.get(f"/targets/{TENANT}/b").text
+            assert "its job vanished from the queue" in english and "wacht" not in english
         worker = _worker(config)
         try:
             _wait_for(lambda: service.queue.get(waiting.id).status is RequestStatus.DONE)  # type: ignore[union-attr]
