@@ -42,6 +42,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import statistics
@@ -201,7 +202,7 @@ def shielded() -> Iterator[None]:
 
 
 def admin() -> psycopg.Connection[Any]:
-    return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
+    return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=10)
 
 
 @contextmanager
@@ -510,6 +511,7 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global ADMIN_URL
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--tenants", type=int, default=200, help="number of tenants (default 200)")
     parser.add_argument("--min-pupils", type=int, default=300)
@@ -523,6 +525,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--in-flight", type=int, default=200,
                         help="FakeTarget max_operations_in_flight, fixed (not adaptive) (200)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds one cycle may take (3600)")
+    parser.add_argument("--postgres", default=ADMIN_URL,
+                        help="a PostgreSQL database of a role that may create databases (default "
+                             "$KOPPEL_TEST_POSTGRES_URL or postgresql://postgres@127.0.0.1:5432/postgres)")
     parser.add_argument("--one-file", action="store_true", help="one koppel.toml even if include is supported")
     args = parser.parse_args(argv)
     if args.quick:
@@ -530,6 +535,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not 1 <= args.min_pupils <= args.max_pupils or args.tenants < 1:
         parser.error("need --tenants ≥ 1 and 1 ≤ --min-pupils ≤ --max-pupils")
     counts = [int(c) for c in args.workers.split(",")]
+    ADMIN_URL = args.postgres
+    try:
+        admin().close()
+    except psycopg.OperationalError as exc:
+        shown = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", ADMIN_URL)  # never print a password
+        print(f"PostgreSQL is not reachable at {shown}: {str(exc).strip()}", file=sys.stderr)
+        return 2
     from koppel.cli.common import configure_logging
 
     configure_logging("warning")  # the bench's own Service (deferring) logs every job at info
