@@ -282,6 +282,8 @@ class Koppel:
             if not full:
                 unchanged = self._unchanged_sync(tenant, target_cfg, today, choice, inputs, trigger, target)
                 if unchanged is not None:
+                    if before_apply is not None:
+                        before_apply(unchanged.plan)  # the caller shows the (empty) plan as for any sync
                     return unchanged
             state_before = self.store.inputs.state_version(tenant.id, target_cfg.name)
             plan = self.plan(tenant.id, target_cfg.name, year=year, today=today, target=target, record=True,
@@ -299,7 +301,8 @@ class Koppel:
 
     # -- the unchanged-input short cut (issue 13) -------------------------------------------------------
 
-    def _unchanged_since(self, tenant: TenantConfig, target_cfg: TargetConfig, inputs: PlanInputs) -> int | None:
+    def _unchanged_since(self, tenant: TenantConfig, target_cfg: TargetConfig, inputs: PlanInputs, *,
+                         recount: bool = True) -> int | None:
         """The run whose inputs (export bytes, configuration, version, year, day, state) these are, when that
         run found nothing to change — else None, and the log says which input changed."""
         check = self.planner.inputs
@@ -317,8 +320,9 @@ class Koppel:
             log.info("planning in full: the inputs changed since the last run without changes", changed=changed,
                      **where)
             return None
-        check.counts["taken"] += 1
-        log.info("unchanged: short cut taken, nothing read or planned", same_as_run=remembered.run_id, **where)
+        if recount:  # (False: a first look, before the run lock; the look under the lock counts)
+            check.counts["taken"] += 1
+            log.info("unchanged: short cut taken, nothing read or planned", same_as_run=remembered.run_id, **where)
         return remembered.run_id if remembered.run_id is not None else 0
 
     def _unchanged_sync(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, choice: YearChoice,
@@ -326,9 +330,10 @@ class Koppel:
         """A sync whose inputs are those of the last run that found nothing to change: recorded as a succeeded
         sync run marked ``unchanged`` (and the source read of that run again, as of now) — under the run lock,
         so that no other run moves the state between the check and the record. None: plan in full."""
-        if inputs.parts is None or self.store.inputs.remembered(tenant.id, target_cfg.name) is None:
-            self._unchanged_since(tenant, target_cfg, inputs)  # logs and counts why not
+        if self._unchanged_since(tenant, target_cfg, inputs, recount=False) is None:  # logs and counts why not
             return None
+        # The same inputs: checked again under the run lock, so that no other run moves the state in between (a
+        # run that will plan anyway takes no lock here).
         with self.store.lock(tenant.id, target_cfg.name, purpose="sync"):
             self.runs.fail_abandoned(tenant.id, target_cfg.name)
             since = self._unchanged_since(tenant, target_cfg, inputs)
