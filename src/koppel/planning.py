@@ -229,9 +229,14 @@ class InputsCheck:
 
     def inputs(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, choice: YearChoice,
                year: str | None) -> PlanInputs:
-        export, why_not = self._export(tenant, choice)
+        export, why_not = self._export(tenant, choice.year)
         if export is None:
             return PlanInputs(None, why_not)
+        if target_cfg.policy.lifecycle.provision_next_year and year is None:
+            # Next year's export is read to provision its groups (in the provisioning window, when readable):
+            # its bytes are an input too — absent or unreadable is a state of its own, not a reason to refuse.
+            following, _ = self._export(tenant, choice.year.next())
+            export = _sha(f"{export} next year: {following or 'unavailable'}")
         return PlanInputs({
             "export": export,
             "configuration": _sha(_config_json(tenant, target_cfg, year)),
@@ -240,10 +245,11 @@ class InputsCheck:
             "day": _sha(f"{today.isoformat()} {dt.date.today().isoformat()}"),
         })
 
-    def _export(self, tenant: TenantConfig, choice: YearChoice) -> tuple[str | None, str | None]:
-        """A digest of every byte of every source's files (their names, sizes and contents), or (None, why)."""
+    def _export(self, tenant: TenantConfig, year: SchoolYear) -> tuple[str | None, str | None]:
+        """A digest of every byte of every source's files for ``year`` (their names, sizes and contents), or
+        (None, why)."""
         app = self.app
-        ctx = app.config.context(tenant, env=app.env, school_year=choice.year)
+        ctx = app.config.context(tenant, env=app.env, school_year=year)
         digest = hashlib.sha256()
         for src in tenant.sources.values():
             source = load_source_kind(src.kind).factory(src.name, src.settings, ctx)

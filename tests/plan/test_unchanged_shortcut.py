@@ -256,3 +256,21 @@ def test_a_run_with_changes_forgets_and_the_next_plans_in_full(bench):
     assert not app.sync("t", None).unchanged  # nothing remembered: in full (and now remembered)
     assert app.planner.inputs.counts["refused: nothing remembered"] == 1
     assert app.sync("t", None).unchanged
+
+
+def test_next_years_export_is_an_input_while_it_is_provisioned(bench):
+    """In the provisioning window a plan also reads next year's export: its arrival refuses the short cut."""
+    config = bench.root / "koppel.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "grace_days_student = 30", "grace_days_student = 30\nprovision_next_year = true\nprovision_from = \"06-15\""),
+        encoding="utf-8")
+    june = dt.date(2026, 6, 20)
+    full = bench.app(june).sync("t", None)  # next year's export is not there yet: nothing to provision
+    assert not full.unchanged and not full.plan.changes
+    assert bench.app(june).sync("t", None).unchanged
+    bench.write_export(generate(students=40, schools=1, year=YEAR.next(), seed=5), YEAR.next())
+    app = bench.app(june)
+    outcome = app.sync("t", None)
+    assert not outcome.unchanged
+    _refused(app, "export")
+    assert any(c.kind is ObjectKind.GROUP and c.action is Action.CREATE for c in outcome.plan.changes)
