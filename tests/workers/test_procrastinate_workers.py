@@ -3,8 +3,10 @@
 `koppel serve`'s queue defers the jobs (as "nu synchroniseren", approvals and schedules do); the
 workers run them through the same Worker as the in-process engine. Checked here: every target synced
 once and never two runs of one target at a time, one job waiting per target, a SIGKILLed worker's job
-retried and converged with nothing applied twice, SIGTERM finishing the running job and exiting 0,
-and the engine refused on SQLite.
+retried and converged with nothing applied twice, SIGTERM stopping after the current batch (the request
+queued again, a second worker finishing the run; a second SIGTERM ends the process), a private
+PostgreSQL restarted mid-run (tests/workers/conftest.py), a hanging LAS and a target that is down
+delaying only their tenants (timeout, backoff), the queue view, and the engine refused on SQLite.
 """
 
 from __future__ import annotations
