@@ -40,6 +40,7 @@ __all__ = [
     "EmailSettings",
     "Language",
     "LoginSettings",
+    "MetricsSettings",
     "ServiceSettings",
     "WebhookSettings",
     "load_service_settings",
@@ -150,6 +151,33 @@ class LoginSettings(_Strict):
                                      "logging in, however active it is (the shorter of the two limits wins).")
 
 
+class MetricsSettings(_Strict):
+    """Who may read /metrics (Prometheus text; it names tenants and targets). See docs/operations.md."""
+
+    access: Literal["local", "token", "open", "off"] = Field("local", description="local: only clients on "
+                                                               "this machine that did not come through a proxy; "
+                                                               "token: a bearer token (token_env or token_file); "
+                                                               "open: anyone who reaches the port; off: 404.")
+    token_env: str | None = Field(None, description="Environment variable holding the bearer token (access = "
+                                  "\"token\").")
+    token_file: str | None = Field(None, description="File holding the bearer token (access = \"token\").")
+
+    @model_validator(mode="after")
+    def _token(self) -> MetricsSettings:
+        given = [n for n in ("token_env", "token_file") if getattr(self, n)]
+        if len(given) > 1:
+            raise ValueError("give only one of token_env or token_file")
+        if self.access == "token" and not given:
+            raise ValueError('access = "token" needs token_env or token_file')
+        if self.access != "token" and given:
+            raise ValueError(f'{given[0]} is only read with access = "token"')
+        return self
+
+    @property
+    def token_ref(self) -> SecretRef:
+        return SecretRef(env=self.token_env, file=self.token_file, value=None)
+
+
 class ServiceSettings(_Strict):
     """`koppel serve`: the dashboard, the API, the scheduler and the notifications."""
 
@@ -172,6 +200,7 @@ class ServiceSettings(_Strict):
                                                             "PostgreSQL as the state, see docs/workers.md).")
     plan_cache: int = Field(3, ge=1, le=50, description="Plans kept parsed in memory for the plan pages.")
     login: LoginSettings = Field(default_factory=LoginSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     email: EmailSettings | None = None
     webhook: WebhookSettings | None = None
 
