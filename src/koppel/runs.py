@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from structlog.contextvars import bound_contextvars
 
 from koppel.errors import KoppelError, LockHeld
 from koppel.model.status import PENDING_PLANS, PlanStatus, RunKind, RunStatus, SourceReadStatus
@@ -76,13 +77,15 @@ class RunRecorder:
     def finish(self, run_id: int, status: RunStatus, *, summary: Mapping[str, Any] | None = None,
                message: str | None = None) -> None:
         self.store.finish_run(run_id, status=status, summary=summary, message=message)
+        log.info("run finished", run_id=run_id, status=str(status))
 
     def record(self, tenant: str, target: str, *, kind: RunKind, status: RunStatus, trigger: str = "cli",
                plan_id: str | None = None, approved_by: str | None = None,
                summary: Mapping[str, Any] | None = None, message: str | None = None) -> int:
         """A run that is over as soon as it begins (a held sync, a reconciliation, a purge, a failure)."""
         run_id = self.begin(tenant, target, kind=kind, trigger=trigger, plan_id=plan_id, approved_by=approved_by)
-        self.finish(run_id, status, summary=summary, message=message)
+        with bound_contextvars(tenant=tenant, target=target, run_id=run_id):
+            self.finish(run_id, status, summary=summary, message=message)
         return run_id
 
     @contextmanager
@@ -91,7 +94,9 @@ class RunRecorder:
         """Begin a run; when the block raises, mark it failed (best effort) and let the error go on."""
         run_id = self.begin(tenant, target, kind=kind, trigger=trigger, plan_id=plan_id, approved_by=approved_by)
         try:
-            yield run_id
+            with bound_contextvars(tenant=tenant, target=target, run_id=run_id):  # on every line logged in the run
+                log.info("run started", kind=str(kind), trigger=trigger)
+                yield run_id
         except BaseException as exc:
             self.mark_failed(run_id, exc)
             if trail is not None:

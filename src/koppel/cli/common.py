@@ -284,7 +284,7 @@ def _setting_origin(exc: KoppelError) -> str | None:
     for tenant in config.tenants.values():
         for source in tenant.sources.values():
             value = getattr(source.settings, setting, None)
-            if isinstance(value, str) and _same_path(config.base_dir, value, path):
+            if isinstance(value, str) and _same_path(config.tenant_dir(tenant), value, path):
                 loc = ("tenants", tenant.id, "sources", source.name, setting)
                 return current_language()._("set by {where} ({setting} = {value})").format(
                     where=config.where(loc) or "?", setting=".".join(loc), value=orjson.dumps(value).decode())
@@ -326,7 +326,10 @@ def _escape(text: str) -> str:
 
 def configure_logging(level: str = "warning", fmt: str = "text") -> None:
     numeric = getattr(logging, level.upper(), logging.WARNING)
-    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s")
+    _stdlib_json(numeric if fmt == "json" else None)
+    if fmt != "json":
+        logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s")
+        logging.getLogger().setLevel(numeric)  # also when the root logger had a handler (json before)
     renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(
         processors=[
@@ -341,6 +344,38 @@ def configure_logging(level: str = "warning", fmt: str = "text") -> None:
         logger_factory=lambda *_args: structlog.PrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is now (as the structlog logger does)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def _stdlib_json(level: int | None) -> None:
+    """With --log-format json, the standard library's loggers (alembic, procrastinate, httpx) write JSON too,
+    with the same context (tenant, target, run id), so every line on stderr parses; None removes it again."""
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == "koppel-json"]:
+        root.removeHandler(handler)
+    if level is None:
+        return
+    handler = _StderrHandler()
+    handler.set_name("koppel-json")
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processor=structlog.processors.JSONRenderer(),
+        foreign_pre_chain=[structlog.contextvars.merge_contextvars, structlog.stdlib.add_log_level,
+                           structlog.stdlib.add_logger_name, structlog.processors.TimeStamper(fmt="iso", utc=True),
+                           _redact],
+    ))
+    root.addHandler(handler)
+    root.setLevel(level)
 
 
 def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
