@@ -29,7 +29,7 @@ from koppel.pipeline import Koppel
 from koppel.plan.render import REMOVALS, PersonLabel, search_changes
 from koppel.runs import superseded_by
 from koppel.service.accounts import Access, Role
-from koppel.service.clock import Clock
+from koppel.service.clock import Clock, iso
 from koppel.service.models import (
     ChartPoint,
     ConfigPage,
@@ -63,7 +63,7 @@ from koppel.service.models import (
 from koppel.service.notify import Notifier
 from koppel.service.plancache import PlanCache, SlimChange
 from koppel.service.progress import ProgressBoard, RunProgress
-from koppel.service.queue import RequestKind, RequestStatus, RunQueue
+from koppel.service.queue import RequestKind, RequestStatus, RunQueue, TargetBackoff
 from koppel.service.schedule import Schedule
 from koppel.service.stats import RunStats, since_days
 from koppel.state.store import JournalEntry, LockInfo, PlanRecord, RunInfo
@@ -100,6 +100,10 @@ def journal_item(entry: JournalEntry) -> JournalItem:
                        action=entry.action, outcome=entry.outcome, school=entry.school, label=entry.label,
                        reason=entry.reason, code=entry.code, message=entry.message, before=entry.before,
                        after=entry.after)
+
+
+def _backoff(held: TargetBackoff | None) -> dict[str, Any] | None:
+    return {"failures": held.failures, "until": iso(held.until)} if held is not None else None
 
 
 def _lock_model(lock: LockInfo, pending: list[Any]) -> LockModel:
@@ -247,6 +251,7 @@ class Dashboard:
             pending=[RequestModel(**r.to_json()) for r in pending],
             busy=_lock_model(lock, pending) if lock else None,
             progress=self._progress(tenant.id, target.name),
+            backoff=_backoff(self.queue.backoff_of(tenant.id, target.name)),
             chart=self._chart(tenant.id, target.name, school),
         )
 
