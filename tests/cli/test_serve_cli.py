@@ -93,7 +93,8 @@ def test_serve_prints_its_url_and_next_steps(configured: Path, lang: str | None)
 
 def test_serve_names_its_users(configured: Path) -> None:
     env = {**_env(), "KOPPEL_TEST_PASSWORD": "een lang wachtwoord 42"}
-    added = subprocess.run([str(KOPPEL), "user", "add", "beheerder", "--password-env", "KOPPEL_TEST_PASSWORD"],
+    added = subprocess.run([str(KOPPEL), "user", "add", "beheerder", "--role", "admin", "--password-env",
+                            "KOPPEL_TEST_PASSWORD"],
                            cwd=configured, env=env, capture_output=True, text=True, timeout=60)
     assert added.returncode == 0, added.stderr
     port = _free_port()
