@@ -14,6 +14,7 @@ import json
 
 import pytest
 
+from koppel.locale import language
 from koppel.model.change import Action
 from tests.lifecycle.support import TARGET, TENANT, YEAR, build_baseline, sqlite_rows, without_pupils
 
@@ -60,8 +61,8 @@ def _history(world, who: str) -> dict:
 
 def _listed(text: str) -> dict[str, str]:
     """Sync key → deletion time of each person `koppel purge --dry-run` lists."""
-    lines = [line.split() for line in text.splitlines() if line.startswith("  ") and " deleted " in line]
-    return {parts[0]: parts[-1] for parts in lines}
+    lines = [line for line in text.splitlines() if line.startswith("  ") and " deleted " in line]
+    return {line.split()[0]: line.rpartition(" deleted ")[2] for line in lines}
 
 
 def _journal_rows(world, person_key: str) -> int:
@@ -142,8 +143,8 @@ def test_purge_removes_only_persons_whose_retention_has_passed(world, story):
     # --dry-run lists the pupil deleted 420 days ago (retention 365), not the one deleted 5 days ago.
     dry = world.cli("purge", "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert "1 person(s) deleted before" in dry.stdout and "(retention 365 days) would be purged" in dry.stdout
-    assert _listed(dry.stdout) == {old_key: stamp(days_ago(420))}
+    assert "1 person deleted before" in dry.stdout and "(retention 365 days) would be purged" in dry.stdout
+    assert _listed(dry.stdout) == {old_key: language("en").time(days_ago(420))}  # local time with its zone
     assert sqlite_rows(world.state_db, "SELECT count(*) FROM journal")[0][0] == journal_total, "a dry run keeps all"
     assert _history(world, old.stamnr)["person"]["key"] == old_key
 

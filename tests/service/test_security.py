@@ -29,6 +29,9 @@ from .conftest import (
 )
 
 PUBLIC = {("GET", "/login"), ("POST", "/login"), ("GET", "/language/{code}"), ("GET", "/api/openapi.json")}
+# A monitoring system has no session: these three are outside the login by design. /healthz and /readyz
+# say only "ok" or why not; who may read /metrics is [service.metrics] access (tests/service/test_ops_endpoints.py).
+OPERATIONS = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
 
 
 @pytest.fixture
@@ -70,6 +73,9 @@ def test_every_page_and_api_route_needs_a_login(served):
     anonymous = running.client()
     for method, template, path in routes:
         if (method, template) in PUBLIC - {("GET", "/api/openapi.json")}:
+            continue
+        if (method, template) in OPERATIONS:
+            assert anonymous.request(method, path).status_code in (200, 503), (method, path)
             continue
         answer = anonymous.request(method, path)
         if template.startswith("/api/"):
