@@ -358,7 +358,7 @@ class Koppel:
         supported = target.capabilities.actions if target is not None else self.planner.supported(tenant, target_cfg)
         note = (f"unchanged since run {since}: the export's bytes, the configuration and rules, koppel's version, "
                 "the state and the day are the same as when that run found nothing to change, so nothing was "
-                "read or planned (short cut; --full plans anyway)")
+                "read or planned (a short cut: --full plans anyway)")
         return Plan(tenant=tenant.id, target=target_cfg.name, lineage=lineage, serial=serial, today=today.isoformat(),
                     school_year=str(choice.year), changes=(),
                     policy=target_cfg.policy.plan_policy(supported).to_json(), notes=(note,))

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -274,3 +277,25 @@ def test_next_years_export_is_an_input_while_it_is_provisioned(bench):
     assert not outcome.unchanged
     _refused(app, "export")
     assert any(c.kind is ObjectKind.GROUP and c.action is Action.CREATE for c in outcome.plan.changes)
+
+
+def test_the_cli_says_the_short_cut_in_the_users_language(tmp_path):
+    """`koppel sync` through its console script: the third sync of an unchanged export takes the short cut and
+    says so in Dutch with --lang nl (no English left of the note), in English without it."""
+    Bench(tmp_path)
+    koppel = Path(sys.executable).with_name("koppel")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LANG", "LC_", "KOPPEL_LANG"))}
+
+    def sync(*before: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([str(koppel), *before, "sync"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    sync()  # the first load
+    assert "unchanged since" not in sync().stdout  # finds nothing to change, planned in full: remembered
+    english = sync().stdout
+    assert "unchanged since run" in english and "--full plans anyway" in english
+    dutch = sync("--lang", "nl").stdout
+    assert "ongewijzigd sinds synchronisatie" in dutch and "--full plant toch" in dutch
+    assert "unchanged" not in dutch and "nothing was read" not in dutch

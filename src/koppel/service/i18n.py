@@ -664,6 +664,13 @@ _DUTCH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), nl) for 
     (r"^timed out: the run of request (?P<id>\d+) still hangs in this worker$",
      "tijd verstreken: de synchronisatie van verzoek {id} hangt nog in deze worker"),
     # == end of workers ==
+    # the unchanged-input short cut (koppel.pipeline, issue 13)
+    (r"^unchanged since run (?P<run>\d+): the export's bytes, the configuration and rules, koppel's version, the "
+     r"state and the day are the same as when that run found nothing to change, so nothing was read or planned "
+     r"\(a short cut: --full plans anyway\)$",
+     "ongewijzigd sinds synchronisatie {run}: de bytes van de export, de configuratie en regels, de versie van "
+     "koppel, de state en de dag zijn dezelfde als toen die synchronisatie niets te wijzigen vond, dus is er niets "
+     "gelezen of gepland (een snelle route: --full plant toch)"),
 ))
 _WHERE = (re.compile(r"^school (?P<s>\S+)$"), re.compile(r"^the whole tenant$"))
 _STATUS_WORDS = ("running", "succeeded", "partial", "failed", "held", "stopped", "done", "skipped")
