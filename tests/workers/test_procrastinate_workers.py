@@ -17,11 +17,13 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import psycopg
 import pytest
@@ -97,18 +99,30 @@ engine = "{engine}"
     return config
 
 
+_OUTPUT: dict[int, IO[bytes]] = {}
+
+
 def _worker(config: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """A `koppel worker` process. Its output goes to a file, not a pipe: a pipe nobody reads fills up while
+    the database is away (psycopg's pool logs every failed connection) and the worker would block writing."""
     env = {**os.environ, **(env or {}), "KOPPEL_CONFIG": str(config)}
-    return subprocess.Popen([sys.executable, "-c", "from koppel.cli.main import run; run()", "worker",
-                             "--stalled-after", "2", *extra], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    output = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by _stop, which reads it
+    process = subprocess.Popen([sys.executable, "-c", "from koppel.cli.main import run; run()", "worker",
+                                "--stalled-after", "2", *extra], env=env, stdout=output, stderr=subprocess.STDOUT)
+    _OUTPUT[process.pid] = output
+    return process
 
 
 def _stop(*processes: subprocess.Popen[bytes]) -> None:
     for process in processes:
         if process.poll() is None:
             process.kill()
-        print(process.communicate()[0].decode(errors="replace"))
+        process.wait()
+        output = _OUTPUT.pop(process.pid, None)
+        if output is not None:
+            output.seek(0)
+            print(output.read().decode(errors="replace"))
+            output.close()
 
 
 def _wait_for(condition, timeout: float = 60.0) -> None:

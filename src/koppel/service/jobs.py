@@ -202,7 +202,22 @@ class RunInterrupted(Exception):
     job (:data:`RETRY`), and the next attempt continues from the journal."""
 
 
-# Only an interrupted run is retried by procrastinate; a failed run is retried by the schedule (with the
+class DatabaseAway(RunInterrupted):
+    """The job's run ended because the state's database went away (PostgreSQL restarting): its request is
+    left running, and the retried job takes it over and converges from the journal."""
+
+
+def _database_gone(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached (not a bug, not bad data)."""
+    import psycopg
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, sa.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, sa.OperationalError | sa.InterfaceError | psycopg.OperationalError | psycopg.InterfaceError)
+
+
+# Only an interrupted run (a SIGTERM, the database going away) is retried by procrastinate; a failed run is retried by the schedule (with the
 # backoff of koppel.service.scheduler) or by a person, and a stalled job by _retry_stalled.
 RETRY_WAIT_S = 2
 
@@ -339,6 +354,11 @@ class JobRunner:
                               message=f"timed out after {self.run_timeout_s:g} s: stopped after the batches in flight")
             return "timed out"
         if errors:
+            if _database_gone(errors[0]):
+                # The run could not even record its failure: retried (the job), taken over (the request).
+                log.warning("the database went away during the run; the job is retried", request=request.id,
+                            error=type(errors[0]).__name__)
+                raise DatabaseAway(f"request {request.id}: the database went away during the run") from errors[0]
             self.queue.finish(request.id, RequestStatus.FAILED, message=f"internal error: {errors[0]!r}")
             raise errors[0]
         return result[0]
