@@ -179,3 +179,45 @@ def test_the_demo_walks_through_in_dutch(tmp_path: Path) -> None:
     english = ("A school's", "The first plan", "The LAS changes", "Nothing left", "Try it yourself", "Generated ",
                "Written as", "confirmed by", "holds", "moves from", "stops ", "joins", "Write requests", "stopped with")
     assert [phrase for phrase in english if phrase in said] == [], said
+
+
+def test_users_and_tokens_in_dutch(tmp_path: Path) -> None:
+    """`koppel user …` and `koppel token …` (issue 13's roles) say what they did, and what they refuse, in Dutch."""
+    import subprocess
+
+    from .test_language_cli import KOPPEL, _env
+
+    write_layout(generate(students=10, schools=1, year=YEAR, seed=3), tmp_path / "export", "magister")
+    _configured(tmp_path, tmp_path / "export")
+    env = {**_env(None, "Europe/Amsterdam"), "KOPPEL_TEST_PW": "een lang wachtwoord 42"}
+    everything: list[str] = []
+
+    def nl(*args: str) -> tuple[int, str]:
+        done = subprocess.run([str(KOPPEL), "--lang", "nl", *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=120)
+        assert "Traceback" not in done.stderr, done.stderr
+        everything.append(done.stdout + done.stderr)
+        return done.returncode, done.stdout + done.stderr
+
+    assert nl("user", "list") == (0, "Geen gebruikers. Maak er een met `koppel user add NAAM --role ROL`.\n")
+    code, said = nl("user", "add", "anna", "--role", "baas", "--password-env", "KOPPEL_TEST_PW")
+    assert code == 1 and "onbekende rol 'baas'" in said, said
+    code, said = nl("user", "add", "anna", "--role", "approver", "--password-env", "NOT_SET_HERE")
+    assert code == 1 and "omgevingsvariabele NOT_SET_HERE is niet gezet" in said, said
+    code, said = nl("user", "add", "anna", "--role", "approver", "--password-env", "KOPPEL_TEST_PW")
+    assert code == 0 and said.startswith("Gebruiker anna toegevoegd: approver"), said
+    code, said = nl("user", "add", "anna", "--role", "approver", "--password-env", "KOPPEL_TEST_PW")
+    assert code == 1 and "gebruiker 'anna' bestaat" in said, said
+    code, said = nl("user", "grant", "anna", "--role", "admin")
+    assert code == 0 and said.startswith("Gebruiker anna heeft nu: admin"), said
+    code, said = nl("user", "remove", "anna")
+    assert (code, said) == (0, "Gebruiker anna verwijderd.\n")
+    code, said = nl("user", "remove", "anna")
+    assert code == 1 and "geen gebruiker 'anna'" in said, said
+    code, said = nl("token", "create", "monitoring", "--role", "viewer")
+    assert code == 0 and "Token monitoring aangemaakt (viewer" in said and "niet nog eens getoond" in said, said
+    code, said = nl("token", "revoke", "monitoring")
+    assert (code, said) == (0, "Token monitoring ingetrokken.\n")
+    for english in ("added", "removed", "now has", "created", "revoked", "Keep it safe", "No users", "not set",
+                    "unknown role", "exists", "no user"):
+        assert not any(english in said for said in everything), english

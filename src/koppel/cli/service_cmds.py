@@ -30,6 +30,7 @@ from koppel.cli.common import (
     handle_errors,
     out,
 )
+from koppel.cli.error_text import account_problem
 from koppel.cli.main import app
 from koppel.locale import Language
 
@@ -82,7 +83,7 @@ def _grants(accounts: Accounts, role: str, tenants: list[str] | None) -> list[Gr
 
 
 def _shown(grants) -> str:
-    return ", ".join(str(g) for g in grants) or "none (sees nothing)"
+    return ", ".join(str(g) for g in grants) or current_language()._("none (sees nothing)")
 
 
 PORT_IN_USE = 6  # docs/cli.md: the exit code of `koppel serve` when its port is taken
@@ -145,11 +146,11 @@ def starting_text(t: Language, *, host: str, port: int, config: Path | None, use
     shown = socket.gethostname() if host in ("0.0.0.0", "::", "") else host
     url = f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"
     if users:
-        login = t.ngettext("Log in as {users} (another user: `koppel user add NAME`).",
-                           "Log in as one of {users} (another user: `koppel user add NAME`).",
+        login = t.ngettext("Log in as {users} (another user: `koppel user add NAME --role ROLE`).",
+                           "Log in as one of {users} (another user: `koppel user add NAME --role ROLE`).",
                            len(users)).format(users=", ".join(users))
     else:
-        login = t._("No dashboard users yet: add one with `koppel user add NAME`, then log in with it.")
+        login = t._("No dashboard users yet: add one with `koppel user add NAME --role admin`, then log in with it.")
     where = str(config.absolute()) if config is not None else "-"
     lines = [
         t._("koppel serve: the dashboard listens on {url}").format(url=url),
@@ -175,25 +176,26 @@ def user_add(
     --password-env)."""
     from koppel.service.accounts import AccountError
 
+    t = current_language()
     accounts = _accounts(config)
     try:
         grants = _grants(accounts, role, tenant)
         accounts.check_grants(grants)  # refuse a wrong role or tenant before asking for a password
     except AccountError as exc:
-        raise fail(str(exc)) from None
+        raise fail(account_problem(exc, current_language())) from None
     if password_env:
         password = os.environ.get(password_env)
         if not password:
-            raise fail(f"environment variable {password_env} is not set")
+            raise fail(t._("environment variable {name} is not set").format(name=password_env))
     else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Password again: ") != password:
-            raise fail("the passwords differ")
+        password = getpass.getpass(t._("Password: "))
+        if getpass.getpass(t._("Password again: ")) != password:
+            raise fail(t._("the passwords differ"))
     try:
         user = accounts.add_user(name, password, grants=grants)
     except AccountError as exc:
-        raise fail(str(exc)) from None
-    out.print(f"User {name} added: {_shown(user.grants)}.", markup=False)
+        raise fail(account_problem(exc, current_language())) from None
+    out.print(t._("User {name} added: {grants}.").format(name=name, grants=_shown(user.grants)), markup=False)
 
 
 @user_app.command("list")
@@ -205,7 +207,7 @@ def user_list(config: ConfigOpt = Path("koppel.toml"), fmt: FormatOpt = Format.T
         emit_json([u.to_json() for u in users])
         return
     if not users:
-        out.print(current_language()._("No users. Add one with `koppel user add NAME`."), markup=False)
+        out.print(current_language()._("No users. Add one with `koppel user add NAME --role ROLE`."), markup=False)
     t = current_language()
     for u in users:
         out.print(f"{u.name:<24} " + t._("created {at}  last login {login}").format(
@@ -223,8 +225,8 @@ def user_remove(name: Annotated[str, typer.Argument(help="User to remove (their 
     try:
         _accounts(config).remove_user(name)
     except AccountError as exc:
-        raise fail(str(exc)) from None
-    out.print(f"User {name} removed.", markup=False)
+        raise fail(account_problem(exc, current_language())) from None
+    out.print(current_language()._("User {name} removed.").format(name=name), markup=False)
 
 
 def _grant(kind_name: str, name: str, role: str, tenant: list[str] | None, config: Path) -> None:
@@ -235,8 +237,8 @@ def _grant(kind_name: str, name: str, role: str, tenant: list[str] | None, confi
     try:
         grants = accounts.grant(kind, name, _grants(accounts, role, tenant))
     except AccountError as exc:
-        raise fail(str(exc)) from None
-    out.print(f"{kind.value.capitalize()} {name} now has: {_shown(grants)}.", markup=False)
+        raise fail(account_problem(exc, current_language())) from None
+    out.print(_now_has(kind.value, name, grants), markup=False)
 
 
 def _ungrant(kind_name: str, name: str, tenant: list[str], config: Path) -> None:
@@ -246,8 +248,14 @@ def _ungrant(kind_name: str, name: str, tenant: list[str], config: Path) -> None
     try:
         grants = _accounts(config).revoke(kind, name, [t.strip() for t in tenant])
     except AccountError as exc:
-        raise fail(str(exc)) from None
-    out.print(f"{kind.value.capitalize()} {name} now has: {_shown(grants)}.", markup=False)
+        raise fail(account_problem(exc, current_language())) from None
+    out.print(_now_has(kind.value, name, grants), markup=False)
+
+
+def _now_has(kind: str, name: str, grants) -> str:
+    t = current_language()
+    text = t._("User {name} now has: {grants}.") if kind == "user" else t._("Token {name} now has: {grants}.")
+    return text.format(name=name, grants=_shown(grants))
 
 
 UngrantTenantOpt = Annotated[list[str], typer.Option("--tenant", help="The tenant (or '*') whose grant goes; "
@@ -285,13 +293,14 @@ def token_create(name: Annotated[str, typer.Argument(help="A name for what uses 
         grants = _grants(accounts, role, tenant)
         token = accounts.create_token(name, grants=grants)
     except AccountError as exc:
-        raise fail(str(exc)) from None
+        raise fail(account_problem(exc, current_language())) from None
     if fmt is Format.JSON:
         emit_json({"name": name, "token": token, "grants": [g.to_json() for g in grants]})
         return
     out.print(token, markup=False)
-    out.print(f"Token {name} created ({_shown(grants)}). Keep it safe: it is not shown again. "
-              "Use it as `Authorization: Bearer <token>`.", markup=False, style="dim")
+    out.print(current_language()._("Token {name} created ({grants}). Keep it safe: it is not shown again. Use it as "
+                                   "`Authorization: Bearer <token>`.").format(name=name, grants=_shown(grants)),
+              markup=False, style="dim")
 
 
 @token_app.command("list")
@@ -319,8 +328,8 @@ def token_revoke(name: Annotated[str, typer.Argument(help="Token to revoke.")],
     try:
         _accounts(config).revoke_token(name)
     except AccountError as exc:
-        raise fail(str(exc)) from None
-    out.print(f"Token {name} revoked.", markup=False)
+        raise fail(account_problem(exc, current_language())) from None
+    out.print(current_language()._("Token {name} revoked.").format(name=name), markup=False)
 
 
 @token_app.command("grant")
