@@ -31,7 +31,7 @@ LOCALE_VARS = ("LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "KOPPEL_LANG")
 ENGLISH = ("School year", "Data quality", " errors", " warnings", "to create", "Removals", "Changes,",
            "per kind", "succeeded", "Applied:", "new in the LAS", "no runs yet", "error:", " of each ", "last source read",
            "Groups now", ", now ", "why:", "approve:", " persons,", "Safety settings", "Apply these", "no person",
-           "nothing to remove", "can work with")
+           "nothing to remove", "can work with", "guardian", "staff", "student 3", ": archive;", ": keep;")
 # (" van " and " of " are no marks: "of" is Dutch too, and "van" is in Dutch names.)
 DUTCH = ("Schooljaar", "Datakwaliteit", "fouten", "waarschuwingen", "aanmaken", "Verwijderingen", "Wijzigingen",
          "per soort", "geslaagd", "Toegepast", "nieuw in het LAS", "fout:", "waarom:", "Groepen nu", "doel ",

@@ -387,16 +387,25 @@ def render_search(plan: Plan, text: str, *, limit: int | None = 200,
     return "\n".join(lines) + "\n"
 
 
+def _policy_word(value: str, t: Language) -> str:
+    """A setting's value in the safety line (a person role, what happens to a group or its members)."""
+    words = {"student": t._("student"), "staff": t._("staff"), "guardian": t._("guardian"),
+             "archive": t._("archive"), "delete": t._("delete"), "keep": t._("keep"), "remove": t._("remove"),
+             "keep-teachers": t._("keep-teachers")}
+    return words.get(value, value)
+
+
 def _policy_line(policy: Mapping[str, Any], t: Language) -> str:
     parts = []
     grace = policy.get("grace_days")
     if grace:
         parts.append(t._("grace {days}").format(days=", ".join(
-            t._("{kind} {n}d").format(kind=k, n=v) for k, v in grace.items())))
+            t._("{kind} {n}d").format(kind=_policy_word(k, t), n=v) for k, v in grace.items())))
     if "absent_groups" in policy:
-        parts.append(t._("absent groups: {how}").format(how=policy["absent_groups"]))
+        parts.append(t._("absent groups: {how}").format(how=_policy_word(policy["absent_groups"], t)))
     if "archived_memberships" in policy:
-        parts.append(t._("memberships of archived groups: {how}").format(how=policy["archived_memberships"]))
+        parts.append(t._("memberships of archived groups: {how}").format(
+            how=_policy_word(policy["archived_memberships"], t)))
     guards = policy.get("guards")
     if guards:
         parts.append(t._("hold above {percent}% or {count} removals").format(
