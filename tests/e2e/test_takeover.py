@@ -148,6 +148,18 @@ def test_an_ambiguous_account_is_listed_and_blocks_approval_until_the_mapping_sa
         shown = koppel(ws, "takeover", "--report", str(tmp_path / "r.csv"))
         assert shown.exit_code == 2, shown.output
         assert "Ambiguous (1)" in shown.output and "noor1" in shown.output and "noor2" in shown.output
+        # The same listing in Dutch (issue 12: one language per screen); the platform's own words stay.
+        dutch = CliRunner().invoke(cli, ["--lang", "nl", "takeover", "-c", str(ws.config_path)],
+                                   env={PASSWORD_ENV: PASSWORD})
+        assert dutch.exit_code == 2, dutch.output
+        assert "Overname van itslearning voor tenant school" in dutch.output, dutch.output
+        assert "Gevonden op de site:" in dutch.output and "Dubbelzinnig (1)" in dutch.output
+        assert "Dit plan kan nog niet worden goedgekeurd: 1 dubbelzinnige koppeling" in dutch.output
+        assert "Roos Janssen (noor1) — met de hand gemaakt; hoort bij geen persoon in het LAS" in dutch.output
+        for english in ("Takeover of", "Found on the site", "Adopt:", "Create:", "Suspend and delete", "Ambiguous",
+                        "could be", "Left alone", "Stale accounts", "cannot be approved yet", " persons", " groups",
+                        "made by hand", "no LAS person", "ambiguous match", "person in het LAS", "say which"):
+            assert english not in dutch.output, english
         refused = koppel(ws, "takeover", "--approve")
         assert refused.exit_code == 3 and "cannot be approved" in refused.output
         store = StateStore.open(f"sqlite:///{state}")

@@ -96,7 +96,7 @@ def _save(plan: TakeoverPlan, out_file: Path | None, report: Path | None) -> Non
 def _rendered(plan: TakeoverPlan, show_all: bool) -> str:
     from koppel.takeover.render import render_text
 
-    return render_text(plan, limit=None if show_all else 20)
+    return render_text(plan, limit=None if show_all else 20, lang=current_language())
 
 
 def _show(plan: TakeoverPlan, fmt: Format, *, show_all: bool, out_file: Path | None, report: Path | None) -> None:
