@@ -67,8 +67,18 @@ def test_generate_and_init_speak_dutch(tmp_path: Path) -> None:
 def test_connectors_name_roles_and_defaults_in_dutch(tmp_path: Path) -> None:
     code, listed = _nl(tmp_path, "connectors", "list")
     assert code == 0 and re.search(r"^bron +csv ", listed, re.M) and re.search(r"^doel +itslearning ", listed, re.M)
+    # Every connector's summary is in the catalogue (by its English text): a changed summary fails here.
+    from koppel.connectors import SOURCE_KINDS, TARGET_KINDS, load_source_kind, load_target_kind
+    from koppel.locale import language
+
+    nl = language("nl")
+    summaries = [load_source_kind(k).summary for k in SOURCE_KINDS] + [load_target_kind(k).summary for k in TARGET_KINDS]
+    untranslated = [s for s in summaries if nl._(s) == s and "UWLR" not in s]  # UWLR's summary is names only
+    assert untranslated == [], untranslated
+    assert all(nl._(s) in listed for s in summaries) and "In-memory target" not in listed
     code, described = _nl(tmp_path, "connectors", "describe", "csv")
-    assert code == 0 and described.startswith("soort bron csv: ") and "(standaard: magister)" in described
+    assert code == 0 and described.startswith("soort bron csv: CSV/Excel-exports: Magister, Somtoday, koppels eigen ")
+    assert "(standaard: magister)" in described
     code, unknown = _nl(tmp_path, "connectors", "describe", "nope")
     assert code != 0 and "onbekende soort connector 'nope'" in unknown and _english(unknown) == [], unknown
 

@@ -606,7 +606,9 @@ def connectors_list(fmt: FormatOpt = Format.TEXT) -> None:
     roles = {"source": t._("source"), "target": t._("target")}
     width = max(len(role) for role in roles.values())
     for r in rows:
-        out.print(f"{roles[r['role']]:<{width}} {r['kind']:<12} {r['summary']}", markup=False)
+        # A connector's summary is its own English text; the catalogue holds it by that text
+        # (tests/cli/test_setup_commands_language.py checks that every summary has a translation).
+        out.print(f"{roles[r['role']]:<{width}} {r['kind']:<12} {t._(r['summary'])}", markup=False)
 
 
 @connectors_app.command("describe")
@@ -624,7 +626,7 @@ def connectors_describe(
         return
     t = current_language()
     head = t._("source kind {kind}: {summary}") if data["role"] == "source" else t._("target kind {kind}: {summary}")
-    out.print(head.format(kind=data["kind"], summary=data["summary"]) + "\n", markup=False)
+    out.print(head.format(kind=data["kind"], summary=t._(data["summary"])) + "\n", markup=False)
     for section in data["sections"]:
         out.print(f"[[{section['table']}]]" if section.get("array") else f"[{section['table']}]", markup=False)
         for f in section["fields"]:
