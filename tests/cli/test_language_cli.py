@@ -234,9 +234,13 @@ def test_every_text_in_the_code_is_translated() -> None:
     """Every msgid `pybabel extract` finds with babel.cfg is in the Dutch catalogue, translated (no fuzzy, no
     empty string), and the catalogue holds no msgid the code no longer uses."""
     method_map = [("src/koppel/cli/**.py", "koppel.locale.help_extract.extract_cli"),
-                  ("src/koppel/plan/render.py", "python")]
+                  ("src/koppel/plan/render.py", "python"), ("src/koppel/takeover/render.py", "python")]
     found = {msg if isinstance(msg, str) else msg[0]
              for _file, _line, msg, _comments, _context in extract_from_dir(str(ROOT), method_map)}
+    # The connectors' summaries are looked up by their own English text (`koppel connectors`), not extracted.
+    from koppel.connectors import SOURCE_KINDS, TARGET_KINDS, load_source_kind, load_target_kind
+
+    found |= {load_source_kind(k).summary for k in SOURCE_KINDS} | {load_target_kind(k).summary for k in TARGET_KINDS}
     po = _po()
     assert found, "the extraction finds the CLI's texts"
     assert sorted(found - po.keys()) == []
