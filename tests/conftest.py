@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,27 @@ def postgres_url() -> Iterator[str]:
         admin = _pg_admin()
         with admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database named ``prefix_<random>``, as a SQLAlchemy URL with the psycopg driver (what
+    koppel.toml's ``[state] url`` takes); dropped afterwards, with any connection still open to it."""
+    admin = _pg_admin()
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        drop_database(name)
+
+
+def drop_database(name_or_url: str) -> None:
+    """Drop a database made by :func:`fresh_database` (its name or URL), with its connections; gone is fine."""
+    name = name_or_url.rsplit("/", 1)[-1]
+    with _pg_admin() as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _truncate(store: StateStore) -> None:

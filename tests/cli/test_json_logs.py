@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -102,26 +103,23 @@ def test_the_service_worker_names_the_request_on_every_line(tmp_path: Path, caps
     assert in_run and all(e["run_id"] == result.run_id for e in in_run)
 
 
-def test_a_koppel_worker_process_logs_json_with_the_request_on_every_line_of_its_run(tmp_path: Path) -> None:
+@pytest.fixture
+def database() -> Iterator[str]:
+    from tests.conftest import fresh_database
+
+    with fresh_database("koppel_jsonlog") as url:
+        yield url
+
+
+def test_a_koppel_worker_process_logs_json_with_the_request_on_every_line_of_its_run(tmp_path: Path,
+                                                                                      database: str) -> None:
     """A real `koppel worker` on PostgreSQL (procrastinate): every stderr line parses, procrastinate's own
     lines included, and every line from the run's start to its end names the request, tenant and target."""
     import signal
     import time
-    import uuid
-
-    import psycopg
 
     from koppel.service.queue import RequestStatus
-    from tests.conftest import ADMIN_URL, need
-
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        need(f"PostgreSQL is not reachable at {ADMIN_URL}: {exc}".strip())
-    name = f"koppel_jsonlog_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    url = database
     worker = None
     try:
         config = _school(tmp_path)
@@ -153,8 +151,6 @@ def test_a_koppel_worker_process_logs_json_with_the_request_on_every_line_of_its
         if worker is not None and worker.poll() is None:
             worker.kill()
             worker.communicate()
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     assert done.status is RequestStatus.DONE and done.run_id is not None, done
     events = _lines(stderr)
     assert any(str(e.get("logger", "")).startswith("procrastinate") for e in events)  # the library's lines too

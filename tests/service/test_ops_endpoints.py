@@ -10,7 +10,6 @@ job queue's tables are; a scrape at 200 tenants costs the same few queries as at
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from koppel.service import Service, create_app
 from koppel.service import tables as st
 from koppel.service.queue import RequestKind, Trigger
 from koppel.state import schema as t
-from tests.conftest import ADMIN_URL, need
+from tests.conftest import drop_database, fresh_database, need
 from tests.service.conftest import (
     PASSWORD,
     TARGET,
@@ -39,40 +38,18 @@ from tests.service.conftest import (
 TOKEN = "metrics-token-0123456789abcdef"
 
 
-def _create_database() -> str:
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        need(f"PostgreSQL is not reachable at {ADMIN_URL}: {exc}".strip())
-    name = f"koppel_ops_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def _drop_database(name: str) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _pg_url(name: str) -> str:
-    return f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
-
-
 @pytest.fixture
 def pg_database() -> Iterator[str]:
-    name = _create_database()
-    try:
-        yield name
-    finally:
-        _drop_database(name)
+    """A fresh PostgreSQL database's URL."""
+    with fresh_database("koppel_ops") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def state_url(request) -> str:
     if request.param == "sqlite":
         return "sqlite:///koppel-state.db"
-    return _pg_url(request.getfixturevalue("pg_database"))
+    return request.getfixturevalue("pg_database")
 
 
 def _configure(setup: Setup, state_url: str, service: str = "") -> None:
@@ -219,32 +196,28 @@ def test_a_token_setting_without_a_token_names_the_file_and_line(setup: Setup) -
     assert not (setup.root / "koppel-state.db").exists()  # nothing was opened
 
 
-def test_healthz_and_readyz_when_the_database_goes(setup: Setup) -> None:
-    name = _create_database()
+def test_healthz_and_readyz_when_the_database_goes(setup: Setup, pg_database: str) -> None:
+    _configure(setup, pg_database)
+    service = setup.open()
     try:
-        _configure(setup, _pg_url(name))
-        service = setup.open()
-        try:
-            with Running(service, run_scheduler=False) as running, running.client() as client:
-                for path in ("/healthz", "/readyz"):
-                    answer = client.get(path)
-                    assert answer.status_code == 200 and answer.json() == {"status": "ok"}, path
-                _drop_database(name)
-                down = client.get("/readyz")
-                assert down.status_code == 503
-                assert down.json() == {"status": "unavailable", "reason": "the state database does not answer"}
-                assert name not in down.text and "127.0.0.1" not in down.text
-                assert client.get("/healthz").status_code == 200  # alive: no database asked
-                metrics = _scrape(running)
-                assert _value(metrics, "koppel_state_up") == 0
-        finally:
-            service.close()
+        with Running(service, run_scheduler=False) as running, running.client() as client:
+            for path in ("/healthz", "/readyz"):
+                answer = client.get(path)
+                assert answer.status_code == 200 and answer.json() == {"status": "ok"}, path
+            drop_database(pg_database)
+            down = client.get("/readyz")
+            assert down.status_code == 503
+            assert down.json() == {"status": "unavailable", "reason": "the state database does not answer"}
+            assert pg_database.rsplit("/", 1)[1] not in down.text and "127.0.0.1" not in down.text
+            assert client.get("/healthz").status_code == 200  # alive: no database asked
+            metrics = _scrape(running)
+            assert _value(metrics, "koppel_state_up") == 0
     finally:
-        _drop_database(name)
+        service.close()
 
 
 def test_readyz_with_procrastinate_needs_its_tables(setup: Setup, pg_database: str) -> None:
-    url = _pg_url(pg_database)
+    url = pg_database
     _configure(setup, url, 'engine = "procrastinate"\n')
     service = setup.open()
     try:
@@ -347,7 +320,7 @@ def test_the_sqlite_database_file_gone_is_not_ready(setup: Setup, tmp_path: Path
 
 def test_a_run_committed_after_a_higher_one_is_still_counted(setup: Setup, pg_database: str) -> None:
     """On PostgreSQL a run's id is taken at its insert: a worker's run may become visible after a higher id."""
-    url = _pg_url(pg_database)
+    url = pg_database
     _configure(setup, url)
     service = setup.open()
     row = ("INSERT INTO runs (tenant, target, kind, trigger, status, started_at, finished_at) VALUES "

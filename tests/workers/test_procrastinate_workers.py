@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -34,7 +33,7 @@ from koppel.model.roster import SchoolYear
 from koppel.service import Service
 from koppel.service.clock import ManualClock, parse_iso
 from koppel.service.queue import Backoff, RequestKind, RequestStatus, Trigger
-from tests.conftest import ADMIN_URL, need
+from tests.conftest import fresh_database
 from tests.lifecycle.support import PASSWORD, PASSWORD_ENV, start_sandbox
 from tests.lifecycle.support import config_text as lifecycle_config
 from tests.service.conftest import PASSWORD as WEB_PASSWORD
@@ -56,18 +55,8 @@ def bestuur() -> Bestuur:
 @pytest.fixture
 def database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test (procrastinate's schema is per database)."""
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        need(f"PostgreSQL is not reachable at {ADMIN_URL}: {exc}".strip())
-    name = f"koppel_workers_{uuid.uuid4().hex[:10]}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("koppel_workers") as url:
+        yield url
 
 
 def _config(root: Path, bestuur: Bestuur, state_url: str, targets: dict[str, str], *,
