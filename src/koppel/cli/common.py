@@ -355,7 +355,7 @@ class _StderrHandler(logging.StreamHandler):
 
     @stream.setter
     def stream(self, _value: Any) -> None:
-        pass
+        """Ignored: StreamHandler assigns its stream; this handler always writes to the current sys.stderr."""
 
 
 def _stdlib_json(level: int | None) -> None:

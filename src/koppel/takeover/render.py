@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 from koppel.locale import Language, language
+from koppel.model.desired import ObjectKind
+from koppel.plan.render import kind_word
 from koppel.takeover.model import TakeoverPlan
 
 __all__ = ["REPORT_COLUMNS", "render_report", "render_text"]
@@ -67,8 +69,7 @@ def _said(text: str, t: Language) -> str:
 
 
 def _kind(kind: str, t: Language) -> str:
-    words = {"person": t._("person"), "group": t._("group"), "membership": t._("membership")}
-    return words.get(kind, kind)
+    return kind_word(ObjectKind(kind), t) if kind in ObjectKind.__members__.values() else kind
 
 
 def _listed(lines: list[str], items: Iterable[str], limit: int | None, t: Language) -> None:
