@@ -23,7 +23,11 @@ Invariants:
 * refused credentials and configuration faults (a wrong endpoint or SOAPAction, a request the platform
   cannot deserialise) stop the run at once: no retry can fix them;
 * a stop request (SIGTERM in ``koppel serve``) lets the batches in flight finish and be recorded,
-  sends nothing new, and ends the run as ``stopped``; the next run picks up what is left.
+  sends nothing new, and ends the run as ``stopped``; the next run picks up what is left;
+* a *publishing* target (``koppel.targets.base.PublishingTarget``: a file a platform picks up) only
+  stages what ``apply`` gets; the outcomes are held until ``publish()`` returned after the last phase and
+  recorded then, all together. A run that stops, fails or cannot publish records nothing of it (the
+  target discards what it staged) and the next run plans the same changes again.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ from koppel.model.desired import ObjectKind
 from koppel.plan.model import Plan
 from koppel.retry import RetryPolicy
 from koppel.state.store import StateStore
-from koppel.targets.base import Target
+from koppel.targets.base import PublishingTarget, Target
 
 __all__ = ["Applier", "ApplyResult", "RetryPolicy"]
 
@@ -80,6 +84,7 @@ class ApplyResult:
     seconds: float = 0.0
     message: str | None = None
     load: LoadStats = field(default_factory=LoadStats)
+    published: str | None = None  # what a publishing target published (a file), when it did
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -91,6 +96,7 @@ class ApplyResult:
             "seconds": round(self.seconds, 3),
             "failures": len(self.failures),
             "load": self.load.to_json(),
+            **({"published": self.published} if self.published else {}),
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -163,6 +169,7 @@ class Applier:
         failed_keys: set[str] = set()
         last_beat = started
         caps = self.target.capabilities
+        held: list[tuple[Change, ItemResult]] | None = [] if isinstance(self.target, PublishingTarget) else None
         budget = OperationsBudget(caps.max_operations_in_flight, max_batch=caps.max_batch, adaptive=caps.adaptive,
                                   clock=self.monotonic)
         result.load = budget.stats
@@ -172,7 +179,7 @@ class Applier:
                 for phase_changes in _phases(plan.changes):
                     if self.stop.is_set():
                         break
-                    runner = _PhaseRunner(self, pool, budget, plan, run_id, result, failed_keys)
+                    runner = _PhaseRunner(self, pool, budget, plan, run_id, result, failed_keys, held)
                     for recorded in runner.run(phase_changes):
                         done_count += recorded
                         if self.progress:
@@ -182,10 +189,15 @@ class Applier:
                             self.heartbeat()
                             last_beat = now
         except (TargetAuthError, TargetConfigError) as exc:
+            if held is not None:
+                self._discard(plan, held)
             result.status = "failed"
             result.message = str(exc)
             result.seconds = self.monotonic() - started
             raise
+        if held is not None and not self._publish(plan, run_id, result, held, stopped=done_count < total):
+            result.seconds = self.monotonic() - started
+            return result
         result.seconds = self.monotonic() - started
         if self.stop.is_set() and done_count < total:
             result.status = "stopped"
@@ -193,6 +205,49 @@ class Applier:
         elif result.outcomes.get("failed") or result.outcomes.get(_SKIPPED):
             result.status = "partial" if (result.outcomes.get("done") or result.outcomes.get("warning")) else "failed"
         return result
+
+    def _publish(self, plan: Plan, run_id: int, result: ApplyResult, held: list[tuple[Change, ItemResult]], *,
+                 stopped: bool) -> bool:
+        """Publish what a publishing target staged and record it; False when nothing was published."""
+        if not held:
+            return True
+        if stopped and self.stop.is_set():
+            self._discard(plan, held)
+            result.status = "stopped"
+            result.message = (f"stopped on request before publishing; nothing of the {len(held):,} changes was "
+                              "published, the next run sends them again")
+            return False
+        if not any(res.ok for _, res in held):
+            self._discard(plan, held)  # only failures: nothing to publish, the failures are still reported
+            for chunk in _chunks(held):
+                _PhaseRunner.count(result, chunk)
+                result.serial = self.store.record(tenant=self.tenant, target=plan.target, run_id=run_id,
+                                                  plan_id=plan.id, outcomes=chunk)
+            return True
+        try:
+            result.published = self.target.publish()  # type: ignore[attr-defined]
+        except KoppelError as exc:
+            self._discard(plan, held)
+            result.status = "failed"
+            result.message = f"nothing was published: {exc}; the next run sends these {len(held):,} changes again"
+            log.warning("publishing failed", error=str(exc), changes=len(held))
+            return False
+        for chunk in _chunks(held):
+            _PhaseRunner.count(result, chunk)
+            result.serial = self.store.record(tenant=self.tenant, target=plan.target, run_id=run_id,
+                                              plan_id=plan.id, outcomes=chunk)
+        return True
+
+    def _discard(self, plan: Plan, held: list[tuple[Change, ItemResult]]) -> None:
+        self.target.discard()  # type: ignore[attr-defined]
+        keys = [change.key for change, _ in held]
+        if keys:
+            self.store.unmark(tenant=self.tenant, target=plan.target, keys=keys)
+
+
+def _chunks(outcomes: list[tuple[Change, ItemResult]], size: int = 5000) -> Iterable[list[tuple[Change, ItemResult]]]:
+    for start in range(0, len(outcomes), size):
+        yield outcomes[start:start + size]
 
 
 def _phases(changes: Sequence[Change]) -> Iterable[list[Change]]:
@@ -246,7 +301,8 @@ class _PhaseRunner:
     """Sends one phase's changes through the budget and records their outcomes as they come back."""
 
     def __init__(self, applier: Applier, pool: ThreadPoolExecutor, budget: OperationsBudget, plan: Plan,
-                 run_id: int, result: ApplyResult, failed_keys: set[str]):
+                 run_id: int, result: ApplyResult, failed_keys: set[str],
+                 held: list[tuple[Change, ItemResult]] | None = None):
         self.applier = applier
         self.pool = pool
         self.budget = budget
@@ -254,6 +310,7 @@ class _PhaseRunner:
         self.run_id = run_id
         self.result = result
         self.failed_keys = failed_keys
+        self.held = held  # a publishing target's outcomes, recorded only after it published
         self.queues: deque[deque[Change]] = deque()
         self.ready: deque[_Batch] = deque()  # retries that are due, sent before new work
         self.delayed: list[tuple[float, int, _Batch]] = []
@@ -504,16 +561,25 @@ class _PhaseRunner:
         return keep, skipped
 
     def _record(self, outcomes: list[tuple[Change, ItemResult]]) -> int:
-        result = self.result
+        if self.held is not None:
+            self.held.extend(outcomes)
+            self.failed_keys.update(change.key for change, res in outcomes if not res.ok)
+            return len(outcomes)
         applier = self.applier
-        result.serial = applier.store.record(tenant=applier.tenant, target=self.plan.target, run_id=self.run_id,
-                                             plan_id=self.plan.id, outcomes=outcomes)
+        self.result.serial = applier.store.record(tenant=applier.tenant, target=self.plan.target, run_id=self.run_id,
+                                                  plan_id=self.plan.id, outcomes=outcomes)
+        self.failed_keys.update(change.key for change, res in outcomes if not res.ok)
+        self.count(self.result, outcomes)
+        return len(outcomes)
+
+    @staticmethod
+    def count(result: ApplyResult, outcomes: list[tuple[Change, ItemResult]]) -> None:
+        """Add recorded outcomes to the run's result: counts, failures and warnings."""
         for change, res in outcomes:
             if res.ok:
                 outcome = "warning" if res.outcome is ItemOutcome.WARNING else "done"
             else:
                 outcome = _SKIPPED if res.code == _SKIPPED else "failed"
-                self.failed_keys.add(change.key)
             result.outcomes[outcome] += 1
             result.by_action[f"{change.action.value} {change.kind.value}"][outcome] += 1
             if outcome in ("failed", _SKIPPED) and len(result.failures) < _MAX_LISTED:
@@ -522,4 +588,3 @@ class _PhaseRunner:
             elif outcome == "warning" and len(result.warnings) < _MAX_LISTED:
                 result.warnings.append({"key": change.key, "kind": change.kind.value, "action": change.action.value,
                                         "message": res.message})
-        return len(outcomes)

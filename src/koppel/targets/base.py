@@ -35,6 +35,7 @@ __all__ = [
     "ItemResult",
     "Payload",
     "PayloadPreview",
+    "PublishingTarget",
     "ReadObject",
     "Target",
     "TargetSnapshot",
@@ -143,3 +144,22 @@ class CheckableTarget(Protocol):
     """
 
     def check(self, *, full: bool = True) -> list[Check]: ...
+
+
+@runtime_checkable
+class PublishingTarget(Protocol):
+    """A target whose changes land together when it publishes: a file a platform picks up (IMS Enterprise
+    XML for Moodle, a OneRoster or SDS zip), not a request per object.
+
+    ``apply`` only *stages* a batch (it checks every object and answers per change as usual, but the
+    platform sees nothing yet). After the last phase the applier calls ``publish()``, which makes all staged
+    changes visible at once (write a temp file, then rename; an upload) and returns a short note of what
+    it published (a path, a file name). Only then does the state move: every change of the run is recorded
+    in the store after ``publish`` returned. If the run stops before that (a stop request, refused
+    credentials) the applier calls ``discard()`` and records nothing; a ``publish`` that raises records
+    nothing either, and the next run plans the same changes again.
+    """
+
+    def publish(self) -> str: ...
+
+    def discard(self) -> None: ...
