@@ -5,7 +5,7 @@ What becomes what (docs/targets/oneroster-csv.md has the tables):
 * a **school** group → an ``orgs`` row (type ``school``, identifier the BRIN6);
 * a **klas** → a ``classes`` row with classType ``homeroom``, a **course** → ``scheduled``; each with its own
   ``courses`` row (OneRoster requires a class's course: koppel's course strategy already decided what a course
-  is, so one OneRoster course per class) and, as its term, the ``academicSessions`` row of its school year
+  is, so one OneRoster course per class, its courseCode the vak) and, as its term, the ``academicSessions`` row of its school year
   (type ``schoolYear``, 1 August – 31 July); folders (school year, leerjaar) have no OneRoster counterpart;
 * a **person** → a ``users`` row; its school memberships are the user's orgs (1.1 ``orgSourcedIds`` and
   ``role``; 1.2 one ``roles`` row each, the home school ``primary``);
@@ -192,8 +192,8 @@ def session_body(school_year: str) -> Body:
 def course_body(group: Obj, org: str) -> Body:
     a = group.attrs
     year = a.get("school_year")
-    return (session_id(year) if year else "", _text(a.get("name")), _text(a.get("code")), _grades(a.get("leerjaar")),
-            org, "", _text(a.get("subject")))
+    return (session_id(year) if year else "", _text(a.get("name")), _text(a.get("subject")),
+            _grades(a.get("leerjaar")), org, "", _text(a.get("subject")))
 
 
 def class_body(group: Obj, org: str) -> Body:
