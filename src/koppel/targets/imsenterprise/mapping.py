@@ -243,11 +243,11 @@ def group_record(ident: str, attrs: Mapping[str, Any], config: MappingConfig, *,
         long = f"<long>{_esc(code)}</long>" if code else ""
         out.append(f"  <description><short>{_esc(name)}</short>{long}<full>{_esc(name)}</full></description>\n")
     if categories:
-        units = "".join(f"<orgunit>{_esc(unit)}</orgunit>" for unit in categories)
+        units = "".join(f"<orgunit>{_esc(clean_name(unit, 'category', config))}</orgunit>" for unit in categories)
         out.append(f"  <org>{units}</org>\n")
     if parent is not None:
         out.append(f'  <relationship relation="1">\n  {_sourcedid(config, parent[0])}'
-                   f"    <label>{_esc(parent[1])}</label>\n  </relationship>\n")
+                   f"    <label>{_esc(clean_name(parent[1], 'parent name', config))}</label>\n  </relationship>\n")
     out.append("</group>\n")
     return "".join(out)
 
