@@ -115,3 +115,20 @@ def test_secrets_never_show(tmp_path):
     target = make_target(tmp_path, sftp={"host": "h", "username": "u", "password_env": "SFTP_PW",
                                          "verify_host_key": False}, env={"SFTP_PW": "hunter2"})
     assert "hunter2" not in repr(target)
+
+
+def test_preview_shows_the_row_a_change_puts_in_or_takes_out():
+    from koppel.targets.sds import preview
+
+    settings = {"folder": "out", "username_domain": "school.example", "emails": "all"}
+    [create] = preview(settings, [person("las:1", "student", "Jan", "de", "Vries", "100001", "j@x.example")])
+    assert create.title == "users.csv: row in every publication from now on"
+    assert create.body.splitlines() == ["sourcedId,username,givenName,familyName,email",
+                                        "las:1,100001@school.example,Jan,de Vries,j@x.example"]
+    [gone] = preview(settings, [change(Action.SUSPEND, ObjectKind.PERSON, "las:1", before={"role": "student",
+                                                                                          "username": "100001"})])
+    assert gone.title == "users.csv: row left out from the next publication on"
+    [enrol] = preview(settings, [change(Action.CREATE, ObjectKind.MEMBERSHIP, "las:1|las:c|mentor",
+                                        {"person": "las:1", "group": "las:c", "role": "mentor", "home": False})])
+    assert (enrol.title.split(":")[0], enrol.body.splitlines()[1]) == ("enrollments.csv", "las:c,las:1,teacher")
+    assert preview(settings, [person("las:2", "student", "Jan", "", "", "1", None)]) == [], "apply fails it"

@@ -46,6 +46,7 @@ __all__ = ["SdsTarget", "mapping_config"]
 log = structlog.get_logger(__name__)
 
 ACTIONS = frozenset((k, a) for k in ObjectKind for a in Action)
+BATCH = 1000
 
 
 def mapping_config(settings: SdsSettings) -> MappingConfig:
@@ -67,8 +68,10 @@ class SdsTarget:
         self.settings = settings
         self.folder = folder
         self.uploader = uploader
-        self.capabilities = Capabilities(max_batch=1000, max_operations_in_flight=1, adaptive=False, actions=ACTIONS,
-                                         can_read=True)
+        # Staging is in memory and serialised by a lock: large batches, two in flight (the applier cuts a batch at
+        # about half the operations budget, so a budget of 1 would stage one object per call).
+        self.capabilities = Capabilities(max_batch=BATCH, max_operations_in_flight=2 * BATCH, adaptive=False,
+                                         actions=ACTIONS, can_read=True)
         self.config = mapping_config(settings)
         self.mirror_path = folder / ".koppel" / f"{name}.json"
         self._today = today
