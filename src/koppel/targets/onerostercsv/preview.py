@@ -79,7 +79,7 @@ def _payloads(change: Change, settings: OneRosterCsvSettings, opts: MappingOptio
         status = ("tobedeleted" if deleting else "active") if delta else ""
         modified = "<the publication's time>" if delta else ""
         header = (*COMMON, *HEADERS[opts.version][name])
-        payloads.append(Payload(f"{name}.csv ({'delta' if delta else 'bulk'})",
+        payloads.append(Payload(f"{name}.csv ({'delta, or bulk in the first zip' if delta else 'bulk'})",
                                 csv_lines([header, (sid, status, modified, *body)])))
     return payloads
 
