@@ -8,7 +8,6 @@ import resource
 import signal
 import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
