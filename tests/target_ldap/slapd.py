@@ -4,7 +4,8 @@ Its own slapd.conf in a temporary folder: the mdb backend with the suffix ``dc=s
 cosine, inetorgperson and nis schemas (and msuser for the Active Directory schema test), the ppolicy overlay
 with a default policy that has ``pwdLockout: TRUE`` (so ``pwdAccountLockedTime`` locks), the monitor
 backend (its operation counters are how the tests count writes: the server's own figures), and a test CA
-with a server certificate for ``localhost`` and ``127.0.0.1`` for LDAPS and StartTLS. Nothing of the
+with a server certificate for ``localhost`` and ``127.0.0.1`` for LDAPS and StartTLS, and ``dbnosync`` (the
+database is thrown away: no fsync per write, so the figures are slapd's and koppel's work, not the disk's). Nothing of the
 system's slapd (its service, its port 389, its configuration) is used.
 """
 
@@ -97,6 +98,7 @@ rootdn "{ADMIN_DN}"
 rootpw {ADMIN_PASSWORD}
 directory {self.folder}/db
 maxsize 1073741824
+dbnosync
 index objectClass eq
 index uid,employeeNumber,businessCategory,member eq
 overlay ppolicy

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ldap3.utils.conv import escape_filter_chars
-from ldap3.utils.dn import parse_dn
 
 from koppel.targets.ldap.client import Found, LdapClient
-from koppel.targets.ldap.mapping import MappingConfig, first_value
+from koppel.targets.ldap.mapping import MappingConfig, first_value, norm_dn
 
 __all__ = ["DirectoryIndex", "GroupEntry", "norm_dn"]
 
@@ -78,40 +77,3 @@ class DirectoryIndex:
         for name, (held, owner) in list(self.usernames.items()):
             if owner == key or held == dn:
                 del self.usernames[name]
-
-
-def norm_dn(dn: str) -> str:
-    """A DN as a directory compares them: escapes undone (``\\2C`` and ``\\,`` alike), case folded."""
-    try:
-        parts = parse_dn(dn, escape=False)
-    except Exception:  # an unparsable DN is compared as text
-        return dn.lower()
-    return ",".join(f"{attr.lower()}={_unescape(value).lower()}" for attr, value, _ in parts)
-
-
-def _unescape(value: str) -> str:
-    out: list[str] = []
-    raw = bytearray()
-    i = 0
-    while i < len(value):
-        c = value[i]
-        if c == "\\" and i + 2 < len(value) + 1 and len(value[i + 1:i + 3]) == 2 and _hex(value[i + 1:i + 3]):
-            raw.append(int(value[i + 1:i + 3], 16))
-            i += 3
-            continue
-        if raw:
-            out.append(raw.decode("utf-8", "replace"))
-            raw.clear()
-        if c == "\\" and i + 1 < len(value):
-            out.append(value[i + 1])
-            i += 2
-            continue
-        out.append(c)
-        i += 1
-    if raw:
-        out.append(raw.decode("utf-8", "replace"))
-    return "".join(out).strip()
-
-
-def _hex(text: str) -> bool:
-    return all(ch in "0123456789abcdefABCDEF" for ch in text)

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ldap3.utils.dn import escape_rdn, parse_dn
+from ldap3.utils.dn import escape_rdn
 
 from koppel.model.attrs import PersonRole
 from koppel.model.change import Action, Change
@@ -52,6 +52,7 @@ __all__ = [
     "member_add",
     "member_delete",
     "member_delete_last",
+    "norm_dn",
     "ou_add",
     "person_add",
     "person_attrs_of",
@@ -146,7 +147,7 @@ class MappingConfig:
 
 def upn_suffix_of(base_dn: str) -> str:
     """``dc=school,dc=nl`` → ``school.nl``: the domain an Active Directory's base DN names."""
-    parts = [value for attr, value, _ in parse_dn(base_dn) if attr.lower() == "dc"]
+    parts = [unescape_value(value) for attr, value in rdns(base_dn) if attr.lower() == "dc"]
     return ".".join(parts) or "example.invalid"
 
 
@@ -200,25 +201,82 @@ class SetPassword:
 Operation = AddEntry | ModifyEntry | MoveEntry | DeleteEntry | SetPassword
 
 
+def split_rdn(dn: str) -> tuple[str, str]:
+    """``uid=a\\,b,ou=c`` → (``uid=a\\,b``, ``ou=c``): the first RDN and the rest, at the first unescaped comma."""
+    i = 0
+    while i < len(dn):
+        if dn[i] == "\\":
+            i += 2
+            continue
+        if dn[i] == ",":
+            return dn[:i].strip(), dn[i + 1:].strip()
+        i += 1
+    return dn.strip(), ""
+
+
 def parent_dn(dn: str) -> str:
     """The DN without its first RDN (``uid=a,ou=b,dc=c`` → ``ou=b,dc=c``); escaped commas are respected."""
-    parts = parse_dn(dn, escape=True)
-    return ",".join(f"{attr}={value}" for attr, value, _ in parts[1:])
+    return split_rdn(dn)[1]
 
 
 def rdn_of(dn: str) -> str:
-    attr, value, _ = parse_dn(dn, escape=True)[0]
-    return f"{attr}={value}"
+    return split_rdn(dn)[0]
+
+
+def rdn_value(dn: str) -> str:
+    """The value of the first RDN, unescaped (``ou=Zo\\, x,dc=a`` → ``Zo, x``)."""
+    return unescape_value(rdns(rdn_of(dn))[0][1]) if dn else ""
 
 
 def same_dn(a: str, b: str) -> bool:
-    """DNs compared as a directory would: attribute names and values case-insensitively, spaces after commas."""
-    def norm(dn: str) -> tuple[tuple[str, str], ...]:
-        return tuple((attr.lower(), value.lower()) for attr, value, _ in parse_dn(dn, escape=True))
-    try:
-        return norm(a) == norm(b)
-    except Exception:  # an unparsable DN equals nothing
-        return a.lower() == b.lower()
+    """DNs compared as a directory would: attribute names and values case-insensitively, escapes undone."""
+    return norm_dn(a) == norm_dn(b)
+
+
+def rdns(dn: str) -> list[tuple[str, str]]:
+    """The (attribute, raw value) pairs of a DN, first RDN first (values keep their escapes)."""
+    out = []
+    rest = dn
+    while rest:
+        rdn, rest = split_rdn(rest)
+        attr, _, value = rdn.partition("=")
+        out.append((attr.strip(), value.strip()))
+    return out
+
+
+def norm_dn(dn: str) -> str:
+    """A DN as a directory compares them: escapes undone (``\\2C`` and ``\\,`` alike), case folded, no spaces
+    around the separators."""
+    return ",".join(f"{attr.lower()}={unescape_value(value).lower()}" for attr, value in rdns(dn))
+
+
+def unescape_value(value: str) -> str:
+    """An RDN value with its escapes undone: ``\\2C`` and ``\\,`` are both a comma."""
+    out: list[str] = []
+    raw = bytearray()
+    i = 0
+    while i < len(value):
+        c = value[i]
+        if c == "\\" and i + 2 < len(value) + 1 and len(value[i + 1:i + 3]) == 2 and _hex(value[i + 1:i + 3]):
+            raw.append(int(value[i + 1:i + 3], 16))
+            i += 3
+            continue
+        if raw:
+            out.append(raw.decode("utf-8", "replace"))
+            raw.clear()
+        if c == "\\" and i + 1 < len(value):
+            out.append(value[i + 1])
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    if raw:
+        out.append(raw.decode("utf-8", "replace"))
+    return "".join(out).strip()
+
+
+def _hex(text: str) -> bool:
+    return all(ch in "0123456789abcdefABCDEF" for ch in text)
 
 
 # -- persons ------------------------------------------------------------------------------------------
@@ -383,8 +441,7 @@ def is_ou(attrs: Mapping[str, Any]) -> bool:
 def ou_add(dn: str, description: str | None, key: str | None, cfg: MappingConfig) -> AddEntry:
     """An organizationalUnit; ``key`` when it is one of koppel's groups (a school, a year), None for the OUs
     koppel makes for its own layout (persons, leavers)."""
-    _, value, _ = parse_dn(dn)[0]
-    entry: dict[str, tuple[str, ...]] = {"objectClass": ("top", "organizationalUnit"), "ou": (value,)}
+    entry: dict[str, tuple[str, ...]] = {"objectClass": ("top", "organizationalUnit"), "ou": (rdn_value(dn),)}
     if description:
         entry["description"] = (description,)
     if key:
@@ -475,7 +532,7 @@ def held_attrs(kind: ObjectKind, attrs: Mapping[str, Any], cfg: MappingConfig) -
 # -- previews -----------------------------------------------------------------------------------------
 
 
-def ldif(op: Operation) -> str:
+def ldif(op: Operation | Note) -> str:
     """An operation as LDIF change records (RFC 2849), the way ``ldapmodify`` would take it. SetPassword shows
     the extended operation's name only: a preview never holds a password."""
     if isinstance(op, AddEntry):
@@ -495,10 +552,23 @@ def ldif(op: Operation) -> str:
             lines.append(f"newsuperior: {op.new_superior}")
     elif isinstance(op, DeleteEntry):
         lines = [f"dn: {op.dn}", "changetype: delete"]
+    elif isinstance(op, Note):
+        lines = [f"# {op.text}"]
     else:
         lines = [f"# extended operation: Password Modify (RFC 3062) for {op.dn}",
                  "# a new random initial password; it is written to the delivery report only"]
     return "\n".join(lines)
+
+
+# koppel's own key formats of schools and folders (model/keys.py): OUs, whose memberships need no write.
+_FOLDER_KEYS = ("school:", "year:", "leerjaar:")
+
+
+@dataclass(frozen=True)
+class Note:
+    """A line of a preview that is no operation: why nothing is sent."""
+
+    text: str
 
 
 @dataclass(frozen=True)
@@ -515,7 +585,7 @@ class PreviewLookup:
         return self.cfg.base_dn if key is None else f"<{self.cfg.group_key}={key}>"
 
 
-def preview_operations(change: Change, cfg: MappingConfig, *, passwords: bool) -> list[Operation]:
+def preview_operations(change: Change, cfg: MappingConfig, *, passwords: bool) -> list[Operation | Note]:
     """The operations of one change as the target would send them to an empty directory (creates) or to one
     holding the objects (the rest), with entries the target would look up shown by their key."""
     look = PreviewLookup(cfg)
@@ -526,10 +596,12 @@ def preview_operations(change: Change, cfg: MappingConfig, *, passwords: bool) -
         if change.action in (Action.CREATE, Action.RESTORE):
             return [group_add(attrs, change.key, look.group(attrs.get("parent")), cfg)]
         if change.action is Action.UPDATE:
-            return group_update(attrs, look.group(change.key), look.group(attrs.get("parent")), cfg)
+            return [*group_update(attrs, look.group(change.key), look.group(attrs.get("parent")), cfg)]
         if change.action is Action.DELETE:
             return [DeleteEntry(look.group(change.key))]
-        return []  # archive: the group stays in its school year's OU
+        return [Note("nothing is sent: an archived group stays in its school year's OU")]
+    if str(attrs.get("group")).startswith(_FOLDER_KEYS) or change.action is Action.UPDATE:
+        return [Note("nothing is sent: a school or folder membership is the place of the person's entry")]
     group, person = look.group(attrs.get("group")), look.person(str(attrs.get("person")))
     if change.action is Action.CREATE:
         return [member_add(group, [person], cfg)]
@@ -539,11 +611,11 @@ def preview_operations(change: Change, cfg: MappingConfig, *, passwords: bool) -
 
 
 def _preview_person(change: Change, attrs: Mapping[str, Any], cfg: MappingConfig, look: PreviewLookup, *,
-                    passwords: bool) -> list[Operation]:
+                    passwords: bool) -> list[Operation | Note]:
     dn = look.person(change.key)
     if change.action is Action.CREATE:
         add = person_add(attrs, change.key, cfg.person_parent(str(attrs.get("role")), change.school), cfg)
-        ops: list[Operation] = [add]
+        ops: list[Operation | Note] = [add]
         if passwords:
             ops.append(SetPassword(add.dn))
             enable = after_password(add.dn, cfg)
