@@ -229,6 +229,15 @@ def _error(message: str) -> None:
     err.print(f"[bold red]{_escape(label)}[/] {_escape(message)}", markup=True, highlight=False)
 
 
+def report_error(exc: KoppelError) -> None:
+    """Show one of koppel's errors as `handle_errors` does (in the user's language, naming the setting's file and
+    line where it has one), for a command that goes on after it (`koppel sync` over several targets)."""
+    from koppel.cli.error_text import describe
+
+    origin = None if isinstance(exc, ConfigError) else _setting_origin(exc)
+    _error(describe(exc, current_language()) + (f"\n  {origin}" if origin else ""))
+
+
 def handle_errors(func: F) -> F:
     """Turn koppel's errors into a clear message and the exit code their family prescribes."""
 
@@ -236,16 +245,8 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except ConfigError as exc:
-            from koppel.cli.error_text import describe
-
-            _error(describe(exc, current_language()))
-            raise typer.Exit(exc.exit_code) from None
         except KoppelError as exc:
-            from koppel.cli.error_text import describe
-
-            origin = _setting_origin(exc)
-            _error(describe(exc, current_language()) + (f"\n  {origin}" if origin else ""))
+            report_error(exc)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err.print(current_language()._("interrupted"))

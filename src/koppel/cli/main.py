@@ -8,8 +8,9 @@ import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO, cast
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, cast
 
+import orjson
 import typer
 
 from koppel import __version__
@@ -34,10 +35,15 @@ from koppel.cli.common import (
     progress_bar,
     refuse_without_terminal,
     remember_config,
+    report_error,
     use_language,
     with_core_phrases,
 )
 from koppel.cli.localised_help import LocalisedGroup
+from koppel.errors import KoppelError
+
+EveryTargetOpt = Annotated[str | None, typer.Option(
+    "--target", help="Target name; without it, each enabled target of the tenant in turn.")]
 
 if TYPE_CHECKING:
     from koppel.apply.applier import ApplyResult
@@ -171,7 +177,7 @@ def validate(
 def plan(
     config: ConfigOpt = Path("koppel.toml"),
     tenant: TenantOpt = None,
-    target: TargetOpt = None,
+    target: EveryTargetOpt = None,
     year: YearOpt = None,
     fmt: FormatOpt = Format.TEXT,
     out_file: Annotated[Path | None, typer.Option("--out", "-o", help="Save the plan as JSON to apply it later.")] = None,
@@ -198,22 +204,56 @@ def plan(
         raise fail(t._("--show-payloads shows the payloads in text output: leave out --format json"))
     app_ = _app(config)
     t = current_language()
-    outcome = app_.plan(tenant, target, year=year, shortcut=not full and out_file is None and not show_payloads,
-                        full=full)
-    p = outcome.plan
-    if out_file is not None:
-        try:
-            with out_file.open("wb") as fh:
-                p.write_json(fh)
-        except OSError as exc:
-            raise fail(t._("could not write the plan to {file}: {problem}").format(
-                file=out_file, problem=exc.strerror or exc)) from None
-    if fmt is Format.JSON:
-        p.write_json(cast("BinaryIO", JsonTerminalSafe(sys.stdout.buffer)))  # writes whole JSON tokens
+    names = _target_names(app_, tenant, target)
+    if out_file is not None and len(names) > 1:
+        raise fail(t._("this tenant has several targets; save one plan at a time with --target ({targets})").format(
+            targets=", ".join(n for n in names if n)))
+    changes = False
+    if fmt is Format.JSON and len(names) > 1:
+        sys.stdout.buffer.write(b'{"targets":{')
+    for number, name in enumerate(names):
+        outcome = app_.plan(tenant, name, year=year, shortcut=not full and out_file is None and not show_payloads,
+                            full=full)
+        p = outcome.plan
+        changes = changes or bool(p.changes)
+        if out_file is not None:
+            try:
+                with out_file.open("wb") as fh:
+                    p.write_json(fh)
+            except OSError as exc:
+                raise fail(t._("could not write the plan to {file}: {problem}").format(
+                    file=out_file, problem=exc.strerror or exc)) from None
+        if fmt is Format.JSON:
+            if len(names) > 1:
+                sys.stdout.buffer.write((b"," if number else b"") + orjson.dumps(p.target) + b":")
+            p.write_json(cast("BinaryIO", JsonTerminalSafe(sys.stdout.buffer)))  # writes whole JSON tokens
+            sys.stdout.flush()
+        else:
+            if len(names) > 1:
+                _target_heading(app_, tenant, p.target, first=number == 0)
+            _print_plan(app_, outcome, search=search, show_all=show_all, show_payloads=show_payloads,
+                        out_file=out_file)
+        del outcome, p
+    if fmt is Format.JSON and len(names) > 1:
+        sys.stdout.buffer.write(b"}}\n")
         sys.stdout.flush()
-    else:
-        _print_plan(app_, outcome, search=search, show_all=show_all, show_payloads=show_payloads, out_file=out_file)
-    finish(2 if detailed_exitcode and p.changes else 0, store=app_.store)
+    finish(2 if detailed_exitcode and changes else 0, store=app_.store)
+
+
+def _target_names(app_: Koppel, tenant: str | None, target: str | None) -> list[str | None]:
+    """The targets a command works on: the one named with --target; else every enabled target of the tenant
+    (``[None]`` when it has one, so its messages stay those of a single target)."""
+    if target is not None:
+        return [target]
+    enabled = [t.name for t in app_.config.tenant(tenant).targets.values() if t.enabled]
+    return [None] if len(enabled) <= 1 else list(enabled)
+
+
+def _target_heading(app_: Koppel, tenant: str | None, name: str, *, first: bool) -> None:
+    """The line above each target's section when a tenant has several targets."""
+    target_cfg = app_.config.tenant(tenant).targets[name]
+    heading = current_language()._("Target {name} ({kind})").format(name=name, kind=target_cfg.kind)
+    out.print(("" if first else "\n") + f"══ {heading} ══", markup=False)
 
 
 def _print_plan(app_: Koppel, outcome: PlanOutcome, *, search: str | None, show_all: bool, show_payloads: bool,
@@ -338,7 +378,7 @@ def _exit_code(result: ApplyResult) -> int:
 def sync(
     config: ConfigOpt = Path("koppel.toml"),
     tenant: TenantOpt = None,
-    target: TargetOpt = None,
+    target: EveryTargetOpt = None,
     year: YearOpt = None,
     fmt: FormatOpt = Format.TEXT,
     full: Annotated[bool, typer.Option("--full", help="Plan even when the export, configuration, state and day are "
@@ -353,28 +393,76 @@ def sync(
     configuration, koppel's version, the state and the day are those of the last sync that found nothing to change,
     it records an unchanged run without reading or planning (--full plans anyway)."""
     from koppel.cli.summaries import year_line
-    from koppel.plan.render import render_summary_line, render_text
 
     app_ = _app(config)
     t = current_language()
     if fmt is Format.TEXT:
         out.print(year_line(t, app_.school_year(tenant, year)), markup=False)
+    names = _target_names(app_, tenant, target)
+    if len(names) == 1:
+        code, result = _sync_one(app_, tenant, names[0], year=year, fmt=fmt, full=full)
+        if code == 3 or result is None:
+            raise typer.Exit(code)
+        finish(code, store=app_.store)
+    # Several targets: each its own plan, guards and run; one failing or held never stops the others.
+    codes: dict[str, int] = {}
+    results: dict[str, Any] = {}
+    for number, name in enumerate(names):
+        assert name is not None
+        if fmt is Format.TEXT:
+            _target_heading(app_, tenant, name, first=number == 0)
+        try:
+            codes[name], results[name] = _sync_one(app_, tenant, name, year=year, fmt=fmt, full=full, several=True)
+        except KoppelError as exc:
+            report_error(exc)
+            codes[name], results[name] = exc.exit_code, {"error": str(exc), "exit_code": exc.exit_code}
+        except OSError as exc:  # a file the target writes, on a full or read-only disk
+            problem = (f"{exc.filename}: " if exc.filename else "") + (exc.strerror or str(exc))
+            fail(problem)
+            codes[name], results[name] = 1, {"error": problem, "exit_code": 1}
+    if fmt is Format.JSON:
+        emit_json({"targets": results})
+    else:
+        out.print("\n" + "  ".join(t._("{name}: {result}").format(name=name, result=_sync_word(t, code))
+                                    for name, code in codes.items()), markup=False)
+    failed = [c for c in codes.values() if c not in (0, 3)]
+    finish(failed[0] if failed else (3 if 3 in codes.values() else 0), store=app_.store)
+
+
+def _sync_one(app_: Koppel, tenant: str | None, name: str | None, *, year: str | None, fmt: Format, full: bool,
+              several: bool = False) -> tuple[int, Any]:
+    """Sync one target: its exit code (0, 1 when not everything landed, 3 held) and what it did (the apply's
+    result, or the held plan as JSON when ``several``; None for a held plan of a single target, already shown)."""
+    from koppel.plan.render import render_summary_line, render_text
+
+    t = current_language()
     with ExitStack() as bars:
         def starting(p: Plan) -> Progress | None:
             if fmt is Format.TEXT:
                 out.print(render_summary_line(p, t), markup=False)
-            return bars.enter_context(progress_bar(len(p.changes), current_language()._("applying"), enabled=fmt is Format.TEXT))
+            return bars.enter_context(progress_bar(len(p.changes), current_language()._("applying"),
+                                                   enabled=fmt is Format.TEXT))
 
-        outcome = app_.sync(tenant, target, year=year, before_apply=starting, full=full)
+        outcome = app_.sync(tenant, name, year=year, before_apply=starting, full=full)
     p = outcome.plan
     if outcome.applied is None:  # held
-        if fmt is Format.JSON:
-            emit_json({"plan_id": p.id, "held": True, "holds": [h.to_json() for h in p.holds], "summary": p.summary()})
-        else:
+        held = {"plan_id": p.id, "held": True, "holds": [h.to_json() for h in p.holds], "summary": p.summary()}
+        if fmt is Format.JSON and not several:
+            emit_json(held)
+        elif fmt is Format.TEXT:
             out.print(render_text(p, limit=20, lang=t), markup=False, end="")
-        raise typer.Exit(3)
-    _print_apply(outcome.applied, fmt)
-    finish(_exit_code(outcome.applied), store=app_.store)
+        return 3, (held if several else None)
+    if fmt is Format.TEXT or not several:
+        _print_apply(outcome.applied, fmt)
+    return _exit_code(outcome.applied), outcome.applied.to_json()
+
+
+def _sync_word(t: Any, code: int) -> str:
+    if code == 0:
+        return str(t._("done"))
+    if code == 3:
+        return str(t._("held for approval"))
+    return str(t._("failed (exit {code})").format(code=code))
 
 
 # -- check ----------------------------------------------------------------------------------------
