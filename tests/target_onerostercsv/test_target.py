@@ -153,3 +153,38 @@ def test_the_preview_shows_the_rows_of_one_change():
     gone = KIND.preview({"folder": "out"}, [change(Action.DELETE, ObjectKind.PERSON, "conf:p1", before={
         "role": "student", "given": "Zoë", "prefix": "", "family": "Berg", "username": "zb", "email": None})])
     assert gone[0].body == "conf:p1: left out of the next zip"
+
+
+def _delta_rows(path) -> dict[str, list[tuple[str, str]]]:
+    import csv
+    import io
+
+    with zipfile.ZipFile(path) as archive:
+        return {name.removesuffix(".csv"): [(r["sourcedId"], r["status"]) for r in
+                                            csv.DictReader(io.StringIO(archive.read(name).decode()))]
+                for name in archive.namelist() if name != "manifest.csv"}
+
+
+def test_omit_takes_suspended_users_and_archived_classes_out(tmp_path):
+    target = make_target(tmp_path / "out", version="1.2", mode="delta", suspended_users="omit",
+                         archived_classes="omit")
+    target.apply(_base())
+    target.publish()
+    assert all(r.ok for r in target.apply([
+        change(Action.SUSPEND, ObjectKind.PERSON, "conf:p1", before={"role": "student"}),
+        change(Action.ARCHIVE, ObjectKind.GROUP, "conf-course-1", before={"type": "course"}),
+    ]))
+    target.publish()
+    rows = _delta_rows(zips(tmp_path / "out")[-1])
+    assert rows["users"] == [("conf:p1", "tobedeleted")]
+    assert rows["roles"] == [("conf:p1|conf-school|student", "tobedeleted")]
+    assert rows["classes"] == [("conf-course-1", "tobedeleted")]
+    assert rows["courses"] == [("course:conf-course-1", "tobedeleted")]
+    assert sorted(rows["enrollments"]) == [("conf:p1|conf-course-1|student", "tobedeleted"),
+                                           ("conf:t1|conf-course-1|teacher", "tobedeleted")]
+    assert rows["academicSessions"] == [("schoolyear:2025-2026", "tobedeleted")], "no class holds the year any more"
+    assert all(r.ok for r in target.apply([change(Action.RESTORE, ObjectKind.PERSON, "conf:p1",
+                                                  person("conf:p1").after)]))
+    target.publish()
+    rows = _delta_rows(zips(tmp_path / "out")[-1])
+    assert rows["users"] == [("conf:p1", "active")] and rows["roles"] == [("conf:p1|conf-school|student", "active")]
