@@ -47,7 +47,7 @@ def make_target(slapd: Slapd, base_dn: str, tmp_path: Path) -> Iterator[Callable
 
     def make(**extra: Any) -> LdapTarget:
         extra.setdefault("password_report_dir", str(tmp_path / "reports"))
-        settings = ldap_settings(slapd, base_dn, **extra)
+        settings = ldap_settings(slapd, extra.pop("base_dn", base_dn), **extra)
         ctx = ConnectorContext(tenant="test", base_dir=tmp_path, env={PASSWORD_ENV: ADMIN_PASSWORD})
         target = factory("ldap", settings, ctx)
         made.append(target)

@@ -1,7 +1,7 @@
 """A real OpenLDAP server for the tests and the bench: slapd started as a process on free local ports.
 
 Its own slapd.conf in a temporary folder: the mdb backend with the suffix ``dc=school,dc=test``, the core,
-cosine, inetorgperson and nis schemas (and msuser for the Active Directory schema test), the ppolicy overlay
+cosine, inetorgperson and nis schemas, the ppolicy overlay
 with a default policy that has ``pwdLockout: TRUE`` (so ``pwdAccountLockedTime`` locks), the monitor
 backend (its operation counters are how the tests count writes: the server's own figures), and a test CA
 with a server certificate for ``localhost`` and ``127.0.0.1`` for LDAPS and StartTLS, and ``dbnosync`` (the
@@ -117,7 +117,7 @@ database monitor
             except Exception:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError("slapd did not start: " + (self.folder / "slapd.log").read_text()[-2000:])
+                    raise RuntimeError("slapd did not start: " + (self.folder / "slapd.log").read_text()[-2000:]) from None
                 time.sleep(0.1)
         conn.add(SUFFIX, ["dcObject", "organization"], {"dc": "school", "o": "koppel test school"})
         conn.add(POLICY_DN, ["pwdPolicy", "device"], {"cn": "default-policy", "pwdAttribute": "userPassword",
