@@ -221,7 +221,11 @@ class Koppel:
         """The state index, the drift and the identity index (what a plan needs of the state). ``by_group``: the
         active memberships may be left out for per-group digests (:meth:`StateStore.load_for_plan`)."""
         view, identity_rows = self.store.load_for_plan(tenant, target, by_group=by_group)
-        return view, self.store.load_drift(tenant, target), identity_index_from_rows(identity_rows)
+        identities = identity_index_from_rows(identity_rows)
+        source = self.config.tenant(tenant).targets[target].rules.accounts.username_from
+        if source is not None:
+            identities = identities.with_usernames_of(self.identities(tenant, source))
+        return view, self.store.load_drift(tenant, target), identities
 
     # -- apply --------------------------------------------------------------------------------
 
@@ -285,7 +289,7 @@ class Koppel:
                     if before_apply is not None:
                         before_apply(unchanged.plan)  # the caller shows the (empty) plan as for any sync
                     return unchanged
-            state_before = self.store.inputs.state_version(tenant.id, target_cfg.name)
+            state_before = self._state_version(tenant, target_cfg)
             plan = self.plan(tenant.id, target_cfg.name, year=year, today=today, target=target, record=True,
                              full=full).plan
             read_id = self.store.latest_source_read_id(tenant.id)
@@ -301,6 +305,15 @@ class Koppel:
 
     # -- the unchanged-input short cut (issue 13) -------------------------------------------------------
 
+    def _state_version(self, tenant: TenantConfig, target_cfg: TargetConfig) -> str:
+        """The state's version as an input of a plan: this target's, and that of the target whose user names it
+        takes (``accounts.username_from``): a new account there can give a person here a user name."""
+        version = self.store.inputs.state_version(tenant.id, target_cfg.name)
+        source = target_cfg.rules.accounts.username_from
+        if source is not None:
+            version += f" | user names from {source}: {self.store.inputs.state_version(tenant.id, source)}"
+        return version
+
     def _unchanged_since(self, tenant: TenantConfig, target_cfg: TargetConfig, inputs: PlanInputs, *,
                          recount: bool = True) -> int | None:
         """The run whose inputs (export bytes, configuration, version, year, day, state) these are, when that
@@ -312,7 +325,7 @@ class Koppel:
             log.info("planning in full: the inputs cannot be fingerprinted", reason=inputs.why_not, **where)
             return None
         remembered = self.store.inputs.remembered(tenant.id, target_cfg.name)
-        parts = inputs.with_state(self.store.inputs.state_version(tenant.id, target_cfg.name))
+        parts = inputs.with_state(self._state_version(tenant, target_cfg))
         assert parts is not None
         if remembered is None or remembered.digest != combined(parts):
             changed = changed_parts(remembered.parts if remembered else None, parts)
@@ -367,7 +380,7 @@ class Koppel:
                          applied: ApplyResult, state_before: str, read_id: int | None) -> None:
         """After a full sync: remember its inputs when it found nothing to change and nothing moved the state
         meanwhile; otherwise forget what was remembered (the next run plans in full)."""
-        state_after = self.store.inputs.state_version(tenant.id, target_cfg.name)
+        state_after = self._state_version(tenant, target_cfg)
         parts = inputs.with_state(state_after)
         if parts is not None and not plan.changes and applied.status == RunStatus.SUCCEEDED \
                 and state_after == state_before:

@@ -100,3 +100,39 @@ def test_a_target_that_cannot_start_is_reported_and_the_others_run(tmp_path: Pat
     runs = {t["target"]: t["last_runs"] for t in status["tenants"][0]["targets"]}
     assert runs["fake"][0]["status"] == "succeeded"
     assert not runs["broken"] or runs["broken"][0]["status"] != "running", "no run is left running"
+
+
+def usernames(path: Path) -> dict[str, str]:
+    objects = json.loads(path.read_text())["objects"]
+    return {k: o["attrs"]["username"] for k, o in objects.items() if o["kind"] == "person"}
+
+
+def with_username_from(folder: Path) -> None:
+    setup(folder)
+    text = (folder / "koppel.toml").read_text(encoding="utf-8")
+    # teams takes the user names of fake (the directory, say); broken is left out here.
+    text = text.replace("[tenants.baken.targets.teams.rules.accounts]",
+                        '[tenants.baken.targets.teams.rules.accounts]\nusername_from = "fake"')
+    text = text.replace("[tenants.baken.targets.broken]", "[tenants.baken.targets.broken]\nenabled = false")
+    (folder / "koppel.toml").write_text(text, encoding="utf-8")
+
+
+def test_a_target_takes_the_user_names_of_another(tmp_path: Path):
+    with_username_from(tmp_path)
+    r = run(tmp_path, "sync")  # fake first (the order of the file), then teams
+    assert r.exit_code == 0, r.output
+    fake, teams = usernames(tmp_path / "fake-target.json"), usernames(tmp_path / "teams.json")
+    assert teams == fake and not any(name.startswith("ll") for name in teams.values())
+
+
+def test_user_names_taken_from_another_target_never_rename_an_account(tmp_path: Path):
+    with_username_from(tmp_path)
+    assert run(tmp_path, "sync", "--target", "teams").exit_code == 0  # nobody in fake yet: its own template
+    first = usernames(tmp_path / "teams.json")
+    pupils = {k for k, name in first.items() if name.startswith("ll")}
+    assert pupils
+    assert run(tmp_path, "sync", "--target", "fake").exit_code == 0
+    r = run(tmp_path, "plan", "--target", "teams", "--detailed-exitcode")
+    assert r.exit_code == 0, "fake's new accounts are a changed input (no short cut), and rename nothing: " + r.output
+    assert "unchanged since" not in r.output
+    assert usernames(tmp_path / "teams.json") == first

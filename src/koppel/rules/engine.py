@@ -23,6 +23,7 @@ from koppel.model.attrs import GroupAttrs, MembershipRole, PersonAttrs, PersonRo
 from koppel.model.desired import Desired, DesiredObject, LeanMembership, ObjectKind
 from koppel.model.keys import (
     MEMBERSHIP_AWAY,
+    eck_sync_key,
     klas_vak_key,
     leerjaar_key,
     membership_key,
@@ -68,12 +69,28 @@ class IdentityIndex:
     usernames: Mapping[str, str] = field(default_factory=dict)  # sync key -> user name in use
 
     def resolve(self, person: Person) -> str:
-        if person.eckid and person.eckid in self.by_eckid:
-            return self.by_eckid[person.eckid]
-        known = self.by_las.get((person.source, person.las_key))
+        return self.resolve_key(person.source, person.las_key, person.eckid)
+
+    def resolve_key(self, source: str, las_key: str, eckid: str | None) -> str:
+        """The sync key of the person the source knows as ``las_key`` (with this ECK iD): the one koppel already
+        manages them under, else a new one (:func:`~koppel.model.keys.person_sync_key`)."""
+        if eckid and eckid in self.by_eckid:
+            return self.by_eckid[eckid]
+        known = self.by_las.get((source, las_key))
         if known is not None:
             return known
-        return person_sync_key(person)
+        return eck_sync_key(eckid) if eckid else f"{source}:{las_key}"
+
+    def with_usernames_of(self, other: IdentityIndex) -> IdentityIndex:
+        """This index, with the user names another target gave the persons this one has no user name for yet
+        (``accounts.username_from``). A name in use here stays; a name another person here has is not taken."""
+        usernames = dict(self.usernames)
+        taken = set(usernames.values())
+        for key, name in other.usernames.items():
+            if key not in usernames and name not in taken:
+                usernames[key] = name
+                taken.add(name)
+        return IdentityIndex(self.by_eckid, self.by_las, usernames)
 
 
 def build_desired(

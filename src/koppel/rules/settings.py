@@ -104,6 +104,10 @@ class AccountSettings(_Strict):
     email_template: str = Field("{username}@{domain}", description="E-mail template. Placeholders: username, "
                                 "roepnaam, voorvoegsel, achternaam, initial, leerlingnummer, docentcode, domain.")
     domain: str | None = Field(None, description="Mail domain for the e-mail template, e.g. 'leerling.school.nl'.")
+    username_from: str | None = Field(
+        None, description="Another target of the tenant whose user names this target takes: a person with an "
+        "account there gets the same user name here (e.g. the directory's accounts, which itslearning and Teams log "
+        "in with). An account here is never renamed; a name another person here already has is not taken over.")
 
     @field_validator("username_student", "username_staff", "username_guardian")
     @classmethod
