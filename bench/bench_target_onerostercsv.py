@@ -63,7 +63,7 @@ t1 = time.perf_counter()
 rows = snapshot_rows(roster.objects(), MappingOptions(version))
 t2 = time.perf_counter()
 with open(out, "wb") as fh:
-    counts = write_package(fh, version, {n: ("bulk", ((s, "", "", b) for s, b in t.items())) for n, t in rows.items()},
+    counts = write_package(fh, version, {n: ("bulk", ((s, "", "", b) for s, b in t)) for n, t in rows.items()},
                            system_name="koppel", moment=dt.datetime.now(dt.UTC))
 t3 = time.perf_counter()
 print(json.dumps({"load_mirror_s": round(t1 - t0, 2), "rows_s": round(t2 - t1, 2), "zip_s": round(t3 - t2, 2),

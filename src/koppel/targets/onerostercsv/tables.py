@@ -13,7 +13,7 @@ written once more with status ``tobedeleted``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from koppel.model.desired import ObjectKind
@@ -115,8 +115,9 @@ def _person_rows(person: MirrorObject, ties: list[SchoolTie], agents: Iterable[s
 # -- a whole snapshot -----------------------------------------------------------------------------------------
 
 
-def snapshot_rows(objects: Iterable[MirrorObject], opts: MappingOptions) -> Rows:
-    """Every row of every file, from every object that will be published (bulk)."""
+def snapshot_rows(objects: Iterable[MirrorObject], opts: MappingOptions) -> dict[str, Iterable[tuple[str, Body]]]:
+    """Every row of every file, from every object that will be published (bulk). The enrollments — a million for a
+    bestuur — are made while the zip is written, not held."""
     groups: dict[str, MirrorObject] = {}
     persons: list[MirrorObject] = []
     memberships: list[MirrorObject] = []
@@ -141,15 +142,19 @@ def snapshot_rows(objects: Iterable[MirrorObject], opts: MappingOptions) -> Rows
         _person_rows(person, ties.get(person.key, []), agents.get(person.key, ()), opts, orgs_by_brin, rows)
         if opts.written_person(person):
             written.add(person.key)
-    enrollments = rows["enrollments"]
-    for membership in memberships:
-        group = groups.get(membership.attrs.get("group", ""))
-        if group is None or membership.attrs.get("person") not in written:
-            continue
-        body = enrollment_body(membership, group, org_id_of(group.attrs.get("school", ""), orgs_by_brin), opts)
-        if body is not None:
-            enrollments[sourced_id(membership.key)] = body
-    return rows
+
+    def enrollments() -> Iterator[tuple[str, Body]]:
+        for membership in memberships:
+            group = groups.get(membership.attrs.get("group", ""))
+            if group is None or membership.attrs.get("person") not in written:
+                continue
+            body = enrollment_body(membership, group, org_id_of(group.attrs.get("school", ""), orgs_by_brin), opts)
+            if body is not None:
+                yield sourced_id(membership.key), body
+
+    out: dict[str, Iterable[tuple[str, Body]]] = {name: table.items() for name, table in rows.items()}
+    out["enrollments"] = enrollments()
+    return out
 
 
 # -- the difference a run makes ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,10 +30,10 @@ from koppel.model.change import Action, Change, ItemOutcome, ItemResult
 from koppel.model.desired import ObjectKind
 from koppel.targets.base import Capabilities, Check, CheckStatus, ReadObject, TargetSnapshot
 from koppel.targets.files import PublishedRoster, atomic_write
-from koppel.targets.onerostercsv.mapping import MappingOptions, refusal, sourced_id
+from koppel.targets.onerostercsv.mapping import Body, MappingOptions, refusal, sourced_id
 from koppel.targets.onerostercsv.package import PackageRow, iso_modified, write_package
 from koppel.targets.onerostercsv.settings import Mode, OneRosterCsvSettings
-from koppel.targets.onerostercsv.tables import Delta, Rows, delta_rows, snapshot_rows
+from koppel.targets.onerostercsv.tables import Delta, delta_rows, snapshot_rows
 
 __all__ = ["ACTIONS", "OneRosterCsvTarget", "mapping_options"]
 
@@ -142,8 +142,8 @@ class OneRosterCsvTarget:
             log.info("oneroster_csv.published", path=str(path), mode=mode, sequence=sequence, **counts)
             return f"{path} (OneRoster {self.settings.version} {mode} #{sequence}: {rows or 'no rows'})"
 
-    def _bulk_files(self, rows: Rows) -> dict[str, tuple[str, Iterator[PackageRow]]]:
-        return {name: ("bulk", ((sid, "", "", body) for sid, body in table.items())) for name, table in rows.items()}
+    def _bulk_files(self, rows: Mapping[str, Iterable[tuple[str, Body]]]) -> dict[str, tuple[str, Iterator[PackageRow]]]:
+        return {name: ("bulk", ((sid, "", "", body) for sid, body in table)) for name, table in rows.items()}
 
     def _delta_files(self, delta: Delta, modified: str) -> dict[str, tuple[str, Iterator[PackageRow]]]:
         return {name: ("delta", ((sid, status, modified, body) for sid, (status, body) in sorted(table.items())))
