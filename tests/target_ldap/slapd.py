@@ -61,6 +61,7 @@ class Slapd:
     ldap_port: int = 0
     ldaps_port: int = 0
     schemas: tuple[str, ...] = SCHEMAS
+    durable: bool = False  # True: slapd syncs every write to disk (production's default); False: dbnosync
     process: subprocess.Popen[bytes] | None = None
     ca_file: Path = field(init=False)
 
@@ -98,7 +99,7 @@ rootdn "{ADMIN_DN}"
 rootpw {ADMIN_PASSWORD}
 directory {self.folder}/db
 maxsize 1073741824
-dbnosync
+{"" if self.durable else "dbnosync"}
 index objectClass eq
 index uid,employeeNumber,businessCategory,member eq
 overlay ppolicy

@@ -20,6 +20,7 @@ and a person's entry is never renamed: the user name is the RDN and stays what i
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -244,6 +245,7 @@ def rdns(dn: str) -> list[tuple[str, str]]:
     return out
 
 
+@functools.lru_cache(maxsize=65536)
 def norm_dn(dn: str) -> str:
     """A DN as a directory compares them: escapes undone (``\\2C`` and ``\\,`` alike), case folded, no spaces
     around the separators."""
