@@ -29,7 +29,7 @@ from koppel.model.roster import PersonKind, Roster, SchoolYear
 from koppel.targets.files import PublishedRoster
 from tests.lifecycle.support import without_pupils
 
-from .roundtrip import read_back
+from .roundtrip import memberships_of, read_back
 from .support import zips
 
 YEAR, NEXT_YEAR = SchoolYear(2025), SchoolYear(2026)
@@ -107,14 +107,24 @@ def _read(school: School, published: list[Path], year: SchoolYear = YEAR) -> Ros
 
 
 def _same_people(school: School, roster: Roster) -> None:
-    """Every pupil of the export is in the zip with its names and klas; the leaver is not."""
+    """The zip(s), read back, hold exactly what koppel published: its active persons with their names, its klassen
+    and courses of the year, and their memberships."""
+    objects = list(school.mirror().objects())
     got = {p.las_key: p for p in roster.persons.values()}
-    mirror = {o.key: o.attrs for o in school.mirror().objects() if o.kind.value == "person" and o.status == "active"}
+    mirror = {o.key: o.attrs for o in objects if o.kind.value == "person" and o.status == "active"}
     assert set(got) == set(mirror), "the zip holds exactly koppel's active persons"
     for key, attrs in mirror.items():
         person = got[key]
         assert (person.roepnaam, f"{person.voorvoegsel} {person.achternaam}".strip(), person.email) == (
             attrs["given"], f"{attrs['prefix']} {attrs['family']}".strip(), attrs["email"]), key
+    year = str(roster.school_year)
+    classes = {o.key: o.attrs for o in objects if o.kind.value == "group" and o.attrs["type"] in ("klas", "course")
+               and o.attrs["school_year"] == year}
+    assert {g.las_key: g.name for g in roster.groups.values()} == {k: a["name"] for k, a in classes.items()}
+    role = {"mentor": "mentor", "teacher": "teacher", "student": "student"}
+    want = {(o.attrs["person"], o.attrs["group"], role[o.attrs["role"]]) for o in objects
+            if o.kind.value == "membership" and o.attrs["group"] in classes and o.attrs["person"] in mirror}
+    assert memberships_of(roster, lambda p: p.las_key, lambda g: g.las_key) == want
 
 
 @pytest.mark.parametrize(("version", "mode"), [("1.1", "bulk"), ("1.2", "delta")])
@@ -194,6 +204,7 @@ def test_a_school_through_a_las_change_a_quiet_run_and_the_jaarovergang(school, 
         assert len(published) == 3
         assert not [r for r in _csv(latest, "classes") if r["status"] == "tobedeleted"], "archived, not deleted"
     roster = _read(school, published, NEXT_YEAR)
+    _same_people(school, roster)
     next_year = generate(students=200, schools=1, year=NEXT_YEAR, seed=5)
     assert set(_by_stamnr(roster)) == {p.stamnr for p in next_year.pupils}
     assert {g.name for g in roster.groups.values() if g.kind.value == "stamgroep"} == {k.name for k in next_year.klassen}
