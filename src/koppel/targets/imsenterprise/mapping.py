@@ -76,6 +76,7 @@ SUPPORTED: frozenset[tuple[ObjectKind, Action]] = frozenset(
 # XML 1.0 §2.2: the characters a document may hold (no C0 controls but tab, newline and carriage return; no
 # surrogates, no U+FFFE/U+FFFF).
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_PLAIN = re.compile("[&<>]|[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")  # what _esc must handle
 _SPACES = re.compile(r"\s+")
 _AMPERSAND = re.compile(r"\s*&\s*")
 _UNSAFE_ID = re.compile("[&<>\"'\\s]")
@@ -108,6 +109,10 @@ class MappingConfig:
     role_codes: Mapping[str, str | None] = field(default_factory=dict)
     institution_roles: Mapping[str, str] = field(default_factory=dict)
     properties_target: str | None = None
+    moodle: bool = field(init=False)  # the profile, looked up a million times per file
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "moodle", self.profile is Profile.MOODLE)
 
     @classmethod
     def of(cls, settings: ImsEnterpriseSettings) -> MappingConfig:
@@ -117,10 +122,6 @@ class MappingConfig:
                    categories=settings.categories, role_codes=settings.role_codes(),
                    institution_roles=settings.institution_role_types(),
                    properties_target=settings.properties_target)
-
-    @property
-    def moodle(self) -> bool:
-        return self.profile is Profile.MOODLE
 
     def writes_group(self, group_type: str | None) -> bool:
         """Whether a group of this type is a ``<group>`` record (Moodle: a course; itslearning: every group)."""
@@ -168,6 +169,8 @@ def clean_identifier(value: Any, what: str, config: MappingConfig, *, required: 
 
 def _esc(text: str) -> str:
     """Text content, escaped (a no-op for Moodle's cleaned names) and checked once more: never invalid XML."""
+    if _PLAIN.search(text) is None:
+        return text
     if _NOT_XML.search(text):
         raise Refusal(f"{text!r} holds a character XML cannot carry")
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

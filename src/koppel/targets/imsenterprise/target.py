@@ -67,7 +67,10 @@ __all__ = ["ImsEnterpriseTarget"]
 
 log = structlog.get_logger(__name__)
 
+# Objects per apply call, and the applier's ceiling of objects in flight: a batch is about half the ceiling
+# (koppel.apply.budget), so 2,000 gives batches of 1,000. Staging is in memory and locked: one at a time.
 MAX_BATCH = 1000
+IN_FLIGHT = 2 * MAX_BATCH
 
 
 def _now() -> dt.datetime:
@@ -101,7 +104,7 @@ class ImsEnterpriseTarget:
         self.folder = folder
         self.mirror_path = mirror_path or folder / ".koppel" / f"{name}.json"
         self.carry_path = self.mirror_path.with_name(self.mirror_path.stem + ".carry.json")
-        self.capabilities = Capabilities(max_batch=MAX_BATCH, max_operations_in_flight=1, adaptive=False,
+        self.capabilities = Capabilities(max_batch=MAX_BATCH, max_operations_in_flight=IN_FLIGHT, adaptive=False,
                                          actions=SUPPORTED, can_read=True)
         self._config = MappingConfig.of(settings)
         self._clock = clock
