@@ -27,6 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from koppel.cli.common import configure_logging
 from koppel.config import load_config
 from koppel.generator import generate, write_layout
 from koppel.model.roster import SchoolYear
@@ -127,6 +128,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=1200)
     parser.add_argument("--durable", action="store_true", help="slapd without dbnosync")
     args = parser.parse_args()
+    configure_logging("warning")
     root = Path(tempfile.mkdtemp(prefix="bench-ldap-"))
     try:
         figures = run(args.students, args.durable, root)
