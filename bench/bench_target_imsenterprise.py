@@ -114,7 +114,7 @@ def inner_full(work: Path) -> dict:
     order = {ObjectKind.GROUP: 0, ObjectKind.PERSON: 1, ObjectKind.MEMBERSHIP: 2}
     objects.sort(key=lambda o: (order[o.kind], depth(o.key) if o.kind is ObjectKind.GROUP else 0))
     changes = [Change(Action.CREATE, o.kind, o.key, "bench", 0, after=o.attrs) for o in objects]
-    del objects, groups
+    del objects
     gc.collect()
     folder = work / "full"
     shutil.rmtree(folder, ignore_errors=True)
