@@ -118,7 +118,9 @@ def render_apply(t: Language, result: ApplyResult) -> list[str]:
         requests=t.ngettext("{n} request", "{n} requests", result.requests).format(n=t.num(result.requests)),
         retries=t.ngettext("{n} retry", "{n} retries", result.retries).format(n=t.num(result.retries)),
         seconds=t.num(round(result.seconds, 1)), run=result.run_id, status=run_status(t, str(result.status)))]
-    if result.requests:
+    if result.published:  # a file target: what it published
+        lines.append(t._("Published: {what}").format(what=result.published))
+    if result.requests and not result.published:  # a file target's load is its disk, not a platform's window
         lines.append(render_load(result.load.to_json(), t))
     if result.message:
         lines.append(t.say(result.message))
