@@ -147,7 +147,9 @@ class Proxy:
 
     def start(self) -> Proxy:
         proxy = self
-        upstream = httpx.Client(base_url=self.upstream, timeout=30)
+        # One connection per request: the server (wsgiref) closes each one after its answer.
+        upstream = httpx.Client(base_url=self.upstream, timeout=30,
+                                limits=httpx.Limits(max_keepalive_connections=0))
 
         class Handler(BaseHTTPRequestHandler):
             def _handle(self) -> None:
@@ -160,7 +162,7 @@ class Proxy:
                     if proxy.before_forward:
                         proxy.before_forward(self.command, self.path)
                     headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-                    response = upstream.request(self.command, self.path, content=body, headers=headers)
+                    response = proxy._forward(upstream, self.command, self.path, body, headers)
                     answer = (response.status_code, {k: v for k, v in response.headers.items()
                                                      if k.lower() in ("content-type", "etag", "location")},
                               response.content)
@@ -182,6 +184,20 @@ class Proxy:
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    @staticmethod
+    def _forward(upstream: httpx.Client, method: str, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        """Forward once; a connection the busy server reset before it read the request is tried again (the
+        server's listen queue is short), so the tests count what the client sent, not the proxy's luck."""
+        for attempt in range(3):
+            try:
+                return upstream.request(method, path, content=body, headers=headers)
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                # A write is sent again only when it never reached the server.
+                if attempt == 2 or (method != "GET" and not isinstance(exc, httpx.ConnectError)):
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         if self._server is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,13 +104,27 @@ def _pairs(memberships: set[tuple[str, str, str]]) -> set[tuple[str, str]]:
     return {(user, group) for user, group, _ in memberships}
 
 
+@contextmanager
+def school_of(students: int, server: ScimServer, tenant_name: str, root: Path) -> Iterator[School]:
+    """A generated school of ``students`` pupils (this year and next), its koppel.toml, and the proxy."""
+    with proxy_for(server, tenant_name) as proxy:
+        s = School(root, server.tenant(tenant_name), proxy, {})
+        for year in (YEAR, NEXT_YEAR):
+            s.export(generate(students=students, schools=1, year=year, seed=11))
+        (root / "koppel.toml").write_text(config_text(proxy.url), encoding="utf-8")
+        yield s
+
+
 @pytest.fixture
 def school(scim_server: ScimServer, tenant_name: str, tmp_path: Path) -> Iterator[School]:
-    with proxy_for(scim_server, tenant_name) as proxy:
-        s = School(tmp_path, scim_server.tenant(tenant_name), proxy, {})
-        for year in (YEAR, NEXT_YEAR):
-            s.export(generate(students=200, schools=1, year=year, seed=11))
-        (tmp_path / "koppel.toml").write_text(config_text(proxy.url), encoding="utf-8")
+    # 200 pupils: enough for two klassen in a leerjaar (a pupil can move between them).
+    with school_of(200, scim_server, tenant_name, tmp_path) as s:
+        yield s
+
+
+@pytest.fixture
+def small_school(scim_server: ScimServer, tenant_name: str, tmp_path: Path) -> Iterator[School]:
+    with school_of(40, scim_server, tenant_name, tmp_path) as s:
         yield s
 
 
@@ -202,7 +217,7 @@ def test_a_school_through_plan_sync_a_las_change_and_the_jaarovergang(school: Sc
     assert school.proxy.writes() == 0, school.proxy.counts
 
 
-def test_busy_answers_are_waited_out_by_the_applier(school: School):
+def test_busy_answers_are_waited_out_by_the_applier(small_school: School):
     """The proxy answers the first three write requests with 429 and Retry-After: 1, as a throttled SCIM server
     does; the run waits and lands everything."""
     busy = {"left": 3}
@@ -213,10 +228,10 @@ def test_busy_answers_are_waited_out_by_the_applier(school: School):
             return 429, {"Retry-After": "1", "Content-Type": "application/scim+json"}, b'{"status": "429"}'
         return None
 
-    school.proxy.fault = throttle
-    synced = school.koppel("sync")
+    small_school.proxy.fault = throttle
+    synced = small_school.koppel("sync")
     assert synced.exit_code == 0, synced.output
     assert busy["left"] == 0
-    old = school.bestuur[YEAR]
-    assert school.members() == _pairs(expected_memberships(old))
-    assert len(school.users()) == len(old.pupils) + len(old.teachers), "nothing made twice after the retries"
+    old = small_school.bestuur[YEAR]
+    assert small_school.members() == _pairs(expected_memberships(old))
+    assert len(small_school.users()) == len(old.pupils) + len(old.teachers), "nothing made twice after the retries"
