@@ -207,7 +207,8 @@ class SdsTarget:
         if not roster.publication:
             return Check("published", CheckStatus.OK, "nothing published yet", data={"publication": 0})
         when = dt.datetime.fromtimestamp(stamp or 0, dt.UTC).isoformat(timespec="seconds")
-        flows = sorted(p.name for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        flows = sorted(p.name for p in self.folder.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if self.folder.is_dir() else []
         return Check("published", CheckStatus.OK,
                      f"publication {roster.publication} at {when}: {len(roster.published):,} objects; flow folders: "
                      f"{', '.join(flows) or 'none'}", data={"publication": roster.publication, "at": when})
