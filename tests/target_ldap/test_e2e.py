@@ -191,6 +191,13 @@ def test_a_school_through_plan_sync_a_las_change_and_the_jaarovergang(school: Sc
     assert school.slapd.can_bind(users[some.stamnr]["dn"], row["initial_password"])
     assert row["initial_password"] not in synced.output
 
+    # Reading back finds what koppel sent: no drift, nothing unknown, memberships mapped to their roles.
+    reconciled = school.koppel("reconcile", "-f", "json")
+    assert reconciled.exit_code == 0, reconciled.output
+    report = json.loads(reconciled.stdout)
+    assert report["complete"] and report["clean"], report
+    assert report["checked"]["membership"] == len(expected_memberships(old))
+
     # -- nothing changed: nothing is written --------------------------------------------------------
     writes = school.slapd.writes()
     assert school.koppel("plan", "--detailed-exitcode").exit_code == 0
