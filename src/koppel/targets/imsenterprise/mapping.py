@@ -110,9 +110,11 @@ class MappingConfig:
     institution_roles: Mapping[str, str] = field(default_factory=dict)
     properties_target: str | None = None
     moodle: bool = field(init=False)  # the profile, looked up a million times per file
+    source_text: str = field(init=False)  # the source, escaped once
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "moodle", self.profile is Profile.MOODLE)
+        object.__setattr__(self, "source_text", _esc(self.source))
 
     @classmethod
     def of(cls, settings: ImsEnterpriseSettings) -> MappingConfig:
@@ -259,7 +261,7 @@ def member_line(person_id: str, username: str, roletype: str, config: MappingCon
     """One ``<member>`` on one line. An inactive member is ``recstatus="3"`` with ``<status>0</status>``: Moodle
     unenrols on either (its whole enrolment in the course, every role)."""
     recstatus = "" if active else ' recstatus="3"'
-    return (f"  <member><sourcedid><source>{_esc(config.source)}</source><id>{_esc(person_id)}</id></sourcedid>"
+    return (f"  <member><sourcedid><source>{config.source_text}</source><id>{_esc(person_id)}</id></sourcedid>"
             f'<idtype>1</idtype><role roletype="{_attr(roletype)}"{recstatus}>'
             f"<userid>{_esc(config.username(username))}</userid><status>{1 if active else 0}</status></role>"
             "</member>\n")

@@ -61,7 +61,7 @@ from koppel.targets.imsenterprise.mapping import (
     wire_id,
 )
 from koppel.targets.imsenterprise.reader import snapshot_of
-from koppel.targets.imsenterprise.settings import ImsEnterpriseSettings, Profile
+from koppel.targets.imsenterprise.settings import ImsEnterpriseSettings, Mode, Profile
 
 __all__ = ["ImsEnterpriseTarget"]
 
@@ -110,6 +110,7 @@ class ImsEnterpriseTarget:
         self._clock = clock
         self._roster: PublishedRoster | None = None
         self._pending: dict[tuple[ObjectKind, str], Event | None] = {}
+        self._carried: frozenset[tuple[ObjectKind, str]] | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -146,11 +147,21 @@ class ImsEnterpriseTarget:
         own = ids.get("id")
         if staged.after is not None and own and own != change.key:
             staged.after.target_id = own
-        self._pending[(change.kind, change.key)] = event_of(
+        event = None if not ids or not self._config.moodle else event_of(
             change, before.attrs if before else None, staged.after.attrs if staged.after else None, self._config,
             ids=ids)
+        ident = (change.kind, change.key)
+        if event is not None or ident in self._carried_keys():  # a None voids what is carried for the object
+            self._pending[ident] = event
         target_id = own if own and own != change.key else None
         return ItemResult(change.key, ItemOutcome.DONE, target_id=target_id)
+
+    def _carried_keys(self) -> frozenset[tuple[ObjectKind, str]]:
+        """The objects whose changes are being repeated (read once a run): only they need a void marker."""
+        if self._carried is None:
+            self._carried = (frozenset(CarriedEvents.load(self.carry_path).events) if self.settings.carries
+                             else frozenset())
+        return self._carried
 
     def _check(self, change: Change, before: MirrorObject | None) -> dict[str, Any]:
         """Whether the change can be written; the ids its records carry. Raises :class:`Refusal`."""
@@ -187,6 +198,8 @@ class ImsEnterpriseTarget:
             if self._config.writes_group(group.attrs.get("type")) and self._config.role_codes.get(role) is None:
                 raise Refusal(f"no IMS roletype for the role {role!r} in a course (Moodle maps 04 Member to student): "
                               f"set roles.{role} to write it")
+            if change.action is Action.UPDATE or self._config.mode is Mode.SNAPSHOT or not self._config.moodle:
+                return {}  # nothing but the snapshot: no record of its own (a million of these on a first load)
         return {
             "person_id": ident(person) if person else person_key,
             "username": str(person.attrs.get("username") or "") if person else "",
@@ -231,6 +244,7 @@ class ImsEnterpriseTarget:
                 carried.save()
             roster.commit()
             self._pending.clear()
+            self._carried = None
             log.info("imsenterprise.published", path=str(path), publication=sequence, persons=written.persons,
                      groups=written.groups, members=written.members, updates=written.updates,
                      removals=written.removals)
@@ -241,6 +255,7 @@ class ImsEnterpriseTarget:
             if self._roster is not None:
                 self._roster.discard()
             self._pending.clear()
+            self._carried = None
 
     # -- read and check -----------------------------------------------------------------------------------
 
