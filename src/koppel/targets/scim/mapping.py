@@ -112,7 +112,7 @@ def split_family(value: str | None) -> tuple[str, str]:
     Dutch name reads after a roepnaam; it is what koppel infers when it reads a User back."""
     words = (value or "").split()
     cut = 0
-    while cut < len(words) - 1 and words[cut][:1].islower():
+    while cut < len(words) - 1 and words[cut].lstrip("'’")[:1].islower():
         cut += 1
     return " ".join(words[:cut]), " ".join(words[cut:])
 
