@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from koppel.connectors import ConnectorContext, load_source_kind, load_target_kind
 from koppel.errors import ConfigError, ConfigProblem, KoppelError
@@ -57,6 +57,7 @@ __all__ = [
     "check_config",
     "inline_secrets",
     "load_config",
+    "parse_duration",
     "public_view",
     "validate_section",
 ]
@@ -155,8 +156,30 @@ class RetrySettings(_Strict):
         return RetryPolicy(self.max_attempts, self.initial_delay_s, self.max_delay_s)
 
 
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|min|h|d)\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> float:
+    """``"90s"``, ``"30m"``, ``"2h"``, ``"1d"`` → seconds. A bare number is refused (seconds or minutes?),
+    and so is a negative duration; the messages say what to write instead."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"must be a duration like '30m', '2h' or '90s', not {_toml_type(value)}")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError(f"{value!r} is negative: give a duration like '30m', '2h' or '90s'")
+        raise ValueError(f"{value!r} has no unit: write it as a duration like '{value}s' or '30m'")
+    if value.strip().startswith("-"):
+        raise ValueError(f"{value!r} is negative: give a duration like '30m', '2h' or '90s'")
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(f"{value!r} is not a duration like '30m', '2h' or '90s'")
+    return float(int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
 class ScheduleSettings(_Strict):
-    """When `koppel serve` runs this target. Give an interval or a cron expression."""
+    """When `koppel serve` runs this target (an interval or a cron expression), how long one of its runs may
+    take, and how long the schedule leaves it alone after failed runs (docs/workers.md)."""
 
     enabled: bool = Field(False, description="Run on this schedule in `koppel serve`.")
     interval: str | None = Field(None, description="Every so long, e.g. '15m', '2h', '1d'.")
@@ -166,6 +189,42 @@ class ScheduleSettings(_Strict):
     pauses: list[str] = Field(default_factory=list, description="Pause periods as 'MM-DD..MM-DD', e.g. "
                               "['07-10..08-15'] for the summer freeze.")
     timezone: str = Field("Europe/Amsterdam", description="Time zone of the cron expression and the windows.")
+    run_timeout: str | None = Field(None, description="How long a run of this target may take in `koppel serve` or "
+                                    "`koppel worker`, e.g. '30m': then it is asked to stop after its batch, and when "
+                                    "it hangs (a LAS that never answers) it fails as timed out. Not set: `koppel "
+                                    "worker --run-timeout` (6h unless given), 6h in `koppel serve`.")
+    backoff_initial: str = Field("5m", description="After a failed sync the schedule leaves this target alone this "
+                                 "long ('0s': not at all); 'nu synchroniseren' is never held back.")
+    backoff_factor: float = Field(2.0, ge=1.0, le=10.0, description="The wait is multiplied by this for each further "
+                                  "failed sync in a row.")
+    backoff_max: str = Field("6h", description="The longest wait after failed syncs.")
+
+    @field_validator("run_timeout", "backoff_initial", "backoff_max", mode="before")
+    @classmethod
+    def _duration(cls, value: object, info: ValidationInfo) -> object:
+        if value is None and info.field_name == "run_timeout":
+            return value
+        seconds = parse_duration(value)
+        if info.field_name == "run_timeout" and seconds < 1:
+            raise ValueError(f"{value!r} is too short: a run may take at least '1s'")
+        if info.field_name == "backoff_max":
+            initial = info.data.get("backoff_initial")
+            if isinstance(initial, str) and seconds < parse_duration(initial):
+                raise ValueError(f"{value!r} is shorter than backoff_initial ({initial!r})")
+        return value
+
+    @property
+    def run_timeout_s(self) -> float | None:
+        """The run timeout in seconds; None when this target leaves it to the default."""
+        return parse_duration(self.run_timeout) if self.run_timeout is not None else None
+
+    @property
+    def backoff_initial_s(self) -> float:
+        return parse_duration(self.backoff_initial)
+
+    @property
+    def backoff_max_s(self) -> float:
+        return parse_duration(self.backoff_max)
 
 
 @dataclass(frozen=True)

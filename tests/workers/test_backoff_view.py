@@ -1,7 +1,7 @@
 """The backoff after failed syncs, as the dashboard card and the API show it (any engine: SQLite here).
 
-The schedule leaves a (tenant, target) alone for base · 2^(failures − 1), at most the cap, after its
-latest failed sync; the card says so in the page's language, the API's overview gives
+The schedule leaves a (tenant, target) alone for backoff_initial · backoff_factor^(failures − 1), at most
+backoff_max (the target's [schedule] in koppel.toml), after its latest failed sync; the card says so in the page's language, the API's overview gives
 ``backoff: {failures, until}``, and the next run shown is the backoff's end. A done sync ends it.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from koppel.service.clock import ManualClock, iso
-from koppel.service.queue import Backoff, RequestKind, RequestStatus, Trigger
+from koppel.service.queue import RequestKind, RequestStatus, Trigger
 from tests.service.conftest import PASSWORD as WEB_PASSWORD
 from tests.service.conftest import TARGET, TENANT, USER, Running, bestuur, config_text, login, setup
 
@@ -21,6 +21,8 @@ SCHEDULE = f"""
 enabled = true
 interval = "5m"
 timezone = "UTC"
+backoff_initial = "10m"
+backoff_max = "30m"
 """
 
 
@@ -30,7 +32,6 @@ def test_failed_syncs_push_the_schedule_out_and_the_card_and_the_api_say_until_w
     start = dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC)
     clock = ManualClock(start)
     service = setup.open(clock=clock)
-    service.queue.backoff = Backoff(base_s=600, cap_s=1800)
     service.accounts.add_user(USER, WEB_PASSWORD)
     try:
         service.scheduler.start()

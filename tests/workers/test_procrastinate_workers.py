@@ -32,7 +32,7 @@ from koppel.generator import Bestuur, generate, write_layout
 from koppel.model.roster import SchoolYear
 from koppel.service import Service
 from koppel.service.clock import ManualClock, parse_iso
-from koppel.service.queue import Backoff, RequestKind, RequestStatus, Trigger
+from koppel.service.queue import RequestKind, RequestStatus, Trigger
 from tests.conftest import fresh_database
 from tests.lifecycle.support import PASSWORD, PASSWORD_ENV, start_sandbox
 from tests.lifecycle.support import config_text as lifecycle_config
@@ -481,8 +481,11 @@ UWLR_KEY_ENV = "KOPPEL_TEST_UWLR_KEY"
 
 def _tenants_config(root: Path, bestuur: Bestuur, state_url: str, las_port: int) -> Path:
     """Four tenants, each scheduled every minute: ``hangs`` reads a UWLR service that never answers
-    (its own read timeout is long), ``down`` sends to an itslearning that does not listen, ``a`` and
-    ``b`` are healthy."""
+    (its own read timeout is long; its run timeout 8 s, backoff 2 minutes doubling up to 8), ``down``
+    sends to an itslearning that does not listen (backoff 3 minutes, tripling, up to an hour), ``a`` and
+    ``b`` are healthy (the defaults)."""
+    limits = {"hangs": 'run_timeout = "8s"\nbackoff_initial = "2m"\nbackoff_max = "8m"\n',
+              "down": 'backoff_initial = "3m"\nbackoff_factor = 3\nbackoff_max = "1h"\n'}
     sections = []
     for tenant in ("hangs", "down", "a", "b"):
         write_layout(bestuur, root / tenant, "magister")
@@ -507,7 +510,7 @@ school_year = "{YEAR}"
 [tenants.{tenant}.targets.t.schedule]
 enabled = true
 interval = "1m"
-""")
+{limits.get(tenant, "")}""")
     config = root / "koppel.toml"
     config.write_text(f'[state]\nurl = "{state_url}"\n{"".join(sections)}\n[service]\nengine = "procrastinate"\n',
                       encoding="utf-8")
@@ -515,17 +518,17 @@ interval = "1m"
 
 
 def test_a_hanging_las_and_a_target_that_is_down_delay_only_their_own_tenant(tmp_path, bestuur, database):
-    """Two workers (two runs each); ``--run-timeout 8``. The healthy tenants' scheduled runs finish while
-    the hanging one still runs; the hanging and the unreachable tenant fail, and the schedule leaves them
-    alone for longer after each failure (backoff) while "nu synchroniseren" still runs at once."""
+    """Two workers (two runs each) with ``--run-timeout 3600``; the hanging tenant's own ``run_timeout`` is
+    8 s. The healthy tenants' scheduled runs finish while the hanging one still runs; the hanging one is
+    cut off at its own 8 s and the unreachable one fails, and the schedule leaves each alone for longer
+    after each failure, by its own backoff, while "nu synchroniseren" still runs at once."""
     las = _SilentLas()
     config = _tenants_config(tmp_path, bestuur, database, las.port)
     env = {PASSWORD_ENV: PASSWORD, UWLR_KEY_ENV: "sleutel"}
     start = dt.datetime.now(dt.UTC).replace(microsecond=0)
     clock = ManualClock(start)
     service = Service.open(config, env=env, clock=clock)
-    service.queue.backoff = Backoff(base_s=120, cap_s=480)
-    workers = [_worker(config, "--concurrency", "2", "--run-timeout", "8", env=env) for _ in range(2)]
+    workers = [_worker(config, "--concurrency", "2", "--run-timeout", "3600", env=env) for _ in range(2)]
     try:
         with psycopg.connect(database.replace("+psycopg", "")) as conn:
             _wait_for(lambda: conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0] == 2)
@@ -547,6 +550,9 @@ def test_a_hanging_las_and_a_target_that_is_down_delay_only_their_own_tenant(tmp
         held = service.queue.backoff_of("hangs", "t")
         assert held is not None and held.failures == 1
         assert held.until == parse_iso(hung.finished_at or "") + dt.timedelta(seconds=120)
+        held_down = service.queue.backoff_of("down", "t")
+        assert held_down is not None and held_down.failures == 1
+        assert held_down.until == parse_iso(down.finished_at or "") + dt.timedelta(seconds=180)
         clock.set(start + dt.timedelta(seconds=61))
         assert sorted(r.tenant for r in service.scheduler.tick()) == ["a", "b"]
         assert service.scheduler.next_run("hangs", "t") == held.until
@@ -555,11 +561,11 @@ def test_a_hanging_las_and_a_target_that_is_down_delay_only_their_own_tenant(tmp
         again = {r.tenant: r for r in service.scheduler.tick() if r.tenant in ("hangs", "down")}
         assert sorted(again) == ["down", "hangs"]
         _wait_for(lambda: all(_status(service, again[t].id) is RequestStatus.FAILED for t in again), timeout=60)
-        for tenant in again:
+        for tenant, wait_s in (("hangs", 240), ("down", 540)):  # 2 min · 2; 3 min · 3
             later = service.queue.backoff_of(tenant, "t")
             finished = service.queue.get(again[tenant].id).finished_at  # type: ignore[union-attr]
             assert later is not None and later.failures == 2
-            assert later.until == parse_iso(finished or "") + dt.timedelta(seconds=240)
+            assert later.until == parse_iso(finished or "") + dt.timedelta(seconds=wait_s)
             assert service.scheduler.next_run(tenant, "t") == later.until
         # "nu synchroniseren" is not held back by the backoff
         now = _sync_of(service, "hangs")

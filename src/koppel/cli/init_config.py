@@ -157,6 +157,7 @@ def _schedule(target: str) -> list[str]:
         "# windows = [\"06:00-22:00\"]     ## runs start only inside these local times; [] = any time",
         "# pauses = [\"07-10..08-15\"]     ## no runs on these dates (inclusive): the summer freeze",
         "# timezone = \"Europe/Amsterdam\" ## of the cron fields, the windows and the pauses",
+        "# run_timeout = \"1h\"            ## a run taking longer is stopped and fails (a LAS that hangs)",
         "",
     ]
 

@@ -27,9 +27,10 @@ def worker(
     stalled_after: Annotated[float, typer.Option("--stalled-after", min=1.0, help="Seconds without a heartbeat "
                                                  "after which another worker's job counts as stalled and is "
                                                  "retried.")] = 30.0,
-    run_timeout: Annotated[float, typer.Option("--run-timeout", min=1.0, help="Seconds a run may take; then it is "
-                                               "asked to stop after its batch, and when it hangs (a LAS that "
-                                               "never answers) its request fails as timed out.")] = 6 * 3600.0,
+    run_timeout: Annotated[float, typer.Option("--run-timeout", min=1.0, help="Seconds a run may take, for the "
+                                               "targets without their own [schedule] run_timeout in koppel.toml; "
+                                               "then it is asked to stop after its batch, and when it hangs (a LAS "
+                                               "that never answers) its request fails as timed out.")] = 6 * 3600.0,
     stop_timeout: Annotated[float, typer.Option("--stop-timeout", min=1.0, help="Seconds after SIGTERM to let the "
                                                 "running applies finish their batch; then the process ends at "
                                                 "once (exit 1) and other workers retry its jobs.")] = 600.0,

@@ -15,7 +15,8 @@ in the PostgreSQL that already holds the state (no second broker to run):
   retries them, and the retried run converges from the journal (the run lock of a process that no
   longer runs is stale at once, the next run re-plans against what was recorded);
 * SIGTERM stops the running applies after their batch and queues their requests again (the job is
-  retried, :class:`RunInterrupted`); a run past ``--run-timeout`` fails (:class:`JobRunner`); the
+  retried, :class:`RunInterrupted`); a run past its target's ``run_timeout`` (else ``--run-timeout``)
+  fails (:class:`JobRunner`, :mod:`koppel.service.timed`); the
   database restarting is waited out (:func:`run_worker`);
 * :class:`JobView` tells the dashboard what the queue says of each pending request's job.
 
@@ -32,7 +33,7 @@ import signal
 import socket
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -44,6 +45,7 @@ from koppel.service.clock import iso, system_clock
 from koppel.service.notify import Notifier
 from koppel.service.queue import RequestKind, RequestStatus, RunQueue, RunRequest
 from koppel.service.settings import ServiceSettings
+from koppel.service.timed import DEFAULT_RUN_TIMEOUT_S, GRACE_S, RunTimeouts, TimedRunner, still_hangs
 from koppel.service.worker import Worker
 
 __all__ = ["ENGINE", "QUEUE", "TASK", "Deferrer", "JobRunner", "JobView", "RunInterrupted", "check_engine", "conninfo",
@@ -218,58 +220,45 @@ def _database_gone(exc: BaseException) -> bool:
 
 
 # Only an interrupted run (a SIGTERM, the database going away) is retried by procrastinate; a failed run is retried by the schedule (with the
-# backoff of koppel.service.scheduler) or by a person, and a stalled job by _retry_stalled.
+# target's backoff, koppel.service.queue.Backoff) or by a person, and a stalled job by _retry_stalled.
 RETRY_WAIT_S = 2
-
-
-@dataclass
-class _Active:
-    """A run in this process: its request, thread and stop event; timed out: left behind, still hanging."""
-
-    request_id: int
-    thread: threading.Thread
-    stop: threading.Event
-    timed_out: bool = False
 
 
 class JobRunner:
     """What a job does in `koppel worker`: the request's run, through the in-process worker's code.
 
-    Each run gets its own thread and stop event. SIGTERM sets every stop event (the applies stop after the
-    batches in flight and their requests are queued again); a run that outlives ``run_timeout_s`` is
-    asked to stop too and, when it does not within ``timeout_grace_s`` (a LAS that never answers), its
-    request fails as timed out and the job ends — the thread is left behind (Python cannot end it), no
-    second run of that target starts in this process while it lives, and its late outcome is not
-    recorded over the timeout."""
+    Each run gets its own thread and stop event (:class:`~koppel.service.timed.TimedRunner`, shared with
+    `koppel serve`). SIGTERM sets every stop event (the applies stop after the batches in flight and their
+    requests are queued again); a run that outlives its target's run timeout (``[schedule] run_timeout``,
+    else ``--run-timeout``) is asked to stop too and, when it does not within ``timeout_grace_s`` (a LAS
+    that never answers), its request fails as timed out and the job ends — the thread is left behind
+    (Python cannot end it), no second run of that target starts in this process while it lives, and its
+    late outcome is not recorded over the timeout."""
 
-    def __init__(self, koppel: Koppel, queue: RunQueue, worker: Worker, *, run_timeout_s: float = 6 * 3600,
-                 timeout_grace_s: float = 30.0):
+    def __init__(self, koppel: Koppel, queue: RunQueue, worker: Worker, *, timeouts: RunTimeouts | None = None,
+                 timeout_grace_s: float = GRACE_S):
         self.koppel = koppel
         self.queue = queue
         self.worker = worker
         worker.requeue_stopped = True
-        self.stop = threading.Event()  # set by the first SIGTERM / SIGINT (run_worker)
-        self.run_timeout_s = run_timeout_s
-        self.timeout_grace_s = min(timeout_grace_s, run_timeout_s)
-        self._lock = threading.Lock()
-        self._active: dict[tuple[str, str], _Active] = {}
+        self.runner = TimedRunner(worker, queue, timeouts=timeouts, grace_s=timeout_grace_s)
+        self.stop = self.runner.stop  # set by the first SIGTERM / SIGINT (run_worker)
 
     @classmethod
     def open(cls, config: Config, settings: ServiceSettings, env: Mapping[str, str] | None = None, *,
-             run_timeout_s: float = 6 * 3600) -> JobRunner:
+             run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S) -> JobRunner:
+        """The runner of `koppel worker`; ``run_timeout_s`` (``--run-timeout``) for the targets without
+        their own ``run_timeout``."""
         env = dict(env if env is not None else os.environ)
         koppel = Koppel.open(config, env=env, clock=system_clock)
         queue = RunQueue(koppel.store, clock=system_clock)
         notifier = Notifier.from_settings(settings, config=config, env=env, store=koppel.store, clock=system_clock)
         return cls(koppel, queue, Worker(koppel, queue, settings=settings, notifier=notifier),
-                   run_timeout_s=run_timeout_s)
+                   timeouts=RunTimeouts.from_config(config, default_s=run_timeout_s))
 
     def shutdown(self) -> None:
         """SIGTERM: every running apply stops after the batches in flight."""
-        self.stop.set()
-        with self._lock:
-            for active in self._active.values():
-                active.stop.set()
+        self.runner.shutdown()
 
     def run(self, request_id: int) -> str:
         """Run request ``request_id``; returns its outcome. A request left running by a worker that died
@@ -288,19 +277,17 @@ class JobRunner:
             if not waiting:
                 return request.status.value
             request = waiting[0]
-        with self._lock:
-            here = self._active.get(request.key)
-        if here is not None and here.thread.is_alive():
+        here = self.runner.active(request.key)
+        if here is not None:
             if not here.timed_out:
                 # this job was retried as stalled while its run still goes on here (the heartbeats could not
                 # reach the database for a while): the running one finishes the request
                 log.warning("job retried while its run still runs in this worker", request=here.request_id)
                 return "running here"
             # a timed-out run of this target still hangs in this process: do not start a second one
-            message = f"timed out: the run of request {here.request_id} still hangs in this worker"
             if request.status is RequestStatus.QUEUED and not self.queue.claim(request.id):
                 return "claimed elsewhere"
-            self.queue.finish(request.id, RequestStatus.FAILED, message=message)
+            self.queue.finish(request.id, RequestStatus.FAILED, message=still_hangs(here))
             return "failed"
         if request.status is RequestStatus.QUEUED and not self.queue.claim(request.id):
             return "claimed elsewhere"
@@ -314,54 +301,16 @@ class JobRunner:
         return outcome
 
     def _run_with_timeout(self, request: RunRequest) -> str:
-        stop = threading.Event()
-        if self.stop.is_set():
-            stop.set()
-        result: list[str] = []
-        errors: list[BaseException] = []
-
-        def target() -> None:
-            try:
-                result.append(self.worker.execute(request, stop).status.value)
-            except BaseException as exc:  # not a KoppelError (the worker records those): a bug or the database gone
-                errors.append(exc)
-
-        thread = threading.Thread(target=target, name=f"koppel-run-{request.id}", daemon=True)
-        active = _Active(request.id, thread, stop)
-        with self._lock:
-            self._active[request.key] = active
-        thread.start()
-        thread.join(self.run_timeout_s)
-        if thread.is_alive():
-            log.warning("run timed out: asking it to stop", request=request.id, tenant=request.tenant,
-                        target=request.target, timeout_s=self.run_timeout_s)
-            stop.set()
-            thread.join(self.timeout_grace_s)
-        if thread.is_alive():
-            message = (f"timed out after {self.run_timeout_s:g} s: the run did not end (the source or the target "
-                       "does not answer)")
-            self.queue.finish(request.id, RequestStatus.FAILED, message=message, if_running=True)
-            active.timed_out = True
-            log.error("run timed out and left behind", request=request.id, tenant=request.tenant,
-                      target=request.target)
-            return "timed out"  # _active keeps the thread: no second run of this target here while it lives
-        with self._lock:
-            self._active.pop(request.key, None)
-        if stop.is_set() and not self.stop.is_set() and not errors:
-            # stopped by the timeout (not the shutdown) after the batches in flight: a failure, for the backoff
-            ran = self.queue.get(request.id)
-            self.queue.finish(request.id, RequestStatus.FAILED, run_id=ran.run_id if ran else None,
-                              message=f"timed out after {self.run_timeout_s:g} s: stopped after the batches in flight")
-            return "timed out"
-        if errors:
-            if _database_gone(errors[0]):
+        try:
+            return self.runner.run(request)
+        except BaseException as exc:  # not a KoppelError (the worker records those): a bug or the database gone
+            if _database_gone(exc):
                 # The run could not even record its failure: retried (the job), taken over (the request).
                 log.warning("the database went away during the run; the job is retried", request=request.id,
-                            error=type(errors[0]).__name__)
-                raise DatabaseAway(f"request {request.id}: the database went away during the run") from errors[0]
-            self.queue.finish(request.id, RequestStatus.FAILED, message=f"internal error: {errors[0]!r}")
-            raise errors[0]
-        return result[0]
+                            error=type(exc).__name__)
+                raise DatabaseAway(f"request {request.id}: the database went away during the run") from exc
+            self.queue.finish(request.id, RequestStatus.FAILED, message=f"internal error: {exc!r}")
+            raise
 
     def _release_orphan_lock(self, request: RunRequest) -> None:
         """A run lock held by this very process for a target it is not running is an orphan: its run ended
@@ -413,7 +362,7 @@ async def _retry_stalled(app: Any, *, stalled_after_s: float) -> None:
 
 
 def run_worker(config: Config, settings: ServiceSettings, *, concurrency: int = 1, stalled_after_s: float = 30.0,
-               run_timeout_s: float = 6 * 3600, stop_timeout_s: float = 600.0,
+               run_timeout_s: float = DEFAULT_RUN_TIMEOUT_S, stop_timeout_s: float = 600.0,
                env: Mapping[str, str] | None = None) -> None:
     """`koppel worker`: run koppel's jobs until SIGTERM or SIGINT.
 

@@ -20,11 +20,13 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from koppel.config import Config, ScheduleSettings
 from koppel.service import tables as t
 from koppel.service.clock import Clock, iso, parse_iso
 from koppel.state.store import StateStore
 
-__all__ = ["Backoff", "RequestKind", "RequestStatus", "RunQueue", "RunRequest", "TargetBackoff", "Trigger"]
+__all__ = ["Backoff", "RequestKind", "RequestStatus", "RunQueue", "RunRequest", "TargetBackoff", "Trigger",
+           "target_backoffs"]
 
 
 class RequestKind(StrEnum):
@@ -85,14 +87,26 @@ class RunRequest:
 @dataclass(frozen=True)
 class Backoff:
     """How long the schedule leaves a (tenant, target) alone after failed syncs in a row: ``base_s`` after
-    the first, doubling with each further one, at most ``cap_s``. A person's "nu synchroniseren" or an
-    API call is not held back."""
+    the first, ``factor`` times as long with each further one, at most ``cap_s``. A person's "nu
+    synchroniseren" or an API call is not held back. Each target's comes from its ``[schedule]``
+    (``backoff_initial``, ``backoff_factor``, ``backoff_max``): :func:`target_backoffs`."""
 
     base_s: float = 300.0
     cap_s: float = 6 * 3600.0
+    factor: float = 2.0
+
+    @classmethod
+    def from_settings(cls, schedule: ScheduleSettings) -> Backoff:
+        return cls(schedule.backoff_initial_s, schedule.backoff_max_s, schedule.backoff_factor)
 
     def delay(self, failures: int) -> dt.timedelta:
-        return dt.timedelta(seconds=min(self.cap_s, self.base_s * 2 ** max(0, failures - 1)))
+        return dt.timedelta(seconds=min(self.cap_s, self.base_s * self.factor ** max(0, failures - 1)))
+
+
+def target_backoffs(config: Config) -> dict[tuple[str, str], Backoff]:
+    """The backoff of every configured (tenant, target), from its ``[schedule]`` settings."""
+    return {(tenant.id, target.name): Backoff.from_settings(target.schedule)
+            for tenant in config.tenants.values() for target in tenant.targets.values()}
 
 
 @dataclass(frozen=True)
@@ -118,7 +132,10 @@ class RunQueue:
         self.clock = clock
         # With the procrastinate engine (koppel.service.jobs.Deferrer): defers a job for each new request.
         self.deferrer: Callable[[RunRequest], object] | None = None
+        # The schedule's backoff after failed syncs: per (tenant, target) from koppel.toml (target_backoffs,
+        # set by Service.open), else ``backoff``.
         self.backoff = Backoff()
+        self.backoffs: dict[tuple[str, str], Backoff] = {}
         # With the procrastinate engine (JobView): adds each pending request's job status from its queue.
         self.job_view: Callable[[list[RunRequest]], list[RunRequest]] | None = None
 
@@ -161,7 +178,8 @@ class RunQueue:
         failures, last = self.failures(tenant, target)
         if not failures or last is None:
             return None
-        return TargetBackoff(failures, parse_iso(last) + self.backoff.delay(failures))
+        backoff = self.backoffs.get((tenant, target), self.backoff)
+        return TargetBackoff(failures, parse_iso(last) + backoff.delay(failures))
 
     def get(self, request_id: int) -> RunRequest | None:
         with self.store.engine.connect() as conn:

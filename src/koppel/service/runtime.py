@@ -21,10 +21,11 @@ from koppel.service.dashboard import Dashboard
 from koppel.service.notify import Notifier
 from koppel.service.plancache import PlanCache
 from koppel.service.progress import ProgressBoard
-from koppel.service.queue import RunQueue
+from koppel.service.queue import RunQueue, target_backoffs
 from koppel.service.schedule import Schedule
 from koppel.service.scheduler import Scheduler, load_schedules
 from koppel.service.settings import ServiceSettings, load_service_settings
+from koppel.service.timed import RunTimeouts
 from koppel.service.worker import Worker
 from koppel.state.store import StateStore
 
@@ -56,6 +57,7 @@ class Service:
         store = koppel.store
         notifier = Notifier.from_settings(settings, config=config, env=env, store=store, clock=clock)
         queue = RunQueue(store, clock=clock)
+        queue.backoffs = target_backoffs(config)  # each target's [schedule] backoff
         external = settings.engine == "procrastinate"  # `koppel worker` processes run the queue
         if external:
             from koppel.service.jobs import Deferrer
@@ -65,7 +67,8 @@ class Service:
         progress = ProgressBoard()
         worker = Worker(koppel, queue, settings=settings, notifier=notifier, plans=plans, progress=progress)
         scheduler = Scheduler(store, queue, None if external else worker, schedules=schedules, clock=clock,
-                              workers=settings.workers, poll_s=settings.poll_s, plans=plans, recover=not external)
+                              workers=settings.workers, poll_s=settings.poll_s, plans=plans, recover=not external,
+                              run_timeouts=RunTimeouts.from_config(config))
         dashboard = Dashboard(koppel, queue, plans, clock=clock, schedules=schedules, next_run=scheduler.next_run,
                               notifier=notifier, progress=progress)
         accounts = Accounts(store, clock=clock, login=settings.login)

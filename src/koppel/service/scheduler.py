@@ -5,13 +5,16 @@ then :meth:`dispatch`) it
 
 1. queues a sync for every scheduled target whose moment has come (``Schedule.next_due``, computed
    from the start of the target's last run — so a restart after downtime yields one catch-up run,
-   not a pile of missed ones); after failed syncs in a row the moment is pushed out by the queue's
-   :class:`~koppel.service.queue.Backoff` (5 minutes, doubling, at most 6 hours), so a tenant whose
-   LAS hangs or whose target is down does not take a worker every time its schedule comes round —
-   "nu synchroniseren" is not held back;
+   not a pile of missed ones); after failed syncs in a row the moment is pushed out by the target's
+   :class:`~koppel.service.queue.Backoff` (its ``[schedule]`` backoff_initial, backoff_factor and
+   backoff_max: 5 minutes, doubling, at most 6 hours unless set), so a tenant whose LAS hangs or whose
+   target is down does not take a worker every time its schedule comes round — "nu synchroniseren" is
+   not held back;
 2. hands queued requests (scheduled, "nu synchroniseren", approvals) to free workers — at most one
    per (tenant, target) inside this process, and the state store's lock guards against other
-   processes (a busy lock makes the request *skipped*);
+   processes (a busy lock makes the request *skipped*). Each run is cut off at its target's run
+   timeout (:mod:`koppel.service.timed`): a run that hangs frees its worker after that, and until
+   its thread ends a new request of that target fails at once instead of hanging a second worker;
 3. keeps the dashboard quick in the background: counts finished runs for the chart and parses
    newly held plans before anyone opens them.
 
@@ -37,7 +40,8 @@ from koppel.service.plancache import PlanCache
 from koppel.service.queue import RequestKind, RequestStatus, RunQueue, RunRequest, Trigger
 from koppel.service.schedule import Schedule, ScheduleError
 from koppel.service.stats import RunStats, refresh_planner_statistics, since_days
-from koppel.service.worker import Worker, WorkResult
+from koppel.service.timed import RunTimeouts, TimedRunner, still_hangs
+from koppel.service.worker import Worker
 from koppel.state.store import StateStore
 
 __all__ = ["Job", "Scheduler", "load_schedules"]
@@ -82,7 +86,7 @@ def load_schedules(config: Config) -> dict[tuple[str, str], Schedule]:
 class Scheduler:
     def __init__(self, store: StateStore, queue: RunQueue, worker: Worker | None, *,
                  schedules: dict[tuple[str, str], Schedule], clock: Clock, workers: int = 1, poll_s: float = 2.0,
-                 plans: PlanCache | None = None, recover: bool = True):
+                 plans: PlanCache | None = None, recover: bool = True, run_timeouts: RunTimeouts | None = None):
         self.store = store
         # False when `koppel worker` processes run the queue (engine procrastinate): a request running
         # there is not left over from this process.
@@ -93,10 +97,13 @@ class Scheduler:
         self.poll_s = poll_s
         self.jobs = {key: Job(key[0], key[1], schedule) for key, schedule in schedules.items()}
         self.stop = threading.Event()  # set on shutdown: running applies finish their batches and stop
+        # Each run in a thread of its own, cut off at its target's run timeout (None: `koppel worker`s run).
+        self.runner = (TimedRunner(worker, queue, timeouts=run_timeouts, stop=self.stop)
+                       if worker is not None else None)
         self._wake = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="koppel-run")
         self._workers = workers
-        self._running: dict[tuple[str, str], Future[WorkResult]] = {}
+        self._running: dict[tuple[str, str], Future[str]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stats = RunStats(store)
@@ -153,7 +160,7 @@ class Scheduler:
 
     def dispatch(self) -> list[RunRequest]:
         """Start queued requests on free workers, one per (tenant, target); returns what started."""
-        if self.worker is None or self.stop.is_set():
+        if self.runner is None or self.stop.is_set():
             return []
         started = []
         with self._lock:
@@ -161,16 +168,25 @@ class Scheduler:
             for request in self.queue.queued():
                 if len(self._running) >= self._workers:
                     break
-                if request.key in self._running or not self.queue.claim(request.id):
+                if request.key in self._running:
+                    continue
+                hanging = self.runner.hanging(request.key)
+                if hanging is not None:
+                    # its timed-out run still hangs here (holding the target's run lock): fail at once rather
+                    # than tie up a second worker
+                    if self.queue.claim(request.id):
+                        self.queue.finish(request.id, RequestStatus.FAILED, message=still_hangs(hanging))
+                    continue
+                if not self.queue.claim(request.id):
                     continue
                 claimed = self.queue.get(request.id) or request
-                future = self._pool.submit(self.worker.execute, claimed, self.stop)
+                future = self._pool.submit(self.runner.run, claimed)
                 future.add_done_callback(functools.partial(self._done, request=claimed))
                 self._running[request.key] = future
                 started.append(claimed)
         return started
 
-    def _done(self, future: Future[WorkResult], request: RunRequest) -> None:
+    def _done(self, future: Future[str], request: RunRequest) -> None:
         error = future.exception()
         if error is not None:  # not a KoppelError (the worker records those): a bug or the database gone
             log.error("run crashed", request=request.id, error=repr(error), exc_info=error)
@@ -218,6 +234,8 @@ class Scheduler:
     def shutdown(self, *, wait: bool = True) -> None:
         """Stop: running applies finish the batches in flight and end as ``stopped``; queued runs wait."""
         self.stop.set()
+        if self.runner is not None:
+            self.runner.shutdown()
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
