@@ -21,6 +21,7 @@ import pytest
 from koppel.generator import Bestuur, generate, write_layout
 from koppel.service import Service
 from koppel.service.clock import parse_iso
+from koppel.service.i18n import Translator
 from koppel.service.queue import RequestKind, RequestStatus, RunRequest, Trigger
 
 from .conftest import YEAR
@@ -175,7 +176,14 @@ def test_the_hanging_tenant_is_cut_off_at_its_own_timeout_while_the_other_tenant
         again = _sync(service, "hangs")
         service.scheduler.wake()
         _wait_for(lambda: _status(service, again) is RequestStatus.FAILED, timeout=10)
-        assert service.queue.get(again.id).message == f"timed out: the run of request {hangs.id} still hangs in this process"  # type: ignore[union-attr]
+        refused = service.queue.get(again.id)
+        assert refused is not None
+        assert refused.message == f"timed out: the run of request {hangs.id} still hangs in this process"
+        # the dashboard says both in Dutch
+        nl = Translator("nl")
+        assert nl.say(cut.message) == (f"tijd verstreken na {HANG_TIMEOUT_S} s: de synchronisatie eindigde niet (de "
+                                       "bron of het doelsysteem antwoordt niet)")
+        assert nl.say(refused.message) == f"tijd verstreken: de synchronisatie van verzoek {hangs.id} hangt nog in dit proces"
 
         # the LAS hangs up: the thread ends, and the next run of the target is a run again
         las.close()

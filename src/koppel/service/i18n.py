@@ -661,8 +661,8 @@ _DUTCH: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), nl) for 
      "tijd verstreken na {s} s: de synchronisatie eindigde niet (de bron of het doelsysteem antwoordt niet)"),
     (r"^timed out after (?P<s>\S+) s: stopped after the batches in flight$",
      "tijd verstreken na {s} s: gestopt na de batches die onderweg waren"),
-    (r"^timed out: the run of request (?P<id>\d+) still hangs in this worker$",
-     "tijd verstreken: de synchronisatie van verzoek {id} hangt nog in deze worker"),
+    (r"^timed out: the run of request (?P<id>\d+) still hangs in this process$",
+     "tijd verstreken: de synchronisatie van verzoek {id} hangt nog in dit proces"),
     # == end of workers ==
     # the unchanged-input short cut (koppel.pipeline, issue 13)
     (r"^unchanged since run (?P<run>\d+): the export's bytes, the configuration and rules, koppel's version, the "
