@@ -692,6 +692,12 @@ def _tenant(tid: str, traw: Any, problem, *, file: Path | None = None, line: int
         problem("no sources: add a [tenants.<id>.sources.<name>] table", loc + ("sources",))
     if "targets" in traw and not traw["targets"]:
         problem("no targets: add a [tenants.<id>.targets.<name>] table", loc + ("targets",))
+    for name, tgt in targets.items():
+        source = tgt.rules.accounts.username_from
+        if source is not None and (source == name or source not in targets):
+            others = ", ".join(n for n in targets if n != name) or "none"
+            problem(f"username_from names {source!r}, which is not another target of this tenant (others: {others})",
+                    loc + ("targets", name, "rules", "accounts", "username_from"))
     if validation is None:
         return None
     return TenantConfig(

@@ -136,3 +136,15 @@ def test_user_names_taken_from_another_target_never_rename_an_account(tmp_path: 
     assert r.exit_code == 0, "fake's new accounts are a changed input (no short cut), and rename nothing: " + r.output
     assert "unchanged since" not in r.output
     assert usernames(tmp_path / "teams.json") == first
+
+
+def test_username_from_must_name_another_target(tmp_path: Path):
+    setup(tmp_path)
+    text = (tmp_path / "koppel.toml").read_text(encoding="utf-8")
+    (tmp_path / "koppel.toml").write_text(text.replace(
+        "[tenants.baken.targets.teams.rules.accounts]",
+        '[tenants.baken.targets.teams.rules.accounts]\nusername_from = "directory"'), encoding="utf-8")
+    r = run(tmp_path, "plan")
+    assert r.exit_code != 0
+    assert "koppel.toml" in r.output and "username_from" in r.output and "'directory'" in r.output, r.output
+    assert "fake, broken" in r.output
