@@ -1,6 +1,7 @@
 """Making a target's plan, for :class:`~koppel.pipeline.Koppel`: read and validate the LAS, read the state,
 build the desired world (with next year's groups when it is time to provision them), diff, load the details
-of what changes, and plan — each step timed for the debug log, with the garbage collector paused.
+of what changes, and plan — each step timed for the debug log, with the garbage collector paused. An export of
+one folder per school is read and ruled only where its schools' files changed (:mod:`koppel.slices`).
 
 The pure parts live in :mod:`koppel.rules` and :mod:`koppel.plan`; this is the wiring and the order.
 """
@@ -28,7 +29,9 @@ from koppel.errors import SourceError, ValidationFailed
 from koppel.model.roster import Roster, SchoolYear
 from koppel.plan.engine import desired_membership_groups, diff_index, make_plan, settled_groups
 from koppel.plan.model import Plan
+from koppel.plan.state_view import StateView
 from koppel.rules.engine import build_desired
+from koppel.slices import SchoolSlices, Spliced, Units
 from koppel.targets.base import Target
 
 if TYPE_CHECKING:
@@ -59,6 +62,7 @@ class Planner:
     def __init__(self, app: Koppel) -> None:
         self.app = app
         self.inputs = InputsCheck(app)
+        self.slices = SchoolSlices(app)
 
     def plan(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, choice: YearChoice,
              year: str | None, target: Target | None, record: bool, *, by_group: bool = True) -> PlanOutcome:
@@ -70,20 +74,49 @@ class Planner:
         app = self.app
         clock = _Stopwatch()
         school_year = choice.year
-        roster = app.read_validated(tenant, school_year, record=record, why=choice.why)
-        clock.lap("read and validate")
-        view, drift, identities = app.read_state(tenant.id, target_cfg.name, by_group=by_group)
-        clock.lap("read the state")
-        notes: list[str] = []
-        provision = self._next_year(tenant, target_cfg, today, school_year, year, notes)
-        desired = build_desired(
-            roster, target_cfg.rules, target=target_cfg.name, identities=identities,
-            provision=provision, provision_members=target_cfg.policy.lifecycle.provision_members, notes=notes,
-        )
-        clock.lap("rules")
-        schools, counts = {b: s.name for b, s in roster.schools.items()}, roster.counts()
-        del roster, provision  # free a million memberships before the plan allocates its changes
-        clock.lap("free the roster")
+        slices = self.slices
+        units: Units | None = None
+        if self._provisions(target_cfg, today, school_year, year):
+            whole = "next year's groups are provisioned"
+        elif by_group or record:
+            found = slices.units(tenant, choice, _config_json(tenant, target_cfg, None, paths=False))
+            units, whole = (found, "") if isinstance(found, Units) else (None, found)
+            clock.lap("hash the export")
+        else:
+            whole = "--full"
+        spliced: Spliced | None = None
+        view: StateView | None = None
+        if by_group and units is not None:
+            view, drift, identities = app.read_state(tenant.id, target_cfg.name, by_group=True)
+            clock.lap("read the state")
+            spliced = slices.splice(tenant, target_cfg, choice, units, view, drift, identities, record=record,
+                                    lap=clock.lap)
+        else:
+            slices.refused(tenant, target_cfg, whole if by_group else "--full")
+        lines = None
+        if spliced is not None:  # school by school: only the changed schools were read and ruled
+            desired, schools, counts = spliced.desired, spliced.schools, spliced.counts
+        else:
+            roster = app.read_validated(tenant, school_year, record=record, why=choice.why)
+            clock.lap("read and validate")
+            if view is None:
+                view, drift, identities = app.read_state(tenant.id, target_cfg.name, by_group=by_group)
+                clock.lap("read the state")
+            notes: list[str] = []
+            provision = self._next_year(tenant, target_cfg, today, school_year, year, notes)
+            desired = build_desired(
+                roster, target_cfg.rules, target=target_cfg.name, identities=identities,
+                provision=provision, provision_members=target_cfg.policy.lifecycle.provision_members, notes=notes,
+            )
+            clock.lap("rules")
+            schools, counts = {b: s.name for b, s in roster.schools.items()}, roster.counts()
+            if record:  # what the rules made of each school, for the next plans (koppel.slices)
+                lines = desired_membership_groups(desired) if units is not None else None
+                slices.remember(tenant, target_cfg, units, roster, desired, identities, lines)
+                clock.lap("remember the slices")
+            del roster, provision  # free a million memberships before the plan allocates its changes
+            clock.lap("free the roster")
+        assert view is not None
         supported = target.capabilities.actions if target is not None else self.supported(tenant, target_cfg)
         policy = target_cfg.policy.plan_policy(supported)
         view = replace(view, drift=drift)
@@ -94,8 +127,10 @@ class Planner:
                 view = replace(view, membership_digests=None, memberships=app.store.load_view(
                     tenant.id, target_cfg.name).memberships)
             else:
-                groups = desired_membership_groups(desired)
+                groups = lines if lines is not None else desired_membership_groups(desired)
                 settled = settled_groups(groups, digests)
+                if spliced is not None:  # the unchanged schools' groups: their slices equal the state's digests
+                    settled |= spliced.settled
                 view = replace(view, settled_groups=settled, memberships=app.store.group_members(
                     tenant.id, target_cfg.name, (g for g in digests if g not in settled)))
                 clock.lap("membership digests")
@@ -119,9 +154,7 @@ class Planner:
                    year: str | None, notes: list[str]) -> Roster | None:
         """Next year's roster, to provision its groups ahead of the switch — when the policy says so and it is
         time; None otherwise, or when it cannot be read (a note says why)."""
-        lifecycle = target_cfg.policy.lifecycle
-        if not (lifecycle.provision_next_year and year is None
-                and _provisioning(today, school_year, lifecycle.provision_from)):
+        if not self._provisions(target_cfg, today, school_year, year):
             return None
         try:
             return self.app.read_validated(tenant, school_year.next(), record=False,
@@ -132,6 +165,13 @@ class Planner:
             notes.append(f"next year's data ({school_year.next()}) could not be read, so nothing was "
                          f"provisioned: {exc}")
             return None
+
+    @staticmethod
+    def _provisions(target_cfg: TargetConfig, today: dt.date, school_year: SchoolYear, year: str | None) -> bool:
+        """Whether next year's groups are to be provisioned now (the policy says so, it is time, no year asked)."""
+        lifecycle = target_cfg.policy.lifecycle
+        return bool(lifecycle.provision_next_year and year is None
+                    and _provisioning(today, school_year, lifecycle.provision_from))
 
     def supported(self, tenant: TenantConfig, target_cfg: TargetConfig) -> frozenset[Any]:
         """What the target can do — from its kind when it says so, so planning needs no credentials."""
@@ -284,15 +324,23 @@ def _hash_files(digest: Any, name: str, path: Path) -> bool:
     return True
 
 
-def _config_json(tenant: TenantConfig, target_cfg: TargetConfig, year: str | None) -> str:
-    """The tenant's resolved configuration as it bears on this target's plan (secrets appear masked)."""
+def _config_json(tenant: TenantConfig, target_cfg: TargetConfig, year: str | None, *, paths: bool = True) -> str:
+    """The tenant's resolved configuration as it bears on this target's plan (secrets appear masked). Without
+    ``paths``, where the export lies is left out (the slices of :mod:`koppel.slices` hash its bytes instead)."""
     def dump(model: Any) -> Any:
         return model.model_dump(mode="json") if hasattr(model, "model_dump") else str(model)
 
+    def source(settings: Any) -> Any:
+        dumped = dump(settings)
+        if not paths and isinstance(dumped, dict):
+            dumped.pop("path", None)
+        return dumped
+
     config = {
-        "tenant": [tenant.id, tenant.name, tenant.school_year, tenant.year_start, str(tenant.base_dir or "")],
+        "tenant": [tenant.id, tenant.name, tenant.school_year, tenant.year_start,
+                   str(tenant.base_dir or "") if paths else ""],
         "validation": dump(tenant.validation),
-        "sources": {name: [src.kind, dump(src.settings)] for name, src in tenant.sources.items()},
+        "sources": {name: [src.kind, source(src.settings)] for name, src in tenant.sources.items()},
         "target": [target_cfg.name, target_cfg.kind, target_cfg.enabled, dump(target_cfg.settings),
                    dump(target_cfg.rules), dump(target_cfg.policy)],
         "year": year,

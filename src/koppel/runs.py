@@ -12,7 +12,7 @@ notice can show it. The caller passes a :class:`RunOrigin` for that; a failure t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -170,9 +170,15 @@ class RunRecorder:
 
     def source_read(self, tenant: str, year: SchoolYear, roster: Roster, report: ValidationReport) -> None:
         """The data-quality report of a complete read: which sources delivered what, and every finding."""
+        self.source_read_of(tenant, year, roster.counts(), roster.sources, report)
+
+    def source_read_of(self, tenant: str, year: SchoolYear, counts: Mapping[str, int], sources: Iterable[SourceInfo],
+                       report: ValidationReport) -> None:
+        """:meth:`source_read` of a read given by its counts and sources: a plan school by school read the schools
+        whose files changed and took the others' counts and findings from the slices of the same bytes."""
         self.store.record_source_read(
             tenant, status=SourceReadStatus.INVALID if report.exceeds_limit else SourceReadStatus.OK,
-            school_year=str(year), counts=roster.counts(), sources=[_source_json(s) for s in roster.sources],
+            school_year=str(year), counts=dict(counts), sources=[_source_json(s) for s in sources],
             diagnostics=[d.to_json() for d in report.diagnostics],
         )
 

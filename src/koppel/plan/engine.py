@@ -126,6 +126,7 @@ def diff_index(desired: Desired, state: StateView, policy: PlanPolicy,
     notes: list[str] = []
     if policy.supported is not None and not all((k, Action.CREATE) in policy.supported for k in ObjectKind):
         creates = [c for c in creates if _supported(c, policy, notes)]
+        notes = sorted(set(notes))  # in a fixed order, whatever order the desired objects came in
     state_groups, absent, foreign, lean_absent = _absent(desired, state)
     have = state.attrs_json
     needed = [k for k in [obj.key for obj, _ in pending] + [rec.key for rec in absent] + list(state.drift)
@@ -150,7 +151,9 @@ def make_plan(desired: Desired, state: StateView, policy: PlanPolicy, *, tenant:
     if stale:
         others += _stale_suspensions(stale, state, policy, today, quiet=not creates and not others, notes=notes)
     if policy.supported is not None:
-        others = [c for c in others if _supported(c, policy, notes)]
+        unsupported: list[str] = []
+        others = [c for c in others if _supported(c, policy, unsupported)]
+        notes.extend(sorted(set(unsupported)))
     # 4. Annotate and order.
     changes = creates + others
     if any(c.kind is ObjectKind.MEMBERSHIP and c.action is Action.DELETE for c in others):
@@ -314,11 +317,18 @@ def _upserts(diff: IndexDiff, state: StateView, policy: PlanPolicy,
     creates = list(diff.creates)
     others: list[Change] = []
     pending = diff.pending + [(obj, state.record(obj.key)) for obj in diff.lean_pending]
+    # In key order: the notes decided here ("kept: …") do not depend on the order the desired objects came in
+    # (a plan of some schools' recomputed objects and the others' remembered ones equals the full plan).
+    pending.sort(key=_pending_key)
     for obj, rec in pending:
         change = _upsert_change(obj, rec, state, policy, diff.depth, notes)
         if change is not None:
             (creates if change.action is Action.CREATE else others).append(change)
     return creates, others
+
+
+def _pending_key(item: tuple[DesiredObject, StateRecord | None]) -> str:
+    return item[0].key
 
 
 def _upsert_change(obj: DesiredObject, rec: StateRecord | None, state: StateView, policy: PlanPolicy,

@@ -30,8 +30,8 @@ from sqlalchemy import (
 from koppel.state.metadata import BigId as _BigId
 from koppel.state.metadata import metadata
 
-__all__ = ["drift", "journal", "locks", "membership_cache", "membership_groups", "metadata", "objects", "plan_inputs",
-           "plans", "runs", "source_reads", "targets_state", "unrecorded"]
+__all__ = ["desired_slices", "drift", "journal", "locks", "membership_cache", "membership_groups", "metadata", "objects",
+           "plan_inputs", "plans", "runs", "source_reads", "targets_state", "unrecorded"]
 
 targets_state = Table(
     "targets_state",
@@ -236,4 +236,20 @@ membership_groups = Table(
     Column("group_key", String(512), primary_key=True),
     Column("digest", String(40), nullable=False),
     Column("members", LargeBinary, nullable=False),
+)
+
+# What the rules made of each school's files (migration 0008, ``koppel.slices``): per target, one row per slice — a
+# school folder of the export, or schools that share persons — with the digest of those folders' bytes and of the
+# rest of the inputs the rules read (``context``), and the slice's desired groups and persons, its groups'
+# membership digests, findings and counts (zlib of JSON). A plan whose schools' files did not change takes their
+# desired objects from here instead of reading and ruling them again.
+desired_slices = Table(
+    "desired_slices",
+    metadata,
+    Column("state_id", Integer, ForeignKey("targets_state.id", ondelete="CASCADE"), primary_key=True),
+    Column("slice", String(64), primary_key=True),  # the slice's first BRIN6
+    Column("context", String(64), nullable=False),
+    Column("units", Text, nullable=False),  # JSON {BRIN6: digest of the school folder's files}
+    Column("payload", LargeBinary, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
 )

@@ -20,8 +20,8 @@ an unsupported URL is a ``ConfigError``.
 ``drift`` (:mod:`~koppel.state.objects`), ``recorder`` (:mod:`~koppel.state.recording`), ``runs_repo`` and
 ``source_reads`` (:mod:`~koppel.state.runs`), ``plans_repo`` (:mod:`~koppel.state.plans`), ``locks``
 (:mod:`~koppel.state.locks`), ``people`` (:mod:`~koppel.state.history`), ``inputs`` (:mod:`~koppel.state.inputs`:
-the state's version and the inputs of the last run that found nothing to change) — and forwards its methods to
-them.
+the state's version and the inputs of the last run that found nothing to change), ``slices``
+(:mod:`~koppel.state.slices`: what the rules made of each school's files) — and forwards its methods to them.
 """
 
 from __future__ import annotations
@@ -59,12 +59,13 @@ from koppel.state.plans import PlanRepository
 from koppel.state.recording import Recorder
 from koppel.state.records import IdentityRow, JournalEntry, LockInfo, PlanRecord, RunInfo, journal_entry
 from koppel.state.runs import RunRepository, SourceReadRepository
+from koppel.state.slices import SlicesRepository
 
 __all__ = ["DEFAULT_LEASE_S", "SCHEMA_REVISION", "Clock", "IdentityRow", "JournalEntry", "LockInfo", "PlanRecord",
            "RunInfo", "StateStore", "describe_url", "journal_entry", "normalise_url", "state_unavailable", "utcnow"]
 
 # The newest Alembic revision in migrations/versions (a test keeps the two in step).
-SCHEMA_REVISION = "0007"
+SCHEMA_REVISION = "0008"
 
 
 def _engine(url: str, shown: str) -> Engine:
@@ -102,6 +103,7 @@ class StateStore:
         self.locks = LockRepository(self.db)
         self.people = HistoryRepository(self.db)
         self.inputs = InputsRepository(self.db)
+        self.slices = SlicesRepository(self.db)
 
     # -- opening and migrations ------------------------------------------------------------
 

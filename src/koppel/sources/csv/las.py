@@ -22,7 +22,7 @@ and builds each person and membership once, in final form.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple, TypeVar
@@ -323,8 +323,9 @@ class LasReader:
     """Reads one LAS-layout export into a :class:`CsvRosterBuilder`."""
 
     def __init__(self, builder: CsvRosterBuilder, settings: CsvSourceSettings, export: ExportFiles,
-                 open_table: TableOpener) -> None:
+                 open_table: TableOpener, *, unread: Collection[str] = ()) -> None:
         self.builder = builder
+        self.unread = frozenset(unread)  # school folders of the export left unread (a read in part)
         self.klassen = _Klassen(builder)
         self.settings = settings
         self.export = export
@@ -548,7 +549,7 @@ class LasReader:
             if unit.brin6 is not None and unit.brin6 not in self.listed:
                 message = f"school folder {unit.brin6} is not listed in {listing}; read anyway (a leftover?)"
                 self.builder.warning("unlisted-school", message, unit.brin6, None)
-        with_pupils = {brin6 for brin6, _ in self._pupil_lines}
+        with_pupils = {brin6 for brin6, _ in self._pupil_lines} | self.unread
         self.builder.check_listed_schools(self.listed, with_pupils, listing, "the export has no leerlingen for it")
 
     # -- small helpers ------------------------------------------------------------------------

@@ -8,12 +8,17 @@ left out.
 Garbage collection is paused while reading (:func:`~koppel.sources.builder.gc_paused`): a large
 bestuur is a million small, acyclic objects, and the cyclic collector would otherwise rescan the
 growing heap over and over for nothing (it roughly halves the read time).
+
+A bestuur export laid out as one folder per school (:meth:`CsvSource.school_folders`) can be read in part:
+``read(only=...)`` reads the named school folders (and the scholen file) and nothing else — what a plan school
+by school (:mod:`koppel.slices`) reads when only some schools' files changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from koppel.connectors import ConnectorContext
@@ -29,7 +34,17 @@ from koppel.sources.csv.settings import CsvLayout, CsvSourceSettings
 from koppel.sources.csv.specs import TableSpec
 from koppel.sources.csv.text import TextOptions, read_table
 
-__all__ = ["CsvSource"]
+__all__ = ["CsvSource", "SchoolFolders"]
+
+
+@dataclass(frozen=True)
+class SchoolFolders:
+    """A bestuur export of one folder per school: its root, each school's folder by BRIN6, and the scholen file
+    as messages name it (None: there is none)."""
+
+    root: Path
+    folders: Mapping[str, Path]
+    schools_file: str | None
 
 
 class _ReadAgain(Exception):
@@ -65,19 +80,43 @@ class CsvSource:
     def path(self) -> Path:
         return self.ctx.path(self.settings.path.replace("{school_year}", str(self.path_year)))
 
-    def read(self) -> Roster:
+    def school_folders(self) -> SchoolFolders | None:
+        """The export's school folders when it is laid out as one folder per school in a LAS layout — the parts
+        :meth:`read` can read apart; None for any other export. Looks at the folder only (no file is read)."""
+        if self.settings.layout is CsvLayout.KOPPEL or not self.path.is_dir():
+            return None
         export = locate(self.settings, self.path)
+        if not export.units or any(unit.brin6 is None for unit in export.units):
+            return None
+        return SchoolFolders(export.root, {unit.brin6: export.root / unit.brin6 for unit in export.units
+                                           if unit.brin6 is not None},
+                             export.display(export.schools_file) if export.schools_file is not None else None)
+
+    def read(self, *, only: Collection[str] | None = None) -> Roster:
+        """The whole export; with ``only`` (BRIN6s of an export of school folders), only those schools' folders
+        and the scholen file — the other folders are found as a full read finds them, and not read (a school the
+        scholen file lists counts as present when its folder is left unread)."""
+        export = locate(self.settings, self.path)
+        unread: frozenset[str] = frozenset()
+        if only is not None:
+            if self.settings.layout is CsvLayout.KOPPEL or any(unit.brin6 is None for unit in export.units):
+                raise ValueError("only an export of one folder per school can be read in part")
+            unread = frozenset(unit.brin6 for unit in export.units if unit.brin6 is not None and unit.brin6 not in only)
+            export = replace(export, units=tuple(unit for unit in export.units if unit.brin6 in only))
         with gc_paused():
             try:
-                return self._read(export, self.settings.fixed_school_year)
+                return self._read(export, self.settings.fixed_school_year, unread)
             except _ReadAgain as again:
-                return self._read(export, again.year)
+                return self._read(export, again.year, unread)
 
-    def _read(self, export: ExportFiles, fixed: SchoolYear | None) -> Roster:
+    def _read(self, export: ExportFiles, fixed: SchoolYear | None, unread: frozenset[str]) -> Roster:
         years = YearSelector(fixed=fixed, requested=self.ctx.school_year, today=self._today())
         builder = CsvRosterBuilder(self.name, years, self.settings.effective_key_scope)
-        reader_class = NativeReader if self.settings.layout is CsvLayout.KOPPEL else LasReader
-        reader_class(builder, self.settings, export, self._opener(builder, export)).read()
+        opener = self._opener(builder, export)
+        if self.settings.layout is CsvLayout.KOPPEL:
+            NativeReader(builder, self.settings, export, opener).read()
+        else:
+            LasReader(builder, self.settings, export, opener, unread=unread).read()
         year = years.decide()
         if years.used is not None and year != years.used:
             raise _ReadAgain(year)
