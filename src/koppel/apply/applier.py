@@ -255,12 +255,23 @@ def _phases(changes: Sequence[Change]) -> Iterable[list[Change]]:
         yield list(group)
 
 
-def _queues(changes: Sequence[Change]) -> deque[deque[Change]]:
-    """One queue per (kind, action), in a fixed order: a request carries one kind and one action."""
+def _queues(changes: Sequence[Change], *, memberships_by_group: bool = False) -> deque[deque[Change]]:
+    """One queue per (kind, action), in a fixed order: a request carries one kind and one action. For a target
+    that writes a group's members in one request, memberships go in group order (the changes of one phase do not
+    depend on each other, so their order is free)."""
     by_kind: dict[tuple[ObjectKind, Action], deque[Change]] = defaultdict(deque)
     for c in changes:
         by_kind[(c.kind, c.action)].append(c)
+    if memberships_by_group:
+        for (kind, action), queue in by_kind.items():
+            if kind is ObjectKind.MEMBERSHIP:
+                by_kind[(kind, action)] = deque(sorted(queue, key=_group_of))
     return deque(by_kind[key] for key in sorted(by_kind, key=lambda k: (k[0].value, k[1].value)))
+
+
+def _group_of(change: Change) -> tuple[str, str]:
+    attrs = change.after or change.before or {}
+    return str(attrs.get("group", "")), change.key
 
 
 def _dependencies(change: Change) -> tuple[str, ...]:
@@ -323,7 +334,7 @@ class _PhaseRunner:
         return self.halted or self.applier.stop.is_set()
 
     def run(self, changes: list[Change]) -> Iterable[int]:
-        self.queues = _queues(changes)
+        self.queues = _queues(changes, memberships_by_group=self.applier.target.capabilities.memberships_by_group)
         while self.queues or self.ready or self.running or self.delayed:
             self._promote_due()
             skipped = self._fill()

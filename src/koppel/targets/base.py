@@ -54,6 +54,7 @@ class Capabilities:
     budget at the ceiling.
     ``actions``: (kind, action) pairs the target supports; others are refused at plan time.
     ``can_read``: whether ``read()`` exists for reconciliation.
+    ``memberships_by_group``: see below.
     """
 
     max_batch: int = 50
@@ -63,6 +64,10 @@ class Capabilities:
         default_factory=lambda: frozenset((k, a) for k in ObjectKind for a in Action)
     )
     can_read: bool = False
+    memberships_by_group: bool = False
+    """The target writes the members of one group in one request (an LDAP modify of ``member``, a SCIM PATCH of
+    ``members``): the applier then sends a phase's membership changes in group order, so that a batch carries many
+    members of few groups rather than one member of many (a plan lists memberships by person)."""
 
     def supports(self, kind: ObjectKind, action: Action) -> bool:
         return (kind, action) in self.actions

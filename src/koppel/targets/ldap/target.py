@@ -72,7 +72,7 @@ class LdapTarget:
         self.settings = settings
         self.config = MappingConfig.from_settings(settings)
         self.capabilities = Capabilities(max_batch=settings.batch_size, max_operations_in_flight=settings.batch_size,
-                                         adaptive=False, actions=ACTIONS, can_read=True)
+                                         adaptive=False, actions=ACTIONS, can_read=True, memberships_by_group=True)
         self.client = client
         self.report = report
         self._index: DirectoryIndex | None = None

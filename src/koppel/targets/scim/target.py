@@ -75,7 +75,8 @@ class ScimTarget:
         self.settings = settings
         self.capabilities = Capabilities(max_batch=settings.batch_size,
                                          max_operations_in_flight=settings.max_operations_in_flight,
-                                         adaptive=settings.adaptive, actions=ACTIONS, can_read=True)
+                                         adaptive=settings.adaptive, actions=ACTIONS, can_read=True,
+                                         memberships_by_group=True)
         self.session = Session(client, settings)
         self.users = Users(self.session)
         self.groups = Groups(self.session)
