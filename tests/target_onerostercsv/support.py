@@ -28,8 +28,8 @@ def make_target(folder: Path, name: str = "oneroster", **settings: Any) -> OneRo
 
 
 def zips(folder: Path) -> list[Path]:
-    """The published zips, oldest first (by modification time, then name)."""
-    return sorted(folder.glob("*.zip"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+    """The published zips, oldest first: by name, the sequence number in it compared as a number."""
+    return sorted(folder.glob("*.zip"), key=lambda p: (len(p.name), p.name))
 
 
 def published(target: OneRosterCsvTarget) -> dict[str, dict[str, Any]]:
