@@ -254,4 +254,4 @@ def test_the_same_story_in_numbered_delta_files(tmp_path):
     assert_moodle_holds(moodle, school.app())
     gone = {k for k, u in moodle.live_users().items() if u.username in leavers}
     assert len(gone) == 2 and not [m for m in enrolled(moodle) if m[0] in gone]
-    assert os.listdir(folder / ".koppel") == ["moodle.json"], "numbered files carry nothing"
+    assert os.listdir(folder / ".koppel") == ["moodle.db"], "numbered files carry nothing"

@@ -203,7 +203,7 @@ def test_read_is_the_mirror_and_check_says_what_was_published(tmp_path):
     assert checks["last publication"].data["persons"] == {"active": 2, "suspended": 1}
     target.path_for(1).unlink()
     assert {c.name: c for c in fresh.check()}["last publication"].status is CheckStatus.WARNING
-    (tmp_path / "out" / ".koppel" / "moodle.json").write_text("{broken", encoding="utf-8")
+    (tmp_path / "out" / ".koppel" / "moodle.db").write_text("{broken", encoding="utf-8")
     damaged = {c.name: c for c in fresh.check()}["last publication"]
     assert damaged.status is CheckStatus.FAILED and "damaged" in damaged.message
 

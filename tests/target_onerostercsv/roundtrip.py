@@ -17,7 +17,7 @@ from koppel.pipeline import Koppel
 from koppel.sources.oneroster import OneRosterSource
 from koppel.sources.oneroster.settings import OneRosterSettings
 
-SPECS = Path("/work/shared/specs/oneroster")
+SPECS = Path(__file__).resolve().parents[1] / "data" / "specs" / "oneroster"  # the sample sets, copied from shared/specs
 
 
 def write_config(root: Path, *, year: str, source: Mapping[str, Any], target: Mapping[str, Any],

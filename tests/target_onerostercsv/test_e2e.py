@@ -67,7 +67,7 @@ class School:
         return result
 
     def mirror(self) -> PublishedRoster:
-        return PublishedRoster.load(self.out / ".koppel" / "oneroster.json")
+        return PublishedRoster.load(self.out / ".koppel" / "oneroster.db")
 
 
 @pytest.fixture

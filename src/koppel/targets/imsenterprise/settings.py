@@ -84,7 +84,7 @@ class ImsEnterpriseSettings(BaseModel):
     mirror_path: str | None = Field(
         None,
         description=(
-            "Where koppel keeps what it last published (JSON). Default: <folder>/.koppel/<target name>.json. "
+            "Where koppel keeps what it last published (SQLite). Default: <folder>/.koppel/<target name>.db. "
             "Never delete it while the state holds objects: the next snapshot would be empty."
         ),
     )

@@ -102,7 +102,7 @@ class ImsEnterpriseTarget:
         self.name = name
         self.settings = settings
         self.folder = folder
-        self.mirror_path = mirror_path or folder / ".koppel" / f"{name}.json"
+        self.mirror_path = mirror_path or folder / ".koppel" / f"{name}.db"
         self.carry_path = self.mirror_path.with_name(self.mirror_path.stem + ".carry.json")
         self.capabilities = Capabilities(max_batch=MAX_BATCH, max_operations_in_flight=IN_FLIGHT, adaptive=False,
                                          actions=SUPPORTED, can_read=True)

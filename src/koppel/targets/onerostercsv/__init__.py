@@ -28,7 +28,7 @@ def factory(name: str, settings: OneRosterCsvSettings | Mapping[str, Any], ctx: 
     if not isinstance(settings, OneRosterCsvSettings):
         settings = OneRosterCsvSettings.model_validate(dict(settings))
     folder = ctx.path(settings.folder)
-    mirror = ctx.path(settings.mirror) if settings.mirror else folder / ".koppel" / f"{name}.json"
+    mirror = ctx.path(settings.mirror) if settings.mirror else folder / ".koppel" / f"{name}.db"
     extra = {"clock": clock} if clock is not None else {}
     return OneRosterCsvTarget(name, settings, folder=folder, mirror=mirror, **extra)
 

@@ -81,7 +81,7 @@ class OneRosterCsvSettings(BaseModel):
     mirror: str | None = Field(
         None,
         description="Where koppel keeps what it last published (JSON, mode 0600). Default: "
-        "<folder>/.koppel/<target name>.json. Keep it with the folder: a delta is computed against it.",
+        "<folder>/.koppel/<target name>.db. Keep it with the folder: a delta is computed against it.",
     )
     voorvoegsel: Voorvoegsel = Field(
         Voorvoegsel.FAMILY_NAME,

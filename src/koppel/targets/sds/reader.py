@@ -1,7 +1,7 @@
 """``read()`` for the SDS target: what koppel last published, from its mirror (reconciliation).
 
 SDS offers no read-back of an inbound flow's data that koppel could use, and the CSV files may be taken away
-once uploaded; the mirror (``<folder>/.koppel/<target>.json``, written after every publication) is what the
+once uploaded; the mirror (``<folder>/.koppel/<target>.db``, written after every publication) is what the
 published set was made from. Every object in it is returned, suspended and archived ones too, in koppel's
 target-neutral attributes.
 """

@@ -110,7 +110,7 @@ class SdsSettings(BaseModel):
 
     folder: str = Field(
         description="Folder the CSV sets are written to (one sub-folder per school year) and where koppel keeps what "
-                    "it last published (.koppel/<target>.json). Relative to the tenant's configuration file.")
+                    "it last published (.koppel/<target>.db). Relative to the tenant's configuration file.")
     flow_folder: str = Field(
         "{school_year}", min_length=1, max_length=100,
         description="Name of a school year's folder (locally and on the SFTP server): one SDS inbound flow per "

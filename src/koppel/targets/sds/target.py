@@ -73,7 +73,7 @@ class SdsTarget:
         self.capabilities = Capabilities(max_batch=BATCH, max_operations_in_flight=2 * BATCH, adaptive=False,
                                          actions=ACTIONS, can_read=True)
         self.config = mapping_config(settings)
-        self.mirror_path = folder / ".koppel" / f"{name}.json"
+        self.mirror_path = folder / ".koppel" / f"{name}.db"
         self._today = today
         self._roster: PublishedRoster | None = None
         self._lock = threading.Lock()
