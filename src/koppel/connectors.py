@@ -41,6 +41,11 @@ SOURCE_KINDS: dict[str, str] = {
 TARGET_KINDS: dict[str, str] = {
     "fake": "koppel.testing.fake:KIND",
     "itslearning": "koppel.targets.itslearning:KIND",
+    "ims-enterprise": "koppel.targets.imsenterprise:KIND",
+    "oneroster-csv": "koppel.targets.onerostercsv:KIND",
+    "sds": "koppel.targets.sds:KIND",
+    "scim": "koppel.targets.scim:KIND",
+    "ldap": "koppel.targets.ldap:KIND",
 }
 
 
