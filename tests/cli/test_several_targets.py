@@ -148,3 +148,15 @@ def test_username_from_must_name_another_target(tmp_path: Path):
     assert r.exit_code != 0
     assert "koppel.toml" in r.output and "username_from" in r.output and "'directory'" in r.output, r.output
     assert "fake, broken" in r.output
+
+
+def test_connectors_list_every_target_and_describe_each(tmp_path: Path):
+    r = run(tmp_path, "connectors", "list")
+    assert r.exit_code == 0, r.output
+    targets = [line for line in r.output.splitlines() if line.startswith("target ")]
+    kinds = [line.split()[1] for line in targets]
+    assert set(kinds) >= {"itslearning", "ims-enterprise", "oneroster-csv", "sds", "scim", "ldap"}
+    assert len({line.index(line.split()[2]) for line in targets}) == 1, "the summaries start in one column"
+    for kind in kinds:
+        r = run(tmp_path, "connectors", "describe", kind)
+        assert r.exit_code == 0 and "[tenants.<id>.targets.<name>]" in r.output, (kind, r.output)

@@ -693,10 +693,11 @@ def connectors_list(fmt: FormatOpt = Format.TEXT) -> None:
     t = current_language()
     roles = {"source": t._("source"), "target": t._("target")}
     width = max(len(role) for role in roles.values())
+    kinds = max(len(r["kind"]) for r in rows)
     for r in rows:
         # A connector's summary is its own English text; the catalogue holds it by that text
         # (tests/cli/test_setup_commands_language.py checks that every summary has a translation).
-        out.print(f"{roles[r['role']]:<{width}} {r['kind']:<12} {t._(r['summary'])}", markup=False)
+        out.print(f"{roles[r['role']]:<{width}} {r['kind']:<{kinds}}  {t._(r['summary'])}", markup=False)
 
 
 @connectors_app.command("describe")
