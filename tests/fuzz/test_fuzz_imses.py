@@ -20,10 +20,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from koppel.errors import KoppelError, TransientTargetError
+from koppel.http import retry_after_seconds
 from koppel.model.change import ItemOutcome
 from koppel.retry import RetryPolicy
 from koppel.targets.itslearning import mapping
-from koppel.targets.itslearning.client import ImsClient, retry_after_seconds
+from koppel.targets.itslearning.client import ImsClient
 from koppel.targets.itslearning.requests import build_request
 from koppel.targets.itslearning.responses import (
     item_statuses,

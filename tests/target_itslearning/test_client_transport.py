@@ -25,8 +25,9 @@ from koppel.errors import (
     TargetProtocolError,
     TransientTargetError,
 )
+from koppel.http import retry_after_seconds
 from koppel.retry import RetryPolicy
-from koppel.targets.itslearning.client import ImsClient, retry_after_seconds
+from koppel.targets.itslearning.client import ImsClient
 from koppel.targets.itslearning.requests import read_all_persons, read_person
 from koppel.targets.itslearning.values import CodeMajor, PageRequest, Service, SoapRequest, SoapResponse
 

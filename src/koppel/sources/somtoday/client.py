@@ -22,7 +22,6 @@ run of many pages normally never meets the 401 at all.
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ import httpx
 import structlog
 
 from koppel.errors import SourceAuthError, SourceDataError, SourceError, SourceUnavailable
+from koppel.http import certificate_failed
 from koppel.sources.somtoday.protocol import (
     Endpoint,
     HttpRequest,
@@ -257,7 +257,7 @@ class ConnectClient:
                 "attempt(s))",
                 source=source,
             )
-        if _certificate_failed(exc):
+        if certificate_failed(exc):
             return SourceError(
                 f"the TLS certificate of {request.url} could not be verified ({exc}); koppel does not send "
                 "credentials to an unverified server",
@@ -328,13 +328,3 @@ def _detail(response: httpx.Response) -> str:
     detail = error_detail(response.content)
     return f": {detail}" if detail else ""
 
-
-def _certificate_failed(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ssl.SSLCertVerificationError):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False

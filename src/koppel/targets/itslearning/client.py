@@ -30,12 +30,9 @@ on unless the settings turn it off for a local test server.
 
 from __future__ import annotations
 
-import email.utils
 import random
-import ssl
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Self
 
 import httpx
@@ -48,6 +45,7 @@ from koppel.errors import (
     TargetProtocolError,
     TransientTargetError,
 )
+from koppel.http import certificate_failed, retry_after_seconds
 from koppel.retry import RetryPolicy, call_with_retries
 from koppel.targets.itslearning.responses import parse_response, soap_fault_error
 from koppel.targets.itslearning.values import Service, SoapRequest, SoapResponse
@@ -121,7 +119,7 @@ class ImsClient:
                 f"{request.operation.value} to {url}: itslearning's answer cannot be decoded ({exc})"
             ) from None
         except httpx.TransportError as exc:
-            if _certificate_failed(exc):
+            if certificate_failed(exc):
                 raise TargetConfigError(
                     f"the TLS certificate of {url} could not be verified ({exc}); "
                     "koppel does not talk to an unverified itslearning"
@@ -188,33 +186,6 @@ def _interpret(request: SoapRequest, url: str, response: httpx.Response) -> Soap
     raise TargetProtocolError(f"{what} answered HTTP {status} {response.reason_phrase}".rstrip())
 
 
-MAX_RETRY_AFTER_S = 3600.0
-"""The longest ``Retry-After`` believed: a larger one (or a date further ahead) waits this long."""
 
 
-def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """An HTTP ``Retry-After`` (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) in seconds, or None.
 
-    At most :data:`MAX_RETRY_AFTER_S`; anything that is neither form (``²``, ``1e9``, ``-1``) is None.
-    """
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER_S)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return min(MAX_RETRY_AFTER_S, max(0.0, (when - (now or datetime.now(UTC))).total_seconds()))
-
-
-def _certificate_failed(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False

@@ -20,13 +20,10 @@ token is sent as ``Authorization: Bearer …`` and never logged.
 
 from __future__ import annotations
 
-import email.utils
 import random
-import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Self
 
 import httpx
@@ -40,6 +37,7 @@ from koppel.errors import (
     TargetProtocolError,
     TransientTargetError,
 )
+from koppel.http import MAX_RETRY_AFTER_S, certificate_failed, retry_after_seconds
 from koppel.retry import RetryPolicy, call_with_retries
 
 __all__ = ["MAX_RETRY_AFTER_S", "ScimAnswer", "ScimClient", "retry_after_seconds"]
@@ -50,7 +48,6 @@ SCIM_JSON = "application/scim+json"
 _USER_AGENT = "koppel-scim/1 (SCIM 2.0)"
 _PER_OBJECT = frozenset({200, 201, 204, 400, 404, 409, 412})
 _BUSY = frozenset({429, 503})
-MAX_RETRY_AFTER_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +121,7 @@ class ScimClient:
             raise TransientTargetError(f"{what} timed out after {self.timeout_s:g}s", overload=True,
                                        unanswered=True) from exc
         except httpx.TransportError as exc:
-            if _certificate_failed(exc):
+            if certificate_failed(exc):
                 raise TargetConfigError(
                     f"the TLS certificate of {self.base_url} could not be verified ({exc}); koppel does not send a "
                     "token to an unverified server") from exc
@@ -179,27 +176,4 @@ def _interpret(what: str, response: httpx.Response) -> ScimAnswer:
     return ScimAnswer(status, body, response.headers.get("etag"), dict(response.headers))
 
 
-def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """An HTTP ``Retry-After`` (RFC 9110 §10.2.3: delay-seconds or an HTTP-date) in seconds, or None; at most
-    :data:`MAX_RETRY_AFTER_S`."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return min(float(value), MAX_RETRY_AFTER_S)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return min(MAX_RETRY_AFTER_S, max(0.0, (when - (now or datetime.now(UTC))).total_seconds()))
 
-
-def _certificate_failed(exc: BaseException) -> bool:
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
