@@ -1,13 +1,15 @@
-"""What koppel's HTTP clients share (itslearning IMS ES, SCIM, Somtoday Connect): reading a ``Retry-After``
-header, and telling a refused certificate from other connection failures."""
+"""What koppel's network clients share (itslearning IMS ES, SCIM, Somtoday Connect, UWLR, LDAP): reading a
+``Retry-After`` header, telling a refused certificate from other connection failures, and whether a host is this
+machine."""
 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import ssl
 from datetime import UTC, datetime
 
-__all__ = ["MAX_RETRY_AFTER_S", "certificate_failed", "retry_after_seconds"]
+__all__ = ["MAX_RETRY_AFTER_S", "certificate_failed", "is_loopback", "retry_after_seconds"]
 
 MAX_RETRY_AFTER_S = 3600.0
 """A platform's ``Retry-After`` is honoured up to an hour; a longer one is read as an hour."""
@@ -42,3 +44,14 @@ def certificate_failed(exc: BaseException) -> bool:
         seen.add(id(current))
         current = current.__cause__ or current.__context__
     return False
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (``localhost``, 127.0.0.0/8, ``::1``): the one place where a setting may
+    allow plain http or an unencrypted LDAP bind, for a local sandbox or test server."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

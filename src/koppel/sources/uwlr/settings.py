@@ -14,7 +14,6 @@ Presets fill in what public client code shows each LAS wants (shared/reference/l
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from koppel.connectors import SecretRef
+from koppel.http import is_loopback
 from koppel.model.roster import SchoolYear
 from koppel.sources.edexml.mapping import KeyScope, RoleChoice
 from koppel.sources.edexml.settings import KEY_SCOPE_DESCRIPTION, ROLLEN_DESCRIPTION, normalise_rollen
@@ -81,14 +81,6 @@ def _one_secret(owner: BaseModel, stem: str) -> SecretRef | None:
         return None
     return SecretRef(env=env, file=file, value=value.get_secret_value() if value else None)
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class UwlrSchool(BaseModel):
@@ -225,7 +217,7 @@ class UwlrSettings(BaseModel):
         parts = urlsplit(value.strip())
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ValueError(
                 f"{value!r}: pupil data travels over HTTPS only; plain http is allowed for localhost alone"
             )

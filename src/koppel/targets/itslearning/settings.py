@@ -14,13 +14,13 @@ koppel does the same unless per-service endpoints are configured.
 
 from __future__ import annotations
 
-import ipaddress
 from enum import StrEnum
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from koppel.connectors import SecretRef
+from koppel.http import is_loopback
 from koppel.model.roster import PersonKind, Role
 from koppel.takeover.settings import TakeoverSettings
 from koppel.targets.itslearning.mapping import (
@@ -245,7 +245,7 @@ def complete_url(url: str) -> str:
     if parts.path not in ("", "/"):
         return url
     host = parts.hostname or ""
-    if _is_loopback(host) or host.startswith(("enterprise.", "a1enterprise.")) or ".enterprise." in host:
+    if is_loopback(host) or host.startswith(("enterprise.", "a1enterprise.")) or ".enterprise." in host:
         return f"{parts.scheme}://{parts.netloc}{SERVICE_PATH}"
     raise ValueError(
         f"{url!r} is not an IMS Enterprise Services endpoint. Paste the URL that itslearning's admin page "
@@ -279,17 +279,9 @@ def _check_url(value: str) -> str:
     parts = urlsplit(value.strip())
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError(f"{value!r} is not an http(s) URL")
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ValueError(
             f"{value!r}: itslearning is reached over HTTPS only; plain http is allowed for localhost alone"
         )
     return value.strip()
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from koppel.connectors import SecretRef
+from koppel.http import is_loopback
 
 __all__ = ["Flavour", "LdapSettings", "LockMethod", "PersonOus"]
 
@@ -153,7 +154,7 @@ class LdapSettings(BaseModel):
         scheme = urlsplit(self.url).scheme
         if scheme == "ldaps" and self.start_tls:
             raise ValueError("start_tls is for ldap:// URLs; an ldaps:// URL is TLS from the start")
-        if scheme == "ldap" and not self.start_tls and not _is_loopback(urlsplit(self.url).hostname or ""):
+        if scheme == "ldap" and not self.start_tls and not is_loopback(urlsplit(self.url).hostname or ""):
             raise ValueError(f"{self.url}: the bind password and the initial passwords would travel unencrypted; "
                              "use ldaps:// or start_tls = true (plain ldap:// is allowed to this machine only)")
         if self.flavour is Flavour.AD and not (scheme == "ldaps" or self.start_tls):
@@ -166,6 +167,3 @@ class LdapSettings(BaseModel):
         return SecretRef(env=self.password_env, file=self.password_file,
                          value=self.password.get_secret_value() if self.password else None)
 
-
-def _is_loopback(host: str) -> bool:
-    return host in ("localhost", "::1") or host.startswith("127.")

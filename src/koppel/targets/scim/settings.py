@@ -8,13 +8,13 @@ scim`` prints this model; every field carries its description.
 
 from __future__ import annotations
 
-import ipaddress
 from enum import StrEnum
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from koppel.connectors import SecretRef
+from koppel.http import is_loopback
 from koppel.model.roster import PersonKind
 from koppel.targets.scim.mapping import DEFAULT_USER_TYPES, MappingConfig
 
@@ -123,7 +123,7 @@ class ScimSettings(BaseModel):
         parts = urlsplit(value.strip())
         if parts.scheme not in ("https", "http") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http(s) URL")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        if parts.scheme == "http" and not is_loopback(parts.hostname):
             raise ValueError(
                 f"{value!r}: a bearer token never travels over plain HTTP; use https (http is allowed for localhost alone)"
             )
@@ -169,11 +169,3 @@ class ScimSettings(BaseModel):
             archive_name=self.archive_name,
         )
 
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
