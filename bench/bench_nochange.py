@@ -13,11 +13,13 @@ the generated Magister export (``bench_plan.export``), a copy of it with one pup
 * **no-change full plan** — ``koppel sync --full`` on the unchanged export (the short cut refused by hand):
   the whole plan of zero changes, what every scheduled run cost before;
 * **one-pupil change** — ``koppel plan`` in a fresh process on the changed export against the same state
-  (a preview: the state does not move, so every round measures the same change);
+  (a preview: the state does not move, so every round measures the same change); one school folder changed,
+  so it is planned school by school (``koppel.slices``) from the slices the round's syncs remembered;
 * **warm plan** — ``koppel plan --full`` on the unchanged export, for comparison with bench_plan.py.
 
 Every figure is a ratio to the floor of the same round; the table gives the median and the range of
-three rounds, and ``uptime``'s load (the machine is shared).
+three rounds, and ``uptime``'s load (the machine is shared). After the rounds, the one-change plan is saved
+school by school and with ``--full``: the two files must be the same bytes.
 
     python bench/bench_nochange.py                 # 10k and 60k
     python bench/bench_nochange.py --sizes 10000 --rounds 1
@@ -115,6 +117,21 @@ def one_round(students: int, work: Path) -> dict:
     return out
 
 
+def same_plan(work: Path) -> dict:
+    """The one-change plan saved school by school and with ``--full``: whether they are the same bytes, and
+    whether the first was made school by school (its log says so)."""
+    import hashlib
+
+    _fresh_state(work)
+    _run(work, ["sync", "-c", "koppel.toml"])  # remembers the digests and the slices, as in a round
+    by_school = _run(work, ["-v", "plan", "-c", "moved.toml", "--out", "by-school.json"])
+    text = (work / "last-output.txt").read_text(encoding="utf-8", errors="replace")
+    _run(work, ["plan", "--full", "-c", "moved.toml", "--out", "full.json"])
+    digests = {name: hashlib.md5((work / name).read_bytes()).hexdigest() for name in ("by-school.json", "full.json")}
+    return {"equal": len(set(digests.values())) == 1, "md5": digests["full.json"],
+            "school_by_school": "planning school by school" in text, "seconds": by_school["seconds"]}
+
+
 def _cell(rounds: list[dict], name: str) -> str:
     secs = [r[name]["seconds"] for r in rounds]
     ratios = [r[name]["ratio"] for r in rounds]
@@ -145,6 +162,9 @@ def main() -> int:
                   + "; ".join(f"{k} {r[k]['seconds']} s = {r[k]['ratio']}× (short cut: {r[k]['shortcut']})"
                               for k in ("nochange_sync", "nochange_full", "one_change_plan", "warm_plan")),
                   flush=True)
+    for size in sizes:
+        results[size].append({"same_plan": same_plan(works[size])})
+        print(f"  {size:,} pupils, one pupil moved: {results[size][-1]['same_plan']}", flush=True)
     (OUT / "nochange-results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
     print()
     print("| pupils | floor s | run | seconds, median (range) | ÷ floor, median (range) |")
@@ -154,11 +174,11 @@ def main() -> int:
               "one_change_plan": "one pupil moved: `koppel plan`",
               "warm_plan": "warm `koppel plan --full`"}
     for size in sizes:
-        rounds = results[size]
+        rounds = results[size][:-1]
         floors = [r["floor_s"] for r in rounds]
         for name, label in labels.items():
             print(f"| {size:,} | {statistics.median(floors):.2f} | {label} | {_cell(rounds, name)} |")
-    loads = [r["load"] for rs in results.values() for r in rs]
+    loads = [r["load"] for rs in results.values() for r in rs[:-1]]
     print(f"\nload average (1 min) at the rounds' start: {min(loads):.2f}–{max(loads):.2f}")
     return 0
 

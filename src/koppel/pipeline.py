@@ -37,6 +37,8 @@ from koppel.errors import (
     SourceError,
     ValidationFailed,
 )
+from koppel.model.change import Action
+from koppel.model.desired import ObjectKind
 from koppel.model.merge import merge_rosters
 from koppel.model.roster import PersonKind, Roster, SchoolYear
 from koppel.model.status import RunKind, RunStatus
@@ -257,6 +259,10 @@ class Koppel:
                     self.checks.before_first_write(tenant.id, target_cfg.name, target_obj)
                 result = applier.run(plan, run_id=run_id)
             self.runs.finish(run_id, RunStatus(result.status), summary=result.summary(), message=result.message)
+            moves = _membership_moves(plan, result)
+            if moves is not None and result.serial is not None:  # the next plan finds the digests valid
+                self.store.advance_group_digests(tenant.id, target_cfg.name, plan.lineage, plan.serial, result.serial,
+                                                 moves)
             if approved_by is not None or plan.held:
                 self.runs.plan_applied(plan.id, by=approved_by, run_id=run_id)
             serial = result.serial if result.serial is not None else plan.serial
@@ -545,6 +551,25 @@ def _where(roster: Roster, base_dir: Path) -> str | None:
             return str(root)
         return f"{file} in {root}"
     return file or location
+
+
+def _membership_moves(plan: Plan, result: ApplyResult) -> list[tuple[str, str | None, str | None]] | None:
+    """The plan's membership changes as the state recorded them — (key, fingerprint, school), no fingerprint for
+    one that is no longer active — when the apply recorded every change of the plan as done; else None."""
+    if result.status != RunStatus.SUCCEEDED or result.serial is None or not plan.changes \
+            or sum(result.outcomes.values()) != len(plan.changes) or set(result.outcomes) - {"done", "warning"}:
+        return None
+    moves: list[tuple[str, str | None, str | None]] = []
+    for change in plan.changes:
+        if change.kind is not ObjectKind.MEMBERSHIP:
+            continue
+        if change.action in (Action.CREATE, Action.UPDATE, Action.RESTORE) and change.fingerprint:
+            moves.append((change.key, change.fingerprint, change.school))
+        elif change.action is Action.DELETE:
+            moves.append((change.key, None, change.school))
+        else:
+            return None
+    return moves
 
 
 def target_config(tenant: TenantConfig, name: str | None) -> TargetConfig:

@@ -26,12 +26,13 @@ import koppel
 from koppel.config import TargetConfig, TenantConfig, YearChoice
 from koppel.connectors import load_source_kind, load_target_kind
 from koppel.errors import SourceError, ValidationFailed
+from koppel.model.desired import Desired
 from koppel.model.roster import Roster, SchoolYear
 from koppel.plan.engine import desired_membership_groups, diff_index, make_plan, settled_groups
 from koppel.plan.model import Plan
 from koppel.plan.state_view import StateView
 from koppel.rules.engine import build_desired
-from koppel.slices import SchoolSlices, Spliced, Units
+from koppel.slices import SchoolSlices, Units
 from koppel.targets.base import Target
 
 if TYPE_CHECKING:
@@ -74,52 +75,11 @@ class Planner:
         app = self.app
         clock = _Stopwatch()
         school_year = choice.year
-        slices = self.slices
-        units: Units | None = None
-        if self._provisions(target_cfg, today, school_year, year):
-            whole = "next year's groups are provisioned"
-        elif by_group or record:
-            found = slices.units(tenant, choice, _config_json(tenant, target_cfg, None, paths=False))
-            units, whole = (found, "") if isinstance(found, Units) else (None, found)
-            clock.lap("hash the export")
-        else:
-            whole = "--full"
-        spliced: Spliced | None = None
-        view: StateView | None = None
-        if by_group and units is not None:
-            view, drift, identities = app.read_state(tenant.id, target_cfg.name, by_group=True)
-            clock.lap("read the state")
-            spliced = slices.splice(tenant, target_cfg, choice, units, view, drift, identities, record=record,
-                                    lap=clock.lap)
-        else:
-            slices.refused(tenant, target_cfg, whole if by_group else "--full")
-        lines = None
-        if spliced is not None:  # school by school: only the changed schools were read and ruled
-            desired, schools, counts = spliced.desired, spliced.schools, spliced.counts
-        else:
-            roster = app.read_validated(tenant, school_year, record=record, why=choice.why)
-            clock.lap("read and validate")
-            if view is None:
-                view, drift, identities = app.read_state(tenant.id, target_cfg.name, by_group=by_group)
-                clock.lap("read the state")
-            notes: list[str] = []
-            provision = self._next_year(tenant, target_cfg, today, school_year, year, notes)
-            desired = build_desired(
-                roster, target_cfg.rules, target=target_cfg.name, identities=identities,
-                provision=provision, provision_members=target_cfg.policy.lifecycle.provision_members, notes=notes,
-            )
-            clock.lap("rules")
-            schools, counts = {b: s.name for b, s in roster.schools.items()}, roster.counts()
-            if record:  # what the rules made of each school, for the next plans (koppel.slices)
-                lines = desired_membership_groups(desired) if units is not None else None
-                slices.remember(tenant, target_cfg, units, roster, desired, identities, lines)
-                clock.lap("remember the slices")
-            del roster, provision  # free a million memberships before the plan allocates its changes
-            clock.lap("free the roster")
-        assert view is not None
+        made = self._desired(tenant, target_cfg, today, choice, year, record, by_group, clock)
+        desired, drift = made.desired, made.drift
         supported = target.capabilities.actions if target is not None else self.supported(tenant, target_cfg)
         policy = target_cfg.policy.plan_policy(supported)
-        view = replace(view, drift=drift)
+        view = replace(made.view, drift=drift)
         groups = None
         digests = view.membership_digests
         if digests is not None:
@@ -127,10 +87,9 @@ class Planner:
                 view = replace(view, membership_digests=None, memberships=app.store.load_view(
                     tenant.id, target_cfg.name).memberships)
             else:
-                groups = lines if lines is not None else desired_membership_groups(desired)
-                settled = settled_groups(groups, digests)
-                if spliced is not None:  # the unchanged schools' groups: their slices equal the state's digests
-                    settled |= spliced.settled
+                groups = made.lines if made.lines is not None else desired_membership_groups(desired)
+                # ... and the unchanged schools' groups of a plan school by school: their slices equal the state's
+                settled = settled_groups(groups, digests) | made.settled
                 view = replace(view, settled_groups=settled, memberships=app.store.group_members(
                     tenant.id, target_cfg.name, (g for g in digests if g not in settled)))
                 clock.lap("membership digests")
@@ -148,7 +107,54 @@ class Planner:
             clock.lap("store membership digests")
         log.debug("plan timings", tenant=tenant.id, target=target_cfg.name, changes=len(plan.changes), **clock.laps)
         provisioned = school_year.next() if str(school_year.next()) in desired.years else None
-        return PlanOutcome(plan, schools, counts, school_year, provisioned, choice, tuple(superseded))
+        return PlanOutcome(plan, made.schools, made.counts, school_year, provisioned, choice, tuple(superseded))
+
+    def _desired(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, choice: YearChoice,
+                 year: str | None, record: bool, by_group: bool, clock: _Stopwatch) -> _Made:
+        """The desired state and the state's view: school by school when the export's unchanged schools can be
+        taken from their slices (:mod:`koppel.slices`), else read, validated and ruled in full — and with
+        ``record``, cut into slices for the next plans."""
+        app, slices, school_year = self.app, self.slices, choice.year
+        units: Units | None = None
+        if self._provisions(target_cfg, today, school_year, year):
+            whole = "next year's groups are provisioned"
+        elif by_group or record:
+            found = slices.units(tenant, choice, _config_json(tenant, target_cfg, None, paths=False))
+            units, whole = (found, "") if isinstance(found, Units) else (None, found)
+            clock.lap("hash the export")
+        else:
+            whole = "--full"
+        view: StateView | None = None
+        if by_group and units is not None:
+            view, drift, identities = app.read_state(tenant.id, target_cfg.name, by_group=True)
+            clock.lap("read the state")
+            spliced = slices.splice(tenant, target_cfg, choice, units, view, drift, identities, record=record,
+                                    lap=clock.lap)
+            if spliced is not None:  # only the changed schools were read and ruled
+                return _Made(spliced.desired, spliced.schools, spliced.counts, view, drift, None, spliced.settled)
+        else:
+            slices.refused(tenant, target_cfg, whole if by_group else "--full")
+        roster = app.read_validated(tenant, school_year, record=record, why=choice.why)
+        clock.lap("read and validate")
+        if view is None:
+            view, drift, identities = app.read_state(tenant.id, target_cfg.name, by_group=by_group)
+            clock.lap("read the state")
+        notes: list[str] = []
+        provision = self._next_year(tenant, target_cfg, today, school_year, year, notes)
+        desired = build_desired(
+            roster, target_cfg.rules, target=target_cfg.name, identities=identities,
+            provision=provision, provision_members=target_cfg.policy.lifecycle.provision_members, notes=notes,
+        )
+        clock.lap("rules")
+        lines = None
+        if record:  # what the rules made of each school, for the next plans (koppel.slices)
+            lines = desired_membership_groups(desired) if units is not None else None
+            slices.remember(tenant, target_cfg, units, roster, desired, identities, lines)
+            clock.lap("remember the slices")
+        made = _Made(desired, {b: s.name for b, s in roster.schools.items()}, roster.counts(), view, drift, lines)
+        del roster, provision  # free a million memberships before the plan allocates its changes
+        clock.lap("free the roster")
+        return made
 
     def _next_year(self, tenant: TenantConfig, target_cfg: TargetConfig, today: dt.date, school_year: SchoolYear,
                    year: str | None, notes: list[str]) -> Roster | None:
@@ -180,6 +186,21 @@ class Planner:
             return kind.actions
         with self.app.target_for(tenant, target_cfg, None) as target_obj:
             return target_obj.capabilities.actions
+
+
+@dataclass
+class _Made:
+    """What a plan starts from: the desired state (with the read's schools and counts), the state's view and drift,
+    the desired memberships per group when they were made already, and the groups a plan school by school knows
+    to be settled."""
+
+    desired: Desired
+    schools: Mapping[str, str]
+    counts: Mapping[str, int]
+    view: StateView
+    drift: dict[str, dict[str, Any]]
+    lines: dict[str, list[str]] | None = None
+    settled: frozenset[str] = frozenset()
 
 
 class _Stopwatch:

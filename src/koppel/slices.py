@@ -11,9 +11,10 @@ per set of school folders that share a person (a docent at two schools, a pupil 
 rows that resolve to one sync key). A slice holds the desired groups and persons of its schools, the digest of
 each of its groups' desired memberships (:func:`~koppel.plan.state_view.group_digest`), the findings of the read,
 the validation and the rules that concern its schools, and its counts. It is stored under the digest of its
-folders' bytes and a *context* digest of everything else the rules read: the rest of the export (the scholen
-file), the resolved configuration, koppel's version and the school year. It is a pure cache: what the rules make
-of those bytes in that context, whatever happened to the state since.
+folders' bytes and a *context* digest of everything else the rules read: the scholen file (the only other file a
+read of the export opens), the resolved configuration but for where the export lies, koppel's version and the
+school year. It is a pure cache: what the rules make of those bytes in that context, whatever happened to the
+state since.
 
 **When it is used** (a plan with per-group membership digests, so not ``--full``). A slice is taken as the rules
 would make it now when
@@ -34,11 +35,12 @@ school year rows…), more errors than the limit, next year's groups being provi
 unrecorded in the state, an export not laid out as school folders, more than one source. The log says
 ``planning school by school`` or ``planning in full: <why>``; :attr:`SchoolSlices.counts` counts both.
 
-**Why it is safe.** The plan engine is unchanged and sees the whole state, so removals, grace periods, guards and
-their whole-bestuur totals are computed as before; what changes is only where the desired objects of unchanged
-schools come from, and those are equal to what the rules would make (the tests compare both plans, JSON for
-JSON). A source that fails, or a school folder that is empty or truncated, is read — it changed — and fails or
-reports as in a full read; a school folder that disappeared leaves the scope in both.
+**Why it is safe.** The plan engine runs as always and sees the whole state, so removals, grace periods, guards
+and their whole-bestuur totals are computed as before; what changes is only where the desired objects of
+unchanged schools come from, and those are equal to what the rules would make (the tests compare both plans,
+JSON for JSON). A source that fails, or a school folder that is empty or truncated, is read — it changed — and
+fails or reports as in a full read; a school folder that disappeared changed the scholen file (or the read stops
+on its listing), so that plan is made in full.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +76,7 @@ __all__ = ["SchoolSlices", "Spliced", "Units"]
 
 log = structlog.get_logger("koppel.run")
 
-FORMAT = 1
+FORMAT = 2
 """The slices' format (part of the context digest): a new format never reads an old slice."""
 
 _MAX_HASHED = 4 * 2**30
@@ -96,6 +99,7 @@ _LOCAL_CODES = frozenset({
 _GLOBAL = ""  # a finding of the scholen file: every read, whole or in part, reports it again
 _KINDS = {kind.value: kind for kind in ObjectKind}
 _COUNTED = ("schools", "persons", "groups", "memberships")
+_GROUP_OF = attrgetter("group")
 
 
 class _Refused(Exception):
@@ -111,8 +115,9 @@ class Units:
     root: Path
     folders: Mapping[str, Path]
     digests: dict[str, str]
-    rest: str  # the digest of the export's other files (the scholen file), part of ``context``
+    rest: str  # the digest of the scholen file, part of ``context``
     context: str
+    schools_path: Path | None
     schools_file: str | None  # the scholen file as findings name it
 
 
@@ -135,7 +140,7 @@ class _Slice:
     schools: dict[str, str] = field(default_factory=dict)  # BRIN6 -> name, of the roster
     scope: list[str] = field(default_factory=list)  # the schools the desired state speaks for
     counts: Counter[str] = field(default_factory=Counter)
-    roster_persons: list[str] = field(default_factory=list)  # every person the read found in these schools
+    roster_persons: list[str] = field(default_factory=list)  # every person the read found here (_person_id)
     objects: dict[str, DesiredObject] = field(default_factory=dict)  # groups and persons
     groups: dict[str, str] = field(default_factory=dict)  # membership group -> digest of its desired members
     findings: list[Diagnostic] = field(default_factory=list)  # of the read and the validation
@@ -174,16 +179,17 @@ class SchoolSlices:
         if layout is None or len(layout.folders) < 2:
             return f"source {src.name} is not an export of one folder per school"
         try:
-            digests, rest = _digests(layout.root, layout.folders)
+            digests, rest = _digests(layout.root, layout.folders, layout.schools_file)
         except OSError as exc:
             return f"source {src.name}: {exc}"
         if digests is None:
             return f"source {src.name}: the export is larger than koppel hashes"
         context = _sha(orjson.dumps({
             "format": FORMAT, "version": koppel.__version__, "configuration": configuration,
-            "year": str(choice.year), "source": src.name, "rest of the export": rest,
+            "year": str(choice.year), "source": src.name, "scholen file": rest,
         }, option=orjson.OPT_SORT_KEYS))
-        return Units(source, layout.root, layout.folders, digests, rest, context, layout.schools_file)
+        return Units(source, layout.root, layout.folders, digests, rest, context, layout.schools_file,
+                     layout.schools_file_shown)
 
     # -- a plan school by school ------------------------------------------------------------------------
 
@@ -205,7 +211,6 @@ class SchoolSlices:
     def _splice(self, tenant: TenantConfig, target_cfg: TargetConfig, choice: YearChoice, units: Units,
                 view: StateView, drift: Mapping[str, Any], identities: IdentityIndex, record: bool,
                 lap: Callable[[str], None]) -> Spliced:
-        app = self.app
         state_digests = view.membership_digests
         if state_digests is None or drift or view.unrecorded:
             raise _Refused("the state's membership digests do not describe it as it is (a change was recorded "
@@ -214,6 +219,30 @@ class SchoolSlices:
         lap("slices")
         covered = {brin6 for sl in reused for brin6 in sl.units}
         changed = sorted(set(units.digests) - covered)
+        roster, report = self._read(tenant, choice, units, changed, reused)
+        lap("read and validate")
+        counts = _total_counts([roster.counts(), *(sl.counts for sl in reused)])
+        if not counts.get(f"persons.{PersonKind.STUDENT.value}"):
+            raise _Refused("the export holds no pupils")  # the full read refuses it, saying so
+        made = build_desired(roster, target_cfg.rules, target=target_cfg.name, identities=identities)
+        lap("rules")
+        cut = _cut(roster, made, units, changed, identities) if record else None
+        desired = _spliced(made, reused, units, changed)
+        schools = dict(sorted({**{b: school.name for b, school in roster.schools.items()},
+                               **{b: n for sl in reused for b, n in sl.schools.items()}}.items()))
+        if record:
+            self._record(tenant, target_cfg, choice, units, roster, report, reused, counts, cut, stale)
+            lap("remember the slices")
+        self.counts["school by school"] += 1
+        self.last_read = tuple(changed)
+        log.info("planning school by school", changed=len(changed), schools=len(units.digests),
+                 changed_schools=changed[:10], tenant=tenant.id, target=target_cfg.name)
+        return Spliced(desired, frozenset(g for sl in reused for g in sl.groups), schools, counts)
+
+    def _read(self, tenant: TenantConfig, choice: YearChoice, units: Units, changed: list[str],
+              reused: list[_Slice]) -> tuple[Roster, ValidationReport]:
+        """The changed school folders read and validated (the roster carries the validated findings), when nothing
+        of them is in a reused slice's schools and the whole export stays within the error limit."""
         log.info("reading source", tenant=tenant.id, source=units.source.name, school_year=str(choice.year),
                  school_folders=f"{len(changed)} of {len(units.digests)}")
         try:
@@ -225,54 +254,30 @@ class SchoolSlices:
         if any(set(info.counts) - set(_COUNTED) for info in partial.sources):
             raise _Refused("the source counts more than persons, groups and memberships")
         taken = {key for sl in reused for key in sl.roster_persons}
-        if any(key in taken for key in partial.persons):
+        if any(_person_id(key) in taken for key in partial.persons):
             raise _Refused("a person of a school that changed is also in a school that did not")
         report = validate(partial, tenant.validation)
         errors = len(report.errors) + sum(d.severity is Severity.ERROR for sl in reused for d in sl.findings)
         if errors > tenant.validation.max_errors:
             raise _Refused("more errors than the limit")  # the full read records and says so
-        roster = replace(partial, diagnostics=tuple(report.diagnostics))
-        lap("read and validate")
-        counts = _total_counts([partial.counts(), *(sl.counts for sl in reused)])
-        if not counts.get(f"persons.{PersonKind.STUDENT.value}"):
-            raise _Refused("the export holds no pupils")  # the full read refuses it, saying so
-        made = build_desired(roster, target_cfg.rules, target=target_cfg.name, identities=identities)
-        lap("rules")
-        cut = _cut(roster, made, units, changed, identities) if record else None
-        objects: dict[str, DesiredObject] = {}
-        for sl in reused:
-            objects.update(sl.objects)
-        for key, obj in made.objects.items():
-            if key in objects:
-                raise _Refused(f"{key} is both in a school that changed and in one that did not")
-            objects[key] = obj
-        rules_findings = made.diagnostics[len(roster.diagnostics):]
-        _check_findings([*report.diagnostics, *rules_findings], units, changed, made)
-        desired = Desired.from_table(
-            target_cfg.name, str(choice.year), objects, memberships=dict(made.memberships),
-            diagnostics=[*made.diagnostics, *(d for sl in reused for d in (*sl.findings, *sl.rules))],
-            schools=set(made.schools).union(*(sl.scope for sl in reused)), years=made.years, notes=made.notes)
-        schools = dict(sorted({**{b: s.name for b, s in partial.schools.items()},
-                               **{b: n for sl in reused for b, n in sl.schools.items()}}.items()))
-        if record:
-            findings = [*report.diagnostics, *(d for sl in reused for d in sl.findings)]
-            whole = ValidationReport(
-                diagnostics=(*(d for d in findings if d.severity is Severity.ERROR),
-                             *(d for d in findings if d.severity is not Severity.ERROR)),
-                max_errors=tenant.validation.max_errors)
-            sources = [SourceInfo(info.name, info.kind, info.read_at, info.location, info.school_year,
-                                  {k: counts[k] for k in _COUNTED}) for info in partial.sources]
-            app.runs.source_read_of(tenant.id, choice.year, counts, sources, whole)
-            if isinstance(cut, str):
-                log.debug("slices not remembered", reason=cut, tenant=tenant.id, target=target_cfg.name)
-            elif cut is not None:
-                self._remember(tenant, target_cfg, units, cut, drop=stale)
-            lap("remember the slices")
-        self.counts["school by school"] += 1
-        self.last_read = tuple(changed)
-        log.info("planning school by school", changed=len(changed), schools=len(units.digests),
-                 changed_schools=changed[:10], tenant=tenant.id, target=target_cfg.name)
-        return Spliced(desired, frozenset(g for sl in reused for g in sl.groups), schools, counts)
+        return replace(partial, diagnostics=tuple(report.diagnostics)), report
+
+    def _record(self, tenant: TenantConfig, target_cfg: TargetConfig, choice: YearChoice, units: Units,
+                roster: Roster, report: ValidationReport, reused: list[_Slice], counts: Mapping[str, int],
+                cut: list[_Slice] | str | None, stale: list[str]) -> None:
+        """A recording run: the read of the whole export (the read schools' findings and the slices'), and the
+        changed schools' new slices in place of the stale ones."""
+        findings = [*report.diagnostics, *(d for sl in reused for d in sl.findings)]
+        whole = ValidationReport(diagnostics=(*(d for d in findings if d.severity is Severity.ERROR),
+                                              *(d for d in findings if d.severity is not Severity.ERROR)),
+                                 max_errors=tenant.validation.max_errors)
+        sources = [SourceInfo(info.name, info.kind, info.read_at, info.location, info.school_year,
+                              {k: counts[k] for k in _COUNTED}) for info in roster.sources]
+        self.app.runs.source_read_of(tenant.id, choice.year, counts, sources, whole)
+        if isinstance(cut, str):
+            log.debug("slices not remembered", reason=cut, tenant=tenant.id, target=target_cfg.name)
+        elif cut is not None:
+            self._remember(tenant, target_cfg, units, cut, drop=stale)
 
     def _reusable(self, tenant: TenantConfig, target_cfg: TargetConfig, units: Units, state_digests: Mapping[str, str],
                   identities: IdentityIndex) -> tuple[list[_Slice], list[str]]:
@@ -319,7 +324,7 @@ class SchoolSlices:
         """Store ``cut`` — when the export still holds the bytes hashed before the read (an export written while
         koppel read it is remembered by nobody)."""
         try:
-            again, rest = _digests(units.root, units.folders)
+            again, rest = _digests(units.root, units.folders, units.schools_path)
         except OSError:
             again, rest = None, ""
         if again != units.digests or rest != units.rest:
@@ -413,11 +418,13 @@ class _Cutter:
                 for child in obj.attrs.get("children", ()):
                     if child in person_school:
                         self.union(person_school[key], person_school[child])
-        for m in desired.memberships.values():
-            in_group, person_home = group_school.get(m.group), person_school.get(m.person)
-            if in_group is None or person_home is None or in_group != m.school:
-                raise _Refused(f"membership {m.person}|{m.group} lies outside its group's and person's schools")
-            if person_home != in_group:
+        of_group, of_person = group_school.get, person_school.get
+        for m in desired.memberships.values():  # a million: the common case costs two lookups
+            at = m.school
+            if of_group(m.group) != at or of_person(m.person) != at:
+                in_group, person_home = of_group(m.group), of_person(m.person)
+                if in_group is None or person_home is None or in_group != at:
+                    raise _Refused(f"membership {m.person}|{m.group} lies outside its group's and person's schools")
                 self.union(person_home, in_group)
 
     def slice_of(self, brin6: str) -> _Slice:
@@ -441,14 +448,14 @@ class _Cutter:
             self.slice_of(self.school(brin6, f"school {brin6} of the desired state")).scope.append(brin6)
         for key, person in roster.persons.items():
             sl = self.slice_of(person.schools[0])
-            sl.roster_persons.append(key)
+            sl.roster_persons.append(_person_id(key))
             sl.counts["persons"] += 1
             sl.counts[f"persons.{person.kind.value}"] += 1
         roster_group_school: dict[str, str] = {}
         for key, roster_group in roster.groups.items():
             roster_group_school[key] = self.school(roster_group.school, f"group {key}")
             self.slice_of(roster_group.school).counts["groups"] += 1
-        tally: Counter[str | None] = Counter(roster_group_school.get(m.group) for m in roster.memberships)
+        tally: Counter[str | None] = Counter(map(roster_group_school.get, map(_GROUP_OF, roster.memberships)))
         if tally.pop(None, 0):  # memberships of an unknown group (reported): counted at their person's school
             for membership in roster.memberships:
                 if membership.group not in roster_group_school:
@@ -475,6 +482,23 @@ class _Cutter:
                 sl = self.slice_of(concerns)
                 (sl.rules if of_rules else sl.findings).append(d)
         return [self.slices[root] for root in sorted(self.slices)]
+
+
+def _spliced(made: Desired, reused: list[_Slice], units: Units, changed: Collection[str]) -> Desired:
+    """The changed schools' desired state (``made``) with the reused slices' groups, persons, findings and scope;
+    refused when the two overlap or a finding of the changed schools may concern another school."""
+    objects: dict[str, DesiredObject] = {}
+    for sl in reused:
+        objects.update(sl.objects)
+    for key, obj in made.objects.items():
+        if key in objects:
+            raise _Refused(f"{key} is both in a school that changed and in one that did not")
+        objects[key] = obj
+    _check_findings(made.diagnostics, units, changed, made)
+    return Desired.from_table(
+        made.target, made.school_year, objects, memberships=dict(made.memberships),
+        diagnostics=[*made.diagnostics, *(d for sl in reused for d in (*sl.findings, *sl.rules))],
+        schools=set(made.schools).union(*(sl.scope for sl in reused)), years=made.years, notes=made.notes)
 
 
 def _school_of(d: Diagnostic, units: Units, brins: Collection[str], objects: Mapping[str, DesiredObject]) -> str | None:
@@ -551,8 +575,8 @@ def _decode(row: SliceRow, payload: bytes | None) -> _Slice | None:
     kinds = _KINDS
     objects: dict[str, DesiredObject] = {}
     for kind, key, attrs, school, label, meta, fp in body["objects"]:
-        if any(type(v) is list for v in attrs.values()):
-            attrs = {k: tuple(v) if type(v) is list else v for k, v in attrs.items()}  # JSON has no tuples
+        if "children" in attrs:  # the one attribute that is a tuple (model.attrs); JSON gives a list
+            attrs["children"] = tuple(attrs["children"])
         objects[key] = DesiredObject(kinds[kind], key, attrs, school, label, meta, fp)
     return _Slice(row.name, dict(row.units), body["schools"], body["scope"], Counter(body["counts"]),
                   body["roster_persons"], objects, body["groups"],
@@ -577,21 +601,15 @@ def _total_counts(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
             "groups": total["groups"], "memberships": total["memberships"]}
 
 
-def _digests(root: Path, folders: Mapping[str, Path]) -> tuple[dict[str, str] | None, str]:
-    """Per school folder, the SHA-256 of its files (names, sizes, bytes), and of every other file of the export.
-    None when the export is larger than koppel hashes."""
-    by_folder: dict[str, list[Path]] = {brin6: [] for brin6 in folders}
-    rest: list[Path] = []
-    files = sorted(f for f in root.rglob("*") if f.is_file())
-    if sum(f.stat().st_size for f in files) > _MAX_HASHED:
+def _digests(root: Path, folders: Mapping[str, Path],
+             schools_file: Path | None) -> tuple[dict[str, str] | None, str]:
+    """Per school folder, the SHA-256 of its files (names, sizes, bytes, every file in it), and that of the scholen
+    file: every file a read of the export reads. None when the export is larger than koppel hashes."""
+    files = {brin6: sorted(f for f in folder.rglob("*") if f.is_file()) for brin6, folder in folders.items()}
+    listing = [schools_file] if schools_file is not None else []
+    if sum(f.stat().st_size for found in (*files.values(), listing) for f in found) > _MAX_HASHED:
         return None, ""
-    for file in files:
-        parts = file.relative_to(root).parts
-        if len(parts) > 1 and parts[0] in by_folder:
-            by_folder[parts[0]].append(file)
-        else:
-            rest.append(file)
-    return {brin6: _hash_files(root, found) for brin6, found in by_folder.items()}, _hash_files(root, rest)
+    return {brin6: _hash_files(root, found) for brin6, found in files.items()}, _hash_files(root, listing)
 
 
 def _hash_files(root: Path, files: Iterable[Path]) -> str:
@@ -602,6 +620,12 @@ def _hash_files(root: Path, files: Iterable[Path]) -> str:
             while chunk := fh.read(1 << 20):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+def _person_id(key: str) -> str:
+    """A roster person key, short (an ECK iD key is 140 characters): what tells whether a person read now is in a
+    slice's schools. Two keys with one id (2^-64) would only make a plan full."""
+    return hashlib.blake2b(key.encode(), digest_size=8).hexdigest()
 
 
 def _sha(data: bytes) -> str:

@@ -9,12 +9,14 @@ and compared, as before), on a generated export, the FakeTarget and a SQLite sta
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import pytest
 
 from koppel.generator.mutate import add_teacher, drop_subject
 from koppel.model.change import Action
 from koppel.model.desired import ObjectKind
+from koppel.testing.fake import FakeTarget
 from tests.plan.test_unchanged_shortcut import CONFIG, YEAR, Bench
 
 GUARDED = CONFIG.replace("max_count = 100000\nmax_percent = 100.0", "max_count = {max_count}\nmax_percent = 10.0\n"
@@ -95,15 +97,38 @@ def test_a_digest_that_does_not_match_compares_that_group_member_by_member(bench
     assert not with_digests.changes and not full.changes
 
 
-def test_after_applying_a_change_the_next_sync_writes_new_digests(bench):
+def test_an_apply_carries_the_digests_to_the_serial_it_left(bench):
+    """An apply that recorded every change of its plan moves the digests of the groups it changed along with the
+    serial: the next plan uses them, and they are what a full load writes."""
     group = _big_group(bench.bestuur)
     bench.write_export(drop_subject(bench.bestuur, group.pupils[0], group.name))
     applied = bench.app().sync("t", None)
     assert [c.action for c in applied.plan.changes] == [Action.DELETE]
-    assert _digests(bench) is None  # the serial moved on: the digests are of the state before
-    again = bench.app().sync("t", None)
-    assert not again.plan.changes and not again.unchanged
-    assert _digests(bench) is not None
+    carried = _digests(bench)
+    assert carried is not None  # valid at the serial the apply left
+    serial, total, totals = bench.sql("SELECT serial, total, totals FROM membership_cache")[0]
+    assert serial == bench.sql("SELECT serial FROM targets_state")[0][0] == applied.applied.serial
+    again = bench.app().sync("t", None, full=True)  # loads every membership and writes the digests afresh
+    assert not again.plan.changes
+    assert _digests(bench) == carried
+    fresh_total, fresh_totals = bench.sql("SELECT total, totals FROM membership_cache")[0]
+    assert (fresh_total, dict(json.loads(fresh_totals))) == (total, dict(json.loads(totals)))
+    with_digests, full = _both(bench)
+    assert not with_digests.changes and with_digests.id == full.id
+
+
+def test_a_partial_apply_leaves_the_digests_behind(bench):
+    """An apply of which the platform refused a part: the digests stay at the serial before, so the next plan
+    compares every membership — and finds what the refused part left."""
+    changed = bench.bestuur
+    for group in sorted(bench.bestuur.lesgroepen, key=lambda g: -len(g.pupils))[:8]:
+        changed = drop_subject(changed, group.pupils[0], group.name)
+    bench.write_export(changed)
+    partial = bench.app().sync("t", None, target=FakeTarget("fake", permanent_rate=0.5, seed=1))
+    assert partial.applied is not None and partial.applied.status == "partial"
+    assert _digests(bench) is None
+    with_digests, full = _both(bench)
+    assert with_digests.changes == full.changes and with_digests.changes
 
 
 def test_guards_see_the_same_counts_with_digests(bench):

@@ -9,6 +9,11 @@ compares the digests with those of the desired groups and loads the members of t
 
 Anything else means the cache is not used: the plan loads every membership (as before) and a run that records
 (``sync``, ``apply``) writes the cache again from what it loaded.
+
+An apply that recorded every change of a plan made at the cache's serial carries the cache over to the serial it
+left (:meth:`MembershipGroups.advance`): the groups its membership changes touched get their new members and
+digests, in one transaction that checks the state's serial and its number of active memberships. So the run
+after a change finds the digests valid too.
 """
 
 from __future__ import annotations
@@ -92,6 +97,59 @@ class MembershipGroups:
             conn.execute(insert(t.membership_cache).values(state_id=state_id, lineage=lineage, serial=serial,
                                                            total=len(memberships),
                                                            totals=orjson.dumps(list(totals.items())).decode()))
+        return True
+
+    def advance(self, state_id: int, lineage: str, before: int, after: int,
+                changes: Iterable[tuple[str, str | None, str | None]]) -> bool:
+        """Carry the cache from serial ``before`` to ``after`` over the membership changes recorded in between —
+        (key, fingerprint, school) of a membership now active, or (key, None, school) of one no longer active —
+        when it describes the state at ``before`` and the state is at ``after`` with as many active memberships as
+        the changes leave. False, and nothing written, otherwise (the next plan loads every membership)."""
+        touched: dict[str, list[tuple[str, str | None, str | None]]] = {}
+        for key, fp, school in changes:
+            group = membership_group(key)
+            if group is None:
+                return False
+            touched.setdefault(group, []).append((key, fp, school))
+        c, g, o = t.membership_cache.c, t.membership_groups.c, t.objects.c
+        with self.db.transaction() as conn:
+            row = conn.execute(select(c.lineage, c.serial, c.total, c.totals).where(c.state_id == state_id)).first()
+            serial = conn.execute(select(t.targets_state.c.serial).where(t.targets_state.c.id == state_id)).scalar()
+            if row is None or row.lineage != lineage or int(row.serial) != before or serial != after:
+                return False
+            stored = {str(r.group_key): zlib.decompress(r.members).decode()
+                      for chunk in chunks(sorted(touched), 900) for r in conn.execute(
+                          select(g.group_key, g.members).where(g.state_id == state_id, g.group_key.in_(chunk)))}
+            totals: dict[str | None, int] = {school: int(n) for school, n in orjson.loads(row.totals or "[]")}
+            total = int(row.total)
+            rows: list[dict[str, object]] = []
+            for group, group_changes in touched.items():
+                text = stored.get(group, "")
+                members = dict(line.partition("\t")[::2] for line in text.split("\n")) if text else {}
+                for key, fp, school in group_changes:
+                    was = key in members
+                    if fp is None:
+                        members.pop(key, None)
+                    else:
+                        members[key] = "" if fp == MEMBERSHIP_AWAY else fp
+                    delta = (fp is not None) - was
+                    total += delta
+                    totals[school] = totals.get(school, 0) + delta
+                lines = [membership_line(key, fp or MEMBERSHIP_AWAY) for key, fp in members.items()]
+                if lines:
+                    rows.append({"state_id": state_id, "group_key": group, "digest": group_digest(lines),
+                                 "members": zlib.compress("\n".join(lines).encode(), 1)})
+            active = conn.execute(select(func.count()).select_from(t.objects).where(
+                o.state_id == state_id, o.kind == "membership", o.status == "active")).scalar()
+            if active != total:
+                return False
+            for chunk in chunks(sorted(touched), 900):
+                conn.execute(delete(t.membership_groups).where(g.state_id == state_id, g.group_key.in_(chunk)))
+            for batch in _batches(rows, 5000):
+                conn.execute(insert(t.membership_groups), batch)
+            conn.execute(t.membership_cache.update().where(c.state_id == state_id).values(
+                serial=after, total=total,
+                totals=orjson.dumps([[school, n] for school, n in totals.items() if n]).decode()))
         return True
 
     def forget(self, state_id: int) -> None:

@@ -108,6 +108,12 @@ class ObjectReads:
         state_id = self.db.state_id(tenant, target)
         return {} if state_id is None else self.groups.members(state_id, groups)
 
+    def advance_group_digests(self, tenant: str, target: str, lineage: str, before: int, after: int,
+                              changes: Iterable[tuple[str, str | None, str | None]]) -> bool:
+        """Carry the per-group membership cache over an apply (:meth:`MembershipGroups.advance`)."""
+        state_id = self.db.state_id(tenant, target)
+        return state_id is not None and self.groups.advance(state_id, lineage, before, after, changes)
+
     def store_group_digests(self, view: StateView) -> bool:
         """Write the per-group membership cache from a view that holds every active membership as the state has
         it (loaded in full, nothing unrecorded, no drift); False when the view is not such a view."""

@@ -40,11 +40,17 @@ __all__ = ["CsvSource", "SchoolFolders"]
 @dataclass(frozen=True)
 class SchoolFolders:
     """A bestuur export of one folder per school: its root, each school's folder by BRIN6, and the scholen file
-    as messages name it (None: there is none)."""
+    (None: there is none) — every file a read of the export reads (the school folders' tables and the scholen file)
+    lies in these."""
 
     root: Path
     folders: Mapping[str, Path]
-    schools_file: str | None
+    schools_file: Path | None
+
+    @property
+    def schools_file_shown(self) -> str | None:
+        """The scholen file as findings name it (relative to the root)."""
+        return None if self.schools_file is None else self.schools_file.relative_to(self.root).as_posix()
 
 
 class _ReadAgain(Exception):
@@ -89,8 +95,7 @@ class CsvSource:
         if not export.units or any(unit.brin6 is None for unit in export.units):
             return None
         return SchoolFolders(export.root, {unit.brin6: export.root / unit.brin6 for unit in export.units
-                                           if unit.brin6 is not None},
-                             export.display(export.schools_file) if export.schools_file is not None else None)
+                                           if unit.brin6 is not None}, export.schools_file)
 
     def read(self, *, only: Collection[str] | None = None) -> Roster:
         """The whole export; with ``only`` (BRIN6s of an export of school folders), only those schools' folders
