@@ -93,6 +93,7 @@ def run(students: int, durable: bool, root: Path) -> dict[str, Any]:
         plan = app.plan(None, None, record=True).plan
         planned = time.perf_counter() - t0
         ops0, cpu0, slapd_cpu0 = slapd.operations(), cpu(), cpu(pid)
+        load0 = os.getloadavg()[0]
         t1 = time.perf_counter()
         result = app.apply(plan)
         applied = time.perf_counter() - t1
@@ -105,6 +106,7 @@ def run(students: int, durable: bool, root: Path) -> dict[str, Any]:
             "koppel_cpu_s": round(cpu1 - cpu0, 2), "slapd_cpu_s": round(slapd_cpu1 - slapd_cpu0, 2),
             "slapd_requests": delta(ops0, ops1),
             "slapd_writes": sum(delta(ops0, ops1).get(k, 0) for k in WRITE_OPERATIONS),
+            "load_before_after": [round(load0, 2), round(os.getloadavg()[0], 2)],  # 1-minute load average
         }
 
         quiet = {}

@@ -96,6 +96,7 @@ def main() -> None:
         plan = app.plan(None, None).plan
         objects = Counter(c.kind.value for c in plan.changes)
         koppel_cpu, server_cpu = cpu_seconds(), cpu_seconds(server.process.pid)
+        load = os.getloadavg()[0]
         started = time.perf_counter()
         result = app.apply(plan)
         seconds = time.perf_counter() - started
@@ -106,6 +107,7 @@ def main() -> None:
             "requests": dict(requests(log, tenant)),
             "koppel_cpu_s": round(cpu_seconds() - koppel_cpu, 2),
             "server_cpu_s": round(cpu_seconds(server.process.pid) - server_cpu, 2),
+            "load_before_after": [round(load, 2), round(os.getloadavg()[0], 2)],  # 1-minute load average
         }
         before = requests(log, tenant)
         quiet = app.sync(None, None)

@@ -8,8 +8,9 @@ in a fresh process, as cron runs it:
 * **first sync** — ``koppel sync``: read, plan, stage every object, write the seven CSV files, upload them to the
   local sshd, swap the folder in, write the mirror, record the state;
 * **publish alone** — the same target rebuilt from the configuration, publishing what was published (the
-  mirror) again, timed in parts: load the mirror; build and write the CSV set; upload it over SFTP; the whole
-  ``publish()`` (write, upload, swap, mirror);
+  mirror, ``sds/.koppel/teams.db``: SQLite rows) again, timed in parts: open the mirror; build and write the CSV
+  set (the rows streamed from the mirror as they are written); read every row of the mirror alone; upload the
+  set over SFTP; the whole ``publish()`` (write, upload, swap, the mirror's commit);
 * **no-change sync** — ``koppel sync`` on the unchanged export (must publish and upload nothing);
 * **one-pupil change** — ``koppel sync`` on the export with one pupil moved to another klas
   (bench_nochange.changed_export): SDS is bulk only, so the whole set is written and uploaded again.
@@ -109,12 +110,15 @@ def publish_alone(work: Path) -> dict:
     out: dict = {}
     started = time.perf_counter()
     roster = PublishedRoster.load(target.mirror_path)
-    out["load_mirror_s"] = round(time.perf_counter() - started, 2)
+    out["load_mirror_s"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
     files = SdsFiles(roster.objects(), target.config, today=target._today())
     tmp, counts = target._write(files)
     out["build_and_write_s"] = round(time.perf_counter() - started, 2)
     out["rows"] = counts
+    started = time.perf_counter()
+    out["objects"] = sum(1 for _ in roster.objects())
+    out["read_all_rows_alone_s"] = round(time.perf_counter() - started, 2)
     started = time.perf_counter()
     assert target.uploader is not None
     target.uploader.upload([tmp / name for name in FILES], "bench-upload-only")
@@ -124,6 +128,7 @@ def publish_alone(work: Path) -> dict:
     started = time.perf_counter()
     target.publish()
     out["publish_s"] = round(time.perf_counter() - started, 2)
+    out["load"] = round(os.getloadavg()[0], 1)
     return out
 
 
@@ -150,10 +155,11 @@ def run(students: int) -> dict:
         result: dict = {"pupils": students, "schools": SIZES[students]}
         result["first_sync"] = timed([*KOPPEL, "sync", "-c", "koppel.toml"], work)
         result["first_sync"]["summary"] = applied_seconds(work)
+        result["first_sync"]["load"] = round(os.getloadavg()[0], 1)
         local, remote = work / "sds" / "2025-2026", sshd.home / "sds" / "2025-2026"
         result["files_bytes"] = sizes(local)
         result["total_mib"] = round(sum(result["files_bytes"].values()) / 2**20, 1)
-        result["mirror_mib"] = round((work / "sds" / ".koppel" / "teams.json").stat().st_size / 2**20, 1)
+        result["mirror_mib"] = round((work / "sds" / ".koppel" / "teams.db").stat().st_size / 2**20, 1)
         assert sizes(remote) == result["files_bytes"], "the server holds the same set"
 
         started = time.perf_counter()
@@ -168,12 +174,14 @@ def run(students: int) -> dict:
         before = stamps(remote)
         result["no_change_sync"] = timed([*KOPPEL, "sync", "-c", "koppel.toml"], work)
         result["no_change_sync"]["uploaded"] = stamps(remote) != before
+        result["no_change_sync"]["load"] = round(os.getloadavg()[0], 1)
 
         configure(moved_dir)
         before = stamps(remote)
         result["one_pupil_sync"] = timed([*KOPPEL, "sync", "-c", "koppel.toml"], work)
         result["one_pupil_sync"]["summary"] = applied_seconds(work)
         result["one_pupil_sync"]["uploaded"] = stamps(remote) != before
+        result["one_pupil_sync"]["load"] = round(os.getloadavg()[0], 1)
         return result
     finally:
         sshd.stop()
