@@ -73,3 +73,27 @@ def test_a_folder_that_cannot_be_made_is_a_configuration_fault(tmp_path):
     blocker.write_text("a file where the folder should be")
     with pytest.raises(TargetConfigError, match="cannot write in .*output"):
         atomic_write(blocker / "moodle" / "x.xml", lambda out: out.write(b"x"))
+
+
+def test_the_published_view_streams_items_and_values_in_key_order(tmp_path):
+    roster = PublishedRoster.load(tmp_path / "m.db")
+    for key in ("p3", "p1", "p2"):
+        roster.stage(change(Action.CREATE, key, name=key))
+    roster.commit()
+    view = PublishedRoster.load(tmp_path / "m.db").published
+    assert [ident[1] for ident, _ in view.items()] == ["p1", "p2", "p3"]
+    assert [o.attrs["name"] for o in view.values()] == ["p1", "p2", "p3"]
+    assert len(view) == 3 and view[(ObjectKind.PERSON, "p2")].key == "p2" and (ObjectKind.PERSON, "x") not in view
+
+
+def test_a_snapshot_merges_staged_changes_into_the_published_rows_in_order(tmp_path):
+    roster = PublishedRoster.load(tmp_path / "m.db")
+    for key in ("a", "c", "e"):
+        roster.stage(change(Action.CREATE, key, name=key))
+    roster.commit()
+    roster.stage(change(Action.CREATE, "b", name="b"))
+    roster.stage(change(Action.DELETE, "c"))
+    roster.stage(change(Action.UPDATE, "e", name="E"))
+    roster.stage(change(Action.CREATE, "f", name="f"))
+    assert [(o.key, o.attrs["name"]) for o in roster.objects()] == [("a", "a"), ("b", "b"), ("e", "E"), ("f", "f")]
+    assert [o.key for o in roster.published.values()] == ["a", "c", "e"], "published is what was published"

@@ -207,9 +207,12 @@ class PublishedRoster:
             os.close(fd)
             conn = self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.executescript(_SCHEMA)
-        upserts = [(ident[0].value, ident[1], orjson.dumps(o.attrs), o.status, o.target_id)
-                   for ident, o in self._current.items() if o is not None]
-        deletes = [(ident[0].value, ident[1]) for ident, o in self._current.items() if o is None]
+        # Generators, not lists: a first publication stages a million objects, and a million encoded values held
+        # at once (each with its encoder's spare buffer) cost gigabytes.
+        current = self._current
+        upserts = ((ident[0].value, ident[1], orjson.dumps(o.attrs), o.status, o.target_id)
+                   for ident, o in current.items() if o is not None)
+        deletes = ((ident[0].value, ident[1]) for ident, o in current.items() if o is None)
         try:
             with self._lock:
                 conn.execute("BEGIN IMMEDIATE")
@@ -263,6 +266,10 @@ class _PublishedView(Mapping[tuple[ObjectKind, str], MirrorObject]):
 
     def values(self) -> Iterator[MirrorObject]:  # type: ignore[override]
         return self._roster._rows()
+
+    def items(self) -> Iterator[tuple[tuple[ObjectKind, str], MirrorObject]]:  # type: ignore[override]
+        """Every published object with its (kind, key), streamed in one query (not a query per key)."""
+        return (((o.kind, o.key), o) for o in self._roster._rows())
 
 
 def atomic_write(path: Path, write: Callable[[IO[bytes]], Any], *, mode: int = 0o644) -> None:
