@@ -553,20 +553,20 @@ def _where(roster: Roster, base_dir: Path) -> str | None:
     return file or location
 
 
-def _membership_moves(plan: Plan, result: ApplyResult) -> list[tuple[str, str | None, str | None]] | None:
-    """The plan's membership changes as the state recorded them — (key, fingerprint, school), no fingerprint for
-    one that is no longer active — when the apply recorded every change of the plan as done; else None."""
+def _membership_moves(plan: Plan, result: ApplyResult) -> list[tuple[str, str | None]] | None:
+    """The plan's membership changes as the state recorded them — (key, fingerprint), no fingerprint for one that
+    is no longer active — when the apply recorded every change of the plan as done; else None."""
     if result.status != RunStatus.SUCCEEDED or result.serial is None or not plan.changes \
             or sum(result.outcomes.values()) != len(plan.changes) or set(result.outcomes) - {"done", "warning"}:
         return None
-    moves: list[tuple[str, str | None, str | None]] = []
+    moves: list[tuple[str, str | None]] = []
     for change in plan.changes:
         if change.kind is not ObjectKind.MEMBERSHIP:
             continue
         if change.action in (Action.CREATE, Action.UPDATE, Action.RESTORE) and change.fingerprint:
-            moves.append((change.key, change.fingerprint, change.school))
+            moves.append((change.key, change.fingerprint))
         elif change.action is Action.DELETE:
-            moves.append((change.key, None, change.school))
+            moves.append((change.key, None))
         else:
             return None
     return moves

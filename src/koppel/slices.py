@@ -285,20 +285,21 @@ class SchoolSlices:
         rows = self.app.store.slices.index(tenant.id, target_cfg.name)
         if not rows:
             raise _Refused("no slices remembered (a recording full run remembers them)")
-        fitting = [row for row in rows if row.context == units.context
-                   and all(units.digests.get(brin6) == digest for brin6, digest in row.units.items())]
+        fitting = [row for row in rows if _fits(row, units)]
         if not fitting:
             why = "every school's files changed" if any(row.context == units.context for row in rows) else \
                 "the configuration, koppel's version, the school year or the scholen file changed"
             raise _Refused(f"no slice holds: {why}")
-        payloads = self.app.store.slices.payloads(tenant.id, target_cfg.name, [row.name for row in fitting])
+        stored = self.app.store.slices.payloads(tenant.id, target_cfg.name, [row.name for row in fitting])
         reused: list[_Slice] = []
-        for row in fitting:
-            sl = _decode(row, payloads.get(row.name))
+        for row in stored.values():
+            sl = _decode(row) if _fits(row, units) else None  # (as stored with its payload: it may be newer)
             if sl is not None and _settled(sl, state_digests) and _known(sl, identities):
                 reused.append(sl)
         if not reused:
             raise _Refused("no slice holds: the state moved away from every unchanged school's slice")
+        if sum(len(sl.units) for sl in reused) != len({b for sl in reused for b in sl.units}):
+            raise _Refused("slices overlap (written by two runs at once)")
         names = {sl.name for sl in reused}
         return reused, [row.name for row in rows if row.name not in names]
 
@@ -563,11 +564,16 @@ def _encode(sl: _Slice) -> bytes:
     return zlib.compress(orjson.dumps(body), 1)
 
 
-def _decode(row: SliceRow, payload: bytes | None) -> _Slice | None:
-    if not payload:
+def _fits(row: SliceRow, units: Units) -> bool:
+    """The slice was stored for these bytes in this context."""
+    return row.context == units.context and all(units.digests.get(b) == digest for b, digest in row.units.items())
+
+
+def _decode(row: SliceRow) -> _Slice | None:
+    if not row.payload:
         return None
     try:
-        body = orjson.loads(zlib.decompress(payload))
+        body = orjson.loads(zlib.decompress(row.payload))
     except (zlib.error, orjson.JSONDecodeError):
         return None
     if body.get("format") != FORMAT:

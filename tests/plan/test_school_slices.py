@@ -377,6 +377,23 @@ def test_an_emptied_or_vanished_school_folder_deletes_nothing(schools):
     assert any("outside this run's scope are left alone" in note for note in plan.notes)
 
 
+def test_a_vanished_school_folder_of_an_export_without_scholen_file_is_left_alone(tmp_path):
+    """Without a scholen file nothing says a folder is missing: the plan school by school reads no folder, takes
+    the two others from their slices and leaves the vanished school's objects alone — as the full plan does."""
+    bench = Schools(tmp_path)
+    try:
+        (bench.export / "scholen.csv").unlink()
+        bench.app().sync("t", None)
+        bench.settle()
+        gone = _school(bench, 1)
+        shutil.rmtree(bench.export / gone)
+        plan, _, _ = _both(bench, read=0)
+        assert not plan.changes
+        assert any("outside this run's scope are left alone" in note for note in plan.notes)
+    finally:
+        bench.close()
+
+
 def test_guards_count_the_whole_bestuur(schools):
     """Many pupils leave one school: both plans are held for the same reasons, counted against the whole state."""
     brin6 = _school(schools, 2)

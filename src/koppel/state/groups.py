@@ -37,9 +37,10 @@ class MembershipGroups:
         self.db = db
 
     def digests(self, state_id: int, lineage: str,
-                serial: int) -> tuple[dict[str, str], dict[str | None, int]] | None:
+                serial: int) -> tuple[dict[str, str], dict[str | None, int] | None] | None:
         """Group key → digest of its active memberships, and the number of active memberships per school (for the
-        guards), when the cache describes the state as it is; else None."""
+        guards; None when not kept: after :meth:`advance`), when the cache describes the state as it is; else
+        None."""
         c, o = t.membership_cache.c, t.objects.c
         with self.db.reading() as conn:
             row = conn.execute(select(c.lineage, c.serial, c.total, c.totals).where(c.state_id == state_id)).first()
@@ -55,7 +56,9 @@ class MembershipGroups:
                 return None  # rows added or removed without a recorded change (by hand)
         digests = {str(key): str(digest) for key, digest in self.db.raw(
             "SELECT group_key, digest FROM membership_groups WHERE state_id = {p}", state_id)}
-        return digests, {school: int(n) for school, n in orjson.loads(row.totals or "[]")}
+        if row.totals is None:
+            return digests, None
+        return digests, {school: int(n) for school, n in orjson.loads(row.totals)}
 
     def members(self, state_id: int, groups: Iterable[str]) -> dict[str, str]:
         """The active memberships (key → fingerprint) of these groups, from the cache."""
@@ -100,41 +103,39 @@ class MembershipGroups:
         return True
 
     def advance(self, state_id: int, lineage: str, before: int, after: int,
-                changes: Iterable[tuple[str, str | None, str | None]]) -> bool:
+                changes: Iterable[tuple[str, str | None]]) -> bool:
         """Carry the cache from serial ``before`` to ``after`` over the membership changes recorded in between —
-        (key, fingerprint, school) of a membership now active, or (key, None, school) of one no longer active —
-        when it describes the state at ``before`` and the state is at ``after`` with as many active memberships as
-        the changes leave. False, and nothing written, otherwise (the next plan loads every membership)."""
-        touched: dict[str, list[tuple[str, str | None, str | None]]] = {}
-        for key, fp, school in changes:
+        (key, fingerprint) of a membership now active, (key, None) of one no longer active — when it describes the
+        state at ``before`` and the state is at ``after`` with as many active memberships as the changes leave.
+        False, and nothing written, otherwise (the next plan loads every membership). The number per school is
+        not carried: the guards count it from the state when a plan has removals to weigh."""
+        touched: dict[str, list[tuple[str, str | None]]] = {}
+        for key, fp in changes:
             group = membership_group(key)
             if group is None:
                 return False
-            touched.setdefault(group, []).append((key, fp, school))
+            touched.setdefault(group, []).append((key, fp))
         c, g, o = t.membership_cache.c, t.membership_groups.c, t.objects.c
         with self.db.transaction() as conn:
-            row = conn.execute(select(c.lineage, c.serial, c.total, c.totals).where(c.state_id == state_id)).first()
+            row = conn.execute(select(c.lineage, c.serial, c.total).where(c.state_id == state_id)).first()
             serial = conn.execute(select(t.targets_state.c.serial).where(t.targets_state.c.id == state_id)).scalar()
             if row is None or row.lineage != lineage or int(row.serial) != before or serial != after:
                 return False
             stored = {str(r.group_key): zlib.decompress(r.members).decode()
                       for chunk in chunks(sorted(touched), 900) for r in conn.execute(
                           select(g.group_key, g.members).where(g.state_id == state_id, g.group_key.in_(chunk)))}
-            totals: dict[str | None, int] = {school: int(n) for school, n in orjson.loads(row.totals or "[]")}
             total = int(row.total)
             rows: list[dict[str, object]] = []
             for group, group_changes in touched.items():
                 text = stored.get(group, "")
                 members = dict(line.partition("\t")[::2] for line in text.split("\n")) if text else {}
-                for key, fp, school in group_changes:
-                    was = key in members
+                for key, fp in group_changes:
+                    total -= key in members
                     if fp is None:
                         members.pop(key, None)
                     else:
                         members[key] = "" if fp == MEMBERSHIP_AWAY else fp
-                    delta = (fp is not None) - was
-                    total += delta
-                    totals[school] = totals.get(school, 0) + delta
+                        total += 1
                 lines = [membership_line(key, fp or MEMBERSHIP_AWAY) for key, fp in members.items()]
                 if lines:
                     rows.append({"state_id": state_id, "group_key": group, "digest": group_digest(lines),
@@ -148,8 +149,7 @@ class MembershipGroups:
             for batch in _batches(rows, 5000):
                 conn.execute(insert(t.membership_groups), batch)
             conn.execute(t.membership_cache.update().where(c.state_id == state_id).values(
-                serial=after, total=total,
-                totals=orjson.dumps([[school, n] for school, n in totals.items() if n]).decode()))
+                serial=after, total=total, totals=None))
         return True
 
     def forget(self, state_id: int) -> None:

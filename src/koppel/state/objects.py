@@ -93,7 +93,7 @@ class ObjectReads:
         if digests is None:
             for rows in self.db.raw_chunks(f"SELECT key, fingerprint {active}", state_id):
                 memberships.update(rows)
-        totals: Mapping[Any, int] = cached[1] if cached is not None else _LazyCounts(
+        totals: Mapping[Any, int] = cached[1] if cached is not None and cached[1] is not None else _LazyCounts(
             lambda: dict(self.db.raw(f"SELECT school, count(*) {active} GROUP BY school", state_id)))
         sent_attrs, unrecorded = _reopen(records, memberships, self.db.raw(
             "SELECT key, kind, action, school, label, after FROM unrecorded WHERE state_id = {p}", state_id))
@@ -109,7 +109,7 @@ class ObjectReads:
         return {} if state_id is None else self.groups.members(state_id, groups)
 
     def advance_group_digests(self, tenant: str, target: str, lineage: str, before: int, after: int,
-                              changes: Iterable[tuple[str, str | None, str | None]]) -> bool:
+                              changes: Iterable[tuple[str, str | None]]) -> bool:
         """Carry the per-group membership cache over an apply (:meth:`MembershipGroups.advance`)."""
         state_id = self.db.state_id(tenant, target)
         return state_id is not None and self.groups.advance(state_id, lineage, before, after, changes)

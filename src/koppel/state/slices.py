@@ -42,17 +42,20 @@ class SlicesRepository:
             rows = conn.execute(select(c.slice, c.context, c.units).where(c.state_id == state_id)).all()
         return [SliceRow(str(r.slice), str(r.context), orjson.loads(r.units)) for r in rows]
 
-    def payloads(self, tenant: str, target: str, names: Iterable[str]) -> dict[str, bytes]:
+    def payloads(self, tenant: str, target: str, names: Iterable[str]) -> dict[str, SliceRow]:
+        """These slices with their payloads — and the digests they were stored under *with* them (a slice written
+        since :meth:`index` was read comes with its own)."""
         state_id = self.db.state_id(tenant, target)
         if state_id is None:
             return {}
         c = t.desired_slices.c
-        out: dict[str, bytes] = {}
+        out: dict[str, SliceRow] = {}
         with self.db.reading() as conn:
             for chunk in chunks(sorted(names), 900):
-                for row in conn.execute(select(c.slice, c.payload).where(c.state_id == state_id,
-                                                                          c.slice.in_(chunk))):
-                    out[str(row.slice)] = bytes(row.payload)
+                for row in conn.execute(select(c.slice, c.context, c.units, c.payload).where(
+                        c.state_id == state_id, c.slice.in_(chunk))):
+                    out[str(row.slice)] = SliceRow(str(row.slice), str(row.context), orjson.loads(row.units),
+                                                   bytes(row.payload))
         return out
 
     def replace(self, tenant: str, target: str, rows: Sequence[SliceRow], *, drop: Iterable[str] | None = None) -> None:

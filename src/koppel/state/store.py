@@ -210,7 +210,7 @@ class StateStore:
         return self.objects.store_group_digests(view)
 
     def advance_group_digests(self, tenant: str, target: str, lineage: str, before: int, after: int,
-                              changes: Iterable[tuple[str, str | None, str | None]]) -> bool:
+                              changes: Iterable[tuple[str, str | None]]) -> bool:
         return self.objects.advance_group_digests(tenant, target, lineage, before, after, changes)
 
     def load_details(self, tenant: str, target: str, keys: Iterable[str]) -> tuple[dict[str, str], dict[str, str]]:
