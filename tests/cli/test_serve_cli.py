@@ -17,6 +17,7 @@ import pytest
 
 from koppel.generator import generate, write_layout
 from koppel.model.roster import SchoolYear
+from tests.conftest import free_port as _free_port
 
 KOPPEL = Path(sys.executable).parent / "koppel"
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,11 +40,6 @@ def configured(tmp_path: Path) -> Path:
     assert made.returncode == 0, made.stderr
     return tmp_path
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _read_until(proc: subprocess.Popen[bytes], marker: bytes, seconds: float = 60) -> bytes:

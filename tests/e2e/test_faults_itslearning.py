@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import replace
 
 from koppel.model.desired import ObjectKind
 from koppel.sandbox.itslearning import SandboxConfig, SandboxServer
+from tests.conftest import free_port as _free_port
 from tests.e2e.workspace import PASSWORD, SITE_ROOT, make_workspace
 
 FAST_RETRIES = """
@@ -51,11 +51,6 @@ def test_thirty_percent_http_500_converges_without_duplicates_or_losses(tmp_path
     finally:
         ws.close()
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_sandbox_stopped_mid_run_and_restarted_converges(tmp_path):

@@ -9,7 +9,6 @@ pupils gone, which the guards hold. ``running`` serves the app with uvicorn in a
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from koppel.generator import Bestuur, generate, write_layout
 from koppel.model.roster import SchoolYear
 from koppel.service import Service, create_app
 from koppel.service.clock import Clock, system_clock
+from tests.conftest import free_port
 
 YEAR = SchoolYear(2025)
 USER = "beheerder"
@@ -115,11 +115,6 @@ def make_history(service: Service, setup: Setup) -> str:
     assert held.held
     return held.plan.id
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Running:

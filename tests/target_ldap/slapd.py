@@ -12,7 +12,6 @@ system's slapd (its service, its port 389, its configuration) is used.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ldap3 import BASE, LEVEL, NONE, Connection, Server
+
+from tests.conftest import free_port, stop_process
 
 SUFFIX = "dc=school,dc=test"
 ADMIN_DN = f"cn=admin,{SUFFIX}"
@@ -32,11 +33,6 @@ SCHEMAS = ("core", "cosine", "inetorgperson", "nis")
 def slapd_binary() -> str | None:
     return shutil.which("slapd") or next((p for p in ("/usr/sbin/slapd",) if Path(p).exists()), None)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def make_certificates(folder: Path, names: tuple[str, ...] = ("localhost", "127.0.0.1")) -> tuple[Path, Path, Path]:
@@ -171,11 +167,5 @@ database monitor
         return ok
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -24,14 +23,11 @@ from typing import Any
 
 import httpx
 
+from tests.conftest import free_port
+
 TOKEN = "scim-test-token-0123456789"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_command() -> list[str]:

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.conftest import free_port, stop_process
+
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
 
@@ -34,11 +36,6 @@ def available() -> str | None:
             return f"cannot make /run/sshd for sshd: {exc.strerror}"
     return None
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def keygen(path: Path, comment: str = "koppel-test") -> Path:
@@ -135,13 +132,7 @@ class SshServer:
         raise RuntimeError(f"sshd did not answer on {self.host}:{self.port}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self.process = None
 
     def settings(self, **overrides: object) -> dict[str, object]:

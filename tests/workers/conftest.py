@@ -13,7 +13,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port as _free_port
 from tests.conftest import need
 
 
@@ -32,11 +32,6 @@ def _binaries() -> Path | None:
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
