@@ -33,7 +33,7 @@ OUT = Path(__file__).parent / "out"
 SIZES = {1_000: 1, 10_000: 8, 60_000: 50}  # pupils -> schools
 KOPPEL = [sys.executable, "-m", "koppel"]
 
-CONFIG = """\
+CONFIG_HEAD = """\
 [state]
 url = "sqlite:///state.db"
 
@@ -49,6 +49,10 @@ kind = "csv"
 layout = "magister"
 path = "{export}"
 
+"""
+"""The bench bestuur's state, tenant and Magister export: the other benches add their target below it."""
+
+CONFIG = CONFIG_HEAD + """\
 [tenants.bench.targets.fake]
 kind = "fake"
 batch_size = 2000

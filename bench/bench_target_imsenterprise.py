@@ -38,24 +38,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_nochange import changed_export
-from bench_plan import KOPPEL, OUT, export, timed
+from bench_plan import CONFIG_HEAD, KOPPEL, OUT, export, timed
 
-CONFIG = """\
-[state]
-url = "sqlite:///state.db"
-
-[tenants.bench]
-name = "Bench bestuur"
-school_year = "2025-2026"
-
-[tenants.bench.validation]
-max_errors = 1000000
-
-[tenants.bench.sources.las]
-kind = "csv"
-layout = "magister"
-path = "{export}"
-
+CONFIG = CONFIG_HEAD + """\
 [tenants.bench.targets.moodle]
 kind = "ims-enterprise"
 folder = "moodledata"

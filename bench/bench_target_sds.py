@@ -39,24 +39,9 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 
 from bench_nochange import changed_export  # noqa: E402
-from bench_plan import KOPPEL, OUT, SIZES, export, timed  # noqa: E402
+from bench_plan import CONFIG_HEAD, KOPPEL, OUT, SIZES, export, timed  # noqa: E402
 
-CONFIG = """\
-[state]
-url = "sqlite:///state.db"
-
-[tenants.bench]
-name = "Bench bestuur"
-school_year = "2025-2026"
-
-[tenants.bench.validation]
-max_errors = 1000000
-
-[tenants.bench.sources.las]
-kind = "csv"
-layout = "magister"
-path = "{export}"
-
+CONFIG = CONFIG_HEAD + """\
 [tenants.bench.targets.teams]
 kind = "sds"
 folder = "sds"

@@ -18,6 +18,7 @@ from koppel.model.desired import ObjectKind
 from koppel.targets.base import CheckStatus
 from koppel.targets.ldap import LdapTarget
 from koppel.testing.conformance import TargetConformance, change, course, membership, person, school
+from tests.conftest import need
 
 from .slapd import Slapd, slapd_binary
 
@@ -78,7 +79,7 @@ def test_an_unknown_ca_stops_the_run_and_check_says_what_to_do(slapd: Slapd, mak
 def misnamed_slapd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slapd]:
     """A slapd whose certificate names another host (ldap.school.test), not the address we reach it by."""
     if slapd_binary() is None:
-        pytest.skip("slapd is not installed")
+        need("slapd is not installed (apt-get install slapd ldap-utils)")
     server = Slapd(tmp_path_factory.mktemp("misnamed"))
     import tests.target_ldap.slapd as module
 

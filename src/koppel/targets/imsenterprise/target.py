@@ -328,4 +328,7 @@ class ImsEnterpriseTarget:
             "accounts' for deletions (docs/targets/ims-enterprise.md)")
 
     def close(self) -> None:
-        pass
+        """Files are written whole inside ``publish``; the mirror's connection is closed here."""
+        if self._roster is not None:
+            self._roster.close()  # the mirror's SQLite connection
+            self._roster = None

@@ -15,6 +15,7 @@ no write" promise and the bench.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import ssl
 import threading
@@ -171,10 +172,8 @@ class LdapClient:
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
-                try:
+                with contextlib.suppress(LDAPException):  # closing a connection the server already dropped
                     self._conn.unbind()
-                except LDAPException:
-                    pass
                 self._conn = None
 
     # -- operations ---------------------------------------------------------------------------------

@@ -216,4 +216,7 @@ class OneRosterCsvTarget:
         return Check("folder", CheckStatus.OK, f"koppel can write in {self.folder}")
 
     def close(self) -> None:
-        """Nothing is held open; what was staged and not published is dropped with the target."""
+        """What was staged and not published is dropped with the target; the mirror's connection is closed."""
+        if self._roster is not None:
+            self._roster.close()  # the mirror's SQLite connection
+            self._roster = None

@@ -214,7 +214,10 @@ class SdsTarget:
                      f"{', '.join(flows) or 'none'}", data={"publication": roster.publication, "at": when})
 
     def close(self) -> None:
-        pass
+        """The SFTP connection lives only inside ``publish``; the mirror's connection is closed here."""
+        if self._roster is not None:
+            self._roster.close()  # the mirror's SQLite connection
+            self._roster = None
 
 
 # -- swapping a folder in --------------------------------------------------------------------------------
